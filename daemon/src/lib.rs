@@ -1,0 +1,5 @@
+//! The `newrelic-daemon` internals, as a library so that integration tests
+//! and benchmarks can drive the worker in-process. The binary
+//! (`src/main.rs`) only parses the command line and picks a process role.
+
+pub mod worker;
