@@ -32,9 +32,19 @@ impl WorkerExit {
 ///
 /// `on_ready` is called once the listener is bound, so the progenitor can
 /// stop waiting (`--wait-for-port`).
-pub fn run(config: DaemonConfig, foreground: bool, on_ready: Box<dyn FnOnce() + Send>) -> WorkerExit {
+pub fn run(
+    config: DaemonConfig,
+    foreground: bool,
+    on_ready: Box<dyn FnOnce() + Send>,
+) -> WorkerExit {
     let _ = (config, foreground);
     on_ready();
     tracing::error!("worker not implemented yet");
     WorkerExit::Fatal
 }
+
+pub mod connection;
+// pub mod listener; (needs seraph_config::ListenAddr)
+pub mod registry;
+pub mod runs;
+pub mod stats;

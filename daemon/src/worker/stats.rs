@@ -1,0 +1,23 @@
+//! Counters the worker keeps about itself (self-monitoring): read by the
+//! status log line and turned into `Supportability/Daemon/*` metrics.
+
+use std::sync::atomic::AtomicU64;
+
+/// Process-wide counters, updated with relaxed atomics from any task.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    /// Agent connections currently open.
+    pub connections_open: AtomicU64,
+    /// Agent connections accepted since start.
+    pub connections_total: AtomicU64,
+    /// App queries answered.
+    pub app_queries: AtomicU64,
+    /// Transaction frames received.
+    pub transactions_received: AtomicU64,
+    /// Transactions dropped because their run is unknown or gone.
+    pub transactions_unknown_run: AtomicU64,
+    /// Connections closed because of an invalid frame.
+    pub bad_frames: AtomicU64,
+    /// Infinite-tracing span batches dropped.
+    pub span_batches_dropped: AtomicU64,
+}
