@@ -1,0 +1,5 @@
+//! Talking to the daemon: addresses, the socket, the App query cache and
+//! (angelic mode) spawning a daemon when none answers.
+
+pub mod address;
+pub mod conn;

@@ -1,0 +1,98 @@
+//! The PHP lifecycle hooks. Each phase's rule is written above its hook.
+//!
+//! Every hook is an `extern "C"` entry point whose body runs inside
+//! [`guard`], so a panic disables the agent instead of unwinding into PHP.
+
+use crate::config::{AgentSettings, INI_DEFS};
+use crate::zend::ffi;
+use crate::zend::guard::{self, guard};
+use crate::zend::{globals, ini, module};
+use std::ffi::{c_int, CStr, CString};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+static MODULE_NUMBER: AtomicI32 = AtomicI32::new(0);
+
+/// The module entry PHP asks for in `get_module()`.
+pub fn module_entry() -> *mut ffi::zend_module_entry {
+    static VERSION: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
+    let version = VERSION.get_or_init(|| CString::new(crate::AGENT_VERSION).unwrap_or_default());
+    // SAFETY: the CString lives in a static for the rest of the process.
+    let version: &'static CStr = unsafe { &*(version.as_c_str() as *const CStr) };
+    module::entry(
+        c"newrelic",
+        version,
+        &[],
+        &module::Hooks {
+            minit,
+            mshutdown,
+            rinit,
+            rshutdown,
+            minfo,
+        },
+    )
+}
+
+/// MINIT: may run more than once (Apache reload) and runs before php-fpm
+/// forks its workers, so it only registers things with the engine. No
+/// threads, no sockets, no files are opened here.
+unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> ffi::zend_result {
+    MODULE_NUMBER.store(module_number, Ordering::Relaxed);
+    guard("MINIT", ffi::SUCCESS, || {
+        crate::log::install();
+        guard::install_panic_hook();
+        if !ini::register(module_number) {
+            tracing::error!("could not register the newrelic.* INI entries");
+        }
+        ffi::SUCCESS
+    })
+}
+
+/// MSHUTDOWN: the process is going away; unregister what MINIT registered.
+unsafe extern "C" fn mshutdown(_type: c_int, module_number: c_int) -> ffi::zend_result {
+    guard("MSHUTDOWN", ffi::SUCCESS, || {
+        ini::unregister(module_number);
+        ffi::SUCCESS
+    })
+}
+
+/// RINIT: resets per-request state and starts the transaction.
+unsafe extern "C" fn rinit(_type: c_int, _module_number: c_int) -> ffi::zend_result {
+    guard("RINIT", ffi::SUCCESS, || ffi::SUCCESS)
+}
+
+/// RSHUTDOWN: finishes the transaction and sends it.
+unsafe extern "C" fn rshutdown(_type: c_int, _module_number: c_int) -> ffi::zend_result {
+    guard("RSHUTDOWN", ffi::SUCCESS, || ffi::SUCCESS)
+}
+
+fn info_row(key: &str, value: &str) {
+    let k = CString::new(key).unwrap_or_default();
+    let v = CString::new(value).unwrap_or_default();
+    // SAFETY: two NUL-terminated strings for a 2-column row.
+    unsafe { ffi::php_info_print_table_row(2, k.as_ptr(), v.as_ptr()) };
+}
+
+/// MINFO: `php --ri newrelic` and phpinfo(): version, state, settings.
+unsafe extern "C" fn minfo(zend_module: *mut ffi::zend_module_entry) {
+    guard("MINFO", (), || {
+        let (settings, _) = AgentSettings::resolve(&ini::PhpIni);
+        // SAFETY: table helpers print to the output; no arguments.
+        unsafe { ffi::php_info_print_table_start() };
+        info_row(
+            "New Relic RPM Monitoring",
+            if settings.enabled && !guard::disabled() {
+                "enabled"
+            } else {
+                "disabled"
+            },
+        );
+        info_row("New Relic Version", crate::AGENT_VERSION);
+        info_row("Seraph Version", crate::SERAPH_VERSION);
+        info_row("SAPI", &globals::sapi_name());
+        info_row("INI settings", &INI_DEFS.len().to_string());
+        // SAFETY: as above.
+        unsafe { ffi::php_info_print_table_end() };
+        // SAFETY: PHP passed us our own module entry.
+        unsafe { ffi::display_ini_entries(zend_module) };
+    });
+}

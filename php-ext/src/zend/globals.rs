@@ -1,0 +1,95 @@
+//! Read-only access to engine globals (EG, SG, sapi_module).
+//!
+//! Each accessor copies out what it needs; no reference to a global
+//! outlives the call, so nothing here can alias a write PHP makes later.
+
+use super::ffi;
+use super::zval::zstr_lossy;
+use std::ffi::CStr;
+
+fn cstr_opt(p: *const std::ffi::c_char) -> Option<String> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: SAPI strings are NUL-terminated C strings or null.
+    Some(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+/// The SAPI's name (`cli`, `cgi-fcgi`, `fpm-fcgi`, `apache2handler`…).
+pub fn sapi_name() -> String {
+    // SAFETY: sapi_module is initialised before any module is loaded.
+    cstr_opt(unsafe { (*std::ptr::addr_of!(ffi::sapi_module)).name }).unwrap_or_default()
+}
+
+/// True for the command-line SAPIs.
+pub fn is_cli() -> bool {
+    matches!(sapi_name().as_str(), "cli" | "phpdbg" | "embed")
+}
+
+/// What the SAPI knows about the current request.
+#[derive(Clone, Debug, Default)]
+pub struct RequestInfo {
+    /// `REQUEST_METHOD`.
+    pub method: Option<String>,
+    /// `REQUEST_URI` (with query string).
+    pub request_uri: Option<String>,
+    /// The script path as given (CLI) or translated (web).
+    pub path_translated: Option<String>,
+    /// Query string.
+    pub query_string: Option<String>,
+}
+
+/// Reads SG(request_info).
+pub fn request_info() -> RequestInfo {
+    // SAFETY: sapi_globals is valid during a request; fields are C strings
+    // or null.
+    unsafe {
+        let ri = &(*std::ptr::addr_of!(ffi::sapi_globals)).request_info;
+        RequestInfo {
+            method: cstr_opt(ri.request_method),
+            request_uri: cstr_opt(ri.request_uri),
+            path_translated: cstr_opt(ri.path_translated),
+            query_string: cstr_opt(ri.query_string),
+        }
+    }
+}
+
+/// The HTTP response code set so far (0 when none).
+pub fn response_code() -> i32 {
+    // SAFETY: plain int field of sapi_globals.
+    unsafe {
+        (*std::ptr::addr_of!(ffi::sapi_globals))
+            .sapi_headers
+            .http_response_code
+    }
+}
+
+/// The response Content-Type, if the script or SAPI set one.
+pub fn response_mimetype() -> Option<String> {
+    // SAFETY: a C string or null.
+    cstr_opt(unsafe {
+        (*std::ptr::addr_of!(ffi::sapi_globals))
+            .sapi_headers
+            .mimetype
+    })
+}
+
+/// `$_SERVER[name]` as a string.
+pub fn server_var(name: &str) -> Option<String> {
+    // SAFETY: the shim arms the auto-global and returns a borrowed string
+    // (or null) that we copy at once.
+    unsafe { zstr_lossy(ffi::seraph_server_var(name.as_ptr().cast(), name.len())) }
+}
+
+/// The error_reporting level in force.
+pub fn error_reporting() -> i64 {
+    // SAFETY: plain int read of EG(error_reporting).
+    i64::from(unsafe { ffi::seraph_error_reporting() })
+}
+
+/// The engine's own version string (`8.2.36`).
+pub fn php_version() -> &'static str {
+    std::str::from_utf8(ffi::PHP_VERSION)
+        .unwrap_or("")
+        .trim_end_matches('\0')
+}

@@ -1,0 +1,179 @@
+/* See shim.h: macro and inline wrappers only. */
+#include "php.h"
+#include "SAPI.h"
+#include "Zend/zend_exceptions.h"
+#include "shim.h"
+
+const char *seraph_module_build_id(void) { return ZEND_MODULE_BUILD_ID; }
+
+int seraph_try(void (*fn)(void *), void *arg)
+{
+	volatile int bailed = 0;
+	zend_try { fn(arg); }
+	zend_catch { bailed = 1; }
+	zend_end_try();
+	return bailed;
+}
+
+void seraph_bailout(void) { zend_bailout(); }
+
+int seraph_call_handler(zif_handler handler, zend_execute_data *execute_data, zval *return_value)
+{
+	volatile int bailed = 0;
+	zend_try { handler(execute_data, return_value); }
+	zend_catch { bailed = 1; }
+	zend_end_try();
+	return bailed;
+}
+
+int seraph_call_function(const char *name, size_t name_len, zval *retval, uint32_t argc, zval *argv)
+{
+	volatile int result = -1;
+	zval fname;
+	ZVAL_STRINGL(&fname, name, name_len);
+	ZVAL_UNDEF(retval);
+	zend_try {
+		result = call_user_function(NULL, NULL, &fname, retval, argc, argv) == SUCCESS ? 0 : -1;
+	}
+	zend_catch { result = 1; }
+	zend_end_try();
+	zval_ptr_dtor(&fname);
+	return result;
+}
+
+void seraph_zval_dtor(zval *zv)
+{
+	zval_ptr_dtor(zv);
+	ZVAL_UNDEF(zv);
+}
+
+HashTable *seraph_server_array(void)
+{
+	zval *server;
+	zend_is_auto_global_str(ZEND_STRL("_SERVER"));
+	server = &PG(http_globals)[TRACK_VARS_SERVER];
+	if (Z_TYPE_P(server) != IS_ARRAY) {
+		return NULL;
+	}
+	return Z_ARRVAL_P(server);
+}
+
+zend_string *seraph_server_var(const char *name, size_t len)
+{
+	HashTable *ht = seraph_server_array();
+	zval *v;
+	if (!ht) {
+		return NULL;
+	}
+	v = zend_hash_str_find(ht, name, len);
+	if (!v) {
+		return NULL;
+	}
+	ZVAL_DEREF(v);
+	return Z_TYPE_P(v) == IS_STRING ? Z_STR_P(v) : NULL;
+}
+
+int seraph_exception_read(zend_object *ex, seraph_exception_info *out)
+{
+	zend_class_entry *base;
+	zval rv, *zv;
+	memset(out, 0, sizeof(*out));
+	if (!ex || !ex->ce) {
+		return -1;
+	}
+	if (instanceof_function(ex->ce, zend_ce_exception)) {
+		base = zend_ce_exception;
+	} else if (instanceof_function(ex->ce, zend_ce_error)) {
+		base = zend_ce_error;
+	} else {
+		return -1;
+	}
+	out->class_name = ex->ce->name;
+	zv = zend_read_property(base, ex, ZEND_STRL("message"), 1, &rv);
+	ZVAL_DEREF(zv);
+	if (Z_TYPE_P(zv) == IS_STRING) {
+		out->message = Z_STR_P(zv);
+	}
+	zv = zend_read_property(base, ex, ZEND_STRL("file"), 1, &rv);
+	ZVAL_DEREF(zv);
+	if (Z_TYPE_P(zv) == IS_STRING) {
+		out->file = Z_STR_P(zv);
+	}
+	zv = zend_read_property(base, ex, ZEND_STRL("line"), 1, &rv);
+	ZVAL_DEREF(zv);
+	if (Z_TYPE_P(zv) == IS_LONG) {
+		out->line = Z_LVAL_P(zv);
+	}
+	zv = zend_read_property(base, ex, ZEND_STRL("trace"), 1, &rv);
+	ZVAL_DEREF(zv);
+	if (Z_TYPE_P(zv) == IS_ARRAY) {
+		out->trace = Z_ARRVAL_P(zv);
+	}
+	return 0;
+}
+
+int seraph_object_alive(zend_object *obj, uint32_t handle)
+{
+	if (!obj || handle >= EG(objects_store).top || !EG(objects_store).object_buckets) {
+		return 0;
+	}
+	return EG(objects_store).object_buckets[handle] == obj && IS_OBJ_VALID(obj);
+}
+
+uint32_t seraph_num_args(zend_execute_data *execute_data) { return ZEND_CALL_NUM_ARGS(execute_data); }
+
+zval *seraph_arg(zend_execute_data *execute_data, uint32_t n)
+{
+	if (n == 0 || n > ZEND_CALL_NUM_ARGS(execute_data)) {
+		return NULL;
+	}
+	return ZEND_CALL_ARG(execute_data, n);
+}
+
+void seraph_retval_bool(zval *rv, int b) { ZVAL_BOOL(rv, b); }
+void seraph_retval_string(zval *rv, const char *s, size_t len) { ZVAL_STRINGL(rv, s, len); }
+void seraph_retval_null(zval *rv) { ZVAL_NULL(rv); }
+void seraph_retval_long(zval *rv, zend_long v) { ZVAL_LONG(rv, v); }
+
+HashTable *seraph_retval_array(zval *rv)
+{
+	array_init(rv);
+	return Z_ARRVAL_P(rv);
+}
+
+void seraph_array_add_string(HashTable *ht, const char *key, size_t key_len, const char *val, size_t val_len)
+{
+	zval v;
+	ZVAL_STRINGL(&v, val, val_len);
+	zend_hash_str_update(ht, key, key_len, &v);
+}
+
+void seraph_zval_string_array(zval *out, const char *const *items, const size_t *lens, size_t n)
+{
+	size_t i;
+	array_init_size(out, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		add_next_index_stringl(out, items[i], lens[i]);
+	}
+}
+
+void seraph_zval_long(zval *out, zend_long v) { ZVAL_LONG(out, v); }
+void seraph_zval_copy(zval *dst, const zval *src) { ZVAL_COPY(dst, src); }
+
+int seraph_error_reporting(void) { return EG(error_reporting); }
+
+void seraph_array_each(HashTable *ht, seraph_array_cb cb, void *ctx)
+{
+	zend_string *key;
+	zend_ulong idx;
+	zval *val;
+	if (!ht) {
+		return;
+	}
+	ZEND_HASH_FOREACH_KEY_VAL(ht, idx, key, val) {
+		ZVAL_DEREF(val);
+		cb(ctx, key, idx, val);
+	} ZEND_HASH_FOREACH_END();
+}
+
+void seraph_print(const char *s, size_t len) { PHPWRITE(s, len); }

@@ -1,0 +1,85 @@
+/*
+ * The C half of the engine boundary: only what bindgen cannot express.
+ * Every function here wraps a macro, an inline function or a zend_try
+ * block; everything else is called from Rust through the generated bindings.
+ */
+#ifndef SERAPH_SHIM_H
+#define SERAPH_SHIM_H
+
+#include "php.h"
+
+/* ZEND_MODULE_BUILD_ID is a string-pasting macro ("API20220829,NTS"). */
+const char *seraph_module_build_id(void);
+
+/* Runs fn(arg) inside zend_try. Returns 1 when a bailout (fatal error,
+ * exit()) unwound through it, 0 otherwise. Rust never holds a value with a
+ * meaningful destructor on the stack across this call. */
+int seraph_try(void (*fn)(void *), void *arg);
+
+/* zend_bailout() is a macro around _zend_bailout(__FILE__, __LINE__). */
+void seraph_bailout(void) ZEND_NORETURN;
+
+/* Calls an internal function's original handler inside zend_try; returns 1
+ * after a bailout, so the caller can finish its bookkeeping and re-raise. */
+int seraph_call_handler(zif_handler handler, zend_execute_data *execute_data, zval *return_value);
+
+/* Calls a global PHP function by name inside zend_try. Returns 0 on
+ * success, -1 on failure, 1 after a bailout. retval must be released with
+ * seraph_zval_dtor. */
+int seraph_call_function(const char *name, size_t name_len, zval *retval, uint32_t argc, zval *argv);
+
+/* zval_ptr_dtor on a temporary, plus ZVAL_UNDEF. */
+void seraph_zval_dtor(zval *zv);
+
+/* $_SERVER[name] as a string (arming the auto-global first); NULL when
+ * absent or not a string. Borrowed: valid until the request ends. */
+zend_string *seraph_server_var(const char *name, size_t len);
+
+/* The $_SERVER array itself (armed), or NULL. */
+HashTable *seraph_server_array(void);
+
+/* Exception properties (Exception or Error), read without side effects.
+ * Strings are borrowed from the object. */
+typedef struct {
+	zend_string *class_name;
+	zend_string *message;
+	zend_string *file;
+	zend_long line;
+	HashTable *trace;
+} seraph_exception_info;
+int seraph_exception_read(zend_object *ex, seraph_exception_info *out);
+
+/* Whether object handle `handle` still refers to `obj` (the object is
+ * alive). */
+int seraph_object_alive(zend_object *obj, uint32_t handle);
+
+/* ZEND_ARG_USES_STRICT_TYPES / ZEND_NUM_ARGS / ZEND_CALL_ARG(ex, n). */
+uint32_t seraph_num_args(zend_execute_data *execute_data);
+zval *seraph_arg(zend_execute_data *execute_data, uint32_t n);
+
+/* RETVAL_* helpers. */
+void seraph_retval_bool(zval *rv, int b);
+void seraph_retval_string(zval *rv, const char *s, size_t len);
+void seraph_retval_null(zval *rv);
+void seraph_retval_long(zval *rv, zend_long v);
+/* Initialises rv as an empty array and returns it. */
+HashTable *seraph_retval_array(zval *rv);
+void seraph_array_add_string(HashTable *ht, const char *key, size_t key_len, const char *val, size_t val_len);
+
+/* Builds a PHP array of strings (for curl_setopt CURLOPT_HTTPHEADER). */
+void seraph_zval_string_array(zval *out, const char *const *items, const size_t *lens, size_t n);
+void seraph_zval_long(zval *out, zend_long v);
+void seraph_zval_copy(zval *dst, const zval *src);
+
+/* The PHP error_reporting level in force. */
+int seraph_error_reporting(void);
+
+/* ZEND_HASH_FOREACH_KEY_VAL over ht (references dereferenced). The callback
+ * must not unwind. */
+typedef void (*seraph_array_cb)(void *ctx, zend_string *key, zend_ulong index, zval *val);
+void seraph_array_each(HashTable *ht, seraph_array_cb cb, void *ctx);
+
+/* php_printf("%s", s) for INI displayers. */
+void seraph_print(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,180 @@
+//! A tiny in-test daemon: listens on a temporary Unix socket, answers App
+//! queries with a configurable AppReply and records every frame it gets.
+
+use seraph_wire::{AppReplyInfo, AppStatus};
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The connect reply the vectors' fake daemon sent.
+pub const CONNECT_REPLY: &str = r#"{"agent_run_id":"RUN-1","entity_guid":"GUID-1","account_id":"1","primary_application_id":"2","trusted_account_key":"1","collect_traces":true,"collect_errors":true,"collect_analytics_events":true,"collect_custom_events":true,"collect_error_events":true,"collect_span_events":true,"apdex_t":0.5,"sampling_target":10,"event_harvest_config":{"report_period_ms":60000,"harvest_limits":{"analytic_event_data":10000,"custom_event_data":30000,"error_event_data":100,"span_event_data":2000,"log_event_data":10000}}}"#;
+
+/// How the fake daemon behaves.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// Answers App with Connected + [`CONNECT_REPLY`].
+    Connected,
+    /// Answers App with the given status only.
+    Status(AppStatus),
+    /// Accepts and reads but never answers.
+    Silent,
+    /// Answers the first App, then closes every connection and stops
+    /// listening (a daemon that died).
+    DieAfterFirstReply,
+}
+
+/// One received frame.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// Frame body (no preamble).
+    pub body: Vec<u8>,
+    /// Which accepted connection it came on (0-based).
+    pub conn: usize,
+}
+
+impl Received {
+    /// The message type name.
+    pub fn kind(&self) -> &'static str {
+        let mut scratch = Vec::new();
+        match seraph_wire::decode(&self.body, &mut scratch) {
+            Ok(m) => m.body.kind(),
+            Err(_) => "invalid",
+        }
+    }
+
+    /// The agent run id attached.
+    pub fn run_id(&self) -> Option<String> {
+        let mut scratch = Vec::new();
+        seraph_wire::decode(&self.body, &mut scratch)
+            .ok()
+            .and_then(|m| m.agent_run_id.map(str::to_owned))
+    }
+
+    /// Decoded App (panics if not an App).
+    pub fn app(&self) -> seraph_wire::AppInfo {
+        let mut scratch = Vec::new();
+        match seraph_wire::decode(&self.body, &mut scratch).expect("decodes").body {
+            seraph_wire::Body::App(a) => seraph_wire::AppInfo::from_fb(&a),
+            other => panic!("expected App, got {}", other.kind()),
+        }
+    }
+
+    /// Decoded Transaction (panics if not a Transaction).
+    pub fn txn(&self) -> seraph_wire::TransactionData {
+        let mut scratch = Vec::new();
+        match seraph_wire::decode(&self.body, &mut scratch).expect("decodes").body {
+            seraph_wire::Body::Transaction(t) => seraph_wire::TransactionData::from_fb(&t),
+            other => panic!("expected Transaction, got {}", other.kind()),
+        }
+    }
+}
+
+/// A running fake daemon. Dropping it stops accepting.
+pub struct FakeDaemon {
+    /// Socket path.
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+    frames: Arc<Mutex<Vec<Received>>>,
+    conns: Arc<Mutex<usize>>,
+}
+
+impl FakeDaemon {
+    /// Starts one in `mode`.
+    pub fn start(mode: Mode) -> FakeDaemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("daemon.sock");
+        let listener = UnixListener::bind(&path).expect("bind");
+        let frames = Arc::new(Mutex::new(Vec::new()));
+        let conns = Arc::new(Mutex::new(0usize));
+        let (f2, c2, p2) = (frames.clone(), conns.clone(), path.clone());
+        thread::spawn(move || {
+            for (id, stream) in listener.incoming().enumerate() {
+                let Ok(stream) = stream else { break };
+                *c2.lock().unwrap() += 1;
+                let (f3, mode3) = (f2.clone(), mode.clone());
+                let die = matches!(mode, Mode::DieAfterFirstReply);
+                let h = thread::spawn(move || serve(stream, id, mode3, f3));
+                if die {
+                    let _ = h.join();
+                    let _ = std::fs::remove_file(&p2);
+                    break;
+                }
+            }
+        });
+        FakeDaemon {
+            path,
+            _dir: dir,
+            frames,
+            conns,
+        }
+    }
+
+    /// The address INI value.
+    pub fn address(&self) -> String {
+        self.path.to_str().unwrap().to_owned()
+    }
+
+    /// Frames received so far.
+    pub fn frames(&self) -> Vec<Received> {
+        self.frames.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until at least `n` frames arrived.
+    pub fn wait_frames(&self, n: usize) -> Vec<Received> {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let f = self.frames();
+            if f.len() >= n || Instant::now() > until {
+                return f;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        *self.conns.lock().unwrap()
+    }
+}
+
+fn serve(mut s: UnixStream, conn: usize, mode: Mode, frames: Arc<Mutex<Vec<Received>>>) {
+    loop {
+        let mut head = [0u8; 8];
+        if s.read_exact(&mut head).is_err() {
+            return;
+        }
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let mut body = vec![0u8; len];
+        if s.read_exact(&mut body).is_err() {
+            return;
+        }
+        let rec = Received { body, conn };
+        let is_app = rec.kind() == "App";
+        frames.lock().unwrap().push(rec);
+        if !is_app {
+            continue;
+        }
+        let reply = match &mode {
+            Mode::Connected | Mode::DieAfterFirstReply => AppReplyInfo {
+                status: AppStatus::Connected,
+                connect_reply: Some(CONNECT_REPLY.to_owned()),
+                security_policies: Some("{}".to_owned()),
+                connect_timestamp: 1_795_424_121,
+                harvest_frequency: 60,
+                sampling_target: 10,
+            },
+            Mode::Status(st) => AppReplyInfo::status(*st),
+            Mode::Silent => continue,
+        };
+        let frame = seraph_wire::frame::encode(&reply.encode());
+        if s.write_all(&frame).is_err() {
+            return;
+        }
+        if matches!(mode, Mode::DieAfterFirstReply) {
+            return;
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! Shared helpers for the PHP-level tests: locate the built extension, run
+//! `php`/`php-cgi` with it, and a fake daemon that records frames.
+#![allow(dead_code)]
+
+pub mod fake_daemon;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `target/<profile>/libnewrelic_php.so`, derived from the test binary's
+/// own path (`target/<profile>/deps/<test>`). Build it first with
+/// `cargo build -p newrelic-php`.
+pub fn extension_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let so = profile_dir.join("libnewrelic_php.so");
+    assert!(
+        so.exists(),
+        "{} is missing: run `cargo build -p newrelic-php` first",
+        so.display()
+    );
+    so
+}
+
+/// Whether a binary is on PATH.
+pub fn have(bin: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {bin}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// A `php -n -d extension=<so>` command with the given INI settings.
+pub fn php(ini: &[(&str, &str)]) -> Command {
+    let mut c = Command::new("php");
+    c.arg("-n").arg("-d").arg(format!("extension={}", extension_path().display()));
+    for (k, v) in ini {
+        c.arg("-d").arg(format!("{k}={v}"));
+    }
+    c
+}
+
+/// Runs a command, returning its output and how long it took.
+pub fn run_timed(cmd: &mut Command) -> (Output, Duration) {
+    let start = Instant::now();
+    let out = cmd.output().expect("spawn php");
+    (out, start.elapsed())
+}
+
+/// stdout as a String.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
