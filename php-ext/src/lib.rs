@@ -9,11 +9,16 @@
 //! * [`config`]: the `newrelic.*` INI table and typed settings.
 //! * [`log`]: the agent log.
 
+pub mod api;
+pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod hooks;
 pub mod json;
 pub mod lifecycle;
 pub mod log;
+pub mod request;
+pub mod txn;
 pub mod zend;
 
 /// The extension's own version.

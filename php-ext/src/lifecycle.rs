@@ -21,7 +21,7 @@ pub fn module_entry() -> *mut ffi::zend_module_entry {
     module::entry(
         c"newrelic",
         version,
-        &[],
+        crate::api::FUNCTIONS,
         &module::Hooks {
             minit,
             mshutdown,
@@ -43,6 +43,8 @@ unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> ffi::zend_resu
         if !ini::register(module_number) {
             tracing::error!("could not register the newrelic.* INI entries");
         }
+        crate::hooks::observer::register();
+        crate::hooks::errors::register();
         ffi::SUCCESS
     })
 }
@@ -50,6 +52,7 @@ unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> ffi::zend_resu
 /// MSHUTDOWN: the process is going away; unregister what MINIT registered.
 unsafe extern "C" fn mshutdown(_type: c_int, module_number: c_int) -> ffi::zend_result {
     guard("MSHUTDOWN", ffi::SUCCESS, || {
+        crate::hooks::errors::unregister();
         ini::unregister(module_number);
         ffi::SUCCESS
     })
@@ -57,12 +60,18 @@ unsafe extern "C" fn mshutdown(_type: c_int, module_number: c_int) -> ffi::zend_
 
 /// RINIT: resets per-request state and starts the transaction.
 unsafe extern "C" fn rinit(_type: c_int, _module_number: c_int) -> ffi::zend_result {
-    guard("RINIT", ffi::SUCCESS, || ffi::SUCCESS)
+    guard("RINIT", ffi::SUCCESS, || {
+        crate::request::rinit();
+        ffi::SUCCESS
+    })
 }
 
 /// RSHUTDOWN: finishes the transaction and sends it.
 unsafe extern "C" fn rshutdown(_type: c_int, _module_number: c_int) -> ffi::zend_result {
-    guard("RSHUTDOWN", ffi::SUCCESS, || ffi::SUCCESS)
+    guard("RSHUTDOWN", ffi::SUCCESS, || {
+        crate::request::rshutdown();
+        ffi::SUCCESS
+    })
 }
 
 fn info_row(key: &str, value: &str) {

@@ -5,17 +5,29 @@ use common::*;
 
 #[test]
 fn php_ri_shows_version_and_settings() {
-    let out = php(&[("newrelic.license", "0123456789012345678901234567890123456789")])
-        .args(["--ri", "newrelic"])
-        .output()
-        .unwrap();
+    let out = php(&[(
+        "newrelic.license",
+        "0123456789012345678901234567890123456789",
+    )])
+    .args(["--ri", "newrelic"])
+    .output()
+    .unwrap();
     assert!(out.status.success());
     let text = stdout(&out);
     assert!(text.contains("New Relic Version => 12.9.0.0"), "{text}");
-    assert!(text.contains("newrelic.appname => PHP Application"), "{text}");
-    assert!(text.contains("newrelic.daemon.location => /usr/bin/newrelic-daemon"), "{text}");
+    assert!(
+        text.contains("newrelic.appname => PHP Application"),
+        "{text}"
+    );
+    assert!(
+        text.contains("newrelic.daemon.location => /usr/bin/newrelic-daemon"),
+        "{text}"
+    );
     // The license is never shown whole.
-    assert!(text.contains("newrelic.license => 01...89 => 01...89"), "{text}");
+    assert!(
+        text.contains("newrelic.license => 01...89 => 01...89"),
+        "{text}"
+    );
     assert!(!text.contains("0123456789012345678901234567890123456789"));
 }
 
@@ -40,5 +52,8 @@ fn system_settings_cannot_be_changed_at_run_time() {
         ])
         .output()
         .unwrap();
-    assert_eq!(stdout(&out), "bool(false)\nstring(15) \"PHP Application\"\n");
+    assert_eq!(
+        stdout(&out),
+        "bool(false)\nstring(15) \"PHP Application\"\n"
+    );
 }

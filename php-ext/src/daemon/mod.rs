@@ -2,4 +2,8 @@
 //! (angelic mode) spawning a daemon when none answers.
 
 pub mod address;
+pub mod appcache;
+pub mod appinfo;
+pub mod client;
 pub mod conn;
+pub mod spawn;

@@ -54,6 +54,18 @@ pub fn request_info() -> RequestInfo {
     }
 }
 
+/// The CLI script as given on the command line (`argv[0]` of the script).
+pub fn cli_script() -> Option<String> {
+    // SAFETY: argv is an array of `argc` C strings (or null).
+    unsafe {
+        let ri = &(*std::ptr::addr_of!(ffi::sapi_globals)).request_info;
+        if ri.argc < 1 || ri.argv.is_null() {
+            return None;
+        }
+        cstr_opt(*ri.argv)
+    }
+}
+
 /// The HTTP response code set so far (0 when none).
 pub fn response_code() -> i32 {
     // SAFETY: plain int field of sapi_globals.

@@ -177,3 +177,13 @@ void seraph_array_each(HashTable *ht, seraph_array_cb cb, void *ctx)
 }
 
 void seraph_print(const char *s, size_t len) { PHPWRITE(s, len); }
+
+void seraph_modules_each(seraph_module_cb cb, void *ctx)
+{
+	zend_module_entry *m;
+	ZEND_HASH_FOREACH_PTR(&module_registry, m) {
+		cb(ctx, m->name, m->version ? m->version : "");
+	} ZEND_HASH_FOREACH_END();
+}
+
+size_t seraph_memory_peak(void) { return zend_memory_peak_usage(1); }

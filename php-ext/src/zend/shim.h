@@ -79,6 +79,13 @@ int seraph_error_reporting(void);
 typedef void (*seraph_array_cb)(void *ctx, zend_string *key, zend_ulong index, zval *val);
 void seraph_array_each(HashTable *ht, seraph_array_cb cb, void *ctx);
 
+/* Calls cb(name, version) for every loaded module, in load order. */
+typedef void (*seraph_module_cb)(void *ctx, const char *name, const char *version);
+void seraph_modules_each(seraph_module_cb cb, void *ctx);
+
+/* getrusage-free memory figure: zend_memory_peak_usage(real). */
+size_t seraph_memory_peak(void);
+
 /* php_printf("%s", s) for INI displayers. */
 void seraph_print(const char *s, size_t len);
 

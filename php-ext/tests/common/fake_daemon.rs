@@ -56,7 +56,10 @@ impl Received {
     /// Decoded App (panics if not an App).
     pub fn app(&self) -> seraph_wire::AppInfo {
         let mut scratch = Vec::new();
-        match seraph_wire::decode(&self.body, &mut scratch).expect("decodes").body {
+        match seraph_wire::decode(&self.body, &mut scratch)
+            .expect("decodes")
+            .body
+        {
             seraph_wire::Body::App(a) => seraph_wire::AppInfo::from_fb(&a),
             other => panic!("expected App, got {}", other.kind()),
         }
@@ -65,7 +68,10 @@ impl Received {
     /// Decoded Transaction (panics if not a Transaction).
     pub fn txn(&self) -> seraph_wire::TransactionData {
         let mut scratch = Vec::new();
-        match seraph_wire::decode(&self.body, &mut scratch).expect("decodes").body {
+        match seraph_wire::decode(&self.body, &mut scratch)
+            .expect("decodes")
+            .body
+        {
             seraph_wire::Body::Transaction(t) => seraph_wire::TransactionData::from_fb(&t),
             other => panic!("expected Transaction, got {}", other.kind()),
         }

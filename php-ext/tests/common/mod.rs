@@ -40,7 +40,9 @@ pub fn have(bin: &str) -> bool {
 /// A `php -n -d extension=<so>` command with the given INI settings.
 pub fn php(ini: &[(&str, &str)]) -> Command {
     let mut c = Command::new("php");
-    c.arg("-n").arg("-d").arg(format!("extension={}", extension_path().display()));
+    c.arg("-n")
+        .arg("-d")
+        .arg(format!("extension={}", extension_path().display()));
     for (k, v) in ini {
         c.arg("-d").arg(format!("{k}={v}"));
     }

@@ -1,0 +1,315 @@
+//! The handlers. Each is an `extern "C"` entry point guarded against
+//! panics; none calls back into PHP, so no bailout can cross them.
+
+use super::args::{Args, Ret};
+use crate::hooks::errors::{self, PRIORITY_API, PRIORITY_API_PRIORITIZED};
+use crate::request::{Agent, AGENT};
+use crate::txn::{NameSource, NoticedError};
+use crate::zend::ffi;
+use crate::zend::guard::guard;
+use crate::zend::module::FnDef;
+use crate::zend::zval::{array_each, Key, Val};
+use serde_json::Value;
+
+/// Runs `f` on the agent with the open transaction, counting the call.
+fn with_txn<R>(api: &str, f: impl FnOnce(&mut Agent) -> R) -> Option<R> {
+    AGENT
+        .with(|a| {
+            let a = a.as_mut()?;
+            a.txn.as_mut()?.count_api(api);
+            Some(f(a))
+        })
+        .flatten()
+}
+
+fn scalar_json(v: Val<'_>) -> Option<Value> {
+    match v {
+        Val::Bool(b) => Some(Value::Bool(b)),
+        Val::Long(l) => Some(Value::from(l)),
+        Val::Double(d) => serde_json::Number::from_f64(d).map(Value::Number),
+        Val::Str(s) => Some(Value::String(String::from_utf8_lossy(s).into_owned())),
+        _ => None,
+    }
+}
+
+macro_rules! php_fn {
+    ($name:ident, $args:ident, $ret:ident, $body:block) => {
+        unsafe extern "C" fn $name(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
+            // SAFETY: PHP passes this call's frame and return slot.
+            let $args = unsafe { Args::new(ex) };
+            let $ret = Ret(rv);
+            guard(stringify!($name), (), || $body);
+        }
+    };
+}
+
+php_fn!(name_transaction, args, ret, {
+    let name = args.get(0).string();
+    let ok = with_txn("name_transaction", |a| match name {
+        Some(n) if !n.is_empty() => {
+            if let Some(t) = a.txn.as_mut() {
+                t.set_name(NameSource::Api, &n);
+            }
+            true
+        }
+        _ => false,
+    });
+    ret.bool(ok.unwrap_or(false));
+});
+
+fn noticed(args: &Args, prioritized: bool) -> Option<NoticedError> {
+    let priority = if prioritized {
+        PRIORITY_API_PRIORITIZED
+    } else {
+        PRIORITY_API
+    };
+    let now = crate::clock::unix_us();
+    let from_exception = |obj: *mut ffi::zend_object| {
+        // SAFETY: an object argument of this call is alive.
+        unsafe { errors::read_exception(obj) }.map(|e| NoticedError {
+            priority,
+            message: errors::exception_message(&e, "Noticed "),
+            class: e.class.clone(),
+            stack_trace: e.stack,
+            now_unix_us: now,
+        })
+    };
+    match (args.len(), args.get(0), args.get(1)) {
+        (1, Val::Object(o), _) => from_exception(o),
+        (2, Val::Str(_), Val::Object(o)) => from_exception(o),
+        (n, Val::Long(level), Val::Str(msg)) if n >= 2 => Some(NoticedError {
+            priority,
+            message: String::from_utf8_lossy(msg).into_owned(),
+            class: errors::level_name(level as u32).to_owned(),
+            stack_trace: crate::zend::frames::current_stack(300),
+            now_unix_us: now,
+        }),
+        (_, Val::Str(msg), _) => Some(NoticedError {
+            priority,
+            message: String::from_utf8_lossy(msg).into_owned(),
+            class: "NoticedError".to_owned(),
+            stack_trace: crate::zend::frames::current_stack(300),
+            now_unix_us: now,
+        }),
+        _ => None,
+    }
+}
+
+php_fn!(notice_error, args, ret, {
+    ret.null();
+    let _ = with_txn("notice_error", |a| {
+        if !a.settings.errors_enabled {
+            return;
+        }
+        if let Some(mut e) = noticed(&args, a.settings.errors_prioritize_api) {
+            if !a.settings.allow_raw_exception_messages {
+                e.message = "Message removed by New Relic security settings".to_owned();
+            }
+            if let Some(t) = a.txn.as_mut() {
+                t.notice_error(e);
+            }
+        }
+    });
+});
+
+php_fn!(add_custom_parameter, args, ret, {
+    let key = args.get(0).string();
+    let value = scalar_json(args.get(1));
+    let ok = with_txn("add_custom_parameter", |a| match (key, value) {
+        (Some(k), Some(v)) => a
+            .txn
+            .as_mut()
+            .is_some_and(|t| t.add_custom_parameter(&k, v)),
+        _ => false,
+    });
+    ret.bool(ok.unwrap_or(false));
+});
+
+php_fn!(record_custom_event, args, ret, {
+    ret.null();
+    let ty = args.get(0).string();
+    let mut attrs = Vec::new();
+    if let Val::Array(ht) = args.get(1) {
+        // SAFETY: an array argument of this call.
+        unsafe {
+            array_each(ht, |k, v| {
+                if let (Key::Str(k), Some(v)) = (k, scalar_json(v)) {
+                    attrs.push((k, v));
+                }
+            });
+        }
+    }
+    let _ = with_txn("record_custom_event", |a| {
+        if let (Some(ty), Some(t)) = (ty, a.txn.as_mut()) {
+            if !ty.is_empty() {
+                t.record_custom_event(&ty, attrs, crate::clock::unix_us());
+            }
+        }
+    });
+});
+
+php_fn!(custom_metric, args, ret, {
+    let name = args.get(0).string();
+    let value = match args.get(1) {
+        Val::Double(d) => Some(d),
+        Val::Long(l) => Some(l as f64),
+        _ => None,
+    };
+    let ok = with_txn("custom_metric", |a| match (name, value, a.txn.as_mut()) {
+        (Some(n), Some(v), Some(t)) if v.is_finite() => {
+            t.add_custom_metric(&n, v);
+            true
+        }
+        _ => false,
+    });
+    ret.bool(ok.unwrap_or(false));
+});
+
+php_fn!(ignore_transaction, _args, ret, {
+    ret.null();
+    let _ = with_txn("ignore_transaction", |a| {
+        if let Some(t) = a.txn.as_mut() {
+            t.ignore();
+        }
+    });
+});
+
+php_fn!(background_job, args, ret, {
+    ret.null();
+    let flag = if args.len() == 0 {
+        true
+    } else {
+        args.get(0).truthy()
+    };
+    let _ = with_txn("background_job", |a| {
+        if let Some(t) = a.txn.as_mut() {
+            t.set_background(flag);
+        }
+    });
+});
+
+php_fn!(start_transaction, args, ret, {
+    let app = args.get(0).string();
+    let license = args.get(1).string().filter(|l| !l.is_empty());
+    let ok = AGENT
+        .with(|a| {
+            let a = a.as_mut()?;
+            if a.txn.is_some() || !a.settings.enabled {
+                return Some(false);
+            }
+            let app = app.filter(|s| !s.is_empty())?;
+            let started = a.start_transaction(Some((app, license)));
+            if let Some(t) = a.txn.as_mut() {
+                t.count_api("start_transaction");
+            }
+            Some(started)
+        })
+        .flatten();
+    ret.bool(ok.unwrap_or(false));
+});
+
+php_fn!(end_transaction, args, ret, {
+    let ignore = args.get(0).truthy();
+    let ok = AGENT
+        .with(|a| {
+            let a = a.as_mut()?;
+            let t = a.txn.as_mut()?;
+            t.count_api("end_transaction");
+            if ignore {
+                t.ignore();
+            }
+            a.end_transaction();
+            Some(true)
+        })
+        .flatten();
+    ret.bool(ok.unwrap_or(false));
+});
+
+php_fn!(get_linking_metadata, _args, ret, {
+    let host = crate::daemon::appinfo::hostname();
+    let name = AGENT
+        .with(|a| {
+            let a = a.as_mut()?;
+            if let Some(t) = a.txn.as_mut() {
+                t.count_api("get_linking_metadata");
+            }
+            Some(a.settings.appname.clone())
+        })
+        .flatten()
+        .unwrap_or_default();
+    ret.string_map(&[
+        ("hostname", host),
+        ("entity.name", name),
+        ("entity.type", "SERVICE".to_owned()),
+    ]);
+});
+
+/// Every function the module exports.
+pub static FUNCTIONS: &[FnDef] = &[
+    FnDef {
+        name: c"newrelic_name_transaction",
+        handler: name_transaction,
+        required: 1,
+        args: &[c"name"],
+    },
+    FnDef {
+        name: c"newrelic_notice_error",
+        handler: notice_error,
+        required: 1,
+        args: &[
+            c"message",
+            c"exception",
+            c"errfile",
+            c"errline",
+            c"errcontext",
+        ],
+    },
+    FnDef {
+        name: c"newrelic_add_custom_parameter",
+        handler: add_custom_parameter,
+        required: 2,
+        args: &[c"key", c"value"],
+    },
+    FnDef {
+        name: c"newrelic_record_custom_event",
+        handler: record_custom_event,
+        required: 2,
+        args: &[c"event_type", c"attributes"],
+    },
+    FnDef {
+        name: c"newrelic_custom_metric",
+        handler: custom_metric,
+        required: 2,
+        args: &[c"metric_name", c"value"],
+    },
+    FnDef {
+        name: c"newrelic_ignore_transaction",
+        handler: ignore_transaction,
+        required: 0,
+        args: &[],
+    },
+    FnDef {
+        name: c"newrelic_background_job",
+        handler: background_job,
+        required: 0,
+        args: &[c"flag"],
+    },
+    FnDef {
+        name: c"newrelic_start_transaction",
+        handler: start_transaction,
+        required: 1,
+        args: &[c"appname", c"license"],
+    },
+    FnDef {
+        name: c"newrelic_end_transaction",
+        handler: end_transaction,
+        required: 0,
+        args: &[c"ignore"],
+    },
+    FnDef {
+        name: c"newrelic_get_linking_metadata",
+        handler: get_linking_metadata,
+        required: 0,
+        args: &[],
+    },
+];

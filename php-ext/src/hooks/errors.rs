@@ -1,0 +1,271 @@
+//! PHP errors and uncaught exceptions.
+//!
+//! PHP errors arrive through the error observer (PHP 8's
+//! `zend_observer_error_register`), filtered by `error_reporting` and
+//! `newrelic.error_collector.ignore_errors`. Uncaught exceptions reach the
+//! error observer too, as an `E_ERROR` "Uncaught …" message, but by then
+//! `EG(exception)` has been cleared; so the exception hook remembers the
+//! last thrown object (pointer and handle, no reference held), and the
+//! error observer reads it if that object is still alive. Only the highest
+//! priority error of a transaction is kept (the model decides).
+
+use crate::request::AGENT;
+use crate::txn::NoticedError;
+use crate::zend::ffi;
+use crate::zend::guard::guard;
+use crate::zend::zval::{array_each, zstr, zstr_lossy, Key, Val};
+use std::ffi::c_int;
+
+/// Priority of an uncaught exception.
+pub const PRIORITY_UNCAUGHT: i32 = 100;
+/// Priority of `newrelic_notice_error` with `prioritize_api_errors`.
+pub const PRIORITY_API_PRIORITIZED: i32 = 99;
+/// Priority of `newrelic_notice_error` otherwise.
+pub const PRIORITY_API: i32 = 50;
+
+static PREV_THROW_HOOK: crate::zend::nts::NtsCell<
+    Option<unsafe extern "C" fn(*mut ffi::zend_object)>,
+> = crate::zend::nts::NtsCell::new(None);
+
+/// Priority New Relic gives a PHP error level.
+pub fn priority_of(level: u32) -> i32 {
+    match level {
+        ffi::E_PARSE
+        | ffi::E_COMPILE_ERROR
+        | ffi::E_CORE_ERROR
+        | ffi::E_ERROR
+        | ffi::E_USER_ERROR
+        | ffi::E_RECOVERABLE_ERROR => 50,
+        ffi::E_WARNING | ffi::E_CORE_WARNING | ffi::E_COMPILE_WARNING | ffi::E_USER_WARNING => 40,
+        ffi::E_NOTICE | ffi::E_USER_NOTICE => 30,
+        ffi::E_STRICT => 10,
+        _ => 0,
+    }
+}
+
+/// `E_USER_WARNING` etc.
+pub fn level_name(level: u32) -> &'static str {
+    match level {
+        ffi::E_ERROR => "E_ERROR",
+        ffi::E_WARNING => "E_WARNING",
+        ffi::E_PARSE => "E_PARSE",
+        ffi::E_NOTICE => "E_NOTICE",
+        ffi::E_CORE_ERROR => "E_CORE_ERROR",
+        ffi::E_CORE_WARNING => "E_CORE_WARNING",
+        ffi::E_COMPILE_ERROR => "E_COMPILE_ERROR",
+        ffi::E_COMPILE_WARNING => "E_COMPILE_WARNING",
+        ffi::E_USER_ERROR => "E_USER_ERROR",
+        ffi::E_USER_WARNING => "E_USER_WARNING",
+        ffi::E_USER_NOTICE => "E_USER_NOTICE",
+        ffi::E_STRICT => "E_STRICT",
+        ffi::E_RECOVERABLE_ERROR => "E_RECOVERABLE_ERROR",
+        ffi::E_DEPRECATED => "E_DEPRECATED",
+        ffi::E_USER_DEPRECATED => "E_USER_DEPRECATED",
+        _ => "Error",
+    }
+}
+
+/// Registers the error observer and chains the exception hook (MINIT).
+pub fn register() {
+    // SAFETY: MINIT-time registration; the previous hook is saved and
+    // called in turn.
+    unsafe {
+        ffi::zend_observer_error_register(Some(on_error));
+        let prev = ffi::zend_throw_exception_hook;
+        let _ = PREV_THROW_HOOK.with(|p| *p = prev);
+        ffi::zend_throw_exception_hook = Some(on_throw);
+    }
+}
+
+/// Restores the previous exception hook (MSHUTDOWN).
+pub fn unregister() {
+    let prev = PREV_THROW_HOOK.with(|p| p.take()).flatten();
+    // SAFETY: MSHUTDOWN, single thread; restores what we replaced.
+    unsafe { ffi::zend_throw_exception_hook = prev };
+}
+
+unsafe extern "C" fn on_throw(ex: *mut ffi::zend_object) {
+    guard("exception hook", (), || {
+        if !ex.is_null() {
+            // SAFETY: PHP passes the live exception object.
+            let handle = unsafe { (*ex).handle };
+            let _ = AGENT.with(|a| {
+                if let Some(a) = a.as_mut() {
+                    a.req.last_exception = Some((ex as usize, handle));
+                }
+            });
+        }
+    });
+    if let Some(Some(prev)) = PREV_THROW_HOOK.with(|p| *p) {
+        // SAFETY: the hook that was installed before ours.
+        unsafe { prev(ex) };
+    }
+}
+
+/// Class, message, file, line and stack of a live exception object.
+pub struct ExceptionInfo {
+    /// Class name.
+    pub class: String,
+    /// getMessage().
+    pub message: String,
+    /// getFile().
+    pub file: String,
+    /// getLine().
+    pub line: i64,
+    /// Stack frames in New Relic's format.
+    pub stack: Vec<String>,
+}
+
+/// Reads an exception (or Error) object.
+///
+/// # Safety
+/// `obj` must be a live object.
+pub unsafe fn read_exception(obj: *mut ffi::zend_object) -> Option<ExceptionInfo> {
+    // SAFETY: zeroed plain data, filled by the shim.
+    let mut info: ffi::seraph_exception_info = unsafe { std::mem::zeroed() };
+    // SAFETY: `obj` is live (caller's contract).
+    if unsafe { ffi::seraph_exception_read(obj, &mut info) } != 0 {
+        return None;
+    }
+    let mut stack = Vec::new();
+    // SAFETY: the trace array belongs to the live exception.
+    unsafe {
+        array_each(info.trace, |_, frame| {
+            let Val::Array(ht) = frame else { return };
+            let mut f = (
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                0i64,
+            );
+            array_each(ht, |k, v| {
+                if let Key::Str(k) = k {
+                    match (k.as_str(), v) {
+                        ("function", Val::Str(s)) => f.0 = String::from_utf8_lossy(s).into_owned(),
+                        ("class", Val::Str(s)) => f.1 = String::from_utf8_lossy(s).into_owned(),
+                        ("type", Val::Str(s)) => f.2 = String::from_utf8_lossy(s).into_owned(),
+                        ("file", Val::Str(s)) => f.3 = String::from_utf8_lossy(s).into_owned(),
+                        ("line", Val::Long(l)) => f.4 = l,
+                        _ => {}
+                    }
+                }
+            });
+            let name = if f.1.is_empty() {
+                f.0
+            } else {
+                format!("{}::{}", f.1, f.0)
+            };
+            stack.push(format!(" in {name} called at {} ({})", f.3, f.4));
+        });
+    }
+    // SAFETY: strings borrowed from the live object, copied at once.
+    unsafe {
+        Some(ExceptionInfo {
+            class: zstr_lossy(info.class_name).unwrap_or_default(),
+            message: zstr_lossy(info.message).unwrap_or_default(),
+            file: zstr_lossy(info.file).unwrap_or_default(),
+            line: info.line,
+            stack,
+        })
+    }
+}
+
+/// New Relic's message for an uncaught or noticed exception.
+pub fn exception_message(e: &ExceptionInfo, prefix: &str) -> String {
+    format!(
+        "{prefix}exception '{}' with message '{}' in {}:{}",
+        e.class, e.message, e.file, e.line
+    )
+}
+
+unsafe extern "C" fn on_error(
+    ty: c_int,
+    _file: *mut ffi::zend_string,
+    _line: u32,
+    message: *mut ffi::zend_string,
+) {
+    guard("error observer", (), || {
+        let level = (ty as u32) & ffi::E_ALL;
+        // SAFETY: PHP passes the message string for this call.
+        let msg = unsafe { zstr(message) }.unwrap_or_default();
+        let uncaught = level == ffi::E_ERROR && msg.starts_with(b"Uncaught ");
+        let now = crate::clock::unix_us();
+        let error = if uncaught {
+            let last = AGENT
+                .with(|a| a.as_ref().and_then(|a| a.req.last_exception))
+                .flatten();
+            let exc = last.and_then(|(ptr, handle)| {
+                let obj = ptr as *mut ffi::zend_object;
+                // SAFETY: only read if the handle still maps to this object.
+                if unsafe { ffi::seraph_object_alive(obj, handle) } != 0 {
+                    // SAFETY: alive, checked above.
+                    unsafe { read_exception(obj) }
+                } else {
+                    None
+                }
+            });
+            match exc {
+                Some(e) => NoticedError {
+                    priority: PRIORITY_UNCAUGHT,
+                    message: exception_message(&e, "Uncaught "),
+                    class: e.class.clone(),
+                    stack_trace: e.stack,
+                    now_unix_us: now,
+                },
+                None => NoticedError {
+                    priority: PRIORITY_UNCAUGHT,
+                    message: String::from_utf8_lossy(msg).into_owned(),
+                    class: "Exception".to_owned(),
+                    stack_trace: crate::zend::frames::current_stack(300),
+                    now_unix_us: now,
+                },
+            }
+        } else {
+            if i64::from(level) & crate::zend::globals::error_reporting() == 0 {
+                return;
+            }
+            NoticedError {
+                priority: priority_of(level),
+                message: String::from_utf8_lossy(msg).into_owned(),
+                class: level_name(level).to_owned(),
+                stack_trace: crate::zend::frames::current_stack(300),
+                now_unix_us: now,
+            }
+        };
+        let _ = AGENT.with(|a| {
+            if let Some(a) = a.as_mut() {
+                if !a.settings.errors_enabled
+                    || (!uncaught && i64::from(level) & a.settings.errors_ignore_errors != 0)
+                    || (uncaught
+                        && a.settings
+                            .errors_ignore_exceptions
+                            .iter()
+                            .any(|c| c.eq_ignore_ascii_case(&error.class)))
+                {
+                    return;
+                }
+                let mut error = error;
+                if !a.settings.allow_raw_exception_messages {
+                    error.message = "Message removed by New Relic security settings".to_owned();
+                }
+                if let Some(t) = a.txn.as_mut() {
+                    t.notice_error(error);
+                }
+            }
+        });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priorities_and_names() {
+        assert_eq!(priority_of(ffi::E_USER_WARNING), 40);
+        assert_eq!(priority_of(ffi::E_ERROR), 50);
+        const { assert!(PRIORITY_UNCAUGHT > PRIORITY_API_PRIORITIZED) };
+        assert_eq!(level_name(ffi::E_USER_WARNING), "E_USER_WARNING");
+    }
+}

@@ -1,0 +1,6 @@
+//! Engine hooks: the fcall observer (segments), the error observer and the
+//! exception hook (errors), and wrappers around instrumented internal
+//! functions (PDO, curl).
+
+pub mod errors;
+pub mod observer;

@@ -1,0 +1,363 @@
+//! Process and request state: the one [`Agent`] of this PHP process.
+//!
+//! Lifecycle rules:
+//! * Created lazily on the first RINIT (never in MINIT), so nothing is
+//!   opened before php-fpm forks its workers.
+//! * Settings are re-resolved only when PHP changed one of our INI entries
+//!   (per-directory values, `ini_set`).
+//! * A forked child notices the pid change: the daemon connection is
+//!   dropped (reopened lazily) and the random generator reseeded.
+//! * At most one transaction is open at a time; RSHUTDOWN (or
+//!   `newrelic_end_transaction`) finishes it and writes it to the daemon
+//!   with a 500 ms deadline; a daemon that is absent or slow never delays
+//!   the request beyond the documented deadlines.
+
+use crate::clock::{self, Clock};
+use crate::config::AgentSettings;
+use crate::daemon::appinfo::{self, HostFacts};
+use crate::daemon::client::{DaemonClient, ProcessKind};
+use crate::hooks::observer::{self, EngineNames};
+use crate::txn::{
+    ClockScale, ConnectInfo, IdSource, ResourceUsage, Sampler, Transaction, TxnConfig, TxnKind,
+    WebRequest,
+};
+use crate::zend::nts::NtsCell;
+use crate::zend::{globals, ini};
+use std::sync::Arc;
+
+/// The process's agent state.
+pub static AGENT: NtsCell<Option<Agent>> = NtsCell::new(None);
+
+/// Per-request scratch state outside the transaction model.
+#[derive(Debug, Default)]
+pub struct RequestState {
+    /// CPU (user, system) seconds at transaction start.
+    pub rusage_start: (f64, f64),
+    /// User function calls observed.
+    pub user_calls: u64,
+    /// The last thrown exception: object pointer and handle (no
+    /// reference held).
+    pub last_exception: Option<(usize, u32)>,
+}
+
+/// A small xorshift generator, reseeded per process.
+#[derive(Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    fn seeded() -> Rng {
+        let mut seed = [0u8; 8];
+        // SAFETY: valid buffer; failure leaves zeros, mixed below.
+        unsafe { libc::getrandom(seed.as_mut_ptr().cast(), 8, libc::GRND_NONBLOCK) };
+        let s = u64::from_ne_bytes(seed)
+            ^ clock::mono_ns().rotate_left(17)
+            ^ u64::from(std::process::id()).rotate_left(40);
+        Rng(s | 1)
+    }
+}
+
+impl IdSource for Rng {
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Everything the agent keeps for this process.
+pub struct Agent {
+    ini_generation: u64,
+    /// Settings of the current request.
+    pub settings: Arc<AgentSettings>,
+    /// Settings of the open transaction (the request's, or those given to
+    /// `newrelic_start_transaction`).
+    txn_settings: Arc<AgentSettings>,
+    settings_json: String,
+    txn_cfg: Arc<TxnConfig>,
+    facts: Option<HostFacts>,
+    client: DaemonClient,
+    /// The hot-path clock.
+    pub clock: Clock,
+    rng: Rng,
+    pid: u32,
+    sampler: Sampler,
+    connect: Option<(String, Arc<ConnectInfo>)>,
+    run_id: String,
+    /// The open transaction, if any.
+    pub txn: Option<Transaction>,
+    /// Request scratch state.
+    pub req: RequestState,
+}
+
+fn process_kind() -> ProcessKind {
+    ProcessKind {
+        is_cli: globals::is_cli(),
+    }
+}
+
+fn rusage() -> (f64, f64, f64) {
+    // SAFETY: plain data out-parameter.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out-pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (
+        tv(ru.ru_utime),
+        tv(ru.ru_stime),
+        ru.ru_maxrss as f64 / 1024.0,
+    )
+}
+
+fn plugin_list() -> Vec<String> {
+    extern "C" fn cb(
+        ctx: *mut std::ffi::c_void,
+        name: *const libc::c_char,
+        version: *const libc::c_char,
+    ) {
+        // SAFETY: ctx is the Vec below; name/version are C strings from
+        // the module registry.
+        unsafe {
+            let v = &mut *ctx.cast::<Vec<String>>();
+            let s = |p: *const libc::c_char| {
+                if p.is_null() {
+                    String::new()
+                } else {
+                    std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+                }
+            };
+            v.push(format!("{}({})", s(name), s(version)));
+        }
+    }
+    let mut v: Vec<String> = Vec::new();
+    // SAFETY: the callback matches and ctx outlives the call.
+    unsafe { crate::zend::ffi::seraph_modules_each(Some(cb), (&mut v as *mut Vec<String>).cast()) };
+    v
+}
+
+impl Agent {
+    fn new() -> Agent {
+        Agent {
+            ini_generation: 0,
+            settings: Arc::new(AgentSettings::resolve(&|_: &str| None).0),
+            txn_settings: Arc::new(AgentSettings::resolve(&|_: &str| None).0),
+            settings_json: String::new(),
+            txn_cfg: Arc::new(TxnConfig::default()),
+            facts: None,
+            client: DaemonClient::new(),
+            clock: Clock::new(),
+            rng: Rng::seeded(),
+            pid: std::process::id(),
+            sampler: Sampler,
+            connect: None,
+            run_id: String::new(),
+            txn: None,
+            req: RequestState::default(),
+        }
+    }
+
+    fn refresh_settings(&mut self) {
+        let generation = ini::generation();
+        if generation == self.ini_generation {
+            return;
+        }
+        self.ini_generation = generation;
+        let (settings, bad) = AgentSettings::resolve(&ini::PhpIni);
+        crate::log::configure(&settings.logfile, &settings.loglevel);
+        for b in bad {
+            tracing::warn!("{b}");
+        }
+        self.settings_json = crate::config::settings_json(&ini::PhpIni);
+        observer::configure(settings.tt_detail, &settings.tt_custom);
+        let is_cli = globals::is_cli();
+        self.txn_cfg = Arc::new(TxnConfig {
+            txn_events: settings.txn_events_enabled,
+            span_events: settings.span_events_enabled && settings.dt_enabled,
+            custom_events: settings.custom_events_enabled,
+            errors: settings.errors_enabled,
+            error_events: settings.error_events_enabled,
+            custom_parameters: settings.custom_parameters_enabled,
+            max_segments: if is_cli {
+                settings.tt_max_segments_cli
+            } else {
+                settings.tt_max_segments_web
+            },
+            php_version: globals::php_version().to_owned(),
+            agent_version: crate::AGENT_VERSION.to_owned(),
+            logging: [
+                settings.logging_enabled && settings.logging_labels,
+                settings.logging_enabled && settings.logging_metrics,
+                settings.logging_enabled && settings.logging_forwarding,
+                settings.logging_enabled && settings.logging_local_decorating,
+            ],
+        });
+        self.settings = Arc::new(settings);
+    }
+
+    /// RINIT: starts the request's transaction if the app is connected.
+    pub fn begin_request(&mut self) {
+        self.txn = None;
+        self.req = RequestState::default();
+        self.refresh_settings();
+        if !self.settings.enabled {
+            return;
+        }
+        let pid = std::process::id();
+        if pid != self.pid {
+            self.pid = pid;
+            self.rng = Rng::seeded();
+        }
+        self.clock.refine();
+        self.start_transaction(None);
+    }
+
+    /// Starts a transaction (RINIT or `newrelic_start_transaction`).
+    /// `appname`/`license` override the settings for the API case.
+    pub fn start_transaction(&mut self, override_app: Option<(String, Option<String>)>) -> bool {
+        let mut settings = (*self.settings).clone();
+        if let Some((app, lic)) = override_app {
+            settings.appname = app;
+            if let Some(l) = lic {
+                settings.license = l;
+            }
+        }
+        if settings.license.is_empty() {
+            tracing::debug!("no license key: transaction not started");
+            return false;
+        }
+        if self.facts.is_none() {
+            let dispatcher = format!("{}+{}", globals::php_version(), globals::sapi_name());
+            self.facts = Some(HostFacts::gather(plugin_list(), dispatcher));
+        }
+        let facts = self.facts.clone().unwrap_or_default();
+        let settings_json = self.settings_json.clone();
+        let Some(app) = self.client.app(&settings, process_kind(), || {
+            appinfo::build(&settings, settings_json, &facts)
+        }) else {
+            return false;
+        };
+        let connect = match &self.connect {
+            Some((raw, info)) if *raw == app.connect_reply => info.clone(),
+            _ => match ConnectInfo::from_connect_reply(&app.connect_reply) {
+                Some(info) => {
+                    let info = Arc::new(info);
+                    self.connect = Some((app.connect_reply.clone(), info.clone()));
+                    info
+                }
+                None => return false,
+            },
+        };
+        self.run_id = app.run_id;
+        let kind = if globals::is_cli() {
+            TxnKind::Cli {
+                script: globals::cli_script()
+                    .or_else(|| globals::request_info().path_translated)
+                    .unwrap_or_else(|| "-".to_owned()),
+            }
+        } else {
+            let ri = globals::request_info();
+            TxnKind::Web(WebRequest {
+                method: ri.method.unwrap_or_default(),
+                uri: ri.request_uri.unwrap_or_default(),
+                script_name: globals::server_var("SCRIPT_NAME").unwrap_or_default(),
+                headers: [
+                    "HTTP_HOST",
+                    "HTTP_ACCEPT",
+                    "HTTP_USER_AGENT",
+                    "CONTENT_TYPE",
+                    "HTTP_REFERER",
+                ]
+                .iter()
+                .filter_map(|h| {
+                    let v = globals::server_var(h)?;
+                    let name = h
+                        .trim_start_matches("HTTP_")
+                        .to_ascii_lowercase()
+                        .replace('_', "-");
+                    Some((name, v))
+                })
+                .collect(),
+            })
+        };
+        let now_us = clock::unix_us();
+        let rand = self.rng.next_f64();
+        let decision = self.sampler.decide(now_us, rand);
+        let scale = ClockScale {
+            ns_per_tick: self.clock.ns_per_tick(),
+        };
+        let start_ticks = self.clock.now();
+        let (u, s, _) = rusage();
+        self.req.rusage_start = (u, s);
+        self.req.user_calls = 0;
+        self.txn_settings = Arc::new(settings);
+        self.txn = Some(Transaction::start(
+            kind,
+            now_us,
+            start_ticks,
+            scale,
+            self.txn_cfg.clone(),
+            connect,
+            decision,
+            &mut self.rng,
+        ));
+        true
+    }
+
+    /// Finishes the open transaction and sends it (RSHUTDOWN or
+    /// `newrelic_end_transaction`).
+    pub fn end_transaction(&mut self) {
+        let Some(mut txn) = self.txn.take() else {
+            return;
+        };
+        if !globals::is_cli() {
+            let code = globals::response_code();
+            if code > 0 {
+                txn.set_response_code(code as u16);
+            }
+        }
+        let end_ticks = self.clock.now();
+        let (u, s, rss_mb) = rusage();
+        let usage = ResourceUsage {
+            cpu_user_s: (u - self.req.rusage_start.0).max(0.0),
+            cpu_sys_s: (s - self.req.rusage_start.1).max(0.0),
+            memory_mb: rss_mb,
+            user_call_count: self.req.user_calls,
+        };
+        let Some(data) = txn.finish(
+            end_ticks,
+            clock::unix_us(),
+            usage,
+            &EngineNames,
+            std::process::id() as i32,
+        ) else {
+            tracing::debug!("transaction ignored");
+            return;
+        };
+        let body = seraph_wire::encode_transaction(&self.run_id, &data);
+        match self.client.send(&self.txn_settings, process_kind(), &body) {
+            Ok(()) => tracing::debug!("sent transaction '{}' ({} bytes)", data.name, body.len()),
+            Err(e) => tracing::warn!("transaction '{}' not sent: {e}", data.name),
+        }
+    }
+}
+
+/// RINIT entry.
+pub fn rinit() {
+    let _ = AGENT.with(|slot| slot.get_or_insert_with(Agent::new).begin_request());
+}
+
+/// RSHUTDOWN entry.
+pub fn rshutdown() {
+    let _ = AGENT.with(|slot| {
+        if let Some(a) = slot.as_mut() {
+            a.end_transaction();
+            a.req = RequestState::default();
+        }
+    });
+}

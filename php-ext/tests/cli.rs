@@ -1,0 +1,252 @@
+//! CLI transactions against the in-test fake daemon, compared with the
+//! frames New Relic's agent sent for the same scripts
+//! (`shared/protocol/vectors`).
+
+mod common;
+use common::fake_daemon::{FakeDaemon, Mode};
+use common::*;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+const LICENSE: &str = "0123456789012345678901234567890123456789";
+
+fn vectors() -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/protocol/vectors");
+    let p = if p.exists() {
+        p
+    } else {
+        PathBuf::from("/work/shared/protocol/vectors")
+    };
+    p.exists().then_some(p)
+}
+
+fn vector_metric_names(scenario: &str) -> BTreeSet<String> {
+    let dir = vectors().expect("vectors").join(scenario);
+    let text = std::fs::read_to_string(dir.join("002-Transaction.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["data"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Runs a vector's script with its INI (cmd.txt) against `daemon`.
+fn run_vector(scenario: &str, daemon: &FakeDaemon, extra: &[(&str, &str)]) -> std::process::Output {
+    let dir = vectors().expect("vectors").join(scenario);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.join("script.php"), work.path().join("script.php")).unwrap();
+    let log = work.path().join("agent.log");
+    let mut ini = vec![
+        ("newrelic.daemon.address", daemon.address()),
+        ("newrelic.daemon.dont_launch", "3".into()),
+        ("newrelic.license", LICENSE.into()),
+        ("newrelic.appname", "vectors".into()),
+        ("newrelic.daemon.app_connect_timeout", "5s".into()),
+        ("newrelic.logfile", log.to_str().unwrap().into()),
+        ("newrelic.loglevel", "verbosedebug".into()),
+    ];
+    for (k, v) in extra {
+        ini.push((k, (*v).to_owned()));
+    }
+    let ini_ref: Vec<(&str, &str)> = ini.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = php(&ini_ref)
+        .arg("script.php")
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    out
+}
+
+#[test]
+fn cli_minimal_sends_one_app_then_one_transaction() {
+    let d = FakeDaemon::start(Mode::Connected);
+    let out = run_vector("01-cli-minimal", &d, &[]);
+    assert_eq!(stdout(&out), "hello from vectors\n");
+    let frames = d.wait_frames(2);
+    let kinds: Vec<_> = frames.iter().map(|f| f.kind()).collect();
+    assert_eq!(kinds, ["App", "Transaction"]);
+    assert_eq!(frames[0].run_id(), None);
+    assert_eq!(frames[1].run_id().as_deref(), Some("RUN-1"));
+
+    let app = frames[0].app();
+    assert_eq!(app.license, LICENSE);
+    assert_eq!(app.app_name, "vectors");
+    assert_eq!(app.agent_language, "php");
+    assert_eq!(app.agent_version, "12.9.0.0");
+    assert_eq!(app.trace_observer_port, 443);
+    assert_eq!(app.span_queue_size, 100_000);
+    assert_eq!(app.span_events_max_samples_stored, 2000);
+    assert_eq!(app.custom_events_max_samples_stored, 30_000);
+    assert_eq!(app.log_events_max_samples_stored, 10_000);
+    assert_eq!(app.metadata, "{}");
+    let settings: serde_json::Value = serde_json::from_str(&app.settings).unwrap();
+    assert_eq!(settings.as_object().unwrap().len(), 121);
+    assert_eq!(settings["newrelic.license"], "01...89");
+    assert_eq!(settings["newrelic.daemon.app_connect_timeout"], "5s");
+    let env: serde_json::Value = serde_json::from_str(&app.environment).unwrap();
+    let keys: Vec<_> = env
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "OS version",
+            "OS Distro Name",
+            "OS Distro Version",
+            "OS LIBC Version",
+            "Plugin List",
+            "Dispatcher"
+        ]
+    );
+    assert!(env[5][1].as_str().unwrap().ends_with("+cli"));
+    assert!(env[4][1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p.as_str().unwrap().starts_with("newrelic(")));
+
+    let txn = frames[1].txn();
+    assert_eq!(txn.name, "OtherTransaction/php/script.php");
+    assert_eq!(txn.uri, "<unknown>");
+    assert!(txn.pid > 0);
+    let names: BTreeSet<String> = txn.metrics.iter().map(|m| m.name.clone()).collect();
+    assert_eq!(names, vector_metric_names("01-cli-minimal"));
+    assert!(txn.metrics.iter().all(|m| m.forced && !m.scoped));
+    let ev: serde_json::Value = serde_json::from_str(txn.txn_event.as_deref().unwrap()).unwrap();
+    assert_eq!(ev[0]["type"], "Transaction");
+    assert_eq!(ev[0]["name"], "OtherTransaction/php/script.php");
+    assert_eq!(txn.span_events.len(), 1);
+    assert_eq!(txn.log_forwarding_labels.as_deref(), Some("[]"));
+}
+
+#[test]
+fn custom_api_calls() {
+    let d = FakeDaemon::start(Mode::Connected);
+    let out = run_vector("02-cli-custom", &d, &[]);
+    assert_eq!(stdout(&out), "done\n");
+    let frames = d.wait_frames(2);
+    let txn = frames[1].txn();
+    assert_eq!(txn.name, "OtherTransaction/Custom/custom/name");
+    let names: BTreeSet<String> = txn.metrics.iter().map(|m| m.name.clone()).collect();
+    assert_eq!(names, vector_metric_names("02-cli-custom"));
+    let value = txn
+        .metrics
+        .iter()
+        .find(|m| m.name == "Custom/vectors/value")
+        .unwrap();
+    assert!((value.total - 0.123).abs() < 1e-9 && !value.forced);
+    let params = txn
+        .metrics
+        .iter()
+        .find(|m| m.name == "Supportability/api/add_custom_parameter")
+        .unwrap();
+    assert_eq!(params.count, 4.0);
+    assert_eq!(txn.custom_events.len(), 1);
+    let ev: serde_json::Value = serde_json::from_str(txn.txn_event.as_deref().unwrap()).unwrap();
+    let user: Vec<_> = ev[1].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        user,
+        ["beta", "ratio", "plan", "user_id"],
+        "reverse insertion order"
+    );
+    // root + Custom/slow_work
+    assert_eq!(txn.span_events.len(), 2);
+    assert!(txn.span_events[1].contains(r#""name":"Custom\/slow_work""#));
+}
+
+#[test]
+fn uncaught_exception_wins_over_earlier_errors() {
+    let d = FakeDaemon::start(Mode::Connected);
+    let out = run_vector("03-cli-error/a-uncaught", &d, &[]);
+    assert!(stdout(&out).contains("Uncaught RuntimeException: uncaught boom"));
+    let frames = d.wait_frames(2);
+    let txn = frames[1].txn();
+    let names: BTreeSet<String> = txn.metrics.iter().map(|m| m.name.clone()).collect();
+    assert_eq!(names, vector_metric_names("03-cli-error/a-uncaught"));
+    assert_eq!(txn.errors.len(), 1);
+    assert_eq!(txn.errors[0].priority, 100);
+    let e: serde_json::Value = serde_json::from_str(&txn.errors[0].data).unwrap();
+    assert_eq!(e[3], "RuntimeException");
+    let msg = e[2].as_str().unwrap();
+    assert!(
+        msg.starts_with("Uncaught exception 'RuntimeException' with message 'uncaught boom' in ")
+            && msg.ends_with("script.php:3"),
+        "{msg}"
+    );
+    let stack = e[4]["stack_trace"].as_array().unwrap();
+    assert_eq!(stack.len(), 1);
+    let frame = stack[0].as_str().unwrap();
+    assert!(
+        frame.starts_with(" in fail called at ") && frame.ends_with("script.php (9)"),
+        "{frame}"
+    );
+    assert_eq!(txn.error_events.len(), 1);
+}
+
+#[test]
+fn api_error_beats_warning() {
+    let d = FakeDaemon::start(Mode::Connected);
+    run_vector("03-cli-error/b-no-uncaught", &d, &[]);
+    let txn = d.wait_frames(2)[1].txn();
+    assert_eq!(txn.errors.len(), 1);
+    assert_eq!(txn.errors[0].priority, 50);
+    let e: serde_json::Value = serde_json::from_str(&txn.errors[0].data).unwrap();
+    assert_eq!(e[2], "msg");
+    assert_eq!(e[3], "NoticedError");
+    let frame = e[4]["stack_trace"][0].as_str().unwrap();
+    assert!(
+        frame.starts_with(" in newrelic_notice_error called at ")
+            && frame.ends_with("script.php (4)"),
+        "{frame}"
+    );
+}
+
+#[test]
+fn warning_alone_is_recorded() {
+    let d = FakeDaemon::start(Mode::Connected);
+    run_vector("03-cli-error/c-warning-only", &d, &[]);
+    let txn = d.wait_frames(2)[1].txn();
+    assert_eq!(txn.errors.len(), 1);
+    assert_eq!(txn.errors[0].priority, 40);
+    let e: serde_json::Value = serde_json::from_str(&txn.errors[0].data).unwrap();
+    assert_eq!(e[2], "user warning here");
+    assert_eq!(e[3], "E_USER_WARNING");
+    let frame = e[4]["stack_trace"][0].as_str().unwrap();
+    assert!(
+        frame.starts_with(" in trigger_error called at ") && frame.ends_with("script.php (3)"),
+        "{frame}"
+    );
+}
+
+#[test]
+fn ignored_transaction_sends_nothing() {
+    let d = FakeDaemon::start(Mode::Connected);
+    run_vector("09-ignore-background/c-ignore", &d, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let kinds: Vec<_> = d.frames().iter().map(|f| f.kind()).collect();
+    assert_eq!(kinds, ["App"]);
+}
+
+#[test]
+fn three_transactions_on_one_connection() {
+    let d = FakeDaemon::start(Mode::Connected);
+    run_vector("10-long-cli/a-three-transactions", &d, &[]);
+    let frames = d.wait_frames(4);
+    let kinds: Vec<_> = frames.iter().map(|f| f.kind()).collect();
+    assert_eq!(kinds, ["App", "Transaction", "Transaction", "Transaction"]);
+    assert!(frames.iter().all(|f| f.conn == 0), "one connection");
+    let names: Vec<_> = frames[1..].iter().map(|f| f.txn().name).collect();
+    assert_eq!(
+        names,
+        [
+            "OtherTransaction/php/script.php",
+            "OtherTransaction/Custom/second",
+            "OtherTransaction/Custom/third"
+        ]
+    );
+}

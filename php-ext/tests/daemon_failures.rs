@@ -1,0 +1,120 @@
+//! The request finishes normally, with unchanged output, whatever the
+//! daemon does: absent, accepting but silent, refusing the app, or dying
+//! mid-run. Bounds below are liveness checks (a hang would blow through
+//! them by minutes), not performance measurements.
+
+mod common;
+use common::fake_daemon::{FakeDaemon, Mode};
+use common::*;
+use seraph_wire::AppStatus;
+use std::time::Duration;
+
+const LICENSE: &str = "0123456789012345678901234567890123456789";
+const SCRIPT: &str = r#"echo "out\n";"#;
+
+fn ini<'a>(address: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut v = vec![
+        ("newrelic.daemon.address", address),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.appname", "failures"),
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+#[test]
+fn absent_daemon_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("nobody.sock");
+    let (out, took) = run_timed(php(&ini(sock.to_str().unwrap(), &[])).args(["-r", SCRIPT]));
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "out\n");
+    assert!(out.stderr.is_empty());
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn silent_daemon_costs_at_most_the_app_deadline() {
+    let d = FakeDaemon::start(Mode::Silent);
+    let (out, took) = run_timed(php(&ini(&d.address(), &[])).args(["-r", SCRIPT]));
+    assert_eq!(stdout(&out), "out\n");
+    // One App query was sent, never answered: no Transaction follows.
+    let kinds: Vec<_> = d.wait_frames(1).iter().map(|f| f.kind()).collect();
+    assert_eq!(kinds, ["App"]);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn silent_daemon_with_connect_timeout_polls_then_gives_up() {
+    let d = FakeDaemon::start(Mode::Silent);
+    let (out, took) = run_timed(
+        php(&ini(
+            &d.address(),
+            &[("newrelic.daemon.app_connect_timeout", "300ms")],
+        ))
+        .args(["-r", SCRIPT]),
+    );
+    assert_eq!(stdout(&out), "out\n");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // Every timed-out query closed its connection and the next one opened
+    // a fresh one.
+    let frames = d.frames();
+    assert!(frames.len() >= 2, "polled: {}", frames.len());
+    assert!(frames.iter().all(|f| f.kind() == "App"));
+    assert!(d.connections() >= 2);
+}
+
+#[test]
+fn unknown_app_runs_uninstrumented() {
+    let d = FakeDaemon::start(Mode::Status(AppStatus::Unknown));
+    let out = php(&ini(&d.address(), &[]))
+        .args(["-r", SCRIPT])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "out\n");
+    let kinds: Vec<_> = d.wait_frames(1).iter().map(|f| f.kind()).collect();
+    assert_eq!(kinds, ["App"]);
+}
+
+#[test]
+fn invalid_license_is_never_requeried() {
+    let d = FakeDaemon::start(Mode::Status(AppStatus::InvalidLicense));
+    let code = r#"
+        for ($i = 0; $i < 3; $i++) {
+            newrelic_end_transaction();
+            var_dump(newrelic_start_transaction("failures"));
+        }
+    "#;
+    let out = php(&ini(
+        &d.address(),
+        &[("newrelic.daemon.app_connect_timeout", "1s")],
+    ))
+    .args(["-r", code])
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), "bool(false)\nbool(false)\nbool(false)\n");
+    assert_eq!(d.frames().len(), 1, "one App query, then never again");
+}
+
+#[test]
+fn daemon_dying_mid_run() {
+    let d = FakeDaemon::start(Mode::DieAfterFirstReply);
+    let code = r#"
+        echo "start\n";
+        newrelic_end_transaction();
+        usleep(100000);
+        newrelic_start_transaction("failures");
+        echo "end\n";
+    "#;
+    let (out, took) = run_timed(php(&ini(&d.address(), &[])).args(["-r", code]));
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "start\nend\n");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(d.frames()[0].kind(), "App");
+}
