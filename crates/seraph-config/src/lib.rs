@@ -32,7 +32,9 @@ pub use error::{ConfigError, ConfigWarning, FlagError, Origin};
 pub use flags::{normalize, usage, FlagSetting, Flags};
 pub use listen::{ListenAddr, ParsedListen, DEFAULT_LISTEN, MAX_UNIX_ADDR_LEN};
 pub use resolve::Resolved;
-pub use settings::{UtilizationConfig, DEFAULT_APP_LIMIT, DEFAULT_RLIMIT_FILES, MAX_FRAME_SIZE};
+pub use settings::{
+    UtilizationConfig, DEFAULT_APP_LIMIT, DEFAULT_RLIMIT_FILES, KNOWN_KEYS, MAX_FRAME_SIZE,
+};
 pub use values::{parse_bool, parse_duration, parse_int, parse_uint, GoDuration, LogLevel};
 
 /// Default `app_timeout`: apps idle this long are forgotten.

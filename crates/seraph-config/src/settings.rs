@@ -17,6 +17,34 @@ pub const MAX_FRAME_SIZE: u64 = 32 << 20;
 /// `app_limit` when unset: New Relic's 250.
 pub const DEFAULT_APP_LIMIT: u64 = 250;
 
+/// Every key [`Settings::apply`] understands (New Relic's, then Seraph's).
+pub const KNOWN_KEYS: &[&str] = &[
+    "port",
+    "address",
+    "proxy",
+    "pidfile",
+    "logfile",
+    "loglevel",
+    "auditlog",
+    "ssl_ca_bundle",
+    "ssl_ca_path",
+    "app_timeout",
+    "wait_for_port",
+    "rlimit_files",
+    "utilization.detect_aws",
+    "utilization.detect_azure",
+    "utilization.detect_gcp",
+    "utilization.detect_pcf",
+    "utilization.detect_docker",
+    "utilization.detect_kubernetes",
+    "utilization.logical_processors",
+    "utilization.total_ram_mib",
+    "utilization.billing_hostname",
+    "harvest_cycle",
+    "max_frame_size",
+    "app_limit",
+];
+
 /// A string setting and where it came from (needed for `address`/`port`,
 /// whose errors are only found once both are known).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -382,6 +410,17 @@ mod tests {
         let w = apply(&mut s, "utilization.logical_processors", "-4").unwrap();
         assert_eq!(s.utilization.logical_processors, 0);
         assert!(w[0].0.contains("negative"), "{w:?}");
+    }
+
+    #[test]
+    fn every_known_key_is_handled() {
+        for key in KNOWN_KEYS {
+            let mut s = Settings::default();
+            let mut w = Vec::new();
+            // Empty values may be refused (durations), but never unknown.
+            let _ = s.apply(key, "", &origin(), &mut w);
+            assert!(w.is_empty(), "{key}: {w:?}");
+        }
     }
 
     #[test]
