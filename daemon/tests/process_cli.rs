@@ -127,7 +127,8 @@ fn utilization_prints_json_and_exits_zero() {
     let out = output(std::process::Command::new(BIN).arg("--utilization"));
     assert_eq!(out.status.code(), Some(0));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert!(json.is_object(), "{json}");
+    assert_eq!(json["metadata_version"], 5, "{json}");
+    assert!(json["hostname"].is_string(), "{json}");
 }
 
 #[test]

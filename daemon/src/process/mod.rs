@@ -107,12 +107,30 @@ fn take_pidfile(role: Role, config: &DaemonConfig) -> Result<Option<Pidfile>, Pi
     Ok(Some(pidfile))
 }
 
-/// `--utilization`: prints the utilization JSON and exits 0.
+/// `--utilization`: gathers utilization with every detector on (whatever
+/// the configuration says, as New Relic's daemon does), prints it as
+/// indented JSON and exits 0.
 pub fn print_utilization() -> i32 {
-    // TODO(lead): print `seraph_collector::utilization` (gathered with every
-    // detector enabled, pretty-printed) once that crate exposes it.
-    println!("{{}}");
-    0
+    use seraph_collector::utilization::{gather, UtilizationConfig};
+
+    let runtime = match signals::small_runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("newrelic-daemon: error gathering utilization: {e}");
+            return 1;
+        }
+    };
+    let utilization = runtime.block_on(gather(&UtilizationConfig::all_detectors()));
+    match serde_json::to_string_pretty(&utilization) {
+        Ok(json) => {
+            println!("{json}");
+            0
+        }
+        Err(e) => {
+            eprintln!("newrelic-daemon: error gathering utilization: {e}");
+            1
+        }
+    }
 }
 
 /// The absolute path to re-execute. New Relic's daemon uses argv[0]
