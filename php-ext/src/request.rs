@@ -38,6 +38,8 @@ pub struct RequestState {
     /// The last thrown exception: object pointer and handle (no
     /// reference held).
     pub last_exception: Option<(usize, u32)>,
+    /// Closure names seen (closures are keyed by index into this).
+    pub closures: observer::ClosureNames,
 }
 
 /// A small xorshift generator, reseeded per process.
@@ -264,7 +266,9 @@ impl Agent {
             let ri = globals::request_info();
             TxnKind::Web(WebRequest {
                 method: ri.method.unwrap_or_default(),
-                uri: ri.request_uri.unwrap_or_default(),
+                uri: globals::server_var("REQUEST_URI")
+                    .or(ri.request_uri)
+                    .unwrap_or_default(),
                 script_name: globals::server_var("SCRIPT_NAME").unwrap_or_default(),
                 headers: [
                     "HTTP_HOST",
@@ -333,7 +337,7 @@ impl Agent {
             end_ticks,
             clock::unix_us(),
             usage,
-            &EngineNames,
+            &EngineNames(&self.req.closures),
             std::process::id() as i32,
         ) else {
             tracing::debug!("transaction ignored");

@@ -10,15 +10,16 @@
 //!
 //! Function keys are the `zend_function` pointer, resolved to a name only
 //! when the transaction ends (functions live until after RSHUTDOWN).
-//! Closures are the exception: their `zend_function` is a copy inside the
-//! closure object and may be freed earlier, so their key is their (interned)
-//! name string with the low bit set.
+//! Closures are the exception: their `zend_function` and even their name
+//! string belong to the closure object and are freed with it (valgrind
+//! caught this), so a closure's name is copied on first sight into a small
+//! per-request table and its key is `(index << 1) | 1`.
 
 use crate::request::AGENT;
 use crate::txn::{FuncKey, FuncNames};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
-use crate::zend::zval::{function_name, zstr_lossy};
+use crate::zend::zval::{function_name, zstr};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static OBSERVE_ALL: AtomicBool = AtomicBool::new(true);
@@ -106,9 +107,45 @@ unsafe extern "C" fn begin(ex: *mut ffi::zend_execute_data) {
 }
 
 unsafe extern "C" fn begin_closure(ex: *mut ffi::zend_execute_data) {
-    // SAFETY: as in `begin`; closures always have a name string.
-    let key = unsafe { (*(*ex).func).common.function_name } as usize | 1;
-    guard("observer begin", (), || enter(key));
+    // SAFETY: as in `begin`; the name string is alive during the call.
+    let name = unsafe { (*(*ex).func).common.function_name };
+    guard("observer begin", (), || {
+        let _ = AGENT.with(|a| {
+            if let Some(a) = a.as_mut() {
+                if let Some(t) = a.txn.as_mut() {
+                    let now = a.clock.now();
+                    // SAFETY: alive during this call (see above).
+                    let bytes = unsafe { zstr(name) }.unwrap_or_default();
+                    let idx = a.req.closures.key(name as usize, bytes);
+                    t.enter((idx << 1) | 1, now);
+                    a.req.user_calls += 1;
+                }
+            }
+        });
+    });
+}
+
+/// Names of the closures seen in this request.
+#[derive(Debug, Default)]
+pub struct ClosureNames {
+    seen: Vec<(usize, String)>,
+}
+
+impl ClosureNames {
+    /// The index of this closure name, adding it on first sight. The text
+    /// is compared too: a freed name string's address may be reused.
+    pub fn key(&mut self, ptr: usize, name: &[u8]) -> usize {
+        if let Some(i) = self
+            .seen
+            .iter()
+            .position(|(p, n)| *p == ptr && n.as_bytes() == name)
+        {
+            return i;
+        }
+        self.seen
+            .push((ptr, String::from_utf8_lossy(name).into_owned()));
+        self.seen.len() - 1
+    }
 }
 
 unsafe extern "C" fn end(_ex: *mut ffi::zend_execute_data, _rv: *mut ffi::zval) {
@@ -126,17 +163,15 @@ unsafe extern "C" fn end(_ex: *mut ffi::zend_execute_data, _rv: *mut ffi::zval) 
 
 /// Resolves observer keys to names at the end of a request (before PHP
 /// frees user functions).
-pub struct EngineNames;
+pub struct EngineNames<'a>(pub &'a ClosureNames);
 
-impl FuncNames for EngineNames {
+impl FuncNames for EngineNames<'_> {
     fn name(&self, f: FuncKey) -> Option<String> {
         if f == 0 {
             return None;
         }
         if f & 1 == 1 {
-            // SAFETY: a closure's interned name string, alive until the
-            // request's interned strings are released (after RSHUTDOWN).
-            return unsafe { zstr_lossy((f & !1) as *const ffi::zend_string) };
+            return self.0.seen.get(f >> 1).map(|(_, n)| n.clone());
         }
         // SAFETY: a user function observed during this request; user
         // functions are freed only after RSHUTDOWN.

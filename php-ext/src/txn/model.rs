@@ -527,10 +527,7 @@ impl Transaction {
             } else {
                 (0.0, 0.0, 1.0)
             };
-            for n in [
-                "Apdex".to_owned(),
-                format!("Apdex/{}", uri_suffix.trim_start_matches("Uri/")),
-            ] {
+            for n in ["Apdex".to_owned(), format!("Apdex/{uri_suffix}")] {
                 metrics.push(MetricData {
                     name: n,
                     count: s,

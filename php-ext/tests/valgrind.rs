@@ -1,0 +1,71 @@
+//! valgrind memcheck over a basic instrumented script: no invalid reads or
+//! writes, no uninitialised use, no definite leaks. `ZEND_DONT_UNLOAD_MODULES`
+//! keeps the extension mapped at exit, so its process-lifetime state (the
+//! module entry, INI table, agent state) counts as reachable, as it is.
+
+mod common;
+use common::fake_daemon::{FakeDaemon, Mode};
+use common::*;
+use std::process::Command;
+
+#[test]
+fn memcheck_clean_on_a_basic_script() {
+    if !have("valgrind") {
+        eprintln!("valgrind not installed: skipped");
+        return;
+    }
+    let d = FakeDaemon::start(Mode::Connected);
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("v.php");
+    std::fs::write(
+        &script,
+        r#"<?php
+function a($n) { return $n <= 1 ? 1 : a($n - 1) + 1; }
+a(50);
+$f = function ($x) { return $x * 2; };
+$f(3);
+newrelic_add_custom_parameter('k', 'v');
+newrelic_record_custom_event('E', ['a' => 1, 'b' => 'x']);
+newrelic_custom_metric('Custom/x', 1.5);
+trigger_error('w', E_USER_WARNING);
+newrelic_notice_error(new LogicException('noticed'));
+try { throw new RuntimeException('caught'); } catch (Exception $e) {}
+echo "ok\n";
+throw new RuntimeException('uncaught');
+"#,
+    )
+    .unwrap();
+    let out = Command::new("valgrind")
+        .args([
+            "-q",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+        ])
+        .env("USE_ZEND_ALLOC", "0")
+        .env("ZEND_DONT_UNLOAD_MODULES", "1")
+        .arg("php")
+        .arg("-n")
+        .arg("-d")
+        .arg(format!("extension={}", extension_path().display()))
+        .args(["-d", &format!("newrelic.daemon.address={}", d.address())])
+        .args(["-d", "newrelic.daemon.dont_launch=3"])
+        .args([
+            "-d",
+            "newrelic.license=0123456789012345678901234567890123456789",
+        ])
+        .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(
+        out.status.code(),
+        Some(99),
+        "valgrind reported errors:\n{err}\n{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("ok\n"));
+    let kinds: Vec<_> = d.wait_frames(2).iter().map(|f| f.kind()).collect();
+    assert_eq!(kinds, ["App", "Transaction"]);
+}

@@ -1,0 +1,104 @@
+//! Web transactions through php-cgi (vectors 07 and 09a).
+
+mod common;
+use common::fake_daemon::{FakeDaemon, Mode};
+use common::*;
+use std::collections::BTreeSet;
+use std::process::Command;
+
+const LICENSE: &str = "0123456789012345678901234567890123456789";
+
+fn cgi(d: &FakeDaemon, script: &str, uri: &str) -> (String, Vec<common::fake_daemon::Received>) {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("index.php"), script).unwrap();
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let _ = path;
+    let out = Command::new("php-cgi")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs([
+            ("GATEWAY_INTERFACE", "CGI/1.1"),
+            ("SERVER_PROTOCOL", "HTTP/1.1"),
+            ("SERVER_NAME", "shop.example.test"),
+            ("REQUEST_METHOD", "GET"),
+            ("REQUEST_URI", uri),
+            ("QUERY_STRING", query),
+            ("SCRIPT_NAME", "/index.php"),
+            ("HTTP_HOST", "shop.example.test"),
+            ("HTTP_ACCEPT", "text/html"),
+            ("REDIRECT_STATUS", "200"),
+        ])
+        .env("SCRIPT_FILENAME", work.path().join("index.php"))
+        .env("DOCUMENT_ROOT", work.path())
+        .arg("-n")
+        .arg("-d")
+        .arg(format!("extension={}", extension_path().display()))
+        .args(["-d", &format!("newrelic.daemon.address={}", d.address())])
+        .args(["-d", "newrelic.daemon.dont_launch=3"])
+        .args(["-d", &format!("newrelic.license={LICENSE}")])
+        .args(["-d", "newrelic.appname=vectors"])
+        .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    (stdout(&out), d.wait_frames(2))
+}
+
+fn vector_metric_names(scenario: &str) -> BTreeSet<String> {
+    let p = std::path::PathBuf::from("/work/shared/protocol/vectors")
+        .join(scenario)
+        .join("002-Transaction.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    v["data"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn cgi_request_is_a_web_transaction() {
+    if !have("php-cgi") {
+        eprintln!("php-cgi not installed: skipped");
+        return;
+    }
+    let d = FakeDaemon::start(Mode::Connected);
+    let (body, frames) = cgi(
+        &d,
+        "<?php usleep(1000); echo 'item ', (int)$_GET['id'], \"\\n\";",
+        "/shop/item?id=3",
+    );
+    assert!(body.ends_with("item 3\n"), "{body}");
+    let kinds: Vec<_> = frames.iter().map(|f| f.kind()).collect();
+    assert_eq!(kinds, ["App", "Transaction"]);
+    let env: serde_json::Value = serde_json::from_str(&frames[0].app().environment).unwrap();
+    assert!(env[5][1].as_str().unwrap().ends_with("+cgi-fcgi"));
+    let txn = frames[1].txn();
+    assert_eq!(txn.name, "WebTransaction/Uri/index.php");
+    assert_eq!(txn.uri, "/shop/item");
+    let names: BTreeSet<String> = txn.metrics.iter().map(|m| m.name.clone()).collect();
+    assert_eq!(names, vector_metric_names("07-web-cgi/a-200"));
+}
+
+#[test]
+fn background_job_turns_a_web_request_into_other() {
+    if !have("php-cgi") {
+        eprintln!("php-cgi not installed: skipped");
+        return;
+    }
+    let d = FakeDaemon::start(Mode::Connected);
+    let (_, frames) = cgi(
+        &d,
+        "<?php newrelic_background_job(true); echo 'ok';",
+        "/jobs/run",
+    );
+    let txn = frames[1].txn();
+    assert_eq!(txn.name, "OtherTransaction/php/index.php");
+    assert_eq!(txn.uri, "/jobs/run");
+    let names: BTreeSet<String> = txn.metrics.iter().map(|m| m.name.clone()).collect();
+    assert_eq!(
+        names,
+        vector_metric_names("09-ignore-background/a-background-web")
+    );
+}
