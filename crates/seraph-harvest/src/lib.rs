@@ -24,6 +24,8 @@
 //! the same aggregation in-process, and makes every rule unit-testable
 //! without time or network.
 
+#![deny(missing_docs)]
+
 pub mod errors;
 mod goheap;
 pub mod harvest;
