@@ -441,16 +441,24 @@ mod tests {
         a.add_value("x", "", 1.0, false);
         let mut b = MetricTable::new(10, t0());
         b.add_value("x", "", 3.0, false);
-        b.add_value("y", "s", 1.0, false);
-        b.add_value("z", "", 1.0, false);
-        b.add_value("f", "", 1.0, true);
+        b.add_value("y", "", 1.0, false);
+        b.add_value("z", "s", 1.0, false);
         a.merge_table(b);
         assert_eq!(a.get("x", "").unwrap().values.count, 2.0);
         assert_eq!(a.get("x", "").unwrap().values.max, 3.0);
-        assert!(a.get("f", "").is_some());
-        // Of y and z (order is unspecified) exactly one fit next to x.
-        assert_eq!(a.len(), 3);
-        assert_eq!(a.dropped(), 1);
+        // Unscoped entries merge first: y fills the table, z is dropped.
+        assert!(a.get("y", "").is_some());
+        assert!(a.get("z", "s").is_none());
+        assert_eq!((a.len(), a.dropped()), (2, 1));
+
+        let mut forced = MetricTable::new(10, t0());
+        forced.add_value("f", "s", 1.0, true);
+        a.merge_table(forced);
+        assert!(
+            a.get("f", "s").unwrap().forced,
+            "forced metrics pass a full table"
+        );
+        assert_eq!((a.len(), a.dropped()), (3, 1));
     }
 
     #[test]
