@@ -39,10 +39,14 @@ fn sigkilled_worker_is_respawned_and_sigterm_stops_everything() {
     });
     let first = wait_for_child(wpid, None);
 
-    // The worker runs with the watcher's argv plus -no-pidfile, as a worker.
-    let argv = proc_strings(first, "cmdline");
+    // The worker runs with -no-pidfile plus the watcher's argv, as a worker.
+    // (Right after fork the child still shows the watcher's argv: wait for exec.)
+    let argv = wait_for("the worker to exec", || {
+        let argv = proc_strings(first, "cmdline");
+        argv.iter().any(|a| a == "-no-pidfile").then_some(argv)
+    });
     assert_eq!(
-        argv.last().map(String::as_str),
+        argv.get(1).map(String::as_str),
         Some("-no-pidfile"),
         "{argv:?}"
     );
@@ -73,10 +77,34 @@ fn sigkilled_worker_is_respawned_and_sigterm_stops_everything() {
     assert_eq!(status.code(), Some(0));
     wait_dead(second);
     assert!(!sb.pidfile().exists(), "pid file left behind");
-    // The watcher waited for its worker to finish before exiting.
+    // The watcher waited for its worker to end before exiting (the worker
+    // may have been too young to handle SIGTERM, so either way it ended).
     assert!(
+        sb.log_text().contains(" - watcher exiting"),
+        "{}",
         sb.log_text()
-            .contains("test stand-in received a stop signal"),
+    );
+}
+
+#[test]
+fn a_stray_argument_does_not_make_the_worker_take_the_pidfile() {
+    let sb = Sandbox::new();
+    let mut watcher = sb
+        .daemon(Some("exit:1"))
+        .arg("--watchdog-foreground")
+        .arg("--pidfile")
+        .arg(sb.pidfile())
+        .arg("stray")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reaper = Reaper::new(sb.pidfile());
+    reaper.also(watcher.id() as i32);
+    assert_eq!(watcher.wait().unwrap().code(), Some(0));
+    // The worker ran (and exited 1) instead of bowing out at the lock.
+    assert!(
+        sb.log_text().contains("worker exited with status 1"),
         "{}",
         sb.log_text()
     );

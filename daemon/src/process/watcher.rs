@@ -118,13 +118,16 @@ async fn stop(worker: &mut Child) {
     }
 }
 
-/// Re-executes this binary as the worker: same argv plus `-no-pidfile`
-/// (the watcher holds it), role in the environment, inherited stdio.
+/// Re-executes this binary as the worker: `-no-pidfile` (the watcher holds
+/// it) then the same argv, role in the environment, inherited stdio. New
+/// Relic appends `-no-pidfile` instead, which is lost when argv contains a
+/// stray non-flag argument (flag parsing stops there): the worker would
+/// then find the pid file locked, exit 0 and stop the whole daemon.
 fn spawn_worker(argv: &[OsString]) -> std::io::Result<Child> {
     let exe = self_exe(argv.first().map(OsString::as_os_str))?;
     Command::new(exe)
-        .args(argv.iter().skip(1))
         .arg("-no-pidfile")
+        .args(argv.iter().skip(1))
         .env(ROLE_ENV, Role::Worker.as_str())
         .spawn()
 }
