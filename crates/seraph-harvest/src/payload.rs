@@ -11,11 +11,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine;
 
 use crate::errors::ErrorTraces;
+use crate::harvest::Harvest;
 use crate::json::{write_go_g, write_i64, write_json_f32, write_json_f64, write_str, write_u64};
 use crate::labels::LogLabels;
 use crate::metrics::{MetricTable, MetricValues};
 use crate::packages::PhpPackage;
-use crate::reservoir::EventReservoir;
+use crate::reservoir::{EventKind, EventReservoir};
 use crate::rules::MetricRules;
 use crate::slow_sql::SlowSqls;
 use crate::traces::Traces;
@@ -333,6 +334,67 @@ pub fn update_loaded_modules(packages: &[PhpPackage]) -> Vec<u8> {
     out
 }
 
+/// Every non-empty payload of a throwaway harvest, in audit form (trace
+/// data and SQL parameters embedded as JSON), as `(method, body)` in the
+/// order New Relic's daemon logs them in integration mode. Metric rules are
+/// not applied and no harvest-time supportability metric is added; an event
+/// type with no stored event is left out even if events were seen. The
+/// metric period ends at `now`.
+pub fn audit_payloads(
+    run_id: &str,
+    mut harvest: Harvest,
+    now: SystemTime,
+) -> Result<Vec<(&'static str, Vec<u8>)>, PayloadError> {
+    let labels = harvest.log_labels().clone();
+    let data = harvest.take_default_data(now);
+    let mut events = EventKind::ALL.map(|k| harvest.take_events(k));
+    let mut take = |k: EventKind| std::mem::replace(&mut events[k.index()], EventReservoir::new(0));
+    let mut out = Vec::new();
+    if !data.metrics.is_empty() {
+        let start = data.metrics.period_start();
+        let body = metric_data(run_id, start, now, &data.metrics, &MetricRules::empty())?;
+        out.push(("metric_data", body));
+    }
+    for kind in [EventKind::Custom, EventKind::Error] {
+        let r = take(kind);
+        if !r.is_empty() {
+            out.push((kind.method(), event_data(run_id, &r)));
+        }
+    }
+    if !data.errors.is_empty() {
+        out.push(("error_data", error_data(run_id, &data.errors)));
+    }
+    if !data.slow_sqls.is_empty() {
+        out.push((
+            "sql_trace_data",
+            sql_trace_data(&data.slow_sqls, BlobEncoding::Verbatim)?,
+        ));
+    }
+    let spans = take(EventKind::Span);
+    if !spans.is_empty() {
+        out.push((EventKind::Span.method(), event_data(run_id, &spans)));
+    }
+    if !data.traces.is_empty() {
+        let body = transaction_sample_data(run_id, &data.traces, BlobEncoding::Verbatim)?;
+        out.push(("transaction_sample_data", body));
+    }
+    let txn = take(EventKind::Transaction);
+    if !txn.is_empty() {
+        out.push((EventKind::Transaction.method(), event_data(run_id, &txn)));
+    }
+    let logs = take(EventKind::Log);
+    if !logs.is_empty() {
+        out.push((EventKind::Log.method(), log_event_data(&logs, &labels)));
+    }
+    if !data.php_packages.is_empty() {
+        out.push((
+            "update_loaded_modules",
+            update_loaded_modules(&data.php_packages),
+        ));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -597,6 +659,58 @@ mod tests {
             r#"["Jars",[["laravel/framework","11.0.0",{}],["a\"b","1",{}]]]"#
         );
         assert_eq!(text(update_loaded_modules(&[])), r#"["Jars",[]]"#);
+    }
+
+    #[test]
+    fn audit_payloads_order_and_skip_empty_parts() {
+        use crate::limits::HarvestLimits;
+        use seraph_wire::{
+            decode, encode_transaction, Body, ErrorData, TraceData, TransactionData,
+        };
+        let txn = TransactionData {
+            name: "OtherTransaction/php/x.php".into(),
+            uri: "<unknown>".into(),
+            txn_event: Some("[{},{},{}]".into()),
+            errors: vec![ErrorData {
+                priority: 1,
+                data: "[]".into(),
+            }],
+            trace: Some(TraceData {
+                timestamp: 1.0,
+                duration: 2.0,
+                guid: "g".into(),
+                force_persist: false,
+                data: "[]".into(),
+            }),
+            span_events: vec!["[{},{},{}]".into()],
+            custom_events: vec!["[{},{},{}]".into()],
+            ..Default::default()
+        };
+        let body = encode_transaction("R", &txn);
+        let mut scratch = Vec::new();
+        let Body::Transaction(t) = decode(&body, &mut scratch).unwrap().body else {
+            panic!("not a transaction")
+        };
+        let mut h = Harvest::new(HarvestLimits::default(), at(100));
+        h.add_transaction(t, body.len());
+        let out = audit_payloads("R", h, at(160)).unwrap();
+        let methods: Vec<&str> = out.iter().map(|(m, _)| *m).collect();
+        assert_eq!(
+            methods,
+            vec![
+                "metric_data",
+                "custom_event_data",
+                "error_data",
+                "span_event_data",
+                "transaction_sample_data",
+                "analytic_event_data",
+            ]
+        );
+        assert!(text(out[0].1.clone()).starts_with(r#"["R",100,160,["#));
+        assert_eq!(
+            text(out[4].1.clone()),
+            r#"["R",[[1,2,"OtherTransaction/php/x.php","<unknown>",[],"g",null,false,null,null]]]"#
+        );
     }
 
     #[test]

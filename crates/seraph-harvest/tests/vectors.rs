@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use seraph_harvest::payload::{self, BlobEncoding};
-use seraph_harvest::{EventKind, Harvest, HarvestLimits, MetricRules};
+use seraph_harvest::{Harvest, HarvestLimits};
 use seraph_wire::{decode, Body};
 
 const RUN_ID: &str = "RUN-1";
@@ -123,40 +123,13 @@ fn decompress(b64: &str) -> String {
     s
 }
 
-/// Every non-empty payload the harvest yields, by method.
-fn payloads(mut h: Harvest) -> BTreeMap<String, String> {
-    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
-    let mut out = BTreeMap::new();
-    let labels = h.log_labels().clone();
-    let data = h.take_default_data(end());
+/// Every non-empty payload the harvest yields, by method (audit form), after
+/// checking that the compressed blobs of the collector form decode to the
+/// same JSON.
+fn payloads(h: Harvest) -> BTreeMap<String, String> {
+    let data = h.clone().take_default_data(end());
     assert_eq!(data.metrics.period_start(), start());
-    out.insert(
-        "metric_data".into(),
-        text(
-            payload::metric_data(RUN_ID, start(), end(), &data.metrics, &MetricRules::empty())
-                .unwrap(),
-        ),
-    );
-    for kind in EventKind::ALL {
-        let events = h.take_events(kind);
-        if events.is_empty() {
-            continue;
-        }
-        let body = match kind {
-            EventKind::Log => payload::log_event_data(&events, &labels),
-            _ => payload::event_data(RUN_ID, &events),
-        };
-        out.insert(kind.method().into(), text(body));
-    }
-    if !data.errors.is_empty() {
-        out.insert(
-            "error_data".into(),
-            text(payload::error_data(RUN_ID, &data.errors)),
-        );
-    }
     if !data.traces.is_empty() {
-        let verbatim =
-            payload::transaction_sample_data(RUN_ID, &data.traces, BlobEncoding::Verbatim).unwrap();
         let compressed =
             payload::transaction_sample_data(RUN_ID, &data.traces, BlobEncoding::Compressed)
                 .unwrap();
@@ -164,24 +137,20 @@ fn payloads(mut h: Harvest) -> BTreeMap<String, String> {
         for (row, trace) in v[1].as_array().unwrap().iter().zip(data.traces.iter()) {
             assert_eq!(decompress(row[4].as_str().unwrap()), &*trace.data);
         }
-        out.insert("transaction_sample_data".into(), text(verbatim));
     }
     if !data.slow_sqls.is_empty() {
-        let verbatim = payload::sql_trace_data(&data.slow_sqls, BlobEncoding::Verbatim).unwrap();
         let compressed =
             payload::sql_trace_data(&data.slow_sqls, BlobEncoding::Compressed).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&compressed).unwrap();
         for (row, sql) in v[0].as_array().unwrap().iter().zip(data.slow_sqls.iter()) {
             assert_eq!(decompress(row[9].as_str().unwrap()), &*sql.params);
         }
-        out.insert("sql_trace_data".into(), text(verbatim));
     }
-    if !data.php_packages.is_empty() {
-        out.insert(
-            "update_loaded_modules".into(),
-            text(payload::update_loaded_modules(&data.php_packages)),
-        );
-    }
+    let out: BTreeMap<String, String> = payload::audit_payloads(RUN_ID, h, end())
+        .unwrap()
+        .into_iter()
+        .map(|(method, body)| (method.to_owned(), String::from_utf8(body).unwrap()))
+        .collect();
     for body in out.values() {
         serde_json::from_str::<serde_json::Value>(body).expect("payload is valid JSON");
     }
