@@ -1,0 +1,39 @@
+#!/bin/sh
+# Observer overhead benchmark: fib(30) without the extension, with it at
+# transaction_tracer.detail=1 and detail=0. Reports the median wall time of
+# the fib(30) call (RUNS runs each, interleaved) and the ratio to the run
+# without the extension. Not a test: numbers depend on the machine.
+#
+#   cargo build --release -p newrelic-php && php-ext/benches/run.sh [RUNS]
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+SO=${SO:-$ROOT/target/release/libnewrelic_php.so}
+RUNS=${1:-11}
+VECTORS=${VECTORS:-$ROOT/../shared/protocol/vectors}
+[ -d "$VECTORS" ] || VECTORS=/work/shared/protocol/vectors
+[ -f "$SO" ] || { echo "build first: cargo build --release -p newrelic-php" >&2; exit 1; }
+TMP=$(mktemp -d)
+SOCK=$TMP/daemon.sock
+python3 "$HERE/fake_daemon.py" "$SOCK" "$VECTORS/00-app/AppReply-from-fake-daemon.bin" &
+DAEMON=$!
+trap 'kill $DAEMON 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
+while [ ! -S "$SOCK" ]; do sleep 0.05; done
+
+AGENT="-d extension=$SO -d newrelic.daemon.address=$SOCK -d newrelic.daemon.dont_launch=3 \
+ -d newrelic.license=0123456789012345678901234567890123456789 -d newrelic.appname=bench \
+ -d newrelic.daemon.app_connect_timeout=5s"
+
+for i in $(seq "$RUNS"); do
+  php -n "$HERE/fib.php" >> "$TMP/none"
+  php -n $AGENT -d newrelic.transaction_tracer.detail=1 "$HERE/fib.php" >> "$TMP/detail1"
+  php -n $AGENT -d newrelic.transaction_tracer.detail=0 "$HERE/fib.php" >> "$TMP/detail0"
+done
+
+median() { sort -n "$1" | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+BASE=$(median "$TMP/none")
+printf "%-22s %10s %7s\n" "configuration" "median ms" "ratio"
+for c in none detail1 detail0; do
+  M=$(median "$TMP/$c")
+  printf "%-22s %10.3f %7.2f\n" "$c" "$M" "$(echo "$M / $BASE" | bc -l)"
+done
