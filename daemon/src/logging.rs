@@ -58,9 +58,12 @@ pub enum LogError {
 
 /// Opens the configured destination and installs the global subscriber.
 pub fn init(config: &DaemonConfig) -> Result<(), LogError> {
+    use tracing_subscriber::util::SubscriberInitExt;
     let sink = Sink::open(&config.logfile)?;
-    let layer = layer(sink, config.loglevel);
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+    // `try_init` also routes `log` records (rustls uses `log`) here.
+    tracing_subscriber::registry()
+        .with(layer(sink, config.loglevel))
+        .try_init()
         .map_err(|e| LogError::Install(e.to_string()))
 }
 
