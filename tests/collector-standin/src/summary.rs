@@ -1,0 +1,357 @@
+//! A readable digest of what the stand-in received, per application: the
+//! README demo prints it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::record::RecordedCall;
+
+#[derive(Default)]
+struct MetricAgg {
+    count: f64,
+    total: f64,
+}
+
+#[derive(Default)]
+struct AppDigest {
+    runs: Vec<String>,
+    license: String,
+    methods: BTreeMap<String, usize>,
+    /// name → (count, total duration s)
+    transactions: BTreeMap<String, (usize, f64)>,
+    /// (name, scope) → totals
+    metrics: BTreeMap<(String, String), MetricAgg>,
+    errors: Vec<String>,
+    slow_sql: Vec<String>,
+    traces: Vec<String>,
+    custom_events: usize,
+    log_events: usize,
+    span_events: usize,
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(0.0)
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or("?")
+}
+
+fn events(payload: &Value) -> &[Value] {
+    payload
+        .get(2)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+fn digest(app: &mut AppDigest, call: &RecordedCall) {
+    *app.methods.entry(call.method.clone()).or_default() += 1;
+    let p = &call.payload;
+    match call.method.as_str() {
+        "connect" => app.license = obfuscate(&call.license),
+        "metric_data" => {
+            for m in p.get(3).and_then(Value::as_array).into_iter().flatten() {
+                let name = m[0]["name"].as_str().unwrap_or("?").to_owned();
+                let scope = m[0]["scope"].as_str().unwrap_or_default().to_owned();
+                let agg = app.metrics.entry((name, scope)).or_default();
+                agg.count += num(&m[1][0]);
+                agg.total += num(&m[1][1]);
+            }
+        }
+        "analytic_event_data" => {
+            for ev in events(p) {
+                let e = app
+                    .transactions
+                    .entry(text(&ev[0]["name"]).to_owned())
+                    .or_default();
+                e.0 += 1;
+                e.1 += num(&ev[0]["duration"]);
+            }
+        }
+        "custom_event_data" => app.custom_events += events(p).len(),
+        "span_event_data" => app.span_events += events(p).len(),
+        "log_event_data" => {
+            for block in p.as_array().into_iter().flatten() {
+                app.log_events += block["logs"].as_array().map_or(0, Vec::len);
+            }
+        }
+        "error_data" => {
+            for e in p.get(1).and_then(Value::as_array).into_iter().flatten() {
+                app.errors.push(format!(
+                    "{}: {} ({})",
+                    text(&e[1]),
+                    text(&e[2]),
+                    text(&e[3])
+                ));
+            }
+        }
+        "sql_trace_data" => {
+            for s in p.get(0).and_then(Value::as_array).into_iter().flatten() {
+                app.slow_sql.push(format!(
+                    "{} x{} max {:.1} ms: {}",
+                    text(&s[4]),
+                    num(&s[5]),
+                    num(&s[8]),
+                    text(&s[3])
+                ));
+            }
+        }
+        "transaction_sample_data" => {
+            for t in p.get(1).and_then(Value::as_array).into_iter().flatten() {
+                app.traces.push(format!(
+                    "{} {:.1} ms ({})",
+                    text(&t[2]),
+                    num(&t[1]),
+                    text(&t[3])
+                ));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn obfuscate(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 4 {
+        return "..".into();
+    }
+    let n = chars.len();
+    format!(
+        "{}..{}",
+        chars[..2].iter().collect::<String>(),
+        chars[n - 2..].iter().collect::<String>()
+    )
+}
+
+/// Renders the digest of `calls`.
+pub fn render(calls: &[RecordedCall]) -> String {
+    let mut apps: BTreeMap<String, AppDigest> = BTreeMap::new();
+    let mut unattributed: BTreeMap<String, usize> = BTreeMap::new();
+    for call in calls {
+        let Some(name) = &call.app_name else {
+            *unattributed.entry(call.method.clone()).or_default() += 1;
+            continue;
+        };
+        let app = apps.entry(name.clone()).or_default();
+        if let Some(run) = &call.run_id {
+            if !app.runs.contains(run) {
+                app.runs.push(run.clone());
+            }
+        }
+        digest(app, call);
+    }
+
+    let mut out = String::new();
+    let _ = writeln!(out, "collector stand-in: {} call(s)", calls.len());
+    for (name, app) in &apps {
+        let _ = writeln!(
+            out,
+            "\napplication {name:?} (license {}, runs {})",
+            app.license,
+            app.runs.join(", ")
+        );
+        let methods: Vec<String> = app
+            .methods
+            .iter()
+            .map(|(m, n)| format!("{m} x{n}"))
+            .collect();
+        let _ = writeln!(out, "  calls: {}", methods.join(", "));
+        let _ = writeln!(
+            out,
+            "  transactions: {}",
+            app.transactions.values().map(|t| t.0).sum::<usize>()
+        );
+        for (txn, (n, total)) in &app.transactions {
+            let _ = writeln!(
+                out,
+                "    {txn}  x{n}  avg {:.1} ms",
+                total / *n as f64 * 1000.0
+            );
+        }
+        let shown: Vec<_> = app
+            .metrics
+            .iter()
+            .filter(|((n, _), _)| !n.starts_with("Supportability/"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  metrics: {} ({} supportability not shown)",
+            shown.len(),
+            app.metrics.len() - shown.len()
+        );
+        for ((metric, scope), agg) in shown {
+            let avg = if agg.count > 0.0 {
+                agg.total / agg.count * 1000.0
+            } else {
+                0.0
+            };
+            let scope = if scope.is_empty() {
+                String::new()
+            } else {
+                format!(" [{scope}]")
+            };
+            let _ = writeln!(
+                out,
+                "    {metric}{scope}  calls {}  avg {avg:.2} ms",
+                agg.count
+            );
+        }
+        let _ = writeln!(out, "  errors: {}", app.errors.len());
+        for e in &app.errors {
+            let _ = writeln!(out, "    {e}");
+        }
+        let _ = writeln!(out, "  slow SQL: {}", app.slow_sql.len());
+        for s in &app.slow_sql {
+            let _ = writeln!(out, "    {s}");
+        }
+        let _ = writeln!(out, "  traces: {}", app.traces.len());
+        for t in &app.traces {
+            let _ = writeln!(out, "    {t}");
+        }
+        let _ = writeln!(
+            out,
+            "  events: {} custom, {} span, {} log",
+            app.custom_events, app.span_events, app.log_events
+        );
+    }
+    if !unattributed.is_empty() {
+        let methods: Vec<String> = unattributed
+            .iter()
+            .map(|(m, n)| format!("{m} x{n}"))
+            .collect();
+        let _ = writeln!(out, "\nnot tied to an application: {}", methods.join(", "));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn call(method: &str, run: Option<&str>, app: &str, payload: Value) -> RecordedCall {
+        RecordedCall {
+            seq: 0,
+            method: method.into(),
+            query: Default::default(),
+            path: "/agent_listener/invoke_raw_method".into(),
+            raw_query: String::new(),
+            license: "0123456789abcdef".into(),
+            run_id: run.map(str::to_owned),
+            headers: vec![],
+            body_bytes: 0,
+            payload,
+            payload_error: None,
+            expanded: None,
+            app_name: Some(app.into()),
+            response_status: 200,
+            received_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn renders_per_app_digest() {
+        let calls = vec![
+            call("connect", None, "shop", json!([{"app_name": ["shop"]}])),
+            call(
+                "metric_data",
+                Some("1"),
+                "shop",
+                json!(["1", 0, 60, [
+                    [{"name": "WebTransaction/Action/home"}, [2, 0.5, 0.5, 0.2, 0.3, 0.13]],
+                    [{"name": "Datastore/all", "scope": "WebTransaction/Action/home"}, [4, 0.04, 0.04, 0.01, 0.01, 0.0]],
+                    [{"name": "Supportability/PHP/x"}, [1, 0, 0, 0, 0, 0]]
+                ]]),
+            ),
+            call(
+                "analytic_event_data",
+                Some("1"),
+                "shop",
+                json!(["1", {"reservoir_size": 10, "events_seen": 1}, [[{"name": "WebTransaction/Action/home", "duration": 0.25}, {}, {}]]]),
+            ),
+            call(
+                "error_data",
+                Some("1"),
+                "shop",
+                json!([
+                    "1",
+                    [[0, "WebTransaction/Action/home", "boom", "Exception", {}]]
+                ]),
+            ),
+            call(
+                "sql_trace_data",
+                Some("1"),
+                "shop",
+                json!([[[
+                    "t",
+                    "/",
+                    1,
+                    "SELECT 1",
+                    "Datastore/statement/MySQL/x/select",
+                    3,
+                    9.0,
+                    1.0,
+                    5.5,
+                    ""
+                ]]]),
+            ),
+            call(
+                "transaction_sample_data",
+                Some("1"),
+                "shop",
+                json!([
+                    "1",
+                    [[
+                        0,
+                        1234.5,
+                        "WebTransaction/Action/home",
+                        "/home",
+                        "",
+                        "g",
+                        null,
+                        false,
+                        null,
+                        null
+                    ]]
+                ]),
+            ),
+        ];
+        let text = render(&calls);
+        assert!(text.contains("collector stand-in: 6 call(s)"), "{text}");
+        assert!(
+            text.contains("application \"shop\" (license 01..ef, runs 1)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("WebTransaction/Action/home  x1  avg 250.0 ms"),
+            "{text}"
+        );
+        assert!(
+            text.contains("WebTransaction/Action/home  calls 2  avg 250.00 ms"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Datastore/all [WebTransaction/Action/home]  calls 4  avg 10.00 ms"),
+            "{text}"
+        );
+        assert!(
+            text.contains("metrics: 2 (1 supportability not shown)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("WebTransaction/Action/home: boom (Exception)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Datastore/statement/MySQL/x/select x3 max 5.5 ms: SELECT 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("WebTransaction/Action/home 1234.5 ms (/home)"),
+            "{text}"
+        );
+    }
+}
