@@ -229,10 +229,7 @@ impl AppReplyInfo {
     pub fn encode(&self) -> Vec<u8> {
         let extra = self.connect_reply.as_ref().map_or(0, String::len);
         let mut fbb = FlatBufferBuilder::with_capacity(128 + extra);
-        let connect_reply = self
-            .connect_reply
-            .as_deref()
-            .map(|s| fbb.create_string(s));
+        let connect_reply = self.connect_reply.as_deref().map(|s| fbb.create_string(s));
         let security_policies = self
             .security_policies
             .as_deref()

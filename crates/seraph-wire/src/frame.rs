@@ -198,13 +198,7 @@ mod tests {
     #[test]
     fn oversized_body_is_refused_before_buffering() {
         let mut dec = FrameDecoder::new(16);
-        let mut buf = BytesMut::from(
-            &Preamble {
-                len: 17,
-                format: 2,
-            }
-            .to_bytes()[..],
-        );
+        let mut buf = BytesMut::from(&Preamble { len: 17, format: 2 }.to_bytes()[..]);
         assert_eq!(
             dec.decode(&mut buf),
             Err(FrameError::TooLarge { len: 17, max: 16 })

@@ -82,7 +82,10 @@ fn app(a: &fb::App<'_>) -> Value {
         .s("labels", a.labels())
         .s("display_host", a.display_host())
         .s("security_policy_token", a.security_policy_token())
-        .s("supported_security_policies", a.supported_security_policies())
+        .s(
+            "supported_security_policies",
+            a.supported_security_policies(),
+        )
         .s("host", a.host())
         .s("trace_observer_host", a.trace_observer_host())
         .u("trace_observer_port", a.trace_observer_port().into())
@@ -107,10 +110,10 @@ fn app(a: &fb::App<'_>) -> Value {
 fn app_reply(r: &fb::AppReply<'_>) -> Value {
     let mut o = Obj::new();
     if r.status() != fb::AppStatus::Unknown {
-        let name = r.status().variant_name().map_or_else(
-            || Value::from(i64::from(r.status().0)),
-            Value::from,
-        );
+        let name = r
+            .status()
+            .variant_name()
+            .map_or_else(|| Value::from(i64::from(r.status().0)), Value::from);
         o.v("status", Some(name));
     }
     o.s("connect_reply", r.connect_reply())
@@ -148,7 +151,8 @@ fn transaction(t: &fb::Transaction<'_>) -> Value {
         .v("txn_event", t.txn_event().map(event))
         .v(
             "metrics",
-            t.metrics().map(|v| Value::Array(v.iter().map(metric).collect())),
+            t.metrics()
+                .map(|v| Value::Array(v.iter().map(metric).collect())),
         )
         .v(
             "errors",
@@ -204,7 +208,10 @@ fn transaction(t: &fb::Transaction<'_>) -> Value {
         .v("span_events", events(t.span_events()))
         .v("log_events", events(t.log_events()))
         .v("php_packages", t.php_packages().map(event))
-        .v("log_forwarding_labels", t.log_forwarding_labels().map(event))
+        .v(
+            "log_forwarding_labels",
+            t.log_forwarding_labels().map(event),
+        )
         .done()
 }
 

@@ -42,4 +42,6 @@ pub use generated::protocol as fb;
 pub use app::{AppInfo, AppReplyInfo, AppStatus};
 pub use frame::{Frame, FrameDecoder, FrameError, Preamble};
 pub use message::{decode, Body, DecodeError, MessageRef};
-pub use txn::{encode_transaction, ErrorData, EventData, MetricData, SlowSqlData, TraceData, TransactionData};
+pub use txn::{
+    encode_transaction, ErrorData, EventData, MetricData, SlowSqlData, TraceData, TransactionData,
+};

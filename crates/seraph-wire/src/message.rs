@@ -68,34 +68,103 @@ pub struct MessageRef<'a> {
 /// Verifies `body` and returns its typed view.
 ///
 /// The whole buffer is verified before anything is read, so every accessor
-/// on the returned tables is in bounds.
+/// on the returned tables is in bounds. Two things New Relic's agent does
+/// that the FlatBuffers verifier rejects are repaired in a copy kept in
+/// `scratch`, never in place:
 ///
-/// New Relic's agent aligns its buffers relative to their *end* and does not
-/// pad the front, so a body whose length is not a multiple of 8 has its
-/// 8-byte scalars at odd positions relative to the start, which the
-/// FlatBuffers verifier rejects. Every offset inside a FlatBuffer except the
-/// root one is relative to where it is stored, so such a body is copied into
-/// `scratch` shifted by a few bytes (with the root offset adjusted), which
-/// restores the intended alignment without changing its meaning.
+/// - it aligns buffers relative to their *end* without padding the front,
+///   so a body whose length is not a multiple of 8 has its 8-byte scalars
+///   at odd offsets from the start. Every offset inside a FlatBuffer except
+///   the root one is relative to where it is stored, so shifting the body by
+///   a few bytes (and growing the root offset by as much) restores the
+///   intended alignment without changing its meaning;
+/// - PHP strings are bytes, and the agent passes non-UTF-8 text (latin-1
+///   error messages, say) straight into its JSON strings. New Relic's daemon
+///   accepts them; here each invalid byte becomes `?`, which keeps lengths,
+///   offsets and the JSON intact and loses nothing else of the transaction.
 pub fn decode<'a>(body: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<MessageRef<'a>, DecodeError> {
     let offset = root_offset(body)?;
-    match verify(body) {
-        Err(DecodeError::Invalid(flatbuffers::InvalidFlatbuffer::Unaligned { .. })) => {}
-        other => return other,
+    let mut err = match verify(body) {
+        Ok(msg) => return Ok(msg),
+        Err(e) => e,
+    };
+    if !repairable(&err) {
+        return Err(err);
     }
-    let mut first_error = None;
-    for shift in [4usize, 2, 6, 1, 3, 5, 7] {
-        realign(body, offset, shift, scratch);
+    // Alignment guesses, most likely first: agent buffers are aligned to
+    // their end, so the missing padding is what rounds the length up.
+    let likely = (8 - body.len() % 8) % 8;
+    let mut shifts = std::iter::once(likely)
+        .chain([4, 2, 6, 1, 3, 5, 7])
+        .filter(|&s| s != 0)
+        .collect::<Vec<_>>()
+        .into_iter();
+    let mut shift = 0;
+    realign(body, offset, 0, scratch);
+    for _ in 0..MAX_REPAIRS {
+        match &err {
+            DecodeError::Invalid(flatbuffers::InvalidFlatbuffer::Utf8Error { range, .. }) => {
+                match scratch.get_mut(range.clone()) {
+                    Some(bytes) => replace_invalid_utf8(bytes),
+                    None => return Err(err),
+                }
+            }
+            DecodeError::Invalid(flatbuffers::InvalidFlatbuffer::Unaligned { .. }) => {
+                let Some(next) = shifts.next() else {
+                    return Err(err);
+                };
+                reshift(scratch, offset, shift, next);
+                shift = next;
+            }
+            _ => return Err(err),
+        }
         match verify(scratch) {
             Ok(_) => break,
+            Err(e) => err = e,
+        }
+    }
+    // Verify once more to hand out a borrow of `scratch` (the loop's
+    // borrows end with each iteration).
+    verify(scratch)
+}
+
+/// Most repairs (bad strings plus one re-alignment) tried on one body.
+const MAX_REPAIRS: usize = 64;
+
+fn repairable(err: &DecodeError) -> bool {
+    matches!(
+        err,
+        DecodeError::Invalid(
+            flatbuffers::InvalidFlatbuffer::Utf8Error { .. }
+                | flatbuffers::InvalidFlatbuffer::Unaligned { .. }
+        )
+    )
+}
+
+/// Overwrites every byte of `bytes` that is not part of valid UTF-8 with `?`.
+fn replace_invalid_utf8(bytes: &mut [u8]) {
+    let mut i = 0;
+    while i < bytes.len() {
+        match std::str::from_utf8(&bytes[i..]) {
+            Ok(_) => return,
             Err(e) => {
-                first_error.get_or_insert(e);
+                let start = i + e.valid_up_to();
+                let len = e.error_len().unwrap_or(bytes.len() - start);
+                bytes[start..start + len].fill(b'?');
+                i = start + len;
             }
         }
     }
-    // Verify once more to hand out a borrow of `scratch` (the loop's borrows
-    // end with each iteration).
-    verify(scratch).map_err(|e| first_error.unwrap_or(e))
+}
+
+/// Moves the content of a realigned copy from padding `from` to `to`.
+fn reshift(buf: &mut Vec<u8>, offset: u32, from: usize, to: usize) {
+    let content = buf.split_off(4 + from);
+    buf.clear();
+    // `to` is below 8 and `offset` was checked against the body length.
+    buf.extend_from_slice(&(offset + to as u32).to_le_bytes());
+    buf.resize(4 + to, 0);
+    buf.extend_from_slice(&content);
 }
 
 fn root_offset(body: &[u8]) -> Result<u32, DecodeError> {
@@ -138,7 +207,9 @@ fn verify(body: &[u8]) -> Result<MessageRef<'_>, DecodeError> {
     let kind = msg.data_type();
     let body = match kind {
         fb::MessageBody::NONE => Body::None,
-        fb::MessageBody::App => Body::App(msg.data_as_app().ok_or(DecodeError::MissingBody("App"))?),
+        fb::MessageBody::App => {
+            Body::App(msg.data_as_app().ok_or(DecodeError::MissingBody("App"))?)
+        }
         fb::MessageBody::AppReply => Body::AppReply(
             msg.data_as_app_reply()
                 .ok_or(DecodeError::MissingBody("AppReply"))?,
@@ -162,6 +233,66 @@ fn verify(body: &[u8]) -> Result<MessageRef<'_>, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_utf8_strings_are_repaired_not_refused() {
+        let txn = crate::TransactionData {
+            name: "OtherTransaction/php/cafeX.php".into(),
+            uri: "<unknown>".into(),
+            txn_event: Some(r#"[{"msg":"caf\u00e9 X"},{},{}]"#.into()),
+            ..Default::default()
+        };
+        let mut body = crate::encode_transaction("RUN", &txn);
+        // Turn both X into a lone latin-1 byte, as PHP would send it.
+        for i in 0..body.len() {
+            if body[i] == b'X' {
+                body[i] = 0xe9;
+            }
+        }
+        let mut scratch = Vec::new();
+        let msg = decode(&body, &mut scratch).unwrap();
+        let Body::Transaction(t) = msg.body else {
+            panic!("not a transaction")
+        };
+        assert_eq!(t.name(), Some("OtherTransaction/php/cafe?.php"));
+        assert!(t
+            .txn_event()
+            .unwrap()
+            .data()
+            .unwrap()
+            .contains(r"caf\u00e9 ?"));
+        assert_eq!(msg.agent_run_id, Some("RUN"));
+    }
+
+    #[test]
+    fn misaligned_bodies_are_realigned() {
+        let txn = crate::TransactionData {
+            name: "x".into(),
+            pid: 7,
+            sampling_priority: 1.5,
+            ..Default::default()
+        };
+        let body = crate::encode_transaction("RUN", &txn);
+        // Insert 4 bytes after the root offset (and point the root past
+        // them): every 8-byte field is now 4 bytes off, which is what New
+        // Relic's agent produces for some body lengths.
+        let offset = u32::from_le_bytes([body[0], body[1], body[2], body[3]]);
+        let mut misaligned = (offset + 4).to_le_bytes().to_vec();
+        misaligned.extend_from_slice(&[0; 4]);
+        misaligned.extend_from_slice(&body[4..]);
+        assert!(
+            verify(&misaligned).is_err(),
+            "the verifier alone refuses it"
+        );
+        let mut scratch = Vec::new();
+        let msg = decode(&misaligned, &mut scratch).unwrap();
+        assert_eq!(msg.agent_run_id, Some("RUN"));
+        let Body::Transaction(t) = msg.body else {
+            panic!("not a transaction")
+        };
+        assert_eq!(t.pid(), 7);
+        assert_eq!(t.sampling_priority(), 1.5);
+    }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {

@@ -279,7 +279,9 @@ pub fn encode_transaction(agent_run_id: &str, txn: &TransactionData) -> Vec<u8> 
     fbb.finished_data().to_vec()
 }
 
-fn event_list(v: Option<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<fb::Event<'_>>>>) -> Vec<EventData> {
+fn event_list(
+    v: Option<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<fb::Event<'_>>>>,
+) -> Vec<EventData> {
     v.map(|v| {
         v.iter()
             .map(|e| e.data().unwrap_or_default().to_owned())
