@@ -244,10 +244,8 @@ mod tests {
         };
         let mut body = crate::encode_transaction("RUN", &txn);
         // Turn both X into a lone latin-1 byte, as PHP would send it.
-        for i in 0..body.len() {
-            if body[i] == b'X' {
-                body[i] = 0xe9;
-            }
+        for byte in body.iter_mut().filter(|b| **b == b'X') {
+            *byte = 0xe9;
         }
         let mut scratch = Vec::new();
         let msg = decode(&body, &mut scratch).unwrap();
