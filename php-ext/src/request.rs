@@ -23,6 +23,7 @@ use crate::txn::{
 };
 use crate::zend::nts::NtsCell;
 use crate::zend::{globals, ini};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The process's agent state.
@@ -40,6 +41,12 @@ pub struct RequestState {
     pub last_exception: Option<(usize, u32)>,
     /// Closure names seen (closures are keyed by index into this).
     pub closures: observer::ClosureNames,
+    /// Datastore product per PDO object handle.
+    pub pdo_products: HashMap<u32, &'static str>,
+    /// Datastore product per PDOStatement object handle.
+    pub stmt_products: HashMap<u32, &'static str>,
+    /// What is known about each curl handle.
+    pub curl: HashMap<u32, crate::hooks::curl::CurlState>,
 }
 
 /// A small xorshift generator, reseeded per process.
@@ -88,6 +95,8 @@ pub struct Agent {
     /// The hot-path clock.
     pub clock: Clock,
     rng: Rng,
+    /// Ids for trace headers and spans.
+    pub ids: Rng,
     pid: u32,
     sampler: Sampler,
     connect: Option<(String, Arc<ConnectInfo>)>,
@@ -155,6 +164,7 @@ impl Agent {
             client: DaemonClient::new(),
             clock: Clock::new(),
             rng: Rng::seeded(),
+            ids: Rng::seeded(),
             pid: std::process::id(),
             sampler: Sampler,
             connect: None,
@@ -214,8 +224,10 @@ impl Agent {
         if pid != self.pid {
             self.pid = pid;
             self.rng = Rng::seeded();
+            self.ids = Rng::seeded();
         }
         self.clock.refine();
+        crate::hooks::instrument::install();
         self.start_transaction(None);
     }
 

@@ -2,5 +2,8 @@
 //! exception hook (errors), and wrappers around instrumented internal
 //! functions (PDO, curl).
 
+pub mod curl;
 pub mod errors;
+pub mod instrument;
 pub mod observer;
+pub mod pdo;

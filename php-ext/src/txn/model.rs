@@ -733,3 +733,35 @@ impl Transaction {
         })
     }
 }
+
+impl Transaction {
+    /// Outbound distributed-tracing headers (W3C `traceparent` and
+    /// `tracestate`, New Relic `newrelic`), for the segment about to start.
+    pub fn create_dt_headers(
+        &mut self,
+        now_us: u64,
+        ids: &mut impl IdSource,
+    ) -> Vec<(String, String)> {
+        let span = hex16(ids.next_u64());
+        let trace = format!("{:0>32}", hex16(self.guid));
+        let sampled = if self.sampled { "01" } else { "00" };
+        let c = &self.connect;
+        let tracestate = format!(
+            "{}@nr=0-0-{}-{}-{span}-{}-{}-{:.6}-{}",
+            c.trusted_account_key,
+            c.account_id,
+            c.primary_application_id,
+            hex16(self.guid),
+            u8::from(self.sampled),
+            self.priority,
+            now_us / 1000
+        );
+        vec![
+            (
+                "traceparent".to_owned(),
+                format!("00-{trace}-{span}-{sampled}"),
+            ),
+            ("tracestate".to_owned(), tracestate),
+        ]
+    }
+}

@@ -187,3 +187,32 @@ void seraph_modules_each(seraph_module_cb cb, void *ctx)
 }
 
 size_t seraph_memory_peak(void) { return zend_memory_peak_usage(1); }
+
+zend_function *seraph_find_function(const char *cls, size_t cls_len, const char *fn, size_t fn_len)
+{
+	HashTable *table = EG(function_table);
+	if (cls) {
+		zend_class_entry *ce = zend_hash_str_find_ptr(EG(class_table), cls, cls_len);
+		if (!ce) {
+			return NULL;
+		}
+		table = &ce->function_table;
+	}
+	return zend_hash_str_find_ptr(table, fn, fn_len);
+}
+
+zend_string *seraph_read_string_prop(zend_object *obj, const char *name, size_t len)
+{
+	zval rv, *zv;
+	if (!obj) {
+		return NULL;
+	}
+	zv = zend_read_property(obj->ce, obj, name, len, 1, &rv);
+	ZVAL_DEREF(zv);
+	return Z_TYPE_P(zv) == IS_STRING ? Z_STR_P(zv) : NULL;
+}
+
+zend_object *seraph_this(zend_execute_data *execute_data)
+{
+	return Z_TYPE(execute_data->This) == IS_OBJECT ? Z_OBJ(execute_data->This) : NULL;
+}

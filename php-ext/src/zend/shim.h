@@ -86,6 +86,17 @@ void seraph_modules_each(seraph_module_cb cb, void *ctx);
 /* getrusage-free memory figure: zend_memory_peak_usage(real). */
 size_t seraph_memory_peak(void);
 
+/* A function by lower-case name: a global function when cls is NULL, else
+ * a method of the (lower-case) class. NULL when absent. */
+zend_function *seraph_find_function(const char *cls, size_t cls_len, const char *fn, size_t fn_len);
+
+/* A string property of an object (read with the object's own class as
+ * scope, no notices); borrowed, NULL when absent or not a string. */
+zend_string *seraph_read_string_prop(zend_object *obj, const char *name, size_t len);
+
+/* The object in ZEND_THIS of a method call, or NULL. */
+zend_object *seraph_this(zend_execute_data *execute_data);
+
 /* php_printf("%s", s) for INI displayers. */
 void seraph_print(const char *s, size_t len);
 
