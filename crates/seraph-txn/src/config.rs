@@ -1,0 +1,318 @@
+//! Typed agent configuration, as read from the `newrelic.*` INI settings.
+//! [`TxnConfig::default`] holds New Relic's own defaults (the values the
+//! captured `App` frame's `settings` show for an untouched php.ini).
+//!
+//! Parsing INI strings is the extension's job; this crate only consumes the
+//! typed values.
+
+/// `newrelic.transaction_tracer.threshold`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Threshold {
+    /// `apdex_f`: four times the application's apdex_t.
+    ApdexF,
+    /// A fixed duration, in nanoseconds.
+    Duration(u64),
+}
+
+/// `newrelic.transaction_tracer.record_sql`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordSql {
+    /// Record no SQL text.
+    Off,
+    /// Record queries as they were sent (high security downgrades this).
+    Raw,
+    /// Record queries with literals replaced by `?`.
+    Obfuscated,
+}
+
+/// `newrelic.transaction_tracer.*`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TransactionTracerConfig {
+    /// `enabled`.
+    pub enabled: bool,
+    /// `threshold`.
+    pub threshold: Threshold,
+    /// `detail`: 1 records every user function, 0 only instrumented ones.
+    /// The extension decides what to `enter`; this value is informational.
+    pub detail: u8,
+    /// `max_segments_cli` (0 = unlimited).
+    pub max_segments_cli: usize,
+    /// `max_segments_web` (0 = unlimited).
+    pub max_segments_web: usize,
+    /// `record_sql`.
+    pub record_sql: RecordSql,
+    /// `slow_sql`.
+    pub slow_sql: bool,
+    /// `explain_threshold` in nanoseconds: slow-SQL candidates.
+    pub explain_threshold_ns: u64,
+    /// `stack_trace_threshold` in nanoseconds: datastore calls slower than
+    /// this carry a backtrace.
+    pub stack_trace_threshold_ns: u64,
+}
+
+impl Default for TransactionTracerConfig {
+    fn default() -> Self {
+        TransactionTracerConfig {
+            enabled: true,
+            threshold: Threshold::ApdexF,
+            detail: 1,
+            max_segments_cli: 100_000,
+            max_segments_web: 0,
+            record_sql: RecordSql::Obfuscated,
+            slow_sql: true,
+            explain_threshold_ns: 500_000_000,
+            stack_trace_threshold_ns: 500_000_000,
+        }
+    }
+}
+
+/// `newrelic.error_collector.*` (and `newrelic.allow_raw_exception_messages`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorCollectorConfig {
+    /// `enabled`.
+    pub enabled: bool,
+    /// `record_database_errors` (applied by the extension's datastore hooks).
+    pub record_database_errors: bool,
+    /// `ignore_errors`: a PHP `E_*` bit mask; see
+    /// [`crate::Transaction::ignores_php_error`].
+    pub ignore_errors: i64,
+    /// `ignore_exceptions`: exception class names never recorded.
+    pub ignore_exceptions: Vec<String>,
+    /// `capture_events`: TransactionError events.
+    pub capture_events: bool,
+    /// `newrelic.allow_raw_exception_messages`.
+    pub allow_raw_exception_messages: bool,
+}
+
+impl Default for ErrorCollectorConfig {
+    fn default() -> Self {
+        ErrorCollectorConfig {
+            enabled: true,
+            record_database_errors: true,
+            ignore_errors: 0,
+            ignore_exceptions: Vec::new(),
+            capture_events: true,
+            allow_raw_exception_messages: true,
+        }
+    }
+}
+
+/// `newrelic.application_logging.*`, which only shows up here as the four
+/// `Supportability/Logging/*` metrics every transaction carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApplicationLoggingConfig {
+    /// `enabled`.
+    pub enabled: bool,
+    /// `forwarding.enabled`.
+    pub forwarding_enabled: bool,
+    /// `forwarding.labels.enabled`.
+    pub labels_enabled: bool,
+    /// `metrics.enabled`.
+    pub metrics_enabled: bool,
+    /// `local_decorating.enabled`.
+    pub local_decorating_enabled: bool,
+    /// `forwarding.max_samples_stored`.
+    pub forwarding_max_samples_stored: u32,
+}
+
+impl Default for ApplicationLoggingConfig {
+    fn default() -> Self {
+        ApplicationLoggingConfig {
+            enabled: true,
+            forwarding_enabled: true,
+            labels_enabled: false,
+            metrics_enabled: true,
+            local_decorating_enabled: false,
+            forwarding_max_samples_stored: 10_000,
+        }
+    }
+}
+
+/// The `*.attributes.enabled` switches: an attribute never reaches a
+/// disabled destination.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttributeConfig {
+    /// `newrelic.attributes.enabled`: off disables every destination.
+    pub enabled: bool,
+    /// `newrelic.transaction_events.attributes.enabled`.
+    pub transaction_events: bool,
+    /// `newrelic.transaction_tracer.attributes.enabled`.
+    pub transaction_tracer: bool,
+    /// `newrelic.error_collector.attributes.enabled`.
+    pub error_collector: bool,
+    /// `newrelic.span_events.attributes.enabled`.
+    pub span_events: bool,
+}
+
+impl Default for AttributeConfig {
+    fn default() -> Self {
+        AttributeConfig {
+            enabled: true,
+            transaction_events: true,
+            transaction_tracer: true,
+            error_collector: true,
+            span_events: true,
+        }
+    }
+}
+
+impl AttributeConfig {
+    /// The destination bits this configuration leaves open.
+    pub(crate) fn allowed(&self) -> u8 {
+        use crate::attrs::dest;
+        if !self.enabled {
+            return 0;
+        }
+        let mut d = dest::BROWSER;
+        if self.transaction_events {
+            d |= dest::TXN_EVENT;
+        }
+        if self.transaction_tracer {
+            d |= dest::TXN_TRACE;
+        }
+        if self.error_collector {
+            d |= dest::ERROR;
+        }
+        if self.span_events {
+            d |= dest::SPAN;
+        }
+        d
+    }
+}
+
+/// Everything the transaction model needs from `newrelic.*` INI settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TxnConfig {
+    /// `newrelic.appname` (first name when several are given).
+    pub appname: String,
+    /// `newrelic.analytics_events.enabled` / `transaction_events.enabled`.
+    pub analytics_events_enabled: bool,
+    /// `newrelic.custom_insights_events.enabled`.
+    pub custom_events_enabled: bool,
+    /// `newrelic.span_events_enabled`.
+    pub span_events_enabled: bool,
+    /// `newrelic.span_events.max_samples_stored`: span events kept per
+    /// transaction (1..=10000, anything else means the default 2000).
+    pub span_events_max_samples_stored: usize,
+    /// `newrelic.distributed_tracing_enabled`.
+    pub distributed_tracing_enabled: bool,
+    /// `newrelic.distributed_tracing_exclude_newrelic_header`.
+    pub dt_exclude_newrelic_header: bool,
+    /// `newrelic.transaction_tracer.*`.
+    pub transaction_tracer: TransactionTracerConfig,
+    /// `newrelic.error_collector.*`.
+    pub error_collector: ErrorCollectorConfig,
+    /// `newrelic.custom_parameters_enabled`.
+    pub custom_parameters_enabled: bool,
+    /// `newrelic.high_security`.
+    pub high_security: bool,
+    /// `newrelic.application_logging.*`.
+    pub application_logging: ApplicationLoggingConfig,
+    /// `newrelic.datastore_tracer.instance_reporting.enabled`.
+    pub instance_reporting_enabled: bool,
+    /// `newrelic.datastore_tracer.database_name_reporting.enabled`.
+    pub database_name_reporting_enabled: bool,
+    /// Attribute destination switches.
+    pub attributes: AttributeConfig,
+    /// `newrelic.special.expensive_node_min` in nanoseconds: user function
+    /// segments faster than this are not kept (default 2 ms).
+    pub expensive_node_min_ns: u64,
+    /// How deep the segment stack may grow before calls are only counted.
+    pub max_stack_depth: usize,
+    /// The PHP version, for `Supportability/PHP/Version/<v>`.
+    pub php_version: String,
+    /// The agent version, for `Supportability/PHP/AgentVersion/<v>`.
+    pub agent_version: String,
+}
+
+impl Default for TxnConfig {
+    fn default() -> Self {
+        TxnConfig {
+            appname: "PHP Application".into(),
+            analytics_events_enabled: true,
+            custom_events_enabled: true,
+            span_events_enabled: true,
+            span_events_max_samples_stored: DEFAULT_SPAN_EVENTS_PER_TXN,
+            distributed_tracing_enabled: true,
+            dt_exclude_newrelic_header: false,
+            transaction_tracer: TransactionTracerConfig::default(),
+            error_collector: ErrorCollectorConfig::default(),
+            custom_parameters_enabled: true,
+            high_security: false,
+            application_logging: ApplicationLoggingConfig::default(),
+            instance_reporting_enabled: true,
+            database_name_reporting_enabled: true,
+            attributes: AttributeConfig::default(),
+            expensive_node_min_ns: 2_000_000,
+            max_stack_depth: 4096,
+            php_version: "unknown".into(),
+            agent_version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// Span events kept per transaction unless configured otherwise.
+pub const DEFAULT_SPAN_EVENTS_PER_TXN: usize = 2000;
+/// The agent's upper bound for `span_events.max_samples_stored`.
+pub const MAX_SPAN_EVENTS_PER_TXN: usize = 10_000;
+/// Segments a transaction trace holds at most (the slowest ones).
+pub const TRACE_SEGMENT_LIMIT: usize = 2000;
+
+impl TxnConfig {
+    /// The effective span event limit per transaction.
+    pub fn span_limit(&self) -> usize {
+        match self.span_events_max_samples_stored {
+            n @ 1..=MAX_SPAN_EVENTS_PER_TXN => n,
+            _ => DEFAULT_SPAN_EVENTS_PER_TXN,
+        }
+    }
+
+    /// The SQL recording level after high security is applied.
+    pub fn sql_recording(&self) -> RecordSql {
+        match self.transaction_tracer.record_sql {
+            RecordSql::Raw if self.high_security => RecordSql::Obfuscated,
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_new_relic() {
+        let c = TxnConfig::default();
+        assert_eq!(c.transaction_tracer.threshold, Threshold::ApdexF);
+        assert_eq!(c.transaction_tracer.record_sql, RecordSql::Obfuscated);
+        assert_eq!(c.transaction_tracer.explain_threshold_ns, 500_000_000);
+        assert_eq!(c.expensive_node_min_ns, 2_000_000);
+        assert!(c.distributed_tracing_enabled && c.span_events_enabled);
+        assert_eq!(c.span_limit(), 2000);
+    }
+
+    #[test]
+    fn span_limit_and_sql_level_are_clamped() {
+        let mut c = TxnConfig {
+            span_events_max_samples_stored: 50_000,
+            ..TxnConfig::default()
+        };
+        assert_eq!(c.span_limit(), 2000);
+        c.span_events_max_samples_stored = 10;
+        assert_eq!(c.span_limit(), 10);
+        c.transaction_tracer.record_sql = RecordSql::Raw;
+        c.high_security = true;
+        assert_eq!(c.sql_recording(), RecordSql::Obfuscated);
+    }
+
+    #[test]
+    fn attribute_switches_close_destinations() {
+        use crate::attrs::dest;
+        let mut a = AttributeConfig::default();
+        assert_eq!(a.allowed() & dest::ALL, dest::ALL);
+        a.span_events = false;
+        assert_eq!(a.allowed() & dest::SPAN, 0);
+        a.enabled = false;
+        assert_eq!(a.allowed(), 0);
+    }
+}

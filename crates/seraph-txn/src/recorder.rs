@@ -1,0 +1,740 @@
+//! The segment recorder: the hot path every observed PHP function goes
+//! through.
+//!
+//! Design (see the crate docs for the reasoning):
+//! - Every segment, open or closed, is a fixed-size [`Node`] in one arena
+//!   (`Vec<Node>` plus a free list), so `enter`/`leave` never allocate once
+//!   the arena has grown to the transaction's working size.
+//! - Open segments are a stack of arena indices with a fixed capacity;
+//!   calls deeper than that are only counted.
+//! - A closed segment is linked into its parent's intrusive child list only
+//!   if it is kept. Fast, unremarkable segments (shorter than
+//!   `expensive_node_min`, nothing attached) are dropped at once: their kept
+//!   children are spliced into the parent in O(1) list operations plus a
+//!   parent-pointer update per child.
+//! - Kept segments sit in a bounded min-heap keyed by (priority flags,
+//!   duration). When it is full, a new segment either loses to the current
+//!   minimum (and is dropped) or evicts it; an evicted segment's children
+//!   take its place in its parent's list, so the tree stays consistent and
+//!   chronological.
+//!
+//! Exclusive times are not tracked here; they are computed at finish over
+//! the kept tree, so time spent in dropped children counts as the parent's
+//! exclusive time, as it does in the agent.
+
+use crate::attrs::AttrList;
+use crate::Ticks;
+
+/// "No node".
+pub(crate) const NIL: u32 = u32::MAX;
+/// The root segment's index.
+pub(crate) const ROOT: u32 = 0;
+
+/// Keep/priority flags. Higher bits win when the kept set is full.
+pub(crate) mod flag {
+    /// The transaction's root segment.
+    pub const ROOT: u16 = 1 << 15;
+    /// A distributed-trace payload was created from this segment.
+    pub const DT: u16 = 1 << 14;
+    /// Its span id was handed out (logs, errors, trace metadata).
+    pub const LOG: u16 = 1 << 13;
+    /// It carries attributes or an error.
+    pub const ATTR: u16 = 1 << 12;
+    /// A datastore, external or custom-tracer segment.
+    pub const INSTRUMENTED: u16 = 1 << 11;
+    /// Closed by the end of the transaction rather than by `leave`.
+    pub const UNWOUND: u16 = 1 << 10;
+}
+
+/// One segment. 64 bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Node {
+    pub start: Ticks,
+    pub stop: Ticks,
+    pub func: usize,
+    pub parent: u32,
+    pub first_child: u32,
+    pub last_child: u32,
+    pub prev: u32,
+    pub next: u32,
+    heap_pos: u32,
+    pub extra: u32,
+    pub flags: u16,
+}
+
+impl Node {
+    const EMPTY: Node = Node {
+        start: 0,
+        stop: 0,
+        func: 0,
+        parent: NIL,
+        first_child: NIL,
+        last_child: NIL,
+        prev: NIL,
+        next: NIL,
+        heap_pos: NIL,
+        extra: NIL,
+        flags: 0,
+    };
+
+    pub fn duration(&self) -> Ticks {
+        self.stop.saturating_sub(self.start)
+    }
+}
+
+/// What kind of segment a node is, beyond a plain function call.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum SegKind {
+    /// A user function or custom segment.
+    #[default]
+    Generic,
+    /// A datastore call.
+    Datastore(Box<DatastoreSeg>),
+    /// An external (HTTP) call.
+    External(Box<ExternalSeg>),
+}
+
+/// Datastore segment data, as the trace and span need it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DatastoreSeg {
+    pub product: String,
+    pub host: Option<String>,
+    pub port_path_or_id: Option<String>,
+    pub database_name: Option<String>,
+    /// Raw SQL (record_sql = raw).
+    pub sql: Option<String>,
+    /// Obfuscated SQL (record_sql = obfuscated).
+    pub sql_obfuscated: Option<String>,
+    /// Backtrace JSON array.
+    pub backtrace: Option<String>,
+}
+
+/// External segment data.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ExternalSeg {
+    pub uri: String,
+    pub library: String,
+    pub procedure: String,
+    pub status: Option<u16>,
+}
+
+/// Side data for the few segments that need more than a node.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Extra {
+    /// Segment name when it is not `Custom/<function>`.
+    pub name: Option<String>,
+    pub kind: SegKind,
+    /// Span guid, once assigned.
+    pub span_id: Option<String>,
+    /// `(class, message)` of an error seen in this segment.
+    pub error: Option<(String, String)>,
+    /// User attributes for this segment's span.
+    pub user_attrs: AttrList,
+}
+
+/// The recorder. See the module docs.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    pub nodes: Vec<Node>,
+    free: u32,
+    stack: Vec<u32>,
+    max_depth: usize,
+    overflow: u64,
+    /// Calls made while the stack was full (never recorded).
+    pub overflowed_calls: u64,
+    min_keep: Ticks,
+    heap: Vec<u32>,
+    heap_cap: usize,
+    /// Segments that were kept when they ended (the agent's
+    /// `allocated_segment_count` minus the root).
+    pub kept_total: u64,
+    /// Kept segments later evicted to make room.
+    pub evicted: u64,
+    extras: Vec<Option<Extra>>,
+    free_extras: Vec<u32>,
+    scratch: Vec<u32>,
+}
+
+impl Recorder {
+    /// A recorder whose root starts at `start`. `min_keep` is the
+    /// expensive-node threshold in ticks, `heap_cap` the number of non-root
+    /// segments kept at most, `max_depth` the open-segment stack size.
+    pub fn new(start: Ticks, min_keep: Ticks, heap_cap: usize, max_depth: usize) -> Self {
+        let mut nodes = Vec::with_capacity(256.min(heap_cap + max_depth + 1).max(16));
+        nodes.push(Node {
+            start,
+            flags: flag::ROOT,
+            ..Node::EMPTY
+        });
+        Recorder {
+            nodes,
+            free: NIL,
+            stack: Vec::with_capacity(max_depth.min(1 << 16)),
+            max_depth,
+            overflow: 0,
+            overflowed_calls: 0,
+            min_keep,
+            heap: Vec::with_capacity(heap_cap.min(4096)),
+            heap_cap,
+            kept_total: 0,
+            evicted: 0,
+            extras: Vec::new(),
+            free_extras: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The innermost open segment (the root when none is open).
+    #[inline]
+    pub fn current(&self) -> u32 {
+        self.stack.last().copied().unwrap_or(ROOT)
+    }
+
+    /// Open segments, root excluded.
+    #[cfg(test)]
+    pub fn depth(&self) -> usize {
+        self.stack.len()
+    }
+
+    #[inline]
+    fn alloc(&mut self, node: Node) -> u32 {
+        if self.free != NIL {
+            let i = self.free;
+            self.free = self.nodes[i as usize].next;
+            self.nodes[i as usize] = node;
+            i
+        } else {
+            self.nodes.push(node);
+            (self.nodes.len() - 1) as u32
+        }
+    }
+
+    #[inline]
+    fn release(&mut self, i: u32) {
+        let n = &mut self.nodes[i as usize];
+        let extra = n.extra;
+        *n = Node {
+            next: self.free,
+            ..Node::EMPTY
+        };
+        self.free = i;
+        if extra != NIL {
+            self.extras[extra as usize] = None;
+            self.free_extras.push(extra);
+        }
+    }
+
+    /// Opens a segment for `func` at `now`.
+    #[inline]
+    pub fn enter(&mut self, func: usize, now: Ticks) {
+        if self.stack.len() >= self.max_depth || self.overflow > 0 {
+            self.overflow += 1;
+            self.overflowed_calls += 1;
+            return;
+        }
+        let parent = self.current();
+        let i = self.alloc(Node {
+            start: now,
+            func,
+            parent,
+            ..Node::EMPTY
+        });
+        self.stack.push(i);
+    }
+
+    /// Closes the innermost segment and returns it, not yet settled. `None`
+    /// when the call was beyond the stack capacity or nothing is open.
+    #[inline]
+    pub fn pop(&mut self, now: Ticks) -> Option<u32> {
+        if self.overflow > 0 {
+            self.overflow -= 1;
+            return None;
+        }
+        let i = self.stack.pop()?;
+        let n = &mut self.nodes[i as usize];
+        n.stop = now.max(n.start);
+        Some(i)
+    }
+
+    /// Closes the innermost segment and decides whether to keep it.
+    #[inline]
+    pub fn leave(&mut self, now: Ticks) {
+        if let Some(i) = self.pop(now) {
+            self.settle(i);
+        }
+    }
+
+    /// Decides the fate of a closed segment.
+    #[inline]
+    pub fn settle(&mut self, i: u32) {
+        let n = &self.nodes[i as usize];
+        if n.flags == 0 && n.duration() < self.min_keep {
+            self.dissolve(i);
+        } else {
+            self.keep(i);
+        }
+    }
+
+    /// Drops a closed, unlinked segment; its children move to its parent.
+    fn dissolve(&mut self, i: u32) {
+        let n = self.nodes[i as usize];
+        if n.first_child != NIL {
+            let p = n.parent;
+            let mut c = n.first_child;
+            while c != NIL {
+                self.nodes[c as usize].parent = p;
+                c = self.nodes[c as usize].next;
+            }
+            let last = self.nodes[p as usize].last_child;
+            if last == NIL {
+                self.nodes[p as usize].first_child = n.first_child;
+            } else {
+                self.nodes[last as usize].next = n.first_child;
+                self.nodes[n.first_child as usize].prev = last;
+            }
+            self.nodes[p as usize].last_child = n.last_child;
+        }
+        self.release(i);
+    }
+
+    fn key(&self, i: u32) -> (u16, Ticks) {
+        let n = &self.nodes[i as usize];
+        (n.flags & 0xfc00, n.duration())
+    }
+
+    fn keep(&mut self, i: u32) {
+        if self.heap.len() >= self.heap_cap {
+            let min = match self.heap.first() {
+                Some(&m) if self.key(i) > self.key(m) => m,
+                _ => {
+                    self.dissolve(i);
+                    return;
+                }
+            };
+            self.heap_remove(min);
+            self.evict(min);
+        }
+        self.kept_total += 1;
+        let p = self.nodes[i as usize].parent;
+        let last = self.nodes[p as usize].last_child;
+        {
+            let n = &mut self.nodes[i as usize];
+            n.prev = last;
+            n.next = NIL;
+        }
+        if last == NIL {
+            self.nodes[p as usize].first_child = i;
+        } else {
+            self.nodes[last as usize].next = i;
+        }
+        self.nodes[p as usize].last_child = i;
+        self.heap_push(i);
+    }
+
+    /// Removes a kept segment from the tree; its children take its place.
+    fn evict(&mut self, m: u32) {
+        self.evicted += 1;
+        let n = self.nodes[m as usize];
+        let p = n.parent;
+        let mut c = n.first_child;
+        while c != NIL {
+            self.nodes[c as usize].parent = p;
+            c = self.nodes[c as usize].next;
+        }
+        let (first, last) = if n.first_child == NIL {
+            (n.next, n.prev)
+        } else {
+            self.nodes[n.first_child as usize].prev = n.prev;
+            self.nodes[n.last_child as usize].next = n.next;
+            (n.first_child, n.last_child)
+        };
+        if n.prev == NIL {
+            self.nodes[p as usize].first_child = first;
+        } else {
+            self.nodes[n.prev as usize].next = first;
+        }
+        if n.next == NIL {
+            self.nodes[p as usize].last_child = last;
+        } else {
+            self.nodes[n.next as usize].prev = last;
+        }
+        self.release(m);
+    }
+
+    /// Frees every descendant of `i` (instrumented calls keep no children).
+    pub fn drop_children(&mut self, i: u32) {
+        let mut work = std::mem::take(&mut self.scratch);
+        work.clear();
+        let mut c = self.nodes[i as usize].first_child;
+        while c != NIL {
+            work.push(c);
+            c = self.nodes[c as usize].next;
+        }
+        while let Some(d) = work.pop() {
+            let mut c = self.nodes[d as usize].first_child;
+            while c != NIL {
+                work.push(c);
+                c = self.nodes[c as usize].next;
+            }
+            if self.nodes[d as usize].heap_pos != NIL {
+                self.heap_remove(d);
+            }
+            self.release(d);
+        }
+        self.scratch = work;
+        let n = &mut self.nodes[i as usize];
+        n.first_child = NIL;
+        n.last_child = NIL;
+    }
+
+    /// Closes every open segment at `now` (the transaction is ending with
+    /// calls still on the stack) and keeps them.
+    pub fn unwind(&mut self, now: Ticks) {
+        self.overflow = 0;
+        while let Some(i) = self.stack.pop() {
+            let n = &mut self.nodes[i as usize];
+            n.stop = now.max(n.start);
+            n.flags |= flag::UNWOUND;
+            self.settle(i);
+        }
+    }
+
+    /// Adds flags to a segment (making it worth keeping).
+    pub fn mark(&mut self, i: u32, f: u16) {
+        self.nodes[i as usize].flags |= f;
+    }
+
+    /// The side data of a segment, created on first use.
+    pub fn extra_mut(&mut self, i: u32) -> &mut Extra {
+        let mut e = self.nodes[i as usize].extra;
+        if e == NIL {
+            e = match self.free_extras.pop() {
+                Some(slot) => {
+                    self.extras[slot as usize] = Some(Extra::default());
+                    slot
+                }
+                None => {
+                    self.extras.push(Some(Extra::default()));
+                    (self.extras.len() - 1) as u32
+                }
+            };
+            self.nodes[i as usize].extra = e;
+        }
+        self.extras[e as usize].get_or_insert_with(Extra::default)
+    }
+
+    /// The side data of a segment, if any.
+    pub fn extra(&self, i: u32) -> Option<&Extra> {
+        let e = self.nodes[i as usize].extra;
+        if e == NIL {
+            None
+        } else {
+            self.extras[e as usize].as_ref()
+        }
+    }
+
+    /// Closes the root.
+    pub fn close_root(&mut self, now: Ticks) {
+        let r = &mut self.nodes[ROOT as usize];
+        r.stop = now.max(r.start);
+    }
+
+    /// Kept non-root segments.
+    #[cfg(test)]
+    pub fn kept(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// The children of `i`, in order.
+    pub fn children(&self, i: u32) -> ChildIter<'_> {
+        ChildIter {
+            nodes: &self.nodes,
+            next: self.nodes[i as usize].first_child,
+        }
+    }
+
+    // --- the bounded min-heap ------------------------------------------
+
+    fn heap_push(&mut self, i: u32) {
+        self.heap.push(i);
+        let pos = self.heap.len() - 1;
+        self.nodes[i as usize].heap_pos = pos as u32;
+        self.sift_up(pos);
+    }
+
+    fn heap_remove(&mut self, i: u32) {
+        let pos = self.nodes[i as usize].heap_pos as usize;
+        let last = self.heap.len() - 1;
+        self.heap.swap(pos, last);
+        self.heap.pop();
+        self.nodes[i as usize].heap_pos = NIL;
+        if pos < self.heap.len() {
+            let moved = self.heap[pos];
+            self.nodes[moved as usize].heap_pos = pos as u32;
+            self.sift_down(pos);
+            self.sift_up(pos);
+        }
+    }
+
+    fn sift_up(&mut self, mut pos: usize) {
+        while pos > 0 {
+            let parent = (pos - 1) / 2;
+            if self.key(self.heap[pos]) >= self.key(self.heap[parent]) {
+                break;
+            }
+            self.heap_swap(pos, parent);
+            pos = parent;
+        }
+    }
+
+    fn sift_down(&mut self, mut pos: usize) {
+        loop {
+            let l = 2 * pos + 1;
+            let r = l + 1;
+            let mut smallest = pos;
+            if l < self.heap.len() && self.key(self.heap[l]) < self.key(self.heap[smallest]) {
+                smallest = l;
+            }
+            if r < self.heap.len() && self.key(self.heap[r]) < self.key(self.heap[smallest]) {
+                smallest = r;
+            }
+            if smallest == pos {
+                break;
+            }
+            self.heap_swap(pos, smallest);
+            pos = smallest;
+        }
+    }
+
+    fn heap_swap(&mut self, a: usize, b: usize) {
+        self.heap.swap(a, b);
+        let (ia, ib) = (self.heap[a], self.heap[b]);
+        self.nodes[ia as usize].heap_pos = a as u32;
+        self.nodes[ib as usize].heap_pos = b as u32;
+    }
+}
+
+/// Iterates a child list.
+pub(crate) struct ChildIter<'a> {
+    nodes: &'a [Node],
+    next: u32,
+}
+
+impl Iterator for ChildIter<'_> {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        if self.next == NIL {
+            return None;
+        }
+        let i = self.next;
+        self.next = self.nodes[i as usize].next;
+        Some(i)
+    }
+}
+
+/// Exclusive time of `[start, stop)` minus the union of `children`'
+/// intervals clipped to it. `children` is reordered.
+pub(crate) fn exclusive(start: Ticks, stop: Ticks, children: &mut [(Ticks, Ticks)]) -> Ticks {
+    children.sort_unstable();
+    let mut covered = 0;
+    let mut cur: Option<(Ticks, Ticks)> = None;
+    for &(s, e) in children.iter() {
+        let (s, e) = (s.max(start), e.min(stop));
+        if s >= e {
+            continue;
+        }
+        match cur {
+            Some((cs, ce)) if s <= ce => cur = Some((cs, ce.max(e))),
+            Some((cs, ce)) => {
+                covered += ce - cs;
+                cur = Some((s, e));
+            }
+            None => cur = Some((s, e)),
+        }
+    }
+    if let Some((cs, ce)) = cur {
+        covered += ce - cs;
+    }
+    stop.saturating_sub(start).saturating_sub(covered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Renders the kept tree as `func(children)` for compact assertions.
+    fn shape(r: &Recorder, i: u32) -> String {
+        let kids: Vec<String> = r.children(i).map(|c| shape(r, c)).collect();
+        let me = if i == ROOT {
+            "R".to_string()
+        } else {
+            r.nodes[i as usize].func.to_string()
+        };
+        if kids.is_empty() {
+            me
+        } else {
+            format!("{me}({})", kids.join(","))
+        }
+    }
+
+    fn check_links(r: &Recorder, i: u32) {
+        let mut prev = NIL;
+        for c in r.children(i) {
+            assert_eq!(r.nodes[c as usize].parent, i, "parent of {c}");
+            assert_eq!(r.nodes[c as usize].prev, prev, "prev of {c}");
+            prev = c;
+            check_links(r, c);
+        }
+        assert_eq!(r.nodes[i as usize].last_child, prev);
+    }
+
+    #[test]
+    fn fast_calls_are_dropped_and_slow_ones_kept() {
+        let mut r = Recorder::new(0, 10, 100, 64);
+        r.enter(1, 0);
+        r.leave(5); // fast: dropped
+        r.enter(2, 5);
+        r.leave(20); // slow: kept
+        r.close_root(20);
+        assert_eq!(shape(&r, ROOT), "R(2)");
+        assert_eq!(r.kept_total, 1);
+        check_links(&r, ROOT);
+    }
+
+    #[test]
+    fn kept_grandchildren_are_reparented_through_dropped_parents() {
+        let mut r = Recorder::new(0, 10, 100, 64);
+        r.enter(1, 0); // fast wrapper
+        r.enter(2, 1);
+        r.enter(3, 2);
+        r.leave(3); // dropped leaf
+        r.mark(r.current(), flag::INSTRUMENTED);
+        r.leave(4); // 2: flagged, kept although short
+        r.leave(6); // 1: dropped, 2 moves to root
+        r.enter(4, 6);
+        r.leave(30);
+        r.close_root(30);
+        assert_eq!(shape(&r, ROOT), "R(2,4)");
+        check_links(&r, ROOT);
+    }
+
+    #[test]
+    fn full_heap_evicts_the_fastest_and_splices_its_children() {
+        let mut r = Recorder::new(0, 1, 2, 64);
+        // a(0..100) contains b(10..20) and c(30..90)
+        r.enter(1, 0);
+        r.enter(2, 10);
+        r.leave(20);
+        r.enter(3, 30);
+        r.leave(90);
+        r.leave(100);
+        // heap holds 2 of {a:100, b:10, c:60}: b was evicted when a closed.
+        assert_eq!(r.kept(), 2);
+        assert_eq!(shape(&r, ROOT), "R(1(3))");
+        // A faster newcomer loses outright.
+        r.enter(5, 100);
+        r.leave(105);
+        assert_eq!(shape(&r, ROOT), "R(1(3))");
+        // A slower one evicts c; a keeps its place.
+        r.enter(6, 105);
+        r.leave(300);
+        assert_eq!(shape(&r, ROOT), "R(1,6)");
+        check_links(&r, ROOT);
+        assert_eq!(r.evicted, 2);
+    }
+
+    #[test]
+    fn eviction_keeps_chronological_order() {
+        let mut r = Recorder::new(0, 1, 3, 64);
+        r.enter(1, 0); // a 0..50 with x 1..40 (slow) inside
+        r.enter(9, 1);
+        r.leave(40);
+        r.leave(50);
+        r.enter(2, 50);
+        r.leave(100);
+        r.enter(3, 100);
+        r.leave(160); // heap: x39, a50, b50 ... now c60 evicts x (39)
+        assert_eq!(shape(&r, ROOT), "R(1,2,3)");
+        r.enter(4, 160);
+        r.leave(300); // evicts a or b (50 each): children stay in order
+        check_links(&r, ROOT);
+        let order: Vec<usize> = r.children(ROOT).map(|c| r.nodes[c as usize].func).collect();
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(order, sorted);
+    }
+
+    #[test]
+    fn priority_flags_beat_duration() {
+        let mut r = Recorder::new(0, 0, 1, 64);
+        r.enter(1, 0);
+        r.mark(r.current(), flag::LOG);
+        r.leave(1);
+        r.enter(2, 1);
+        r.leave(1000);
+        assert_eq!(shape(&r, ROOT), "R(1)");
+    }
+
+    #[test]
+    fn deep_recursion_degrades_to_counting() {
+        let mut r = Recorder::new(0, 0, 100, 4);
+        for d in 0..10 {
+            r.enter(d, d as u64);
+        }
+        assert_eq!(r.depth(), 4);
+        assert_eq!(r.overflowed_calls, 6);
+        for d in 0..10 {
+            r.leave(100 - d as u64);
+        }
+        assert_eq!(r.depth(), 0);
+        // Unbalanced leaves are ignored.
+        r.leave(200);
+        r.close_root(200);
+        assert_eq!(shape(&r, ROOT), "R(0(1(2(3))))");
+    }
+
+    #[test]
+    fn unwind_keeps_open_frames_and_drop_children_frees_them() {
+        let mut r = Recorder::new(0, 50, 100, 64);
+        r.enter(1, 0);
+        r.enter(2, 1);
+        r.enter(3, 2);
+        r.leave(100); // kept
+        r.unwind(101);
+        assert_eq!(shape(&r, ROOT), "R(1(2(3)))");
+        let one = r.children(ROOT).next().unwrap();
+        r.drop_children(one);
+        assert_eq!(shape(&r, ROOT), "R(1)");
+        assert_eq!(r.kept(), 1);
+        // Freed nodes are reused.
+        let before = r.nodes.len();
+        r.enter(7, 200);
+        r.leave(201);
+        assert_eq!(r.nodes.len(), before);
+    }
+
+    #[test]
+    fn extras_are_created_and_released() {
+        let mut r = Recorder::new(0, 1000, 10, 8);
+        r.enter(1, 0);
+        let i = r.current();
+        r.extra_mut(i).name = Some("x".into());
+        assert_eq!(r.extra(i).unwrap().name.as_deref(), Some("x"));
+        // Unflagged and short: dropped, extra freed and reused.
+        r.leave(1);
+        r.enter(2, 1);
+        let j = r.current();
+        assert!(r.extra(j).is_none());
+        r.extra_mut(j);
+        assert_eq!(r.nodes[j as usize].extra, 0);
+    }
+
+    #[test]
+    fn exclusive_time_subtracts_the_union_of_children() {
+        assert_eq!(exclusive(0, 100, &mut []), 100);
+        assert_eq!(exclusive(0, 100, &mut [(10, 20), (30, 40)]), 80);
+        assert_eq!(exclusive(0, 100, &mut [(30, 60), (10, 40)]), 50);
+        assert_eq!(exclusive(0, 100, &mut [(90, 150), (0, 5)]), 85);
+        assert_eq!(exclusive(10, 10, &mut [(0, 20)]), 0);
+    }
+}
