@@ -41,6 +41,9 @@ pub struct RecordedCall {
     /// The application name, known from the connect payload (for connect
     /// itself and every call carrying that run id).
     pub app_name: Option<String>,
+    /// For a successful connect: the run id handed out.
+    #[serde(default)]
+    pub granted_run_id: Option<String>,
     /// What the stand-in answered; 0 when it dropped the connection.
     pub response_status: u16,
     /// Wall-clock arrival time, ms since the Unix epoch.

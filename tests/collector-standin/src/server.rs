@@ -419,6 +419,7 @@ async fn handle_invoke(
         payload_error,
         expanded,
         app_name: None,
+        granted_run_id: None,
         response_status: 0,
         received_at_ms: SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -496,6 +497,7 @@ fn normal_answer(shared: &Shared, call: &mut RecordedCall) -> Response<Full<Byte
                 run
             };
             call.app_name = Some(app);
+            call.granted_run_id = Some(run.to_string());
             let r = shared.config.connect_reply(run, &run.to_string());
             json_reply(200, &json!({ "return_value": r }))
         }

@@ -136,7 +136,7 @@ pub fn render(calls: &[RecordedCall]) -> String {
             continue;
         };
         let app = apps.entry(name.clone()).or_default();
-        if let Some(run) = &call.run_id {
+        if let Some(run) = call.granted_run_id.as_ref().or(call.run_id.as_ref()) {
             if !app.runs.contains(run) {
                 app.runs.push(run.clone());
             }
@@ -247,6 +247,7 @@ mod tests {
             payload_error: None,
             expanded: None,
             app_name: Some(app.into()),
+            granted_run_id: (method == "connect").then(|| "1".to_owned()),
             response_status: 200,
             received_at_ms: 0,
         }
