@@ -164,12 +164,19 @@ pub struct Connected {
     pub preconnect: PreconnectReply,
     /// `{policy: enabled}` JSON for the AppReply.
     pub security_policies: String,
+    /// The `User-Agent` the connect used, kept for the run's calls.
+    pub user_agent: Option<String>,
 }
 
 impl Connected {
-    /// The endpoint for this run's harvest calls.
+    /// The endpoint for this run's harvest calls (run id, headers, payload
+    /// limit and `User-Agent` of this run).
     pub fn endpoint(&self, license: &LicenseKey) -> Endpoint {
-        Endpoint::for_run(self.collector_host.clone(), license.clone(), &self.reply)
+        let ep = Endpoint::for_run(self.collector_host.clone(), license.clone(), &self.reply);
+        match &self.user_agent {
+            Some(ua) => ep.with_user_agent(ua.clone()),
+            None => ep,
+        }
     }
 }
 
@@ -481,6 +488,7 @@ impl CollectorClient {
                 reply,
                 preconnect,
                 security_policies,
+                user_agent: req.user_agent.map(str::to_owned),
             }
         });
         ConnectAttempt { outcome, calls }

@@ -192,7 +192,24 @@ async fn harvest_calls_carry_run_id_and_request_headers() {
     );
     assert_eq!(call.run_id.as_deref(), Some("1"));
     assert_eq!(call.header("x-nr-run-token"), Some("standin-run-token"));
+    assert_eq!(
+        call.header("user-agent"),
+        Some("NewRelic-PHP-Agent/12.9.0.0 Seraph/test")
+    );
     assert_eq!(call.app_name.as_deref(), Some("shop"));
+}
+
+#[tokio::test]
+async fn clones_share_one_kept_alive_connection() {
+    let f = Fixture::new(StandinConfig::default()).await;
+    let client = f.client();
+    let clone = client.clone();
+    for c in [&client, &clone, &client, &clone] {
+        let r = c.invoke(&f.endpoint(), Method::Preconnect, b"[{}]").await;
+        assert!(r.outcome.is_success(), "{:?}", r.outcome);
+    }
+    assert_eq!(f.standin.calls().len(), 4);
+    assert_eq!(f.standin.connections_accepted(), 1);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -46,6 +47,8 @@ struct Shared {
     state: Mutex<State>,
     /// Bumped after every recorded call.
     changed: watch::Sender<u64>,
+    /// TCP connections accepted so far.
+    connections: AtomicU64,
 }
 
 impl Shared {
@@ -131,6 +134,7 @@ impl Standin {
             redirect_host,
             state: Mutex::new(state),
             changed: watch::channel(0).0,
+            connections: AtomicU64::new(0),
         });
         let (stop_tx, stop_rx) = oneshot::channel();
         let task = tokio::spawn(serve(listener, acceptor.clone(), shared.clone(), stop_rx));
@@ -225,6 +229,12 @@ impl Standin {
         }
     }
 
+    /// TCP connections accepted so far (shows whether clients reuse
+    /// connections).
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+
     /// Forgets every recorded call (faults and runs stay).
     pub fn clear(&self) {
         self.shared.state().calls.clear();
@@ -281,6 +291,7 @@ async fn serve(
             _ = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    shared.connections.fetch_add(1, Ordering::Relaxed);
                     let _ = stream.set_nodelay(true);
                     conns.spawn(connection(stream, acceptor.clone(), shared.clone()));
                 }
