@@ -80,7 +80,8 @@ impl Listener {
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(BindError::new(addr, e)),
                 }
-                let unix = UnixAddr::new(path.as_path()).map_err(|e| BindError::new(addr, e.into()))?;
+                let unix =
+                    UnixAddr::new(path.as_path()).map_err(|e| BindError::new(addr, e.into()))?;
                 let listener = bind_unix(&unix).map_err(|e| BindError::new(addr, e))?;
                 // Any PHP user must be able to connect, as with New Relic's
                 // daemon (which binds under umask 0).
@@ -95,9 +96,15 @@ impl Listener {
                     TcpSocket::new_v6()
                 }
                 .map_err(|e| BindError::new(addr, e))?;
-                socket.set_reuseaddr(true).map_err(|e| BindError::new(addr, e))?;
-                socket.set_nodelay(true).map_err(|e| BindError::new(addr, e))?;
-                socket.bind(*sock_addr).map_err(|e| BindError::new(addr, e))?;
+                socket
+                    .set_reuseaddr(true)
+                    .map_err(|e| BindError::new(addr, e))?;
+                socket
+                    .set_nodelay(true)
+                    .map_err(|e| BindError::new(addr, e))?;
+                socket
+                    .bind(*sock_addr)
+                    .map_err(|e| BindError::new(addr, e))?;
                 let listener = socket
                     .listen(backlog_len())
                     .map_err(|e| BindError::new(addr, e))?;
@@ -192,8 +199,13 @@ mod tests {
         }
         // The agent connects without a trailing NUL in the name.
         let unix = UnixAddr::new_abstract(name.as_bytes()).unwrap();
-        let fd = socket::socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
-            .unwrap();
+        let fd = socket::socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .unwrap();
         socket::connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &unix).unwrap();
     }
 

@@ -37,14 +37,200 @@ pub fn run(
     foreground: bool,
     on_ready: Box<dyn FnOnce() + Send>,
 ) -> WorkerExit {
-    let _ = (config, foreground);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("seraph-worker")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return WorkerExit::Restart;
+        }
+    };
+    let exit = runtime.block_on(serve(Arc::new(config), foreground, on_ready));
+    // Send tasks still waiting on the collector after the final harvest's
+    // deadline are abandoned rather than holding up the exit.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    exit
+}
+
+async fn serve(
+    config: Arc<DaemonConfig>,
+    foreground: bool,
+    on_ready: Box<dyn FnOnce() + Send>,
+) -> WorkerExit {
+    let client_config = ClientConfig {
+        ca_bundle: config.ca_bundle.clone(),
+        ca_path: config.ca_path.clone(),
+        proxy: config.proxy.as_ref().map(|p| p.as_str().to_owned()),
+        audit_log: config.auditlog.clone(),
+        ..ClientConfig::default()
+    };
+    let client = match CollectorClient::new(client_config) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot set up the collector client");
+            return WorkerExit::Fatal;
+        }
+    };
+    let certificates = if config.ca_bundle.is_some() || config.ca_path.is_some() {
+        SystemCertificates::NotReported
+    } else {
+        SystemCertificates::Available
+    };
+
+    let listener = match Listener::bind(&config.listen) {
+        Ok(l) => l,
+        Err(e @ BindError::Fatal { .. }) => {
+            tracing::error!(error = %e, "cannot listen for agents");
+            return WorkerExit::Fatal;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for agents");
+            return WorkerExit::Restart;
+        }
+    };
+    tracing::info!(address = %listener::describe(&config.listen), "listening for agents");
+
+    let (util_tx, util_rx) = watch::channel(None);
+    let util_config = utilization_config(&config.utilization);
+    tokio::spawn(async move {
+        let util = seraph_collector::utilization::gather(&util_config).await;
+        let _ = util_tx.send(Some(Arc::new(util)));
+    });
+
+    let stats = Arc::new(WorkerStats::default());
+    let runs = Runs::default();
+    let upstream = Arc::new(CollectorUpstream {
+        client,
+        config: Arc::clone(&config),
+        utilization: util_rx,
+        hostname: hostname(),
+        stats: Arc::clone(&stats),
+        certificates,
+    });
+    let registry = registry::spawn(
+        RegistryConfig {
+            app_limit: config.app_limit,
+            ..RegistryConfig::default()
+        },
+        runs.clone(),
+        upstream,
+    );
+    let ctx = Arc::new(ConnectionContext {
+        registry: registry.clone(),
+        runs,
+        max_frame: config.max_frame_size,
+        stats: Arc::clone(&stats),
+    });
     on_ready();
-    tracing::error!("worker not implemented yet");
-    WorkerExit::Fatal
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let stop = shutdown_signal(foreground);
+    tokio::pin!(stop);
+    let status_every = Duration::from_secs(60);
+    let mut status =
+        tokio::time::interval_at(tokio::time::Instant::now() + status_every, status_every);
+    loop {
+        tokio::select! {
+            stream = listener.accept() => {
+                let ctx = Arc::clone(&ctx);
+                let shutdown = shutdown_rx.clone();
+                match stream {
+                    Stream::Unix(s) => tokio::spawn(connection::serve(s, ctx, shutdown)),
+                    Stream::Tcp(s) => tokio::spawn(connection::serve(s, ctx, shutdown)),
+                };
+            }
+            _ = status.tick() => log_status(&stats),
+            signal = &mut stop => {
+                tracing::info!(signal, "shutting down: final harvest of every application");
+                break;
+            }
+        }
+    }
+    drop(listener);
+    let _ = shutdown_tx.send(true);
+    let harvested = registry.shutdown(Duration::from_secs(40)).await;
+    tracing::info!(runs = harvested, "final harvest done; exiting");
+    log_status(&stats);
+    WorkerExit::Clean
+}
+
+/// Resolves on SIGTERM, or SIGINT when running in the foreground.
+async fn shutdown_signal(foreground: bool) -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot handle SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    let mut int = if foreground {
+        signal(SignalKind::interrupt()).ok()
+    } else {
+        None
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        Some(()) = async { match &mut int { Some(s) => s.recv().await, None => None } } => "SIGINT",
+    }
+}
+
+fn log_status(stats: &WorkerStats) {
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(
+        connections_open = get(&stats.connections_open),
+        connections_total = get(&stats.connections_total),
+        app_queries = get(&stats.app_queries),
+        transactions_received = get(&stats.transactions_received),
+        transactions_merged = get(&stats.transactions_merged),
+        transactions_unknown_run = get(&stats.transactions_unknown_run),
+        bad_frames = get(&stats.bad_frames),
+        "daemon status"
+    );
+}
+
+fn utilization_config(
+    c: &seraph_config::UtilizationConfig,
+) -> seraph_collector::utilization::UtilizationConfig {
+    seraph_collector::utilization::UtilizationConfig {
+        detect_aws: c.detect_aws,
+        detect_azure: c.detect_azure,
+        detect_gcp: c.detect_gcp,
+        detect_pcf: c.detect_pcf,
+        detect_docker: c.detect_docker,
+        detect_kubernetes: c.detect_kubernetes,
+        logical_processors: u32::try_from(c.logical_processors).unwrap_or(u32::MAX),
+        total_ram_mib: c.total_ram_mib,
+        billing_hostname: c.billing_hostname.clone(),
+    }
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 pub mod connection;
-// pub mod listener; (needs seraph_config::ListenAddr)
+pub mod listener;
 pub mod registry;
+pub mod run;
 pub mod runs;
 pub mod stats;
+pub mod upstream;
+
+use connection::ConnectionContext;
+use listener::{BindError, Listener, Stream};
+use registry::RegistryConfig;
+use runs::Runs;
+use seraph_collector::{ClientConfig, CollectorClient};
+use seraph_harvest::SystemCertificates;
+use stats::WorkerStats;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use upstream::CollectorUpstream;

@@ -14,6 +14,8 @@ pub struct WorkerStats {
     pub app_queries: AtomicU64,
     /// Transaction frames received.
     pub transactions_received: AtomicU64,
+    /// Transactions merged into a harvest.
+    pub transactions_merged: AtomicU64,
     /// Transactions dropped because their run is unknown or gone.
     pub transactions_unknown_run: AtomicU64,
     /// Connections closed because of an invalid frame.

@@ -1,0 +1,577 @@
+//! The task that owns one connected application run.
+//!
+//! Everything about a run's data lives here and nowhere else: the task
+//! merges each Transaction into its [`Harvest`], and on each harvest tick
+//! swaps the due parts out and hands them to send tasks, so merging never
+//! waits on the network. Send tasks report back with the data they carried,
+//! which is merged back when the collector asked for a retry (§4.6), and
+//! with their call numbers for the supportability metrics (§4.9). Metrics
+//! are posted last in each cycle, once the other payloads of that cycle have
+//! finished, because their supportability counts describe those calls.
+
+use super::registry::{AppKey, RegistryHandle, RunEnd};
+use super::runs::{RunMsg, RunSender};
+use super::stats::WorkerStats;
+use bytes::Bytes;
+use seraph_collector::{CallStats, CollectorClient, Endpoint, Method, Outcome, Response};
+use seraph_harvest::{
+    payload, BlobEncoding, CallOutcome, DefaultData, ErrorTraces, EventKind, EventReservoir,
+    Harvest, HarvestLimits, LogLabels, MetricRules, MetricTable, PhpPackage, SlowSqls,
+    SupportabilityTracker, SystemCertificates, Traces,
+};
+use seraph_wire::message::{decode, Body};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Depth of a run's Transaction queue. Connection tasks wait when it is
+/// full, which slows only the agents of this application.
+pub const RUN_QUEUE: usize = 10_000;
+
+/// Everything a run needs, fixed at connect time.
+pub struct RunSettings {
+    /// The application's identity in the registry.
+    pub key: AppKey,
+    /// The agent run id.
+    pub run_id: Arc<str>,
+    /// Where this run's harvest calls go.
+    pub endpoint: Endpoint,
+    /// The collector client.
+    pub client: CollectorClient,
+    /// Reservoir and table limits from the connect reply.
+    pub limits: HarvestLimits,
+    /// `metric_name_rules` from the connect reply.
+    pub rules: Arc<MetricRules>,
+    /// Period of default data (metrics, errors, slow SQL, traces).
+    pub default_period: Duration,
+    /// Period of each event type, in [`EventKind::ALL`] order.
+    pub event_periods: [Duration; 5],
+    /// `event_harvest_config.report_period_ms`, reported in a metric.
+    pub report_period: Duration,
+    /// Forget the run after this long without activity (`None`: never).
+    pub app_timeout: Option<Duration>,
+    /// Transaction events are split in two posts above 5 000 when
+    /// distributed tracing is on (§4.1).
+    pub distributed_tracing: bool,
+    /// `php` for PHP agents: names the `Output/Bytes` metrics.
+    pub agent_language: String,
+    /// Whether system roots are in use (a supportability metric).
+    pub certificates: SystemCertificates,
+}
+
+/// Starts the task for a freshly connected run.
+pub fn spawn(
+    settings: RunSettings,
+    activity: Arc<AtomicU64>,
+    registry: RegistryHandle,
+    stats: Arc<WorkerStats>,
+) -> RunSender {
+    let (tx, rx) = mpsc::channel(RUN_QUEUE);
+    let (done_tx, done_rx) = mpsc::channel(64);
+    let tracker = SupportabilityTracker::new(&settings.agent_language, settings.certificates);
+    let run = Run {
+        harvest: Harvest::new(settings.limits, SystemTime::now()),
+        settings: Arc::new(settings),
+        activity,
+        registry,
+        stats,
+        tracker,
+        done_tx,
+        in_flight: 0,
+        cycle: None,
+        metrics_in_flight: false,
+        scratch: Vec::new(),
+    };
+    tokio::spawn(run.run(rx, done_rx));
+    tx
+}
+
+/// Data taken out of the harvest and on its way to the collector; it comes
+/// back with the result so it can be merged back.
+enum Batch {
+    Metrics(MetricTable),
+    Events(EventKind, EventReservoir),
+    Logs(EventReservoir, LogLabels),
+    Errors(ErrorTraces),
+    SlowSqls(SlowSqls),
+    Traces(Traces),
+    Packages(Vec<PhpPackage>),
+}
+
+impl Batch {
+    fn method(&self) -> Method {
+        match self {
+            Batch::Metrics(_) => Method::MetricData,
+            Batch::Events(kind, _) => event_method(*kind),
+            Batch::Logs(..) => Method::LogEventData,
+            Batch::Errors(_) => Method::ErrorData,
+            Batch::SlowSqls(_) => Method::SqlTraceData,
+            Batch::Traces(_) => Method::TransactionSampleData,
+            Batch::Packages(_) => Method::UpdateLoadedModules,
+        }
+    }
+}
+
+fn event_method(kind: EventKind) -> Method {
+    match kind {
+        EventKind::Transaction => Method::AnalyticEventData,
+        EventKind::Custom => Method::CustomEventData,
+        EventKind::Error => Method::ErrorEventData,
+        EventKind::Span => Method::SpanEventData,
+        EventKind::Log => Method::LogEventData,
+    }
+}
+
+/// A finished send.
+struct Sent {
+    batch: Batch,
+    response: Response,
+    /// Part of the current default-data cycle (metrics wait for these).
+    in_cycle: bool,
+}
+
+/// A default-data cycle waiting for its non-metric posts to finish.
+struct Cycle {
+    metrics: MetricTable,
+    distinct_pids: usize,
+    outstanding: usize,
+}
+
+struct Run {
+    settings: Arc<RunSettings>,
+    harvest: Harvest,
+    activity: Arc<AtomicU64>,
+    registry: RegistryHandle,
+    stats: Arc<WorkerStats>,
+    tracker: SupportabilityTracker,
+    done_tx: mpsc::Sender<Sent>,
+    /// Sends not yet reported back.
+    in_flight: usize,
+    cycle: Option<Cycle>,
+    metrics_in_flight: bool,
+    scratch: Vec<u8>,
+}
+
+impl Run {
+    async fn run(mut self, mut rx: mpsc::Receiver<RunMsg>, mut done_rx: mpsc::Receiver<Sent>) {
+        let s = Arc::clone(&self.settings);
+        let mut schedule = Schedule::new(s.default_period, s.event_periods, Instant::now());
+        let sleep = tokio::time::sleep_until(schedule.next());
+        tokio::pin!(sleep);
+        let mut batch = Vec::with_capacity(256);
+        tracing::debug!(run_id = %s.run_id, default_period = ?s.default_period, "run started");
+        let end = 'run: loop {
+            tokio::select! {
+                n = rx.recv_many(&mut batch, 256) => {
+                    if n == 0 {
+                        return;
+                    }
+                    for msg in batch.drain(..) {
+                        match msg {
+                            RunMsg::Transaction(body) => self.merge(&body),
+                            RunMsg::FinalHarvest(done) => {
+                                self.final_harvest(&mut done_rx).await;
+                                let _ = done.send(());
+                                return;
+                            }
+                        }
+                    }
+                }
+                () = &mut sleep => {
+                    for due in schedule.take_due(Instant::now()) {
+                        if self.expired() {
+                            break 'run RunEnd::Expired;
+                        }
+                        match due {
+                            Due::Default => self.harvest_default(),
+                            Due::Events(kind) => {
+                                self.harvest_events(kind, false);
+                            }
+                        }
+                    }
+                    sleep.as_mut().reset(schedule.next());
+                }
+                Some(sent) = done_rx.recv() => {
+                    if let Some(end) = self.sent(sent) {
+                        break end;
+                    }
+                }
+            }
+        };
+        tracing::debug!(run_id = %s.run_id, ?end, "run ended");
+        self.registry
+            .run_ended(s.key.clone(), Arc::clone(&s.run_id), end)
+            .await;
+    }
+
+    fn merge(&mut self, body: &Bytes) {
+        self.activity
+            .store(self.registry.now_ms(), Ordering::Relaxed);
+        match decode(body, &mut self.scratch) {
+            Ok(msg) => {
+                if let Body::Transaction(txn) = msg.body {
+                    self.harvest.add_transaction(txn, body.len());
+                    self.stats
+                        .transactions_merged
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            // Connections verify frames before routing them, so this is a
+            // bug rather than bad input; count it and carry on.
+            Err(e) => {
+                self.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "dropping an undecodable transaction");
+            }
+        }
+    }
+
+    fn expired(&self) -> bool {
+        let Some(timeout) = self.settings.app_timeout else {
+            return false;
+        };
+        let idle_ms = self
+            .registry
+            .now_ms()
+            .saturating_sub(self.activity.load(Ordering::Relaxed));
+        Duration::from_millis(idle_ms) >= timeout
+    }
+
+    /// Takes and sends metrics, errors, slow SQL, traces and packages.
+    fn harvest_default(&mut self) {
+        let data = self.harvest.take_default_data(SystemTime::now());
+        let busy = self.metrics_in_flight || self.cycle.is_some();
+        let (metrics, distinct_pids, outstanding) = self.send_others(data, !busy);
+        if busy {
+            // The previous metrics post has not finished: keep this period's
+            // metrics for the next cycle rather than posting two at once.
+            self.harvest.metrics_mut().merge_table(metrics);
+            return;
+        }
+        self.cycle = Some(Cycle {
+            metrics,
+            distinct_pids,
+            outstanding,
+        });
+        self.maybe_send_metrics();
+    }
+
+    /// Sends the non-metric parts of default data. Returns the metrics, the
+    /// distinct pid count and how many posts were started.
+    fn send_others(&mut self, data: DefaultData, in_cycle: bool) -> (MetricTable, usize, usize) {
+        let DefaultData {
+            metrics,
+            errors,
+            slow_sqls,
+            traces,
+            php_packages,
+            distinct_pids,
+            ..
+        } = data;
+        let mut batches = Vec::new();
+        if !errors.is_empty() {
+            batches.push(Batch::Errors(errors));
+        }
+        if !slow_sqls.is_empty() {
+            batches.push(Batch::SlowSqls(slow_sqls));
+        }
+        if !traces.is_empty() {
+            batches.push(Batch::Traces(traces));
+        }
+        if !php_packages.is_empty() {
+            batches.push(Batch::Packages(php_packages));
+        }
+        let n = batches.len();
+        for batch in batches {
+            self.send(batch, in_cycle);
+        }
+        (metrics, distinct_pids, n)
+    }
+
+    /// Takes and sends one event type; returns how many posts started.
+    fn harvest_events(&mut self, kind: EventKind, in_cycle: bool) -> usize {
+        let reservoir = self.harvest.take_events(kind);
+        if reservoir.capacity() == 0 || (reservoir.is_empty() && reservoir.seen() == 0) {
+            return 0;
+        }
+        let parts = if kind == EventKind::Transaction {
+            reservoir.split_for_post(self.settings.distributed_tracing)
+        } else {
+            vec![reservoir]
+        };
+        let n = parts.len();
+        for part in parts {
+            let batch = if kind == EventKind::Log {
+                Batch::Logs(part, self.harvest.log_labels().clone())
+            } else {
+                Batch::Events(kind, part)
+            };
+            self.send(batch, in_cycle);
+        }
+        n
+    }
+
+    fn maybe_send_metrics(&mut self) {
+        let Some(cycle) = &self.cycle else { return };
+        if cycle.outstanding > 0 || self.metrics_in_flight {
+            return;
+        }
+        let Some(mut cycle) = self.cycle.take() else {
+            return;
+        };
+        let s = &self.settings;
+        self.tracker.append_cycle(
+            &mut cycle.metrics,
+            cycle.distinct_pids,
+            s.report_period,
+            &s.limits,
+        );
+        self.metrics_in_flight = true;
+        self.send(Batch::Metrics(cycle.metrics), false);
+    }
+
+    fn send(&mut self, batch: Batch, in_cycle: bool) {
+        self.in_flight += 1;
+        let settings = Arc::clone(&self.settings);
+        let done = self.done_tx.clone();
+        tokio::spawn(async move {
+            let method = batch.method();
+            let response = match build_payload(&settings, &batch) {
+                Ok(body) => {
+                    settings
+                        .client
+                        .invoke(&settings.endpoint, method, &body)
+                        .await
+                }
+                Err(e) => {
+                    tracing::error!(method = %method, error = %e, "cannot build payload; dropping it");
+                    Response {
+                        outcome: Outcome::Discard(seraph_collector::DiscardReason::BadResponse(
+                            e.to_string(),
+                        )),
+                        stats: CallStats {
+                            method,
+                            status: 0,
+                            request_bytes: 0,
+                            compressed_bytes: 0,
+                            response_bytes: 0,
+                            sent: false,
+                        },
+                    }
+                }
+            };
+            let _ = done
+                .send(Sent {
+                    batch,
+                    response,
+                    in_cycle,
+                })
+                .await;
+        });
+    }
+
+    /// Applies a finished send. Returns why the run must end, if it must.
+    fn sent(&mut self, sent: Sent) -> Option<RunEnd> {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let Sent {
+            batch,
+            response,
+            in_cycle,
+        } = sent;
+        let method = batch.method();
+        let stats = &response.stats;
+        if stats.sent {
+            self.tracker.record_call(
+                method.as_str(),
+                CallOutcome::from_status(stats.status, response.outcome.is_success()),
+                stats.request_bytes,
+                stats.response_bytes,
+            );
+        }
+        let events = match &batch {
+            Batch::Events(kind, reservoir) => Some((*kind, reservoir)),
+            Batch::Logs(reservoir, _) => Some((EventKind::Log, reservoir)),
+            _ => None,
+        };
+        if let Some((kind, reservoir)) = events {
+            let sent_count = if response.outcome.is_success() {
+                reservoir.len() as u64
+            } else {
+                0
+            };
+            self.tracker.record_event_send(
+                kind,
+                reservoir.seen(),
+                sent_count,
+                reservoir.failed_harvests(),
+            );
+        }
+        if matches!(batch, Batch::Metrics(_)) {
+            self.metrics_in_flight = false;
+        }
+        let end = match response.outcome {
+            Outcome::Success(_) => None,
+            Outcome::MergeBack { retry_after } => {
+                tracing::warn!(
+                    method = %method,
+                    ?retry_after,
+                    "collector asked to retry; keeping the data for the next harvest"
+                );
+                self.merge_back(batch);
+                None
+            }
+            Outcome::Discard(reason) => {
+                tracing::warn!(method = %method, %reason, "harvest post failed; its data is dropped");
+                None
+            }
+            Outcome::Disconnect => {
+                tracing::error!(method = %method, run_id = %self.settings.run_id, "collector disconnected the application (410)");
+                Some(RunEnd::Disconnected)
+            }
+            Outcome::LicenseInvalid | Outcome::Restart => {
+                tracing::warn!(method = %method, run_id = %self.settings.run_id, "collector asked for a restart");
+                Some(RunEnd::Restart)
+            }
+        };
+        if in_cycle {
+            if let Some(cycle) = &mut self.cycle {
+                cycle.outstanding = cycle.outstanding.saturating_sub(1);
+            }
+        }
+        if end.is_none() {
+            self.maybe_send_metrics();
+        }
+        end
+    }
+
+    fn merge_back(&mut self, batch: Batch) {
+        match batch {
+            Batch::Metrics(table) => {
+                if !self.harvest.merge_back_metrics(table) {
+                    tracing::warn!("metrics failed too many harvests in a row; dropping them");
+                }
+            }
+            Batch::Logs(reservoir, _) => self.merge_back(Batch::Events(EventKind::Log, reservoir)),
+            Batch::Events(kind, reservoir) => {
+                if !self.harvest.merge_back_events(kind, reservoir) {
+                    tracing::warn!(method = %event_method(kind), "events failed too many harvests in a row; dropping them");
+                }
+            }
+            // New Relic's daemon does not retry these (§4.6).
+            Batch::Errors(_) | Batch::SlowSqls(_) | Batch::Traces(_) | Batch::Packages(_) => {}
+        }
+    }
+
+    /// Posts everything the run holds and waits for the results (SIGTERM):
+    /// first whatever is in flight, then events and the non-metric default
+    /// data, then the metrics with their supportability counts.
+    async fn final_harvest(&mut self, done_rx: &mut mpsc::Receiver<Sent>) {
+        let deadline = Instant::now() + FINAL_HARVEST_DEADLINE;
+        if !self.drain(done_rx, deadline).await {
+            return;
+        }
+        for kind in EventKind::ALL {
+            self.harvest_events(kind, false);
+        }
+        let data = self.harvest.take_default_data(SystemTime::now());
+        let (metrics, distinct_pids, _) = self.send_others(data, false);
+        if !self.drain(done_rx, deadline).await {
+            return;
+        }
+        self.cycle = Some(Cycle {
+            metrics,
+            distinct_pids,
+            outstanding: 0,
+        });
+        self.maybe_send_metrics();
+        self.drain(done_rx, deadline).await;
+    }
+
+    /// Waits for every in-flight send. False if the run must end (or the
+    /// deadline passed) first.
+    async fn drain(&mut self, done_rx: &mut mpsc::Receiver<Sent>, deadline: Instant) -> bool {
+        while self.in_flight > 0 {
+            match tokio::time::timeout_at(deadline, done_rx.recv()).await {
+                Ok(Some(sent)) => {
+                    if self.sent(sent).is_some() {
+                        return false;
+                    }
+                }
+                Ok(None) | Err(_) => return false,
+            }
+        }
+        true
+    }
+}
+
+/// How long SIGTERM's final harvest may take per run.
+const FINAL_HARVEST_DEADLINE: Duration = Duration::from_secs(30);
+
+/// When each harvest is due: default data and the five event types, on
+/// one timer so the run loop polls a single sleep.
+struct Schedule {
+    /// `[default, events in EventKind::ALL order]`.
+    periods: [Duration; 6],
+    due: [Instant; 6],
+}
+
+/// A harvest that came due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Due {
+    Default,
+    Events(EventKind),
+}
+
+impl Schedule {
+    fn new(default: Duration, events: [Duration; 5], now: Instant) -> Self {
+        let mut periods = [default; 6];
+        periods[1..].copy_from_slice(&events);
+        let periods = periods.map(|p| p.max(Duration::from_millis(100)));
+        Schedule {
+            periods,
+            due: periods.map(|p| now + p),
+        }
+    }
+
+    fn next(&self) -> Instant {
+        self.due.iter().copied().min().unwrap_or_else(Instant::now)
+    }
+
+    /// Everything due at `now`, each rescheduled one period on.
+    fn take_due(&mut self, now: Instant) -> Vec<Due> {
+        let mut out = Vec::new();
+        for i in 0..6 {
+            if self.due[i] <= now {
+                out.push(if i == 0 {
+                    Due::Default
+                } else {
+                    Due::Events(EventKind::ALL[i - 1])
+                });
+                self.due[i] = (self.due[i] + self.periods[i]).max(now);
+            }
+        }
+        out
+    }
+}
+
+fn build_payload(
+    settings: &RunSettings,
+    batch: &Batch,
+) -> Result<Vec<u8>, seraph_harvest::PayloadError> {
+    let run_id = &*settings.run_id;
+    Ok(match batch {
+        Batch::Metrics(table) => {
+            let start = table.period_start();
+            payload::metric_data(run_id, start, SystemTime::now(), table, &settings.rules)?
+        }
+        Batch::Events(_, reservoir) => payload::event_data(run_id, reservoir),
+        Batch::Logs(reservoir, labels) => payload::log_event_data(reservoir, labels),
+        Batch::Errors(errors) => payload::error_data(run_id, errors),
+        Batch::SlowSqls(sqls) => payload::sql_trace_data(sqls, BlobEncoding::Compressed)?,
+        Batch::Traces(traces) => {
+            payload::transaction_sample_data(run_id, traces, BlobEncoding::Compressed)?
+        }
+        Batch::Packages(pkgs) => payload::update_loaded_modules(pkgs),
+    })
+}
