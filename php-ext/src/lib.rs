@@ -18,7 +18,6 @@ pub mod json;
 pub mod lifecycle;
 pub mod log;
 pub mod request;
-pub mod txn;
 pub mod zend;
 
 /// The extension's own version.

@@ -17,12 +17,13 @@ use crate::config::AgentSettings;
 use crate::daemon::appinfo::{self, HostFacts};
 use crate::daemon::client::{DaemonClient, ProcessKind};
 use crate::hooks::observer::{self, EngineNames};
-use crate::txn::{
-    ClockScale, ConnectInfo, IdSource, ResourceUsage, Sampler, Transaction, TxnConfig, TxnKind,
-    WebRequest,
-};
 use crate::zend::nts::NtsCell;
 use crate::zend::{globals, ini};
+use seraph_txn::{
+    ApplicationLoggingConfig, ClockScale, ConnectInfo, ErrorCollectorConfig, IdSource, RecordSql,
+    ResourceUsage, Sampler, Threshold, Transaction, TransactionTracerConfig, TxnConfig, TxnKind,
+    WebRequest,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -98,7 +99,8 @@ pub struct Agent {
     /// Ids for trace headers and spans.
     pub ids: Rng,
     pid: u32,
-    sampler: Sampler,
+    /// Adaptive sampler of the connected run (reset when the run changes).
+    sampler: Option<(String, Sampler)>,
     connect: Option<(String, Arc<ConnectInfo>)>,
     run_id: String,
     /// The open transaction, if any.
@@ -166,7 +168,7 @@ impl Agent {
             rng: Rng::seeded(),
             ids: Rng::seeded(),
             pid: std::process::id(),
-            sampler: Sampler,
+            sampler: None,
             connect: None,
             run_id: String::new(),
             txn: None,
@@ -188,27 +190,7 @@ impl Agent {
         self.settings_json = crate::config::settings_json(&ini::PhpIni);
         observer::configure(settings.tt_detail, &settings.tt_custom);
         let is_cli = globals::is_cli();
-        self.txn_cfg = Arc::new(TxnConfig {
-            txn_events: settings.txn_events_enabled,
-            span_events: settings.span_events_enabled && settings.dt_enabled,
-            custom_events: settings.custom_events_enabled,
-            errors: settings.errors_enabled,
-            error_events: settings.error_events_enabled,
-            custom_parameters: settings.custom_parameters_enabled,
-            max_segments: if is_cli {
-                settings.tt_max_segments_cli
-            } else {
-                settings.tt_max_segments_web
-            },
-            php_version: globals::php_version().to_owned(),
-            agent_version: crate::AGENT_VERSION.to_owned(),
-            logging: [
-                settings.logging_enabled && settings.logging_labels,
-                settings.logging_enabled && settings.logging_metrics,
-                settings.logging_enabled && settings.logging_forwarding,
-                settings.logging_enabled && settings.logging_local_decorating,
-            ],
-        });
+        self.txn_cfg = Arc::new(txn_config(&settings, is_cli));
         self.settings = Arc::new(settings);
     }
 
@@ -259,14 +241,26 @@ impl Agent {
         let connect = match &self.connect {
             Some((raw, info)) if *raw == app.connect_reply => info.clone(),
             _ => match ConnectInfo::from_connect_reply(&app.connect_reply) {
-                Some(info) => {
+                Ok(info) => {
                     let info = Arc::new(info);
                     self.connect = Some((app.connect_reply.clone(), info.clone()));
                     info
                 }
-                None => return false,
+                Err(e) => {
+                    tracing::warn!("unusable connect reply: {e}");
+                    return false;
+                }
             },
         };
+        if self
+            .sampler
+            .as_ref()
+            .is_none_or(|(run, _)| *run != app.run_id)
+        {
+            let sampler = Sampler::new(connect.sampling_target, connect.sampling_target_period)
+                .with_connect_timestamp(app.connect_timestamp.saturating_mul(1_000_000));
+            self.sampler = Some((app.run_id.clone(), sampler));
+        }
         self.run_id = app.run_id;
         let kind = if globals::is_cli() {
             TxnKind::Cli {
@@ -303,7 +297,10 @@ impl Agent {
         };
         let now_us = clock::unix_us();
         let rand = self.rng.next_f64();
-        let decision = self.sampler.decide(now_us, rand);
+        let decision = match self.sampler.as_mut() {
+            Some((_, s)) => s.decide(now_us, rand),
+            None => (false, rand),
+        };
         let scale = ClockScale {
             ns_per_tick: self.clock.ns_per_tick(),
         };
@@ -335,6 +332,9 @@ impl Agent {
             let code = globals::response_code();
             if code > 0 {
                 txn.set_response_code(code as u16);
+            }
+            if let Some(ct) = globals::response_mimetype() {
+                txn.add_response_header("Content-Type", &ct);
             }
         }
         let end_ticks = self.clock.now();
@@ -376,4 +376,58 @@ pub fn rshutdown() {
             a.req = RequestState::default();
         }
     });
+}
+
+/// The transaction model's settings for this request.
+fn txn_config(s: &AgentSettings, is_cli: bool) -> TxnConfig {
+    let _ = is_cli;
+    let defaults = TxnConfig::default();
+    TxnConfig {
+        appname: s.appname.clone(),
+        analytics_events_enabled: s.txn_events_enabled,
+        custom_events_enabled: s.custom_events_enabled,
+        span_events_enabled: s.span_events_enabled,
+        span_events_max_samples_stored: s.span_events_max as usize,
+        distributed_tracing_enabled: s.dt_enabled,
+        dt_exclude_newrelic_header: s.dt_exclude_newrelic_header,
+        transaction_tracer: TransactionTracerConfig {
+            enabled: s.tt_enabled,
+            threshold: match s.tt_threshold {
+                crate::config::TraceThreshold::ApdexF => Threshold::ApdexF,
+                crate::config::TraceThreshold::Fixed(d) => Threshold::Duration(d.as_nanos() as u64),
+            },
+            detail: s.tt_detail,
+            max_segments_cli: s.tt_max_segments_cli as usize,
+            max_segments_web: s.tt_max_segments_web as usize,
+            record_sql: match s.tt_record_sql {
+                crate::config::RecordSql::Off => RecordSql::Off,
+                crate::config::RecordSql::Raw => RecordSql::Raw,
+                crate::config::RecordSql::Obfuscated => RecordSql::Obfuscated,
+            },
+            slow_sql: s.tt_slow_sql,
+            explain_threshold_ns: s.tt_explain_threshold.as_nanos() as u64,
+            stack_trace_threshold_ns: s.tt_stack_trace_threshold.as_nanos() as u64,
+        },
+        error_collector: ErrorCollectorConfig {
+            enabled: s.errors_enabled,
+            ignore_errors: s.errors_ignore_errors,
+            ignore_exceptions: s.errors_ignore_exceptions.clone(),
+            capture_events: s.error_events_enabled,
+            allow_raw_exception_messages: s.allow_raw_exception_messages,
+            ..defaults.error_collector.clone()
+        },
+        custom_parameters_enabled: s.custom_parameters_enabled,
+        high_security: s.high_security,
+        application_logging: ApplicationLoggingConfig {
+            enabled: s.logging_enabled,
+            forwarding_enabled: s.logging_forwarding,
+            labels_enabled: s.logging_labels,
+            metrics_enabled: s.logging_metrics,
+            local_decorating_enabled: s.logging_local_decorating,
+            forwarding_max_samples_stored: s.log_events_max as u32,
+        },
+        php_version: globals::php_version().to_owned(),
+        agent_version: crate::AGENT_VERSION.to_owned(),
+        ..defaults
+    }
 }

@@ -250,3 +250,22 @@ fn three_transactions_on_one_connection() {
         ]
     );
 }
+
+#[test]
+fn user_functions_above_the_threshold_make_a_trace() {
+    let d = FakeDaemon::start(Mode::Connected);
+    run_vector(
+        "04-cli-trace",
+        &d,
+        &[("newrelic.transaction_tracer.threshold", "1ms")],
+    );
+    let txn = d.wait_frames(2)[1].txn();
+    let names: BTreeSet<String> = txn.metrics.iter().map(|m| m.name.clone()).collect();
+    assert_eq!(names, vector_metric_names("04-cli-trace"));
+    let trace = txn.trace.expect("a trace");
+    for f in ["Custom\\/a", "Custom\\/b", "Custom\\/c"] {
+        assert!(trace.data.contains(f), "{f} in {}", trace.data);
+    }
+    // root + 2 x (a, b, c), linked by parentId
+    assert_eq!(txn.span_events.len(), 7);
+}

@@ -33,6 +33,7 @@ fn pdo_sqlite_calls_are_datastore_segments() {
         ("newrelic.daemon.app_connect_timeout", "5s"),
         ("extension", "pdo"),
         ("extension", "pdo_sqlite"),
+        ("newrelic.transaction_tracer.threshold", "1ms"),
         ("newrelic.transaction_tracer.slow_sql", "1"),
         ("newrelic.transaction_tracer.explain_threshold", "1ms"),
     ])
@@ -80,7 +81,8 @@ fn curl_exec_is_an_external_segment_with_trace_headers() {
         r#"$ch = curl_init("http://127.0.0.1:{port}/echo?x=1");
 curl_setopt($ch, CURLOPT_RETURNTRANSFER, true);
 curl_setopt($ch, CURLOPT_HTTPHEADER, ["X-Mine: 1"]);
-echo curl_exec($ch), "\n";"#
+echo curl_exec($ch), "\n";
+echo curl_getinfo($ch, CURLINFO_HTTP_CODE), "\n";"#
     );
     let addr = d.address();
     let out = php(&[
@@ -93,7 +95,7 @@ echo curl_exec($ch), "\n";"#
     .args(["-r", &script])
     .output()
     .unwrap();
-    assert_eq!(stdout(&out), "ok\n");
+    assert_eq!(stdout(&out), "ok\n200\n");
     let headers = seen.lock().unwrap().clone();
     assert!(headers.iter().any(|h| h == "X-Mine: 1"), "{headers:?}");
     let tp = headers

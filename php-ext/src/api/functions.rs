@@ -4,12 +4,11 @@
 use super::args::{Args, Ret};
 use crate::hooks::errors::{self, PRIORITY_API, PRIORITY_API_PRIORITIZED};
 use crate::request::{Agent, AGENT};
-use crate::txn::{NameSource, NoticedError};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
 use crate::zend::module::FnDef;
 use crate::zend::zval::{array_each, Key, Val};
-use serde_json::Value;
+use seraph_txn::{AttrValue, NameSource, NoticedError};
 
 /// Runs `f` on the agent with the open transaction, counting the call.
 fn with_txn<R>(api: &str, f: impl FnOnce(&mut Agent) -> R) -> Option<R> {
@@ -22,12 +21,12 @@ fn with_txn<R>(api: &str, f: impl FnOnce(&mut Agent) -> R) -> Option<R> {
         .flatten()
 }
 
-fn scalar_json(v: Val<'_>) -> Option<Value> {
+fn scalar_attr(v: Val<'_>) -> Option<AttrValue> {
     match v {
-        Val::Bool(b) => Some(Value::Bool(b)),
-        Val::Long(l) => Some(Value::from(l)),
-        Val::Double(d) => serde_json::Number::from_f64(d).map(Value::Number),
-        Val::Str(s) => Some(Value::String(String::from_utf8_lossy(s).into_owned())),
+        Val::Bool(b) => Some(AttrValue::Bool(b)),
+        Val::Long(l) => Some(AttrValue::Int(l)),
+        Val::Double(d) => Some(AttrValue::Float(d)),
+        Val::Str(s) => Some(AttrValue::Str(String::from_utf8_lossy(s).into_owned())),
         _ => None,
     }
 }
@@ -114,7 +113,7 @@ php_fn!(notice_error, args, ret, {
 
 php_fn!(add_custom_parameter, args, ret, {
     let key = args.get(0).string();
-    let value = scalar_json(args.get(1));
+    let value = scalar_attr(args.get(1));
     let ok = with_txn("add_custom_parameter", |a| match (key, value) {
         (Some(k), Some(v)) => a
             .txn
@@ -133,7 +132,7 @@ php_fn!(record_custom_event, args, ret, {
         // SAFETY: an array argument of this call.
         unsafe {
             array_each(ht, |k, v| {
-                if let (Key::Str(k), Some(v)) = (k, scalar_json(v)) {
+                if let (Key::Str(k), Some(v)) = (k, scalar_attr(v)) {
                     attrs.push((k, v));
                 }
             });

@@ -42,6 +42,8 @@ pub struct Connected {
     pub harvest_frequency: u16,
     /// Sampling target per period.
     pub sampling_target: u16,
+    /// When the daemon connected the app, unix seconds.
+    pub connect_timestamp: u64,
 }
 
 /// State of one application.
@@ -185,6 +187,7 @@ impl AppCache {
                                     .unwrap_or_else(|| "{}".to_owned()),
                                 harvest_frequency: reply.harvest_frequency,
                                 sampling_target: reply.sampling_target,
+                                connect_timestamp: reply.connect_timestamp,
                             },
                             queried_at: now,
                         };

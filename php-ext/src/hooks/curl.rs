@@ -7,9 +7,9 @@
 
 use super::instrument::Pre;
 use crate::request::AGENT;
-use crate::txn::ExternalCall;
 use crate::zend::ffi;
 use crate::zend::zval::{array_each, read, Key, Val};
+use seraph_txn::ExternalCall;
 
 const CURLOPT_URL: i64 = 10002;
 const CURLOPT_HTTPHEADER: i64 = 10023;
@@ -250,7 +250,7 @@ pub(super) fn after_exec(ex: *mut ffi::zend_execute_data, pre: Pre) {
                     url: state.url,
                     library: "curl".to_owned(),
                     procedure: state.method.unwrap_or_else(|| "GET".to_owned()),
-                    status,
+                    status: (status > 0).then_some(status),
                 },
             );
         }

@@ -10,10 +10,10 @@
 //! priority error of a transaction is kept (the model decides).
 
 use crate::request::AGENT;
-use crate::txn::NoticedError;
 use crate::zend::ffi;
 use crate::zend::guard::guard;
 use crate::zend::zval::{array_each, zstr, zstr_lossy, Key, Val};
+use seraph_txn::NoticedError;
 use std::ffi::c_int;
 
 /// Priority of an uncaught exception.

@@ -11,6 +11,7 @@
 //! is re-raised.
 
 use super::{curl, pdo};
+use crate::request::AGENT;
 use crate::zend::ffi;
 use crate::zend::guard::guard;
 use crate::zend::nts::NtsCell;
@@ -36,6 +37,23 @@ pub enum Hooked {
     CurlSetoptArray,
     /// `curl_exec`.
     CurlExec,
+}
+
+impl Hooked {
+    /// `Supportability/InstrumentedFunction/<name>`, counted per call.
+    pub fn metric(self) -> &'static str {
+        match self {
+            Hooked::PdoConstruct => "Supportability/InstrumentedFunction/pdo::__construct",
+            Hooked::PdoExec => "Supportability/InstrumentedFunction/pdo::exec",
+            Hooked::PdoQuery => "Supportability/InstrumentedFunction/pdo::query",
+            Hooked::PdoPrepare => "Supportability/InstrumentedFunction/pdo::prepare",
+            Hooked::StmtExecute => "Supportability/InstrumentedFunction/pdostatement::execute",
+            Hooked::CurlInit => "Supportability/InstrumentedFunction/curl_init",
+            Hooked::CurlSetopt => "Supportability/InstrumentedFunction/curl_setopt",
+            Hooked::CurlSetoptArray => "Supportability/InstrumentedFunction/curl_setopt_array",
+            Hooked::CurlExec => "Supportability/InstrumentedFunction/curl_exec",
+        }
+    }
 }
 
 const TARGETS: &[(Option<&str>, &str, Hooked)] = &[
@@ -121,6 +139,13 @@ unsafe extern "C" fn wrapper(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval
     // SAFETY: calling the original handler with PHP's own arguments.
     let ok = unsafe { crate::zend::call_handler(orig, ex, rv) };
     let bailed = pre.bailed;
+    guard("instrumentation (count)", (), || {
+        let _ = AGENT.with(|a| {
+            if let Some(t) = a.as_mut().and_then(|a| a.txn.as_mut()) {
+                t.count_metric(kind.metric());
+            }
+        });
+    });
     guard("instrumentation (after)", (), || match kind {
         Hooked::PdoConstruct => pdo::after_construct(ex),
         Hooked::PdoExec | Hooked::PdoQuery | Hooked::StmtExecute | Hooked::PdoPrepare => {

@@ -16,10 +16,10 @@
 //! per-request table and its key is `(index << 1) | 1`.
 
 use crate::request::AGENT;
-use crate::txn::{FuncKey, FuncNames};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
 use crate::zend::zval::{function_name, zstr};
+use seraph_txn::{FuncKey, FuncNames};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static OBSERVE_ALL: AtomicBool = AtomicBool::new(true);

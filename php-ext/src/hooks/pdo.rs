@@ -3,14 +3,14 @@
 //! (`sqlite:` → SQLite, `mysql:` → MySQL, ...). The product is remembered
 //! per PDO object (set by `__construct`) and per statement (set by
 //! `prepare`/`query`); a statement's SQL is its `queryString` property.
-//! Calls slower than `transaction_tracer.explain_threshold` carry a
-//! backtrace for slow SQL.
+//! Calls the model marks as slow (explain or stack-trace threshold) carry
+//! a backtrace.
 
 use super::instrument::{Hooked, Pre};
 use crate::request::AGENT;
-use crate::txn::DatastoreCall;
 use crate::zend::ffi;
 use crate::zend::zval::{read, zstr_lossy, Val};
+use seraph_txn::DatastoreCall;
 
 /// The datastore product of a DSN.
 pub fn product_of_dsn(dsn: &str) -> &'static str {
@@ -102,25 +102,6 @@ pub(super) fn after(kind: Hooked, ex: *mut ffi::zend_execute_data, rv: *mut ffi:
         }
         _ => None,
     };
-    let slow = pre.entered && {
-        AGENT
-            .with(|a| {
-                let a = a.as_ref()?;
-                let elapsed_ns =
-                    (a.clock.now().wrapping_sub(pre.start)) as f64 * a.clock.ns_per_tick();
-                Some(
-                    a.settings.tt_slow_sql
-                        && elapsed_ns >= a.settings.tt_explain_threshold.as_nanos() as f64,
-                )
-            })
-            .flatten()
-            .unwrap_or(false)
-    };
-    let backtrace = if slow {
-        crate::zend::frames::current_stack(300)
-    } else {
-        Vec::new()
-    };
     let _ = AGENT.with(|a| {
         let Some(a) = a.as_mut() else { return };
         let product = match kind {
@@ -138,12 +119,18 @@ pub(super) fn after(kind: Hooked, ex: *mut ffi::zend_execute_data, rv: *mut ffi:
         }
         let now = a.clock.now();
         if let Some(t) = a.txn.as_mut() {
+            // Reading the PHP stack calls nothing in PHP: safe under the
+            // borrow.
+            let backtrace = t
+                .wants_backtrace(pre.start, now)
+                .then(|| crate::zend::frames::current_stack(300));
             t.leave_datastore(
                 now,
                 DatastoreCall {
                     product: product.to_owned(),
-                    query: sql,
+                    sql,
                     backtrace,
+                    ..DatastoreCall::default()
                 },
             );
         }
