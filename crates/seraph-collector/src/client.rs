@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use seraph_wire::AppInfo;
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -214,6 +214,8 @@ impl CollectorClient {
         let http = HyperClient::builder(TokioExecutor::new())
             .http1_title_case_headers(true)
             .pool_idle_timeout(Duration::from_secs(90))
+            // Without a timer the pool never reaps idle connections.
+            .pool_timer(TokioTimer::new())
             .build(connector);
         Ok(CollectorClient {
             inner: Arc::new(Inner {

@@ -511,57 +511,75 @@ async fn security_policies_are_negotiated() {
     assert_eq!(a.calls.len(), 1);
 }
 
-/// A minimal HTTP CONNECT proxy on loopback that records the request heads
-/// it receives and answers `status` (tunnelling on 200).
-async fn start_proxy(status: &'static str) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+/// A minimal CONNECT proxy on loopback that records the request heads it
+/// receives and answers `status` (tunnelling on 200). With `tls` the client
+/// must speak TLS to the proxy first (an `https://` proxy).
+async fn start_proxy(
+    status: &'static str,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let seen2 = seen.clone();
     tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
+        while let Ok((tcp, _)) = listener.accept().await {
             let seen = seen2.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match client.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&chunk[..n]),
+                match tls {
+                    Some(cfg) => {
+                        if let Ok(s) = tokio_rustls::TlsAcceptor::from(cfg).accept(tcp).await {
+                            proxy_session(s, status, seen).await
+                        }
                     }
+                    None => proxy_session(tcp, status, seen).await,
                 }
-                let head = String::from_utf8_lossy(&head).into_owned();
-                seen.lock().unwrap().push(head.clone());
-                if status != "200" {
-                    let _ = client
-                        .write_all(
-                            format!("HTTP/1.1 {status} No\r\nContent-Length: 0\r\n\r\n").as_bytes(),
-                        )
-                        .await;
-                    return;
-                }
-                let target = head
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_owned();
-                let Ok(mut upstream) = TcpStream::connect(target).await else {
-                    return;
-                };
-                let _ = client
-                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    .await;
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
             });
         }
     });
     (addr, seen)
 }
 
+async fn proxy_session<S>(mut client: S, status: &str, seen: Arc<Mutex<Vec<String>>>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match client.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    seen.lock().unwrap().push(head.clone());
+    if status != "200" {
+        let _ = client
+            .write_all(format!("HTTP/1.1 {status} No\r\nContent-Length: 0\r\n\r\n").as_bytes())
+            .await;
+        return;
+    }
+    let target = head
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let Ok(mut upstream) = TcpStream::connect(target).await else {
+        return;
+    };
+    let _ = client
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .await;
+    let _ = client.flush().await;
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+}
+
 #[tokio::test]
 async fn calls_tunnel_through_a_connect_proxy() {
     let f = Fixture::new(StandinConfig::default()).await;
-    let (proxy, seen) = start_proxy("200").await;
+    let (proxy, seen) = start_proxy("200", None).await;
     // No scheme: http:// is assumed. The password is percent-encoded.
     let client = CollectorClient::new(ClientConfig {
         proxy: Some(format!("proxyuser:p%40ss@{proxy}")),
@@ -589,7 +607,7 @@ async fn calls_tunnel_through_a_connect_proxy() {
     );
     assert_eq!(f.standin.calls().len(), 1);
 
-    let (refusing, _) = start_proxy("407").await;
+    let (refusing, _) = start_proxy("407", None).await;
     let client = CollectorClient::new(ClientConfig {
         proxy: Some(format!("http://{refusing}")),
         ..f.config()
@@ -745,4 +763,61 @@ fn the_license_key_never_reaches_the_debug_log() {
         !logged.contains(LICENSE),
         "full license key logged:\n{logged}"
     );
+}
+
+#[tokio::test]
+async fn calls_tunnel_through_an_https_proxy() {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+    let f = Fixture::new(StandinConfig::default()).await;
+    // The proxy has its own CA; the client trusts both through a directory.
+    let proxy_pki = pki::generate(&["127.0.0.1"]).unwrap();
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(proxy_pki.cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(proxy_pki.key_pem.as_bytes()).unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let (proxy, seen) = start_proxy("200", Some(Arc::new(server))).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&f.ca_file, dir.path().join("collector.pem")).unwrap();
+    std::fs::write(dir.path().join("proxy.pem"), &proxy_pki.ca_pem).unwrap();
+    let client = CollectorClient::new(ClientConfig {
+        ca_bundle: None,
+        ca_path: Some(dir.path().to_owned()),
+        proxy: Some(format!("https://{proxy}")),
+        ..f.config()
+    })
+    .unwrap();
+    let r = client
+        .invoke(&f.endpoint(), Method::Preconnect, b"[{}]")
+        .await;
+    assert!(r.outcome.is_success(), "{:?}", r.outcome);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(f.standin.calls().len(), 1);
+
+    // Trusting only the collector's CA, the proxy's certificate fails.
+    let strict = CollectorClient::new(ClientConfig {
+        proxy: Some(format!("https://{proxy}")),
+        ..f.config()
+    })
+    .unwrap();
+    let r = strict
+        .invoke(&f.endpoint(), Method::Preconnect, b"[{}]")
+        .await;
+    assert!(
+        matches!(&r.outcome, Outcome::Discard(DiscardReason::Transport(m)) if m.contains("certificate")),
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(f.standin.calls().len(), 1);
 }
