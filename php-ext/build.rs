@@ -113,6 +113,8 @@ const VARS: &[&str] = &[
     "FAILURE",
     "ZEND_CALL_.*",
     "TRACK_VARS_.*",
+    "_ZEND_SEND_MODE_SHIFT",
+    "_ZEND_TYPE_EXTRA_FLAGS_SHIFT",
 ];
 
 fn main() {

@@ -194,6 +194,13 @@ impl Agent {
         self.settings = Arc::new(settings);
     }
 
+    /// The connected application's entity guid.
+    pub fn entity_guid(&self) -> Option<String> {
+        self.connect
+            .as_ref()
+            .and_then(|(_, c)| c.entity_guid.clone())
+    }
+
     /// RINIT: starts the request's transaction if the app is connected.
     pub fn begin_request(&mut self) {
         self.txn = None;

@@ -269,3 +269,47 @@ fn user_functions_above_the_threshold_make_a_trace() {
     // root + 2 x (a, b, c), linked by parentId
     assert_eq!(txn.span_events.len(), 7);
 }
+
+#[test]
+fn dt_accept_then_insert() {
+    let d = FakeDaemon::start(Mode::Connected);
+    let out = run_vector("08-api-dt/a-accept-then-insert", &d, &[]);
+    let text = stdout(&out);
+    assert!(text.starts_with("accept: true\n"), "{text}");
+    // The inserted headers continue the inbound trace.
+    assert!(
+        text.contains(r#""traceparent": "00-0af7651916cd43dd8448eb211c80319c-"#),
+        "{text}"
+    );
+    assert!(text.contains(r#""tracestate": "1@nr=0-0-1-2-"#), "{text}");
+    assert!(text.contains(r#""newrelic": ""#), "{text}");
+    assert!(text.contains(r#""entity.guid": "GUID-1""#), "{text}");
+    assert!(
+        text.contains(r#""trace_id": "0af7651916cd43dd8448eb211c80319c""#),
+        "{text}"
+    );
+    let txn = d.wait_frames(2)[1].txn();
+    let names: BTreeSet<String> = txn.metrics.iter().map(|m| m.name.clone()).collect();
+    assert_eq!(names, vector_metric_names("08-api-dt/a-accept-then-insert"));
+}
+
+#[test]
+fn dt_insert_then_accept_is_refused() {
+    let d = FakeDaemon::start(Mode::Connected);
+    let out = run_vector("08-api-dt/b-insert-then-accept", &d, &[]);
+    let expected = std::fs::read_to_string(
+        vectors()
+            .unwrap()
+            .join("08-api-dt/b-insert-then-accept/stdout.txt"),
+    )
+    .unwrap();
+    let first = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("accept"))
+            .map(str::to_owned)
+    };
+    assert_eq!(first(&stdout(&out)), first(&expected));
+    let txn = d.wait_frames(2)[1].txn();
+    let names: BTreeSet<String> = txn.metrics.iter().map(|m| m.name.clone()).collect();
+    assert_eq!(names, vector_metric_names("08-api-dt/b-insert-then-accept"));
+}

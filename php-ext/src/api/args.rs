@@ -23,6 +23,33 @@ impl Args {
         unsafe { ffi::seraph_num_args(self.ex) }
     }
 
+    /// Adds `key => value` strings to the array behind by-reference
+    /// argument `i` (made an array if it is not one).
+    pub fn assign_string_map(&self, i: u32, pairs: &[(String, String)]) {
+        // SAFETY: live frame; the shim bounds-checks `i`.
+        let zv = unsafe { ffi::seraph_arg(self.ex, i + 1) };
+        if zv.is_null() {
+            return;
+        }
+        let keys: Vec<*const std::ffi::c_char> =
+            pairs.iter().map(|p| p.0.as_ptr().cast()).collect();
+        let klen: Vec<usize> = pairs.iter().map(|p| p.0.len()).collect();
+        let vals: Vec<*const std::ffi::c_char> =
+            pairs.iter().map(|p| p.1.as_ptr().cast()).collect();
+        let vlen: Vec<usize> = pairs.iter().map(|p| p.1.len()).collect();
+        // SAFETY: four arrays of `pairs.len()` entries; the shim copies.
+        unsafe {
+            ffi::seraph_ref_array_add_strings(
+                zv,
+                keys.as_ptr(),
+                klen.as_ptr(),
+                vals.as_ptr(),
+                vlen.as_ptr(),
+                pairs.len(),
+            )
+        };
+    }
+
     /// Argument `i` (0-based); `Val::Null` when absent.
     pub fn get(&self, i: u32) -> Val<'_> {
         // SAFETY: live frame; the shim bounds-checks `i`.

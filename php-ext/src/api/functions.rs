@@ -226,21 +226,82 @@ php_fn!(end_transaction, args, ret, {
 
 php_fn!(get_linking_metadata, _args, ret, {
     let host = crate::daemon::appinfo::hostname();
-    let name = AGENT
+    let (name, guid, trace) = AGENT
         .with(|a| {
             let a = a.as_mut()?;
-            if let Some(t) = a.txn.as_mut() {
+            let guid = a.entity_guid().unwrap_or_default();
+            let name = a.settings.appname.clone();
+            let trace = a.txn.as_mut().map(|t| {
                 t.count_api("get_linking_metadata");
-            }
-            Some(a.settings.appname.clone())
+                (t.trace_id().to_owned(), t.current_span_id())
+            });
+            Some((name, guid, trace))
         })
         .flatten()
         .unwrap_or_default();
-    ret.string_map(&[
-        ("hostname", host),
+    let mut pairs = vec![
         ("entity.name", name),
         ("entity.type", "SERVICE".to_owned()),
-    ]);
+        ("entity.guid", guid),
+        ("hostname", host),
+    ];
+    if let Some((trace_id, span_id)) = trace {
+        pairs.push(("trace.id", trace_id));
+        pairs.push(("span.id", span_id));
+    }
+    ret.string_map(&pairs);
+});
+
+php_fn!(get_trace_metadata, _args, ret, {
+    let ids = with_txn("get_trace_metadata", |a| {
+        a.txn
+            .as_mut()
+            .map(|t| (t.trace_id().to_owned(), t.current_span_id()))
+    })
+    .flatten();
+    match ids {
+        Some((trace_id, span_id)) => {
+            ret.string_map(&[("trace_id", trace_id), ("span_id", span_id)])
+        }
+        None => ret.string_map(&[]),
+    }
+});
+
+php_fn!(insert_distributed_trace_headers, args, ret, {
+    let headers = with_txn("insert_distributed_trace_headers", |a| {
+        let now = crate::clock::unix_us();
+        let t = a.txn.as_mut()?;
+        Some(t.create_dt_headers(now, &mut a.ids))
+    })
+    .flatten()
+    .unwrap_or_default();
+    if headers.is_empty() {
+        ret.bool(false);
+        return;
+    }
+    args.assign_string_map(0, &headers);
+    ret.bool(true);
+});
+
+php_fn!(accept_distributed_trace_headers, args, ret, {
+    let mut headers = Vec::new();
+    if let Val::Array(ht) = args.get(0) {
+        // SAFETY: an array argument of this call.
+        unsafe {
+            array_each(ht, |k, v| {
+                if let (Key::Str(k), Some(v)) = (k, v.string()) {
+                    headers.push((k.to_ascii_lowercase(), v));
+                }
+            });
+        }
+    }
+    let transport = args.get(1).string().unwrap_or_else(|| "HTTP".to_owned());
+    let ok = with_txn("accept_distributed_trace_headers", |a| {
+        a.txn
+            .as_mut()
+            .is_some_and(|t| t.accept_dt_headers(&headers, &transport, crate::clock::unix_us()))
+    });
+    ret.bool(ok.unwrap_or(false));
 });
 
 /// Every function the module exports.
@@ -250,6 +311,7 @@ pub static FUNCTIONS: &[FnDef] = &[
         handler: name_transaction,
         required: 1,
         args: &[c"name"],
+        by_ref: 0,
     },
     FnDef {
         name: c"newrelic_notice_error",
@@ -262,53 +324,83 @@ pub static FUNCTIONS: &[FnDef] = &[
             c"errline",
             c"errcontext",
         ],
+        by_ref: 0,
     },
     FnDef {
         name: c"newrelic_add_custom_parameter",
         handler: add_custom_parameter,
         required: 2,
         args: &[c"key", c"value"],
+        by_ref: 0,
     },
     FnDef {
         name: c"newrelic_record_custom_event",
         handler: record_custom_event,
         required: 2,
         args: &[c"event_type", c"attributes"],
+        by_ref: 0,
     },
     FnDef {
         name: c"newrelic_custom_metric",
         handler: custom_metric,
         required: 2,
         args: &[c"metric_name", c"value"],
+        by_ref: 0,
     },
     FnDef {
         name: c"newrelic_ignore_transaction",
         handler: ignore_transaction,
         required: 0,
         args: &[],
+        by_ref: 0,
     },
     FnDef {
         name: c"newrelic_background_job",
         handler: background_job,
         required: 0,
         args: &[c"flag"],
+        by_ref: 0,
     },
     FnDef {
         name: c"newrelic_start_transaction",
         handler: start_transaction,
         required: 1,
         args: &[c"appname", c"license"],
+        by_ref: 0,
     },
     FnDef {
         name: c"newrelic_end_transaction",
         handler: end_transaction,
         required: 0,
         args: &[c"ignore"],
+        by_ref: 0,
     },
     FnDef {
         name: c"newrelic_get_linking_metadata",
         handler: get_linking_metadata,
         required: 0,
         args: &[],
+        by_ref: 0,
+    },
+    FnDef {
+        name: c"newrelic_get_trace_metadata",
+        handler: get_trace_metadata,
+        required: 0,
+        args: &[],
+        by_ref: 0,
+    },
+    FnDef {
+        name: c"newrelic_insert_distributed_trace_headers",
+        handler: insert_distributed_trace_headers,
+        required: 1,
+        args: &[c"headers"],
+        by_ref: 1,
+    },
+    FnDef {
+        name: c"newrelic_accept_distributed_trace_headers",
+        handler: accept_distributed_trace_headers,
+        required: 1,
+        args: &[c"headers", c"transport_type"],
+        by_ref: 0,
     },
 ];

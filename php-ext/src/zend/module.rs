@@ -15,6 +15,8 @@ pub struct FnDef {
     pub required: u32,
     /// Argument names (for reflection and named arguments).
     pub args: &'static [&'static CStr],
+    /// Bit `i` set: argument `i` is passed by reference.
+    pub by_ref: u32,
 }
 
 /// The lifecycle callbacks.
@@ -54,12 +56,18 @@ fn function_table(fns: &'static [FnDef]) -> *const ffi::zend_function_entry {
             },
             default_value: std::ptr::null(),
         });
-        for a in f.args {
+        for (i, a) in f.args.iter().enumerate() {
+            // ZEND_ARG_SEND_MODE: by-reference is a flag above the type bits.
+            let send_mode = if f.by_ref & (1 << i) != 0 {
+                1u32 << ffi::_ZEND_SEND_MODE_SHIFT
+            } else {
+                0
+            };
             info.push(ffi::zend_internal_arg_info {
                 name: a.as_ptr(),
                 type_: ffi::zend_type {
                     ptr: std::ptr::null_mut(),
-                    type_mask: 0,
+                    type_mask: send_mode,
                 },
                 default_value: std::ptr::null(),
             });

@@ -216,3 +216,20 @@ zend_object *seraph_this(zend_execute_data *execute_data)
 {
 	return Z_TYPE(execute_data->This) == IS_OBJECT ? Z_OBJ(execute_data->This) : NULL;
 }
+
+void seraph_ref_array_add_strings(zval *ref, const char *const *keys, const size_t *key_lens,
+	const char *const *vals, const size_t *val_lens, size_t n)
+{
+	zval *zv = ref;
+	size_t i;
+	ZVAL_DEREF(zv);
+	if (Z_TYPE_P(zv) != IS_ARRAY) {
+		zval_ptr_dtor(zv);
+		array_init(zv);
+	} else {
+		SEPARATE_ARRAY(zv);
+	}
+	for (i = 0; i < n; i++) {
+		add_assoc_stringl_ex(zv, keys[i], key_lens[i], vals[i], val_lens[i]);
+	}
+}

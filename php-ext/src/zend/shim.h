@@ -97,6 +97,11 @@ zend_string *seraph_read_string_prop(zend_object *obj, const char *name, size_t 
 /* The object in ZEND_THIS of a method call, or NULL. */
 zend_object *seraph_this(zend_execute_data *execute_data);
 
+/* Adds key => value string pairs to the array behind a by-reference
+ * argument (turning a non-array into an empty array first). */
+void seraph_ref_array_add_strings(zval *ref, const char *const *keys, const size_t *key_lens,
+	const char *const *vals, const size_t *val_lens, size_t n);
+
 /* php_printf("%s", s) for INI displayers. */
 void seraph_print(const char *s, size_t len);
 
