@@ -190,11 +190,11 @@ impl SupportabilityTracker {
     /// Adds this cycle's supportability metrics (all forced) to `table`,
     /// the metric table about to be posted, and resets the counters.
     ///
-    /// `Instance/Reporting` (count = `distinct_pids`, at least 1) is always
-    /// added. Everything else only when a collector call finished since the
+    /// `Instance/Reporting` (count = `distinct_pids`, at least 1) and
+    /// `MetricsDropped` (when metrics were dropped) are always added. Everything else only when a collector call finished since the
     /// previous cycle: Seen/Sent per event type (even when 0), the
     /// `…/<method>/Attempts` failure counters (event methods, and
-    /// `metric_data` from `table`'s own failure count), `MetricsDropped`,
+    /// `metric_data` from `table`'s own failure count),
     /// the certificate metric, `EventHarvest/ReportPeriod` (count in
     /// nanoseconds, as Go's `time.Duration` leaks through) and the five
     /// `HarvestLimit`s, `Collector/HTTPError/<code>` and the output-bytes
@@ -207,6 +207,12 @@ impl SupportabilityTracker {
         limits: &HarvestLimits,
     ) {
         table.add_count("Instance/Reporting", "", distinct_pids.max(1) as f64, true);
+        // Unlike New Relic's daemon, dropped metrics are reported in every
+        // cycle: the count is the only trace of lost data.
+        if table.dropped() > 0 {
+            let dropped = table.dropped() as f64;
+            table.add_count("Supportability/MetricsDropped", "", dropped, true);
+        }
         if self.calls_finished == 0 {
             return;
         }
@@ -229,10 +235,6 @@ impl SupportabilityTracker {
                 fails,
                 true,
             );
-        }
-        if table.dropped() > 0 {
-            let dropped = table.dropped() as f64;
-            table.add_count("Supportability/MetricsDropped", "", dropped, true);
         }
         match self.certs {
             SystemCertificates::Available => {

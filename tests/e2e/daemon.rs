@@ -1,0 +1,625 @@
+//! End-to-end tests of the real `newrelic-daemon` binary against the
+//! collector stand-in over TLS (a generated test CA, passed as `--cafile`):
+//! agents' App and Transaction frames in, exact collector payloads out.
+
+use collector_standin::{Fault, RecordedCall, Standin, StandinConfig};
+use seraph_e2e::agent::{app_info, AgentConn};
+use seraph_e2e::daemon::{Daemon, DaemonOptions};
+use seraph_e2e::vectors;
+use seraph_wire::message::{decode, Body};
+use seraph_wire::{AppStatus, MetricData, TransactionData};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const LICENSE: &str = "0123456789012345678901234567890123456789";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A stand-in (1 s harvests unless configured otherwise) and a daemon
+/// trusting its CA.
+async fn setup(standin: StandinConfig, cfg: &[&str]) -> (Standin, Daemon) {
+    let standin = Standin::start(standin).await.expect("start stand-in");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    standin.write_ca(&ca).unwrap();
+    let mut lines: Vec<String> = cfg.iter().map(|s| s.to_string()).collect();
+    lines.push(format!("ssl_ca_bundle = {}", ca.display()));
+    let daemon = Daemon::start(DaemonOptions {
+        cfg: lines,
+        ..Default::default()
+    })
+    .await;
+    // Keep the CA file alive as long as the daemon's temp dir.
+    std::fs::copy(&ca, daemon.path().join("ca.pem")).unwrap();
+    (standin, daemon)
+}
+
+/// Connects `app_name` through the daemon and returns the run id.
+async fn connect(daemon: &Daemon, standin: &Standin, app_name: &str) -> (AgentConn, String) {
+    let mut agent = daemon.agent().await;
+    let app = app_info(LICENSE, app_name, &standin.host());
+    let first = agent.app_query(&app, None).await.unwrap();
+    assert_eq!(
+        first.status,
+        AppStatus::Unknown,
+        "a new app is Unknown at first"
+    );
+    let run_id = agent.connect_app(&app, WAIT).await.expect("app connects");
+    (agent, run_id)
+}
+
+/// The captured transactions, owned.
+fn captured() -> Vec<(String, TransactionData)> {
+    vectors::transactions()
+        .into_iter()
+        .map(|c| {
+            let mut scratch = Vec::new();
+            let msg = decode(c.body(), &mut scratch).unwrap();
+            let Body::Transaction(t) = msg.body else {
+                panic!("{} is not a transaction", c.scenario)
+            };
+            (c.scenario.clone(), TransactionData::from_fb(&t))
+        })
+        .collect()
+}
+
+type Table = BTreeMap<(String, String), [f64; 6]>;
+
+/// Sums every `metric_data` post (for one run) into one table.
+fn harvested_metrics(calls: &[RecordedCall]) -> Table {
+    let mut table = Table::new();
+    for call in calls.iter().filter(|c| c.method == "metric_data") {
+        for entry in call.payload[3].as_array().expect("metric array") {
+            let name = entry[0]["name"].as_str().unwrap().to_owned();
+            let scope = entry[0]["scope"].as_str().unwrap_or("").to_owned();
+            let v: Vec<f64> = entry[1]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
+            let slot =
+                table
+                    .entry((name, scope))
+                    .or_insert([0.0, 0.0, 0.0, f64::MAX, f64::MIN, 0.0]);
+            slot[0] += v[0];
+            slot[1] += v[1];
+            slot[2] += v[2];
+            slot[3] = slot[3].min(v[3]);
+            slot[4] = slot[4].max(v[4]);
+            slot[5] += v[5];
+        }
+    }
+    table
+}
+
+/// What the daemon must make of `txns` (collector-protocol.md §4.4),
+/// computed independently of the daemon's code.
+fn expected_metrics(txns: &[TransactionData]) -> Table {
+    let mut table = Table::new();
+    let mut add = |name: &str, scope: &str, m: &MetricData| {
+        let slot = table.entry((name.to_owned(), scope.to_owned())).or_insert([
+            0.0,
+            0.0,
+            0.0,
+            f64::MAX,
+            f64::MIN,
+            0.0,
+        ]);
+        slot[0] += m.count;
+        slot[1] += m.total;
+        slot[2] += m.exclusive;
+        slot[3] = slot[3].min(m.min);
+        slot[4] = slot[4].max(m.max);
+        slot[5] += m.sum_squares;
+    };
+    for t in txns {
+        for m in &t.metrics {
+            add(&m.name, "", m);
+            if m.scoped {
+                add(&m.name, &t.name, m);
+            }
+        }
+    }
+    table
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// Harvest-time metrics the daemon adds itself (§4.9).
+fn is_daemon_metric(name: &str) -> bool {
+    name == "Instance/Reporting"
+        || name.starts_with("Supportability/TxnData/")
+        || name.starts_with("Supportability/EventHarvest/")
+        || name.starts_with("Supportability/Events/")
+        || name.starts_with("Supportability/AnalyticsEvents/")
+        || name.starts_with("Supportability/SpanEvent/")
+        || name.starts_with("Supportability/Logging/Forwarding/Seen")
+        || name.starts_with("Supportability/Logging/Forwarding/Sent")
+        || name.starts_with("Supportability/PHP/Collector/")
+        || name.starts_with("Supportability/Agent/Collector/")
+        || name.starts_with("Supportability/PHP/SystemCertificates/")
+}
+
+/// Waits until the harvested `OtherTransaction/all` + `WebTransaction`
+/// counts reach `n` transactions.
+async fn wait_for_transactions(standin: &Standin, run_id: &str, n: f64) -> Vec<RecordedCall> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let calls: Vec<_> = standin
+            .calls()
+            .into_iter()
+            .filter(|c| c.run_id.as_deref() == Some(run_id))
+            .collect();
+        let table = harvested_metrics(&calls);
+        let seen: f64 = ["OtherTransaction/all", "WebTransaction"]
+            .iter()
+            .filter_map(|m| table.get(&(m.to_string(), String::new())))
+            .map(|v| v[0])
+            .sum();
+        if seen >= n {
+            return calls;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "harvest shows {seen} of {n} transactions"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn events(calls: &[RecordedCall], method: &str) -> (u64, Vec<Value>) {
+    let mut seen = 0;
+    let mut out = Vec::new();
+    for c in calls.iter().filter(|c| c.method == method) {
+        seen += c.payload[1]["events_seen"].as_u64().unwrap();
+        out.extend(c.payload[2].as_array().unwrap().iter().cloned());
+    }
+    (seen, out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captured_agent_frames_are_aggregated_exactly() {
+    let (standin, daemon) = setup(StandinConfig::fast(), &[]).await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "vectors").await;
+    let txns = captured();
+    assert!(txns.len() >= 19);
+    // Every captured transaction, twice, over two connections.
+    let mut second = daemon.agent().await;
+    let mut sent = Vec::new();
+    for (_, t) in &txns {
+        agent.send_transaction(&run_id, t).await.unwrap();
+        second.send_transaction(&run_id, t).await.unwrap();
+        sent.push(t.clone());
+        sent.push(t.clone());
+    }
+    let expected_txns = sent.len() as f64;
+    wait_for_transactions(&standin, &run_id, expected_txns).await;
+    // Event and default-data harvests run on their own timers: give the
+    // event harvest one more period to flush.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let calls: Vec<_> = standin
+        .calls()
+        .into_iter()
+        .filter(|c| c.run_id.as_deref() == Some(run_id.as_str()))
+        .collect();
+
+    // Metrics: exactly the merge of what the agents sent, scoped copies
+    // included, plus the daemon's own.
+    let got = harvested_metrics(&calls);
+    let want = expected_metrics(&sent);
+    for (key, w) in &want {
+        let g = got
+            .get(key)
+            .unwrap_or_else(|| panic!("metric {key:?} missing"));
+        assert!(close(g[0], w[0]), "{key:?} count {} != {}", g[0], w[0]);
+        assert!(close(g[1], w[1]), "{key:?} total {} != {}", g[1], w[1]);
+        assert!(close(g[2], w[2]), "{key:?} exclusive {} != {}", g[2], w[2]);
+        assert!(close(g[3], w[3]), "{key:?} min {} != {}", g[3], w[3]);
+        assert!(close(g[4], w[4]), "{key:?} max {} != {}", g[4], w[4]);
+        assert!(
+            close(g[5], w[5]),
+            "{key:?} sum_squares {} != {}",
+            g[5],
+            w[5]
+        );
+    }
+    for key in got.keys() {
+        assert!(
+            want.contains_key(key) || is_daemon_metric(&key.0),
+            "unexpected metric {key:?}"
+        );
+    }
+    assert_eq!(
+        got[&("Supportability/TxnData/Size".to_owned(), String::new())][0],
+        expected_txns
+    );
+    assert!(got[&("Instance/Reporting".to_owned(), String::new())][0] >= 1.0);
+
+    // Every transaction event, verbatim (the agents' JSON is passed through).
+    let (seen, got_events) = events(&standin.calls(), "analytic_event_data");
+    assert_eq!(seen, sent.len() as u64);
+    let mut want_events: Vec<Value> = sent
+        .iter()
+        .filter_map(|t| t.txn_event.as_deref())
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    let mut got_events = got_events;
+    let key = |v: &Value| v.to_string();
+    want_events.sort_by_key(key);
+    got_events.sort_by_key(key);
+    assert_eq!(got_events, want_events);
+
+    // Span events: all of them (2000 fit).
+    let (span_seen, spans) = events(&standin.calls(), "span_event_data");
+    let want_spans: usize = sent.iter().map(|t| t.span_events.len()).sum();
+    assert_eq!(span_seen as usize, want_spans);
+    assert_eq!(spans.len(), want_spans);
+
+    // Error traces: one per error-carrying transaction, 20 at most.
+    let errors: Vec<Value> = standin
+        .calls_for("error_data")
+        .iter()
+        .flat_map(|c| c.payload[1].as_array().unwrap().clone())
+        .collect();
+    let want_errors: usize = sent.iter().map(|t| t.errors.len()).sum();
+    assert_eq!(errors.len(), want_errors.min(20));
+    assert!(
+        errors.iter().all(|e| e[3].is_string()),
+        "error class present"
+    );
+
+    // Slow SQL from the PDO scenario, merged by id: count 2 each.
+    let sql: Vec<Value> = standin
+        .calls_for("sql_trace_data")
+        .iter()
+        .flat_map(|c| c.expanded.as_ref().unwrap()[0].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(sql.len(), 2, "two distinct slow queries: {sql:?}");
+    for q in &sql {
+        assert_eq!(q[5], json!(2), "merged count of {}", q[4]);
+        assert_eq!(q[0], json!("OtherTransaction/php/script.php"));
+        assert!(q[9]["backtrace"].is_array());
+    }
+
+    // Transaction traces: the slowest regular trace of each harvest.
+    let traces = standin.calls_for("transaction_sample_data");
+    assert!(!traces.is_empty());
+    for t in &traces {
+        let expanded = t.expanded.as_ref().unwrap();
+        let list = expanded[1].as_array().unwrap();
+        assert_eq!(list.len(), 1, "one regular trace per harvest");
+        assert!(list[0][4].is_array(), "trace data is decoded JSON");
+    }
+
+    // Request shape: protocol 17, license, run id, extra headers.
+    for c in &calls {
+        assert_eq!(c.query["protocol_version"], "17");
+        assert_eq!(c.license, LICENSE);
+        assert_eq!(c.header("x-nr-run-token"), Some("standin-run-token"));
+        assert_eq!(c.header("content-encoding"), Some("deflate"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_concurrent_agents_lose_nothing() {
+    let (standin, daemon) = setup(StandinConfig::fast(), &[]).await;
+    let (_agent, run_id) = connect(&daemon, &standin, "concurrent").await;
+    let (_, template) = captured()
+        .into_iter()
+        .find(|(s, _)| s == "01-cli-minimal")
+        .unwrap();
+    const AGENTS: usize = 300;
+    const EACH: usize = 20;
+    let mut tasks = Vec::new();
+    for i in 0..AGENTS {
+        let addr = daemon.address.clone();
+        let template = template.clone();
+        let run_id = run_id.clone();
+        let host = standin.host();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = AgentConn::connect(&addr).await.unwrap();
+            let app = app_info(LICENSE, "concurrent", &host);
+            // Agents pass their run id: the daemon says it is still valid.
+            let reply = conn.app_query(&app, Some(&run_id)).await.unwrap();
+            assert_eq!(reply.status, AppStatus::StillValid);
+            for j in 0..EACH {
+                let mut t = template.clone();
+                t.pid = i32::try_from(i).unwrap();
+                t.sampling_priority = (i * EACH + j) as f64 / 10_000.0;
+                conn.send_transaction(&run_id, &t).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let total = (AGENTS * EACH) as f64;
+    let calls = wait_for_transactions(&standin, &run_id, total).await;
+    let table = harvested_metrics(&calls);
+    let k = |n: &str| (n.to_owned(), String::new());
+    assert_eq!(table[&k("OtherTransaction/all")][0], total);
+    assert_eq!(table[&k("Supportability/TxnData/Size")][0], total);
+    // Instance/Reporting counts distinct pids per harvest: at most 300.
+    let reporting: Vec<f64> = calls
+        .iter()
+        .filter(|c| c.method == "metric_data")
+        .flat_map(|c| c.payload[3].as_array().unwrap().clone())
+        .filter(|e| e[0]["name"] == "Instance/Reporting")
+        .map(|e| e[1][0].as_f64().unwrap())
+        .collect();
+    assert!(reporting
+        .iter()
+        .all(|&n| (1.0..=AGENTS as f64).contains(&n)));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (seen, kept) = events(&standin.calls(), "analytic_event_data");
+    assert_eq!(seen, total as u64);
+    assert_eq!(kept.len(), total as usize, "10 000 fit in the reservoir");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reservoirs_keep_the_highest_priorities() {
+    let mut config = StandinConfig::fast();
+    config
+        .harvest_limits
+        .insert("analytic_event_data".into(), json!(10));
+    // Longer event period, so all 100 land in one harvest.
+    config.report_period_ms = 3000;
+    let (standin, daemon) = setup(config, &[]).await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "sampling").await;
+    let (_, template) = captured()
+        .into_iter()
+        .find(|(s, _)| s == "01-cli-minimal")
+        .unwrap();
+    for i in 0..100 {
+        let mut t = template.clone();
+        // Priorities 0.00 .. 0.99 in a scrambled order.
+        let p = (i * 37) % 100;
+        t.sampling_priority = f64::from(p) / 100.0;
+        t.txn_event = Some(format!(r#"[{{"type":"Transaction","p":{p}}},{{}},{{}}]"#));
+        agent.send_transaction(&run_id, &t).await.unwrap();
+    }
+    let calls = standin
+        .wait_for("analytic_event_data", 1, WAIT)
+        .await
+        .unwrap();
+    let first = &calls[0].payload;
+    assert_eq!(first[1], json!({"reservoir_size": 10, "events_seen": 100}));
+    let mut kept: Vec<i64> = first[2]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[0]["p"].as_i64().unwrap())
+        .collect();
+    kept.sort_unstable();
+    assert_eq!(kept, (90..100).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metric_table_limit_drops_unforced_metrics_and_counts_them() {
+    let (standin, daemon) = setup(StandinConfig::fast(), &[]).await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "limits").await;
+    let mut t = TransactionData {
+        name: "OtherTransaction/php/limits.php".into(),
+        uri: "<unknown>".into(),
+        pid: 1,
+        ..Default::default()
+    };
+    let metric = |name: String, forced: bool| MetricData {
+        name,
+        count: 1.0,
+        total: 1.0,
+        exclusive: 1.0,
+        min: 1.0,
+        max: 1.0,
+        sum_squares: 1.0,
+        scoped: false,
+        forced,
+    };
+    t.metrics.push(metric("OtherTransaction/all".into(), true));
+    for i in 0..2100 {
+        t.metrics.push(metric(format!("Custom/m{i:04}"), false));
+    }
+    t.metrics.push(metric("Forced/after-the-cap".into(), true));
+    agent.send_transaction(&run_id, &t).await.unwrap();
+    let calls = wait_for_transactions(&standin, &run_id, 1.0).await;
+    let table = harvested_metrics(&calls);
+    let custom = table
+        .keys()
+        .filter(|(n, _)| n.starts_with("Custom/"))
+        .count();
+    // 2000 slots: OtherTransaction/all, the per-transaction TxnData
+    // metrics the daemon adds first and 2000 minus those Custom ones.
+    assert!(
+        custom < 2000 && custom > 1900,
+        "{custom} custom metrics kept"
+    );
+    let dropped = table[&("Supportability/MetricsDropped".to_owned(), String::new())][0];
+    assert_eq!(dropped as usize, 2100 - custom);
+    assert!(table.contains_key(&("Forced/after-the-cap".to_owned(), String::new())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retryable_failures_merge_back_and_410_disconnects() {
+    let (standin, daemon) = setup(StandinConfig::fast(), &[]).await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "faults").await;
+    let (_, template) = captured()
+        .into_iter()
+        .find(|(s, _)| s == "01-cli-minimal")
+        .unwrap();
+    // The next two metric posts fail with 503 (and 429): their data must
+    // come back in a later post.
+    standin.inject(Fault::status(503).for_method("metric_data").times(1));
+    standin.inject(
+        Fault::status(429)
+            .with_retry_after("1")
+            .for_method("metric_data")
+            .times(1),
+    );
+    for _ in 0..5 {
+        agent.send_transaction(&run_id, &template).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let ok: Vec<_> = standin
+            .calls_for("metric_data")
+            .into_iter()
+            .filter(|c| c.response_status == 200)
+            .collect();
+        let table = harvested_metrics(&ok);
+        if table
+            .get(&("OtherTransaction/all".to_owned(), String::new()))
+            .is_some_and(|v| v[0] == 5.0)
+        {
+            let failed = standin
+                .calls_for("metric_data")
+                .iter()
+                .filter(|c| c.response_status != 200)
+                .count();
+            assert_eq!(failed, 2);
+            // The failure is counted in the next successful post.
+            assert!(table.contains_key(&(
+                "Supportability/Agent/Collector/HTTPError/503".to_owned(),
+                String::new()
+            )));
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "merged-back metrics never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // 410 on a harvest: the application is disconnected for good.
+    standin.inject(Fault::status(410).for_method("metric_data").times(1));
+    agent.send_transaction(&run_id, &template).await.unwrap();
+    let app = app_info(LICENSE, "faults", &standin.host());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let reply = agent.app_query(&app, Some(&run_id)).await.unwrap();
+        if reply.status == AppStatus::Disconnected {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {:?}",
+            reply.status
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_license_is_reported_to_agents() {
+    let mut config = StandinConfig::fast();
+    let bad = "9999999999999999999999999999999999999999";
+    config.licenses_401.push(bad.into());
+    let (standin, daemon) = setup(config, &[]).await;
+    let mut agent = daemon.agent().await;
+    let app = app_info(bad, "bad-license", &standin.host());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let reply = agent.app_query(&app, None).await.unwrap();
+        if reply.status == AppStatus::InvalidLicense {
+            break;
+        }
+        assert_eq!(reply.status, AppStatus::Unknown);
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The license never appears whole in the daemon's log.
+    assert!(!daemon.log_text().contains(bad));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_applications_expire_and_reconnect_with_a_new_run() {
+    let (standin, daemon) = setup(StandinConfig::fast(), &["app_timeout = 2s"]).await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "expiry").await;
+    let app = app_info(LICENSE, "expiry", &standin.host());
+    assert_eq!(
+        agent.app_query(&app, Some(&run_id)).await.unwrap().status,
+        AppStatus::StillValid
+    );
+    // No data and no key lookups for longer than app_timeout.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let reply = agent.app_query(&app, Some(&run_id)).await.unwrap();
+    assert_eq!(
+        reply.status,
+        AppStatus::Unknown,
+        "the expired app starts over"
+    );
+    let new_run = agent.connect_app(&app, WAIT).await.unwrap();
+    assert_ne!(new_run, run_id);
+    assert_eq!(standin.calls_for("connect").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_harvests_everything_before_exiting() {
+    // 60 s harvests: only the final harvest can deliver the data in time.
+    let (standin, mut daemon) = setup(StandinConfig::default(), &[]).await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "final").await;
+    let (_, template) = captured()
+        .into_iter()
+        .find(|(s, _)| s == "03-cli-error/a-uncaught")
+        .unwrap();
+    for _ in 0..3 {
+        agent.send_transaction(&run_id, &template).await.unwrap();
+    }
+    // Let the run task drain its queue before the signal.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(standin.calls_for("metric_data").is_empty());
+    let status = tokio::task::spawn_blocking(move || {
+        let status = daemon.terminate(Duration::from_secs(30));
+        (status, daemon)
+    })
+    .await
+    .unwrap();
+    assert!(status.0.success(), "exit status {:?}", status.0);
+    let table = harvested_metrics(&standin.calls_for("metric_data"));
+    assert_eq!(
+        table[&("OtherTransaction/all".to_owned(), String::new())][0],
+        3.0
+    );
+    assert_eq!(table[&("Errors/all".to_owned(), String::new())][0], 3.0);
+    let (seen, txn_events) = events(&standin.calls(), "analytic_event_data");
+    assert_eq!((seen, txn_events.len()), (3, 3));
+    assert_eq!(standin.calls_for("error_data").len(), 1);
+    assert_eq!(events(&standin.calls(), "error_event_data").1.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_frame_closes_only_its_connection() {
+    let (standin, daemon) = setup(StandinConfig::fast(), &[]).await;
+    let (mut good, run_id) = connect(&daemon, &standin, "robust").await;
+    // Garbage body in a well-formed preamble.
+    let mut bad = daemon.agent().await;
+    bad.send_body(&[0xff; 64]).await.unwrap();
+    assert!(bad.is_closed_by_peer(Duration::from_secs(5)).await);
+    // A frame above the size limit.
+    let mut huge = daemon.agent().await;
+    let mut preamble = (64u32 << 20).to_le_bytes().to_vec();
+    preamble.extend_from_slice(&2u32.to_le_bytes());
+    huge.send_raw(&preamble).await.unwrap();
+    assert!(huge.is_closed_by_peer(Duration::from_secs(5)).await);
+    // A transaction without a run id.
+    let mut no_run = daemon.agent().await;
+    no_run
+        .send_body(&seraph_wire::encode_transaction("", &TransactionData::default())[..])
+        .await
+        .unwrap();
+    // The daemon and the good connection carry on.
+    let (_, template) = captured()
+        .into_iter()
+        .find(|(s, _)| s == "01-cli-minimal")
+        .unwrap();
+    good.send_transaction(&run_id, &template).await.unwrap();
+    wait_for_transactions(&standin, &run_id, 1.0).await;
+    let app = app_info(LICENSE, "robust", &standin.host());
+    assert_eq!(
+        good.app_query(&app, Some(&run_id)).await.unwrap().status,
+        AppStatus::StillValid
+    );
+}
