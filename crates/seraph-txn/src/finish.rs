@@ -5,7 +5,7 @@
 use crate::attrs::{dest, AttrValue};
 use crate::config::{Threshold, TRACE_SEGMENT_LIMIT};
 use crate::metrics::ApdexZone;
-use crate::recorder::{self, SegKind, ROOT};
+use crate::recorder::{self, flag, SegKind, ROOT};
 use crate::rules::RuleOutcome;
 use crate::txn::{caller_name, FuncNames, PathType, ResourceUsage, Transaction};
 use crate::{ids, json, Ticks};

@@ -44,6 +44,8 @@ pub(crate) mod flag {
     pub const INSTRUMENTED: u16 = 1 << 11;
     /// Closed by the end of the transaction rather than by `leave`.
     pub const UNWOUND: u16 = 1 << 10;
+    /// The bits that rank segments when only some can be kept.
+    pub const PRIORITY: u16 = ROOT | DT | LOG | ATTR | INSTRUMENTED;
 }
 
 /// One segment. 64 bytes.
@@ -259,9 +261,23 @@ impl Recorder {
     /// Closes the innermost segment and decides whether to keep it.
     #[inline]
     pub fn leave(&mut self, now: Ticks) {
-        if let Some(i) = self.pop(now) {
-            self.settle(i);
+        if self.overflow > 0 {
+            self.overflow -= 1;
+            return;
         }
+        let Some(i) = self.stack.pop() else { return };
+        let n = &mut self.nodes[i as usize];
+        let stop = now.max(n.start);
+        n.stop = stop;
+        // The common case: a fast leaf with nothing attached. Only the free
+        // list link is written; `alloc` rewrites the whole node on reuse.
+        if n.flags == 0 && stop - n.start < self.min_keep && n.first_child == NIL && n.extra == NIL
+        {
+            n.next = self.free;
+            self.free = i;
+            return;
+        }
+        self.settle(i);
     }
 
     /// Decides the fate of a closed segment.
@@ -299,7 +315,7 @@ impl Recorder {
 
     fn key(&self, i: u32) -> (u16, Ticks) {
         let n = &self.nodes[i as usize];
-        (n.flags & 0xfc00, n.duration())
+        (n.flags & flag::PRIORITY, n.duration())
     }
 
     fn keep(&mut self, i: u32) {
