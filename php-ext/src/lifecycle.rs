@@ -50,7 +50,11 @@ unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> ffi::zend_resu
         // custom functions in php.ini, none is registered. (Per-directory
         // values cannot turn it on later.)
         let (settings, _) = AgentSettings::resolve(&ini::PhpIni);
-        if settings.enabled && (settings.tt_detail >= 1 || !settings.tt_custom.is_empty()) {
+        let wants_observer = settings.tt_detail >= 1
+            || !settings.tt_custom.is_empty()
+            || !settings.name_functions.is_empty()
+            || !settings.name_files.is_empty();
+        if settings.enabled && wants_observer {
             crate::hooks::observer::register();
         }
         crate::hooks::errors::register();

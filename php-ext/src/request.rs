@@ -188,7 +188,12 @@ impl Agent {
             tracing::warn!("{b}");
         }
         self.settings_json = crate::config::settings_json(&ini::PhpIni);
-        observer::configure(settings.tt_detail, &settings.tt_custom);
+        observer::configure(
+            settings.tt_detail,
+            &settings.tt_custom,
+            &settings.name_functions,
+            &settings.name_files,
+        );
         let is_cli = globals::is_cli();
         self.txn_cfg = Arc::new(txn_config(&settings, is_cli));
         self.settings = Arc::new(settings);

@@ -118,3 +118,89 @@ fn daemon_dying_mid_run() {
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert_eq!(d.frames()[0].kind(), "App");
 }
+
+#[test]
+fn exit_and_fatal_errors_still_send_the_transaction() {
+    let d = FakeDaemon::start(Mode::Connected);
+    for code in [
+        "function f() { g(); } function g() { echo \"bye\\n\"; exit(3); } f();",
+        "function f() { g(); } function g() { undefined_function(); } f();",
+    ] {
+        let out = php(&ini(
+            &d.address(),
+            &[("newrelic.daemon.app_connect_timeout", "5s")],
+        ))
+        .args(["-r", code])
+        .output()
+        .unwrap();
+        assert_ne!(out.status.code(), Some(0));
+    }
+    let frames = d.wait_frames(4);
+    let txns: Vec<_> = frames
+        .iter()
+        .filter(|f| f.kind() == "Transaction")
+        .map(|f| f.txn())
+        .collect();
+    assert_eq!(txns.len(), 2, "a transaction per run despite the bailout");
+    // The fatal error is recorded.
+    assert_eq!(txns[1].errors.len(), 1);
+    assert!(txns[1].errors[0].data.contains("undefined_function"));
+}
+
+#[test]
+fn angelic_mode_spawns_the_configured_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("argv");
+    let fake = dir.path().join("fake-newrelic-daemon");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho \"$@\" > {}\n", marker.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let sock = dir.path().join("absent.sock");
+    let sock = sock.to_str().unwrap();
+    let location = fake.to_str().unwrap();
+    let logfile = dir.path().join("agent.log");
+    let out = php(&[
+        ("newrelic.daemon.address", sock),
+        ("newrelic.daemon.dont_launch", "0"),
+        ("newrelic.daemon.location", location),
+        ("newrelic.daemon.pidfile", "/tmp/seraph-test.pid"),
+        ("newrelic.logfile", logfile.to_str().unwrap()),
+        ("newrelic.license", LICENSE),
+    ])
+    .args(["-r", SCRIPT])
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), "out\n");
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while !marker.exists() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let argv = std::fs::read_to_string(&marker).expect("the daemon was started");
+    assert!(
+        argv.starts_with(&format!(
+            "--agent --pidfile /tmp/seraph-test.pid --port {sock} --wait-for-port 0s"
+        )),
+        "{argv}"
+    );
+    assert!(
+        argv.contains("--define utilization.detect_kubernetes=true"),
+        "{argv}"
+    );
+
+    // dont_launch=1 (not from the CLI): nothing is started.
+    std::fs::remove_file(&marker).unwrap();
+    php(&[
+        ("newrelic.daemon.address", sock),
+        ("newrelic.daemon.dont_launch", "1"),
+        ("newrelic.daemon.location", location),
+        ("newrelic.license", LICENSE),
+    ])
+    .args(["-r", SCRIPT])
+    .output()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!marker.exists());
+}

@@ -9,6 +9,15 @@ use std::process::Command;
 const LICENSE: &str = "0123456789012345678901234567890123456789";
 
 fn cgi(d: &FakeDaemon, script: &str, uri: &str) -> (String, Vec<common::fake_daemon::Received>) {
+    cgi_with(d, script, uri, &[])
+}
+
+fn cgi_with(
+    d: &FakeDaemon,
+    script: &str,
+    uri: &str,
+    ini: &[&str],
+) -> (String, Vec<common::fake_daemon::Received>) {
     let work = tempfile::tempdir().unwrap();
     std::fs::write(work.path().join("index.php"), script).unwrap();
     let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
@@ -38,6 +47,7 @@ fn cgi(d: &FakeDaemon, script: &str, uri: &str) -> (String, Vec<common::fake_dae
         .args(["-d", &format!("newrelic.license={LICENSE}")])
         .args(["-d", "newrelic.appname=vectors"])
         .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
+        .args(ini.iter().flat_map(|i| ["-d", i]))
         .current_dir(work.path())
         .output()
         .unwrap();
@@ -100,5 +110,28 @@ fn background_job_turns_a_web_request_into_other() {
     assert_eq!(
         names,
         vector_metric_names("09-ignore-background/a-background-web")
+    );
+}
+
+#[test]
+fn name_functions_setting_names_web_transactions() {
+    if !have("php-cgi") {
+        eprintln!("php-cgi not installed: skipped");
+        return;
+    }
+    let d = FakeDaemon::start(Mode::Connected);
+    let script = "<?php function helper() {} function controller_show() { helper(); } controller_show(); echo 'ok';";
+    let (_, frames) = cgi_with(
+        &d,
+        script,
+        "/x",
+        &[
+            "newrelic.webtransaction.name.functions=controller_show",
+            "newrelic.transaction_tracer.detail=0",
+        ],
+    );
+    assert_eq!(
+        frames[1].txn().name,
+        "WebTransaction/Function/controller_show"
     );
 }

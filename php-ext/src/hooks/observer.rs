@@ -18,8 +18,8 @@
 use crate::request::AGENT;
 use crate::zend::ffi;
 use crate::zend::guard::guard;
-use crate::zend::zval::{function_name, zstr};
-use seraph_txn::{FuncKey, FuncNames};
+use crate::zend::zval::{function_name, zstr, zstr_lossy};
+use seraph_txn::{FuncKey, FuncNames, NameSource};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static OBSERVE_ALL: AtomicBool = AtomicBool::new(true);
@@ -27,15 +27,34 @@ static OBSERVE_ALL: AtomicBool = AtomicBool::new(true);
 /// Functions observed even with detail 0 (lower-case names).
 static EXTRA: crate::zend::nts::NtsCell<Vec<String>> = crate::zend::nts::NtsCell::new(Vec::new());
 
+/// `webtransaction.name.functions` and `.files` (lower-case).
+static NAMING: crate::zend::nts::NtsCell<(Vec<String>, Vec<String>)> =
+    crate::zend::nts::NtsCell::new((Vec::new(), Vec::new()));
+
 /// Updates the observation policy from the request's settings. PHP caches
 /// per-function decisions, so this affects functions first called later.
-pub fn configure(detail: u8, custom: &[String]) {
+pub fn configure(detail: u8, custom: &[String], name_functions: &[String], name_files: &[String]) {
     OBSERVE_ALL.store(detail >= 1, Ordering::Relaxed);
     let _ = EXTRA.with(|v| {
         if v.as_slice() != custom {
             *v = custom.to_vec();
         }
     });
+    let _ = NAMING.with(|n| {
+        if n.0.as_slice() != name_functions || n.1.as_slice() != name_files {
+            *n = (name_functions.to_vec(), name_files.to_vec());
+        }
+    });
+}
+
+/// Whether a file path matches one of `webtransaction.name.files`
+/// (case-insensitive substring; New Relic's patterns are regexes, and
+/// plain names, the usual case, match the same).
+fn naming_file(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    NAMING
+        .with(|n| n.1.iter().any(|f| p.contains(f.as_str())))
+        .unwrap_or(false)
 }
 
 /// Registers the observer (MINIT).
@@ -64,25 +83,45 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
                 !(*func).common.function_name.is_null(),
             )
         };
-        // Internal functions are instrumented by handler wrappers instead;
-        // the main script (no name) is the transaction itself.
-        if ty != ffi::ZEND_USER_FUNCTION || !named {
+        // Internal functions are instrumented by handler wrappers instead.
+        if ty != ffi::ZEND_USER_FUNCTION {
             return NONE;
         }
-        let observe = OBSERVE_ALL.load(Ordering::Relaxed) || {
-            // SAFETY: valid function.
-            let name = unsafe { function_name(func) }
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            EXTRA.with(|v| v.contains(&name)).unwrap_or(false)
-        };
-        if !observe {
-            return NONE;
+        if !named {
+            // A file (main script or include): only `name.files` cares.
+            // SAFETY: user functions have an op_array with a filename.
+            let file = unsafe { zstr_lossy((*func).op_array.filename) }.unwrap_or_default();
+            return if naming_file(&file) {
+                ffi::zend_observer_fcall_handlers {
+                    begin: Some(begin_file),
+                    end: None,
+                }
+            } else {
+                NONE
+            };
         }
+        // SAFETY: valid function.
+        let lname = unsafe { function_name(func) }
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let naming = NAMING.with(|n| n.0.contains(&lname)).unwrap_or(false);
+        let observe = OBSERVE_ALL.load(Ordering::Relaxed)
+            || EXTRA.with(|v| v.contains(&lname)).unwrap_or(false);
         let closure = flags & ffi::ZEND_ACC_CLOSURE != 0;
-        ffi::zend_observer_fcall_handlers {
-            begin: Some(if closure { begin_closure } else { begin }),
-            end: Some(end),
+        match (observe, naming) {
+            (false, false) => NONE,
+            (false, true) => ffi::zend_observer_fcall_handlers {
+                begin: Some(begin_name),
+                end: None,
+            },
+            (true, true) => ffi::zend_observer_fcall_handlers {
+                begin: Some(begin_name_and_segment),
+                end: Some(end),
+            },
+            (true, false) => ffi::zend_observer_fcall_handlers {
+                begin: Some(if closure { begin_closure } else { begin }),
+                end: Some(end),
+            },
         }
     })
 }
@@ -104,6 +143,47 @@ unsafe extern "C" fn begin(ex: *mut ffi::zend_execute_data) {
     // SAFETY: PHP passes the live frame of an observed function.
     let key = unsafe { (*ex).func } as usize;
     guard("observer begin", (), || enter(key));
+}
+
+/// Names a web transaction after a `webtransaction.name.*` match.
+fn name_after(source: NameSource, name: String) {
+    let _ = AGENT.with(|a| {
+        if let Some(t) = a.as_mut().and_then(|a| a.txn.as_mut()) {
+            if t.is_web() {
+                t.set_name(source, &name);
+            }
+        }
+    });
+}
+
+unsafe extern "C" fn begin_name(ex: *mut ffi::zend_execute_data) {
+    // SAFETY: PHP passes the live frame of an observed function.
+    let func = unsafe { (*ex).func };
+    guard("observer begin (naming)", (), || {
+        // SAFETY: as above.
+        if let Some(name) = unsafe { function_name(func) } {
+            name_after(NameSource::Function, name);
+        }
+    });
+}
+
+unsafe extern "C" fn begin_name_and_segment(ex: *mut ffi::zend_execute_data) {
+    // SAFETY: forwarded.
+    unsafe { begin_name(ex) };
+    // SAFETY: PHP passes the live frame of an observed function.
+    let key = unsafe { (*ex).func } as usize;
+    guard("observer begin", (), || enter(key));
+}
+
+unsafe extern "C" fn begin_file(ex: *mut ffi::zend_execute_data) {
+    // SAFETY: the live frame of a file's op_array.
+    let file = unsafe { zstr_lossy((*(*ex).func).op_array.filename) };
+    guard("observer begin (file naming)", (), || {
+        if let Some(file) = file {
+            let base = file.rsplit('/').next().unwrap_or(&file).to_owned();
+            name_after(NameSource::File, base);
+        }
+    });
 }
 
 unsafe extern "C" fn begin_closure(ex: *mut ffi::zend_execute_data) {
