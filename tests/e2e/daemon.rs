@@ -623,3 +623,56 @@ async fn a_bad_frame_closes_only_its_connection() {
         AppStatus::StillValid
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integration_mode_logs_each_transactions_payloads() {
+    let standin = Standin::start(StandinConfig::fast()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    standin.write_ca(&ca).unwrap();
+    let daemon = Daemon::start(DaemonOptions {
+        cfg: vec![format!("ssl_ca_bundle = {}", ca.display())],
+        args: vec!["--integration".into()],
+        ..Default::default()
+    })
+    .await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "integration").await;
+    let (_, t) = captured()
+        .into_iter()
+        .find(|(s, _)| s == "05-pdo-sqlite")
+        .unwrap();
+    agent.send_transaction(&run_id, &t).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let log = loop {
+        let log = daemon.log_text();
+        if log.contains("NR_INTEGRATION_TEST 'sql_trace_data'") {
+            break log;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no integration lines:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let line = |method: &str| -> Value {
+        let prefix = format!("NR_INTEGRATION_TEST '{method}' '");
+        let start = log
+            .find(&prefix)
+            .unwrap_or_else(|| panic!("{method} not logged"))
+            + prefix.len();
+        let end = start + log[start..].find("'\n").unwrap();
+        serde_json::from_str(&log[start..end]).unwrap()
+    };
+    let metrics = line("metric_data");
+    assert_eq!(metrics[0], json!(run_id));
+    assert!(metrics[3]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m[0] == json!({"name": "Datastore/statement/SQLite/users/select", "scope": "OtherTransaction/php/script.php"})));
+    // Audit form: SQL parameters as JSON, not a compressed blob.
+    let sql = line("sql_trace_data");
+    assert!(sql[0][0][9]["backtrace"].is_array());
+    let traces = line("transaction_sample_data");
+    assert!(traces[1][0][4].is_array());
+}

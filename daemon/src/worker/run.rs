@@ -14,6 +14,7 @@ use super::runs::{RunMsg, RunSender};
 use super::stats::WorkerStats;
 use bytes::Bytes;
 use seraph_collector::{CallStats, CollectorClient, Endpoint, Method, Outcome, Response};
+use seraph_config::IntegrationFormat;
 use seraph_harvest::{
     payload, BlobEncoding, CallOutcome, DefaultData, ErrorTraces, EventKind, EventReservoir,
     Harvest, HarvestLimits, LogLabels, MetricRules, MetricTable, PhpPackage, SlowSqls,
@@ -59,6 +60,8 @@ pub struct RunSettings {
     pub agent_language: String,
     /// Whether system roots are in use (a supportability metric).
     pub certificates: SystemCertificates,
+    /// `--integration`: also log every transaction's own payloads.
+    pub integration: Option<IntegrationFormat>,
 }
 
 /// Starts the task for a freshly connected run.
@@ -216,6 +219,9 @@ impl Run {
                     self.stats
                         .transactions_merged
                         .fetch_add(1, Ordering::Relaxed);
+                    if let Some(format) = self.settings.integration {
+                        log_integration_payloads(&self.settings, format, txn, body.len());
+                    }
                 }
             }
             // Connections verify frames before routing them, so this is a
@@ -502,6 +508,39 @@ impl Run {
             }
         }
         true
+    }
+}
+
+/// Integration mode (`--integration`, used by test runners): the
+/// transaction is also aggregated on its own into a throwaway harvest and
+/// each of its payloads is logged in audit form, one line per payload:
+/// `NR_INTEGRATION_TEST '<method>' ['<seq>'] '<json>'`.
+fn log_integration_payloads(
+    settings: &RunSettings,
+    format: IntegrationFormat,
+    txn: seraph_wire::fb::Transaction<'_>,
+    body_len: usize,
+) {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now();
+    let mut one = Harvest::new(settings.limits, now);
+    one.add_transaction(txn, body_len);
+    match payload::audit_payloads(&settings.run_id, one, now) {
+        Ok(payloads) => {
+            for (method, body) in payloads {
+                let json = String::from_utf8_lossy(&body);
+                match format {
+                    IntegrationFormat::Plain => {
+                        tracing::info!("NR_INTEGRATION_TEST '{method}' '{json}'");
+                    }
+                    IntegrationFormat::Seq => {
+                        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!("NR_INTEGRATION_TEST '{method}' '{seq}' '{json}'");
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot build integration payloads"),
     }
 }
 

@@ -154,6 +154,7 @@ fn run_settings(
         distributed_tracing: distributed_tracing_enabled(&info.settings),
         agent_language: info.agent_language.clone(),
         certificates,
+        integration: config.integration,
     }
 }
 
