@@ -761,7 +761,7 @@ impl Transaction {
             return Vec::new();
         }
         let chosen = pick(segs, self.cfg.span_limit(), |s| {
-            (s.flags & 0xfc00, s.duration())
+            (s.flags & flag::PRIORITY, s.duration())
         });
         let mut ids: Vec<Option<String>> = vec![None; segs.len()];
         let mut emitted_parent: Vec<Option<usize>> = vec![None; segs.len()];
