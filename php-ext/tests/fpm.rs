@@ -169,3 +169,42 @@ fn workers_connect_lazily_after_fork() {
     let apps = frames.iter().filter(|f| f.kind() == "App").count();
     assert_eq!(apps, conns_by_pid.len(), "one App query per worker");
 }
+
+#[test]
+fn pcntl_fork_child_uses_its_own_connection() {
+    let d = FakeDaemon::start(Mode::Connected);
+    let code = r#"
+        function work() { return 1; }
+        work();
+        $pid = pcntl_fork();
+        if ($pid === 0) { work(); exit(0); }
+        pcntl_waitpid($pid, $status);
+        echo "parent done\n";
+    "#;
+    let addr = d.address();
+    let out = php(&[
+        ("newrelic.daemon.address", &addr),
+        ("newrelic.daemon.dont_launch", "3"),
+        (
+            "newrelic.license",
+            "0123456789012345678901234567890123456789",
+        ),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+    ])
+    .args(["-r", code])
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), "parent done\n");
+    let frames = d.wait_frames(3);
+    let txns: Vec<_> = frames
+        .iter()
+        .filter(|f| f.kind() == "Transaction")
+        .map(|f| (f.conn, f.txn().pid))
+        .collect();
+    assert_eq!(txns.len(), 2, "parent and child each finish a transaction");
+    assert_ne!(txns[0].1, txns[1].1, "different pids");
+    assert_ne!(
+        txns[0].0, txns[1].0,
+        "the child never writes into the parent's socket"
+    );
+}

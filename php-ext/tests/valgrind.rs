@@ -69,3 +69,65 @@ throw new RuntimeException('uncaught');
     let kinds: Vec<_> = d.wait_frames(2).iter().map(|f| f.kind()).collect();
     assert_eq!(kinds, ["App", "Transaction"]);
 }
+
+#[test]
+fn memcheck_clean_with_pdo_and_distributed_tracing() {
+    if !have("valgrind") {
+        eprintln!("valgrind not installed: skipped");
+        return;
+    }
+    let d = FakeDaemon::start(Mode::Connected);
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("v.php");
+    std::fs::write(
+        &script,
+        r#"<?php
+$db = new PDO('sqlite::memory:');
+$db->exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+$st = $db->prepare('INSERT INTO t (v) VALUES (?)');
+$st->execute(['a']);
+$st->execute(['b']);
+var_dump($db->query('SELECT count(*) FROM t')->fetchColumn());
+newrelic_accept_distributed_trace_headers(['traceparent' => '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01']);
+$h = [];
+newrelic_insert_distributed_trace_headers($h);
+var_dump(count($h) > 0);
+newrelic_get_trace_metadata();
+newrelic_get_linking_metadata();
+"#,
+    )
+    .unwrap();
+    let out = Command::new("valgrind")
+        .args([
+            "-q",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+        ])
+        .env("USE_ZEND_ALLOC", "0")
+        .env("ZEND_DONT_UNLOAD_MODULES", "1")
+        .arg("php")
+        .arg("-n")
+        .arg("-d")
+        .arg(format!("extension={}", extension_path().display()))
+        .args(["-d", "extension=pdo", "-d", "extension=pdo_sqlite"])
+        .args(["-d", &format!("newrelic.daemon.address={}", d.address())])
+        .args(["-d", "newrelic.daemon.dont_launch=3"])
+        .args([
+            "-d",
+            "newrelic.license=0123456789012345678901234567890123456789",
+        ])
+        .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(
+        out.status.code(),
+        Some(99),
+        "valgrind reported errors:\n{err}"
+    );
+    assert!(stdout(&out).contains("bool(true)"), "{}", stdout(&out));
+    let kinds: Vec<_> = d.wait_frames(2).iter().map(|f| f.kind()).collect();
+    assert_eq!(kinds, ["App", "Transaction"]);
+}
