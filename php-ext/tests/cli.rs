@@ -313,3 +313,27 @@ fn dt_insert_then_accept_is_refused() {
     let names: BTreeSet<String> = txn.metrics.iter().map(|m| m.name.clone()).collect();
     assert_eq!(names, vector_metric_names("08-api-dt/b-insert-then-accept"));
 }
+
+#[test]
+fn app_settings_equal_new_relics_for_the_same_ini() {
+    let d = FakeDaemon::start(Mode::Connected);
+    run_vector("01-cli-minimal", &d, &[]);
+    let ours: serde_json::Value =
+        serde_json::from_str(&d.wait_frames(1)[0].app().settings).unwrap();
+    let text = std::fs::read_to_string(vectors().unwrap().join("00-app/App.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let theirs: serde_json::Value =
+        serde_json::from_str(v["data"]["settings"].as_str().unwrap()).unwrap();
+    let (ours, theirs) = (ours.as_object().unwrap(), theirs.as_object().unwrap());
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in theirs {
+        // Paths differ per run.
+        if k == "newrelic.daemon.address" || k == "newrelic.logfile" {
+            continue;
+        }
+        assert_eq!(&ours[k], v, "{k}");
+    }
+}
