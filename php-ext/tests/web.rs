@@ -35,6 +35,7 @@ fn cgi_with(
             ("SCRIPT_NAME", "/index.php"),
             ("HTTP_HOST", "shop.example.test"),
             ("HTTP_ACCEPT", "text/html"),
+            ("HTTP_USER_AGENT", "vectors-test/1.0"),
             ("REDIRECT_STATUS", "200"),
         ])
         .env("SCRIPT_FILENAME", work.path().join("index.php"))
@@ -89,6 +90,22 @@ fn cgi_request_is_a_web_transaction() {
     assert_eq!(txn.uri, "/shop/item");
     let names: BTreeSet<String> = txn.metrics.iter().map(|m| m.name.clone()).collect();
     assert_eq!(names, vector_metric_names("07-web-cgi/a-200"));
+    // Agent attributes: the same keys New Relic's agent sent.
+    let ours: serde_json::Value = serde_json::from_str(txn.txn_event.as_deref().unwrap()).unwrap();
+    let p = "/work/shared/protocol/vectors/07-web-cgi/a-200/002-Transaction.json";
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    let theirs: serde_json::Value =
+        serde_json::from_str(v["data"]["txn_event"]["data"].as_str().unwrap()).unwrap();
+    let keys = |e: &serde_json::Value| {
+        e[2].as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(keys(&ours), keys(&theirs), "{ours}");
+    assert_eq!(ours[2]["request.uri"], "/shop/item");
+    assert_eq!(ours[2]["http.statusCode"], 200);
 }
 
 #[test]
