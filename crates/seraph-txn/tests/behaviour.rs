@@ -773,3 +773,91 @@ fn cpu_and_memory_metrics() {
         3e-6
     );
 }
+
+/// Random API call sequences (with tiny limits so evictions happen all the
+/// time) never panic and always produce well-formed JSON with consistent
+/// span links.
+#[test]
+fn random_call_sequences_are_safe() {
+    for seed in 0..200u64 {
+        let mut rng = SeededIds::new(seed);
+        let mut cfg = TxnConfig {
+            span_events_max_samples_stored: 1 + (seed % 4) as usize,
+            max_stack_depth: 1 + (seed % 6) as usize,
+            expensive_node_min_ns: (seed % 3) * 1000,
+            ..TxnConfig::default()
+        };
+        cfg.transaction_tracer.max_segments_cli = (seed % 5) as usize;
+        cfg.transaction_tracer.threshold = Threshold::Duration(0);
+        cfg.transaction_tracer.explain_threshold_ns = 0;
+        let mut t = cli(cfg);
+        let mut now = 0u64;
+        for _ in 0..300 {
+            now += rng.next_u64() % 5000;
+            match rng.next_u64() % 12 {
+                0..=3 => t.enter((rng.next_u64() % 7) as usize, now),
+                4..=6 => t.leave(now),
+                7 => t.leave_datastore(
+                    now,
+                    DatastoreCall {
+                        product: "MySQL".into(),
+                        sql: Some(format!("select * from t where x = {}", rng.next_u64() % 3)),
+                        backtrace: Some(vec!["bt".into()]),
+                        ..DatastoreCall::default()
+                    },
+                ),
+                8 => t.leave_external(
+                    now,
+                    ExternalCall {
+                        url: "http://h/p".into(),
+                        library: "curl".into(),
+                        procedure: "GET".into(),
+                        status: Some(200),
+                    },
+                ),
+                9 => t.leave_custom(now, "c"),
+                10 => {
+                    t.current_span_id();
+                    t.add_custom_parameter("k", (rng.next_u64() as i64).into());
+                    t.set_current_segment_error("E", "m");
+                }
+                _ => {
+                    let mut ids = SeededIds::new(rng.next_u64());
+                    t.create_dt_headers(T0_US + now / 1000, &mut ids);
+                    t.notice_error(NoticedError {
+                        priority: (rng.next_u64() % 3) as i32,
+                        message: "m".into(),
+                        class: "C".into(),
+                        stack_trace: vec![],
+                        now_unix_us: T0_US,
+                    });
+                }
+            }
+        }
+        let d = finish(t, now + 1).unwrap();
+        let spans: Vec<Value> = d.span_events.iter().map(|s| json(s)).collect();
+        assert!(spans.len() <= 1 + (seed % 4) as usize, "seed {seed}");
+        let ids: Vec<&str> = spans
+            .iter()
+            .map(|s| s[0]["guid"].as_str().unwrap())
+            .collect();
+        for s in spans.iter().skip(1) {
+            assert!(
+                ids.contains(&s[0]["parentId"].as_str().unwrap()),
+                "seed {seed}: dangling parent"
+            );
+        }
+        if let Some(tr) = &d.trace {
+            json(&tr.data);
+        }
+        for e in d
+            .errors
+            .iter()
+            .map(|e| &e.data)
+            .chain(&d.error_events)
+            .chain(&d.txn_event)
+        {
+            json(e);
+        }
+    }
+}
