@@ -11,12 +11,7 @@ use std::path::PathBuf;
 const LICENSE: &str = "0123456789012345678901234567890123456789";
 
 fn vectors() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/protocol/vectors");
-    let p = if p.exists() {
-        p
-    } else {
-        PathBuf::from("/work/shared/protocol/vectors")
-    };
+    let p = vectors_dir();
     p.exists().then_some(p)
 }
 

@@ -21,7 +21,7 @@ fn pdo_sqlite_calls_are_datastore_segments() {
     let d = FakeDaemon::start(Mode::Connected);
     let work = tempfile::tempdir().unwrap();
     std::fs::copy(
-        "/work/shared/protocol/vectors/05-pdo-sqlite/script.php",
+        vectors_dir().join("05-pdo-sqlite/script.php"),
         work.path().join("script.php"),
     )
     .unwrap();

@@ -56,9 +56,7 @@ fn cgi_with(
 }
 
 fn vector_metric_names(scenario: &str) -> BTreeSet<String> {
-    let p = std::path::PathBuf::from("/work/shared/protocol/vectors")
-        .join(scenario)
-        .join("002-Transaction.json");
+    let p = vectors_dir().join(scenario).join("002-Transaction.json");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
     v["data"]["metrics"]
         .as_array()
@@ -92,7 +90,7 @@ fn cgi_request_is_a_web_transaction() {
     assert_eq!(names, vector_metric_names("07-web-cgi/a-200"));
     // Agent attributes: the same keys New Relic's agent sent.
     let ours: serde_json::Value = serde_json::from_str(txn.txn_event.as_deref().unwrap()).unwrap();
-    let p = "/work/shared/protocol/vectors/07-web-cgi/a-200/002-Transaction.json";
+    let p = vectors_dir().join("07-web-cgi/a-200/002-Transaction.json");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
     let theirs: serde_json::Value =
         serde_json::from_str(v["data"]["txn_event"]["data"].as_str().unwrap()).unwrap();

@@ -26,6 +26,17 @@ pub fn extension_path() -> PathBuf {
     so
 }
 
+/// `shared/protocol/vectors`: beside the repository (CI's layout), else
+/// the development machine's `/work/shared`.
+pub fn vectors_dir() -> PathBuf {
+    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/protocol/vectors");
+    if beside.exists() {
+        beside
+    } else {
+        PathBuf::from("/work/shared/protocol/vectors")
+    }
+}
+
 /// Whether a binary is on PATH.
 pub fn have(bin: &str) -> bool {
     Command::new("sh")
