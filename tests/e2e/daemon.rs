@@ -561,15 +561,35 @@ async fn sigterm_harvests_everything_before_exiting() {
     // 60 s harvests: only the final harvest can deliver the data in time.
     let (standin, mut daemon) = setup(StandinConfig::default(), &[]).await;
     let (mut agent, run_id) = connect(&daemon, &standin, "final").await;
-    let (_, template) = captured()
+    let (_, with_error) = captured()
         .into_iter()
         .find(|(s, _)| s == "03-cli-error/a-uncaught")
         .unwrap();
     for _ in 0..3 {
-        agent.send_transaction(&run_id, &template).await.unwrap();
+        agent.send_transaction(&run_id, &with_error).await.unwrap();
     }
-    // Let the run task drain its queue before the signal.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Many more, from 20 connections, written right before the signal:
+    // what agents wrote before SIGTERM must reach the final harvest.
+    let (_, plain) = captured()
+        .into_iter()
+        .find(|(s, _)| s == "01-cli-minimal")
+        .unwrap();
+    let mut writers = Vec::new();
+    for _ in 0..20 {
+        let mut conn = daemon.agent().await;
+        let run_id = run_id.clone();
+        let plain = plain.clone();
+        writers.push(tokio::spawn(async move {
+            for _ in 0..500 {
+                conn.send_transaction(&run_id, &plain).await.unwrap();
+            }
+            conn
+        }));
+    }
+    let mut open = Vec::new();
+    for w in writers {
+        open.push(w.await.unwrap());
+    }
     assert!(standin.calls_for("metric_data").is_empty());
     let status = tokio::task::spawn_blocking(move || {
         let status = daemon.terminate(Duration::from_secs(30));
@@ -581,13 +601,19 @@ async fn sigterm_harvests_everything_before_exiting() {
     let table = harvested_metrics(&standin.calls_for("metric_data"));
     assert_eq!(
         table[&("OtherTransaction/all".to_owned(), String::new())][0],
-        3.0
+        3.0 + 20.0 * 500.0
     );
     assert_eq!(table[&("Errors/all".to_owned(), String::new())][0], 3.0);
-    let (seen, txn_events) = events(&standin.calls(), "analytic_event_data");
-    assert_eq!((seen, txn_events.len()), (3, 3));
+    // A full reservoir (10 000 of 10 003) with distributed tracing on is
+    // posted in two halves, each reporting its own length as events_seen
+    // (collector-protocol.md §4.1).
+    let posts = standin.calls_for("analytic_event_data");
+    assert_eq!(posts.len(), 2);
+    let (seen, txn_events) = events(&posts, "analytic_event_data");
+    assert_eq!((seen, txn_events.len()), (10_000, 10_000));
     assert_eq!(standin.calls_for("error_data").len(), 1);
     assert_eq!(events(&standin.calls(), "error_event_data").1.len(), 3);
+    drop(open);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,6 +26,8 @@ pub struct DaemonOptions {
     pub args: Vec<String>,
     /// Run the worker directly (`-f`) rather than under the watcher.
     pub foreground: bool,
+    /// `--loglevel`.
+    pub loglevel: &'static str,
 }
 
 impl Default for DaemonOptions {
@@ -34,6 +36,7 @@ impl Default for DaemonOptions {
             cfg: Vec::new(),
             args: Vec::new(),
             foreground: true,
+            loglevel: "debug",
         }
     }
 }
@@ -60,7 +63,7 @@ impl Daemon {
             .arg("--logfile")
             .arg(&log)
             .arg("--loglevel")
-            .arg("debug");
+            .arg(options.loglevel);
         if options.foreground {
             cmd.arg("-f");
         }

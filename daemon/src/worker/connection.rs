@@ -15,6 +15,7 @@ use seraph_wire::message::{decode, Body};
 use seraph_wire::AppInfo;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
@@ -51,7 +52,8 @@ pub enum ConnectionError {
 }
 
 /// Serves one connection until the peer hangs up, sends something invalid,
-/// or the worker shuts down.
+/// or the worker shuts down (after reading what the agent had already
+/// written).
 pub async fn serve<S>(
     mut stream: S,
     ctx: Arc<ConnectionContext>,
@@ -91,6 +93,7 @@ where
     let mut decoder = FrameDecoder::new(ctx.max_frame);
     let mut scratch = Vec::new();
     let mut warned_format = false;
+    let mut drain_until = None;
     loop {
         while let Some(frame) = decoder.decode(&mut buf)? {
             if frame.format != FORMAT_BINARY {
@@ -149,13 +152,35 @@ where
                 Body::AppReply(_) | Body::None => {}
             }
         }
+        if let Some(deadline) = drain_until {
+            // Shutting down: take what the agent already wrote, then stop.
+            let idle = tokio::time::Instant::now() + DRAIN_IDLE;
+            match tokio::time::timeout_at(idle.min(deadline), stream.read_buf(&mut buf)).await {
+                Ok(n) => {
+                    if n? == 0 {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Err(_) => return Err(ConnectionError::Shutdown),
+            }
+        }
         tokio::select! {
             n = stream.read_buf(&mut buf) => {
                 if n? == 0 {
                     return Ok(());
                 }
             }
-            _ = shutdown.changed() => return Err(ConnectionError::Shutdown),
+            _ = shutdown.changed() => {
+                drain_until = Some(tokio::time::Instant::now() + DRAIN_MAX);
+            }
         }
     }
 }
+
+/// At shutdown a connection keeps reading until the agent has been quiet
+/// this long: transactions already written must reach the final harvest.
+const DRAIN_IDLE: Duration = Duration::from_millis(25);
+
+/// Upper bound on that drain, against an agent that never stops writing.
+const DRAIN_MAX: Duration = Duration::from_secs(2);

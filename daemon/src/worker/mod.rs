@@ -127,6 +127,9 @@ async fn serve(
     on_ready();
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // Each connection task holds a clone; recv() returns None once all of
+    // them have finished (their transactions are then in the run queues).
+    let (conn_alive_tx, mut conn_alive_rx) = mpsc::channel::<()>(1);
     let stop = shutdown_signal(foreground);
     tokio::pin!(stop);
     let status_every = Duration::from_secs(60);
@@ -137,10 +140,14 @@ async fn serve(
             stream = listener.accept() => {
                 let ctx = Arc::clone(&ctx);
                 let shutdown = shutdown_rx.clone();
-                match stream {
-                    Stream::Unix(s) => tokio::spawn(connection::serve(s, ctx, shutdown)),
-                    Stream::Tcp(s) => tokio::spawn(connection::serve(s, ctx, shutdown)),
-                };
+                let alive = conn_alive_tx.clone();
+                tokio::spawn(async move {
+                    match stream {
+                        Stream::Unix(s) => connection::serve(s, ctx, shutdown).await,
+                        Stream::Tcp(s) => connection::serve(s, ctx, shutdown).await,
+                    }
+                    drop(alive);
+                });
             }
             _ = status.tick() => log_status(&stats),
             signal = &mut stop => {
@@ -151,6 +158,13 @@ async fn serve(
     }
     drop(listener);
     let _ = shutdown_tx.send(true);
+    drop(conn_alive_tx);
+    if tokio::time::timeout(Duration::from_secs(5), conn_alive_rx.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some agent connections did not finish draining");
+    }
     let harvested = registry.shutdown(Duration::from_secs(40)).await;
     tracing::info!(runs = harvested, "final harvest done; exiting");
     log_status(&stats);
@@ -232,5 +246,5 @@ use seraph_harvest::SystemCertificates;
 use stats::WorkerStats;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use upstream::CollectorUpstream;
