@@ -24,7 +24,8 @@
 //!    newer record that reused an old id.
 //! 6. **One process per directory.** [`Spool::open`] takes an exclusive `flock` on `dir/LOCK`;
 //!    a second opener (another daemon, or another `Spool` in the same process) gets
-//!    [`SpoolError::Locked`].
+//!    [`SpoolError::Locked`]. `flock` is advisory and unreliable on network filesystems: keep
+//!    the spool on a local disk.
 //! 7. **Nothing secret is stored.** A record is keyed by an opaque application id the caller
 //!    derives (for example a hash of license key and app names) and the collector method name;
 //!    no license key, run id or URL is written. The files are created `0600` in a `0700`

@@ -649,3 +649,11 @@ fn many_apps_interleaved() {
     assert_eq!((stats.records, stats.segments, stats.bytes), (0, 0, 0));
     assert!(segments(dir.path()).is_empty());
 }
+
+/// The daemon moves the spool into blocking tasks.
+#[test]
+fn spool_is_send() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<Spool>();
+    assert_send::<SpoolError>();
+}
