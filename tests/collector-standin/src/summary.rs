@@ -12,6 +12,9 @@ use crate::record::RecordedCall;
 struct MetricAgg {
     count: f64,
     total: f64,
+    max: f64,
+    /// Raw field sums, for Apdex (satisfied, tolerating, frustrating).
+    fields: [f64; 3],
 }
 
 #[derive(Default)]
@@ -23,7 +26,8 @@ struct AppDigest {
     transactions: BTreeMap<String, (usize, f64)>,
     /// (name, scope) → totals
     metrics: BTreeMap<(String, String), MetricAgg>,
-    errors: Vec<String>,
+    /// error description → occurrences
+    errors: BTreeMap<String, usize>,
     slow_sql: Vec<String>,
     traces: Vec<String>,
     custom_events: usize,
@@ -59,6 +63,10 @@ fn digest(app: &mut AppDigest, call: &RecordedCall) {
                 let agg = app.metrics.entry((name, scope)).or_default();
                 agg.count += num(&m[1][0]);
                 agg.total += num(&m[1][1]);
+                agg.max = agg.max.max(num(&m[1][4]));
+                for i in 0..3 {
+                    agg.fields[i] += num(&m[1][i]);
+                }
             }
         }
         "analytic_event_data" => {
@@ -80,12 +88,14 @@ fn digest(app: &mut AppDigest, call: &RecordedCall) {
         }
         "error_data" => {
             for e in p.get(1).and_then(Value::as_array).into_iter().flatten() {
-                app.errors.push(format!(
-                    "{}: {} ({})",
-                    text(&e[1]),
-                    text(&e[2]),
-                    text(&e[3])
-                ));
+                *app.errors
+                    .entry(format!(
+                        "{}: {} ({})",
+                        text(&e[1]),
+                        text(&e[2]),
+                        text(&e[3])
+                    ))
+                    .or_default() += 1;
             }
         }
         "sql_trace_data" => {
@@ -126,6 +136,98 @@ fn obfuscate(key: &str) -> String {
     )
 }
 
+fn unscoped<'a>(app: &'a AppDigest, name: &str) -> Option<&'a MetricAgg> {
+    app.metrics.get(&(name.to_owned(), String::new()))
+}
+
+/// A transaction's own metric (not a rollup such as `WebTransaction` or a
+/// `*TotalTime`).
+fn is_transaction_metric(name: &str) -> bool {
+    (name.starts_with("WebTransaction/") || name.starts_with("OtherTransaction/"))
+        && name != "OtherTransaction/all"
+}
+
+fn render_app(out: &mut String, app: &AppDigest) {
+    let count = |name: &str| unscoped(app, name).map_or(0.0, |m| m.count);
+    let web = count("WebTransaction");
+    let other = count("OtherTransaction/all");
+    let _ = writeln!(
+        out,
+        "  transactions: {} ({web} web, {other} background)",
+        web + other
+    );
+    let _ = writeln!(
+        out,
+        "    {:<56} {:>7} {:>9} {:>9}",
+        "name", "count", "avg ms", "max ms"
+    );
+    for ((name, scope), m) in &app.metrics {
+        if scope.is_empty() && is_transaction_metric(name) && m.count > 0.0 {
+            let _ = writeln!(
+                out,
+                "    {name:<56} {:>7} {:>9.1} {:>9.1}",
+                m.count,
+                m.total / m.count * 1000.0,
+                m.max * 1000.0
+            );
+        }
+    }
+    if let Some(m) = unscoped(app, "WebTransaction").filter(|m| m.count > 0.0) {
+        let _ = write!(
+            out,
+            "  web response time: avg {:.1} ms, max {:.1} ms",
+            m.total / m.count * 1000.0,
+            m.max * 1000.0
+        );
+        if let Some(a) = unscoped(app, "Apdex") {
+            let [s, t, f] = a.fields;
+            let score = if s + t + f > 0.0 {
+                (s + t / 2.0) / (s + t + f)
+            } else {
+                1.0
+            };
+            let _ = write!(
+                out,
+                "; apdex {score:.2} (satisfied {s}, tolerating {t}, frustrated {f})"
+            );
+        }
+        let _ = writeln!(out);
+    }
+    for (label, prefix) in [
+        ("databases", "Datastore/"),
+        ("external services", "External/"),
+    ] {
+        let rows: Vec<_> = app
+            .metrics
+            .iter()
+            .filter(|((n, scope), _)| {
+                scope.is_empty()
+                    && n.starts_with(prefix)
+                    && !n.ends_with("/allWeb")
+                    && !n.ends_with("/allOther")
+                    && n.as_str() != format!("{prefix}all")
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "  {label}:");
+        for ((name, _), m) in rows {
+            let avg = if m.count > 0.0 {
+                m.total / m.count * 1000.0
+            } else {
+                0.0
+            };
+            let _ = writeln!(out, "    {name:<56} {:>7} {avg:>9.2}", m.count);
+        }
+    }
+    let total_errors: usize = app.errors.values().sum();
+    let _ = writeln!(out, "  errors: {total_errors} traced");
+    for (e, n) in &app.errors {
+        let _ = writeln!(out, "    {n} x {e}");
+    }
+}
+
 /// Renders the digest of `calls`.
 pub fn render(calls: &[RecordedCall]) -> String {
     let mut apps: BTreeMap<String, AppDigest> = BTreeMap::new();
@@ -159,50 +261,7 @@ pub fn render(calls: &[RecordedCall]) -> String {
             .map(|(m, n)| format!("{m} x{n}"))
             .collect();
         let _ = writeln!(out, "  calls: {}", methods.join(", "));
-        let _ = writeln!(
-            out,
-            "  transactions: {}",
-            app.transactions.values().map(|t| t.0).sum::<usize>()
-        );
-        for (txn, (n, total)) in &app.transactions {
-            let _ = writeln!(
-                out,
-                "    {txn}  x{n}  avg {:.1} ms",
-                total / *n as f64 * 1000.0
-            );
-        }
-        let shown: Vec<_> = app
-            .metrics
-            .iter()
-            .filter(|((n, _), _)| !n.starts_with("Supportability/"))
-            .collect();
-        let _ = writeln!(
-            out,
-            "  metrics: {} ({} supportability not shown)",
-            shown.len(),
-            app.metrics.len() - shown.len()
-        );
-        for ((metric, scope), agg) in shown {
-            let avg = if agg.count > 0.0 {
-                agg.total / agg.count * 1000.0
-            } else {
-                0.0
-            };
-            let scope = if scope.is_empty() {
-                String::new()
-            } else {
-                format!(" [{scope}]")
-            };
-            let _ = writeln!(
-                out,
-                "    {metric}{scope}  calls {}  avg {avg:.2} ms",
-                agg.count
-            );
-        }
-        let _ = writeln!(out, "  errors: {}", app.errors.len());
-        for e in &app.errors {
-            let _ = writeln!(out, "    {e}");
-        }
+        render_app(&mut out, app);
         let _ = writeln!(out, "  slow SQL: {}", app.slow_sql.len());
         for s in &app.slow_sql {
             let _ = writeln!(out, "    {s}");
@@ -213,8 +272,11 @@ pub fn render(calls: &[RecordedCall]) -> String {
         }
         let _ = writeln!(
             out,
-            "  events: {} custom, {} span, {} log",
-            app.custom_events, app.span_events, app.log_events
+            "  events: {} transaction, {} custom, {} span, {} log",
+            app.transactions.values().map(|t| t.0).sum::<usize>(),
+            app.custom_events,
+            app.span_events,
+            app.log_events
         );
     }
     if !unattributed.is_empty() {
@@ -262,7 +324,10 @@ mod tests {
                 Some("1"),
                 "shop",
                 json!(["1", 0, 60, [
+                    [{"name": "WebTransaction"}, [2, 0.5, 0.5, 0.2, 0.3, 0.13]],
                     [{"name": "WebTransaction/Action/home"}, [2, 0.5, 0.5, 0.2, 0.3, 0.13]],
+                    [{"name": "Apdex"}, [1, 1, 0, 0.5, 0.5, 0]],
+                    [{"name": "Datastore/MySQL/all"}, [4, 0.04, 0.04, 0.01, 0.01, 0.0]],
                     [{"name": "Datastore/all", "scope": "WebTransaction/Action/home"}, [4, 0.04, 0.04, 0.01, 0.01, 0.0]],
                     [{"name": "Supportability/PHP/x"}, [1, 0, 0, 0, 0, 0]]
                 ]]),
@@ -327,23 +392,26 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("WebTransaction/Action/home  x1  avg 250.0 ms"),
+            text.contains("transactions: 2 (2 web, 0 background)"),
+            "{text}"
+        );
+        let row = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("WebTransaction/Action/home"))
+            .unwrap_or_else(|| panic!("{text}"));
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols[1..], ["2", "250.0", "300.0"], "{text}");
+        assert!(
+            text.contains("web response time: avg 250.0 ms, max 300.0 ms; apdex 0.75 (satisfied 1, tolerating 1, frustrated 0)"),
             "{text}"
         );
         assert!(
-            text.contains("WebTransaction/Action/home  calls 2  avg 250.00 ms"),
+            text.contains("  databases:\n    Datastore/MySQL/all"),
             "{text}"
         );
+        assert!(text.contains("errors: 1 traced"), "{text}");
         assert!(
-            text.contains("Datastore/all [WebTransaction/Action/home]  calls 4  avg 10.00 ms"),
-            "{text}"
-        );
-        assert!(
-            text.contains("metrics: 2 (1 supportability not shown)"),
-            "{text}"
-        );
-        assert!(
-            text.contains("WebTransaction/Action/home: boom (Exception)"),
+            text.contains("1 x WebTransaction/Action/home: boom (Exception)"),
             "{text}"
         );
         assert!(
