@@ -65,8 +65,42 @@ pub fn indent(text: &str, n: usize) -> String {
         .join("\n")
 }
 
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+/// Indented JSON where any array or object that fits in 100 columns stays
+/// on one line, so metric tables read one metric per line.
+pub fn pretty(v: &Value) -> String {
+    let mut out = String::new();
+    write_pretty(v, 0, &mut out);
+    out
+}
+
+fn write_pretty(v: &Value, depth: usize, out: &mut String) {
+    let compact = v.to_string();
+    let children: Vec<(Option<&String>, &Value)> = match v {
+        Value::Array(a) => a.iter().map(|x| (None, x)).collect(),
+        Value::Object(o) => o.iter().map(|(k, x)| (Some(k), x)).collect(),
+        _ => Vec::new(),
+    };
+    if children.is_empty() || depth * 2 + compact.len() <= 100 {
+        out.push_str(&compact);
+        return;
+    }
+    let (open, close) = if v.is_array() { ('[', ']') } else { ('{', '}') };
+    out.push(open);
+    for (i, (key, child)) in children.iter().enumerate() {
+        out.push('\n');
+        out.push_str(&"  ".repeat(depth + 1));
+        if let Some(k) = key {
+            out.push_str(&Value::String((*k).clone()).to_string());
+            out.push_str(": ");
+        }
+        write_pretty(child, depth + 1, out);
+        if i + 1 < children.len() {
+            out.push(',');
+        }
+    }
+    out.push('\n');
+    out.push_str(&"  ".repeat(depth));
+    out.push(close);
 }
 
 /// What the run of a test produced, as comparison needs it.
@@ -654,6 +688,18 @@ mod tests {
         let f = run(too_many, "", Some(&p));
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(f[0].reason.contains("#2"));
+    }
+
+    #[test]
+    fn pretty_keeps_short_containers_inline() {
+        let v =
+            json!(["r", [[{"name": "a"}, [1, 2, 3, 4, 5, 6]], [{"name": "b".repeat(90)}, [1]]]]);
+        let b = "b".repeat(90);
+        assert_eq!(
+            pretty(&v),
+            format!("[\n  \"r\",\n  [\n    [{{\"name\":\"a\"}},[1,2,3,4,5,6]],\n    [\n      {{\n        \"name\": \"{b}\"\n      }},\n      [1]\n    ]\n  ]\n]")
+        );
+        assert_eq!(pretty(&json!({"k": 1})), "{\"k\":1}");
     }
 
     #[test]
