@@ -702,3 +702,97 @@ async fn integration_mode_logs_each_transactions_payloads() {
     let traces = line("transaction_sample_data");
     assert!(traces[1][0][4].is_array());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undeliverable_data_survives_a_restart_in_the_disk_spool() {
+    let standin = Standin::start(StandinConfig::fast()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    standin.write_ca(&ca).unwrap();
+    let spool_dir = dir.path().join("spool");
+    let cfg = |extra: &[&str]| {
+        let mut lines = vec![
+            format!("ssl_ca_bundle = {}", ca.display()),
+            format!("spool_dir = {}", spool_dir.display()),
+        ];
+        lines.extend(extra.iter().map(|s| s.to_string()));
+        lines
+    };
+    // First daemon: no periodic harvest, so only its final harvest posts,
+    // and the collector refuses those posts.
+    let mut first = Daemon::start(DaemonOptions {
+        cfg: cfg(&["harvest_cycle = 1h"]),
+        ..Default::default()
+    })
+    .await;
+    let (mut agent, run_one) = connect(&first, &standin, "spooled").await;
+    let (_, template) = captured()
+        .into_iter()
+        .find(|(s, _)| s == "03-cli-error/a-uncaught")
+        .unwrap();
+    for _ in 0..5 {
+        agent.send_transaction(&run_one, &template).await.unwrap();
+    }
+    for method in ["metric_data", "analytic_event_data", "error_data"] {
+        standin.inject(Fault::status(503).for_method(method).times(1));
+    }
+    let status = tokio::task::spawn_blocking(move || first.terminate(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert!(status.success());
+    for method in ["metric_data", "analytic_event_data", "error_data"] {
+        let calls = standin.calls_for(method);
+        assert_eq!(calls.len(), 1, "{method}");
+        assert_eq!(calls[0].response_status, 503, "{method}");
+    }
+    assert!(std::fs::read_dir(&spool_dir).unwrap().any(|e| e
+        .unwrap()
+        .path()
+        .extension()
+        .is_some_and(|x| x == "seg")));
+
+    // Second daemon, same spool: the same application connects again and
+    // the spooled payloads are replayed with the new run id.
+    standin.clear();
+    let second = Daemon::start(DaemonOptions {
+        cfg: cfg(&[]),
+        ..Default::default()
+    })
+    .await;
+    let (_agent, run_two) = connect(&second, &standin, "spooled").await;
+    assert_ne!(run_one, run_two);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let calls = standin.calls();
+        let table = harvested_metrics(
+            &calls
+                .iter()
+                .filter(|c| c.run_id.as_deref() == Some(run_two.as_str()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        let replayed_errors = calls
+            .iter()
+            .filter(|c| c.method == "error_data" && c.run_id.as_deref() == Some(run_two.as_str()))
+            .count();
+        let (_, txn_events) = events(&calls, "analytic_event_data");
+        if table
+            .get(&("OtherTransaction/all".to_owned(), String::new()))
+            .is_some_and(|v| v[0] == 5.0)
+            && replayed_errors == 1
+            && txn_events.len() == 5
+        {
+            // The replayed payloads carry the new run id in the body too.
+            for c in calls.iter().filter(|c| c.method == "metric_data") {
+                assert_eq!(c.payload[0], json!(run_two));
+            }
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "spooled data not replayed; daemon log:\n{}",
+            second.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

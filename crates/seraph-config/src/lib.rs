@@ -83,6 +83,14 @@ pub struct DaemonConfig {
     pub max_frame_size: usize,
     /// Seraph: most applications tracked at once (default 250).
     pub app_limit: usize,
+    /// Seraph: where unsent harvest data is kept on disk when the
+    /// collector stays unreachable (`spool_dir`; `None`, the default, keeps
+    /// it in memory only, as New Relic's daemon does).
+    pub spool_dir: Option<PathBuf>,
+    /// Seraph: most bytes the spool may use (`spool_max_size`, 64 MiB).
+    pub spool_max_size: u64,
+    /// Seraph: spooled data older than this is dropped (`spool_max_age`, 24 h).
+    pub spool_max_age: Duration,
     /// `--integration`: log payloads as `NR_INTEGRATION_TEST` lines.
     pub integration: Option<IntegrationFormat>,
     /// `-f`: run the worker directly.
@@ -115,6 +123,9 @@ impl Default for DaemonConfig {
             harvest_cycle: None,
             max_frame_size: MAX_FRAME_SIZE as usize,
             app_limit: DEFAULT_APP_LIMIT as usize,
+            spool_dir: None,
+            spool_max_size: settings::DEFAULT_SPOOL_MAX_SIZE,
+            spool_max_age: Duration::from_secs(86_400),
             integration: None,
             foreground: false,
             watchdog_foreground: false,

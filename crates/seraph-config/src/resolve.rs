@@ -159,6 +159,12 @@ fn finish(
         harvest_cycle: s.harvest_cycle.and_then(|d| d.to_std()),
         max_frame_size: usize::try_from(s.max_frame_size).unwrap_or(usize::MAX),
         app_limit: usize::try_from(s.app_limit).unwrap_or(usize::MAX),
+        spool_dir: path(s.spool_dir),
+        spool_max_size: s.spool_max_size,
+        spool_max_age: s
+            .spool_max_age
+            .to_std()
+            .unwrap_or(Duration::from_secs(86_400)),
         integration,
         foreground: flags.foreground,
         watchdog_foreground: flags.watchdog_foreground,

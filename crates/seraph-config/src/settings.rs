@@ -16,6 +16,10 @@ pub const DEFAULT_RLIMIT_FILES: u64 = 2048;
 pub const MAX_FRAME_SIZE: u64 = 32 << 20;
 /// `app_limit` when unset: New Relic's 250.
 pub const DEFAULT_APP_LIMIT: u64 = 250;
+/// `spool_max_size` when unset: 64 MiB.
+pub const DEFAULT_SPOOL_MAX_SIZE: u64 = 64 << 20;
+/// `spool_max_age` when unset: a day.
+pub const DEFAULT_SPOOL_MAX_AGE: GoDuration = GoDuration(24 * 3600 * 1_000_000_000);
 
 /// Every key [`Settings::apply`] understands (New Relic's, then Seraph's).
 pub const KNOWN_KEYS: &[&str] = &[
@@ -43,6 +47,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "harvest_cycle",
     "max_frame_size",
     "app_limit",
+    "spool_dir",
+    "spool_max_size",
+    "spool_max_age",
 ];
 
 /// A string setting and where it came from (needed for `address`/`port`,
@@ -116,6 +123,9 @@ pub(crate) struct Settings {
     pub harvest_cycle: Option<GoDuration>,
     pub max_frame_size: u64,
     pub app_limit: u64,
+    pub spool_dir: String,
+    pub spool_max_size: u64,
+    pub spool_max_age: GoDuration,
 }
 
 impl Default for Settings {
@@ -137,6 +147,9 @@ impl Default for Settings {
             harvest_cycle: None,
             max_frame_size: MAX_FRAME_SIZE,
             app_limit: DEFAULT_APP_LIMIT,
+            spool_dir: String::new(),
+            spool_max_size: DEFAULT_SPOOL_MAX_SIZE,
+            spool_max_age: DEFAULT_SPOOL_MAX_AGE,
         }
     }
 }
@@ -250,6 +263,31 @@ impl Settings {
                     n
                 };
             }
+            "spool_dir" => self.spool_dir = value.to_string(),
+            "spool_max_size" => {
+                self.spool_max_size = if value.is_empty() {
+                    DEFAULT_SPOOL_MAX_SIZE
+                } else {
+                    let n = parse_uint(value).map_err(invalid)?;
+                    if n < 1 << 20 {
+                        return Err(invalid(
+                            "must be at least 1048576 bytes (1 MiB)".to_string(),
+                        ));
+                    }
+                    n
+                };
+            }
+            "spool_max_age" => {
+                self.spool_max_age = if value.is_empty() {
+                    DEFAULT_SPOOL_MAX_AGE
+                } else {
+                    let d = parse_duration(value).map_err(invalid)?;
+                    if d.0 <= 0 {
+                        return Err(invalid("must be positive".to_string()));
+                    }
+                    d
+                };
+            }
             _ => warnings.push(ConfigWarning(format!(
                 "{origin}: ignoring unknown setting {key:?}"
             ))),
@@ -361,6 +399,12 @@ mod tests {
         assert_eq!(with("harvest_cycle", "0").harvest_cycle, None);
         assert_eq!(with("max_frame_size", "2097152").max_frame_size, 2 << 20);
         assert_eq!(with("app_limit", "10").app_limit, 10);
+        assert_eq!(with("spool_dir", "/var/lib/x").spool_dir, "/var/lib/x");
+        assert_eq!(with("spool_max_size", "2097152").spool_max_size, 2 << 20);
+        assert_eq!(
+            with("spool_max_age", "1h").spool_max_age,
+            GoDuration(3600 * 1_000_000_000)
+        );
     }
 
     #[test]

@@ -65,6 +65,9 @@ fn template_examples_parse_and_show_the_defaults() {
     assert_eq!(c.harvest_cycle, None);
     assert_eq!(c.max_frame_size, d.max_frame_size);
     assert_eq!(c.app_limit, d.app_limit);
+    assert_eq!(c.spool_dir, None);
+    assert_eq!(c.spool_max_size, d.spool_max_size);
+    assert_eq!(c.spool_max_age, d.spool_max_age);
     assert_eq!(c.proxy, None);
     assert_eq!(c.ca_bundle, None);
     assert_eq!(c.ca_path, None);

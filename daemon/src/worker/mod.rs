@@ -101,6 +101,7 @@ async fn serve(
     });
 
     let stats = Arc::new(WorkerStats::default());
+    let spool = spool::SpoolHandle::open(&config, Arc::clone(&stats));
     let runs = Runs::default();
     let upstream = Arc::new(CollectorUpstream {
         client,
@@ -109,6 +110,7 @@ async fn serve(
         hostname: hostname(),
         stats: Arc::clone(&stats),
         certificates,
+        spool,
     });
     let registry = registry::spawn(
         RegistryConfig {
@@ -202,6 +204,9 @@ fn log_status(stats: &WorkerStats) {
         transactions_merged = get(&stats.transactions_merged),
         transactions_unknown_run = get(&stats.transactions_unknown_run),
         bad_frames = get(&stats.bad_frames),
+        spool_written = get(&stats.spool_written),
+        spool_replayed = get(&stats.spool_replayed),
+        spool_dropped = get(&stats.spool_dropped),
         "daemon status"
     );
 }
@@ -234,6 +239,7 @@ pub mod listener;
 pub mod registry;
 pub mod run;
 pub mod runs;
+pub mod spool;
 pub mod stats;
 pub mod upstream;
 

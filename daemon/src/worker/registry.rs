@@ -67,6 +67,27 @@ impl AppKey {
     pub fn app_name(&self) -> &str {
         &self.app_name
     }
+
+    /// A stable opaque id of this application for the disk spool: SHA-256
+    /// over every key field, so the license key never reaches the disk.
+    pub fn spool_id(&self) -> String {
+        let mut h = Sha256::new();
+        for field in [
+            self.license.as_str(),
+            &self.app_name,
+            &self.redirect_collector,
+            if self.high_security { "1" } else { "0" },
+            &self.agent_language,
+            &self.policies_hash,
+            &self.host,
+            &self.trace_observer_host,
+            &self.trace_observer_port.to_string(),
+        ] {
+            h.update(field.as_bytes());
+            h.update([0]);
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 /// SHA-256 (hex) of the sorted names of the policies the agent supports.

@@ -11,17 +11,21 @@
 
 use super::registry::{AppKey, RegistryHandle, RunEnd};
 use super::runs::{RunMsg, RunSender};
+use super::spool::{self, SpoolHandle};
 use super::stats::WorkerStats;
 use bytes::Bytes;
-use seraph_collector::{CallStats, CollectorClient, Endpoint, Method, Outcome, Response};
+use seraph_collector::{
+    CallStats, CollectorClient, DiscardReason, Endpoint, Method, Outcome, Response,
+};
 use seraph_config::IntegrationFormat;
 use seraph_harvest::{
     payload, BlobEncoding, CallOutcome, DefaultData, ErrorTraces, EventKind, EventReservoir,
     Harvest, HarvestLimits, LogLabels, MetricRules, MetricTable, PhpPackage, SlowSqls,
-    SupportabilityTracker, SystemCertificates, Traces,
+    SupportabilityTracker, SystemCertificates, Traces, FAILED_EVENT_ATTEMPTS_LIMIT,
+    FAILED_METRIC_ATTEMPTS_LIMIT,
 };
 use seraph_wire::message::{decode, Body};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
@@ -62,6 +66,10 @@ pub struct RunSettings {
     pub certificates: SystemCertificates,
     /// `--integration`: also log every transaction's own payloads.
     pub integration: Option<IntegrationFormat>,
+    /// The disk spool, when `spool_dir` is set.
+    pub spool: Option<SpoolHandle>,
+    /// This application's opaque id in the spool.
+    pub spool_app: String,
 }
 
 /// Starts the task for a freshly connected run.
@@ -86,6 +94,9 @@ pub fn spawn(
         cycle: None,
         metrics_in_flight: false,
         scratch: Vec::new(),
+        spool_writes: Vec::new(),
+        final_mode: false,
+        replaying: Arc::new(AtomicBool::new(false)),
     };
     tokio::spawn(run.run(rx, done_rx));
     tx
@@ -155,6 +166,13 @@ struct Run {
     cycle: Option<Cycle>,
     metrics_in_flight: bool,
     scratch: Vec<u8>,
+    /// Spool writes started during the final harvest, awaited before exit.
+    spool_writes: Vec<tokio::task::JoinHandle<()>>,
+    /// Set during the final harvest: nothing can be retried later, so
+    /// undelivered data goes to the disk spool.
+    final_mode: bool,
+    /// A replay of spooled data is running.
+    replaying: Arc<AtomicBool>,
 }
 
 impl Run {
@@ -188,7 +206,10 @@ impl Run {
                             break 'run RunEnd::Expired;
                         }
                         match due {
-                            Due::Default => self.harvest_default(),
+                            Due::Default => {
+                                self.harvest_default();
+                                self.maybe_replay();
+                            }
                             Due::Events(kind) => {
                                 self.harvest_events(kind, false);
                             }
@@ -427,6 +448,15 @@ impl Run {
                 self.merge_back(batch);
                 None
             }
+            // The collector could not be reached at all: unlike New Relic's
+            // daemon, keep the data as for a retryable status.
+            Outcome::Discard(
+                reason @ (DiscardReason::Transport(_) | DiscardReason::Timeout(_)),
+            ) => {
+                tracing::warn!(method = %method, %reason, "collector unreachable; keeping the data");
+                self.merge_back(batch);
+                None
+            }
             Outcome::Discard(reason) => {
                 tracing::warn!(method = %method, %reason, "harvest post failed; its data is dropped");
                 None
@@ -451,22 +481,69 @@ impl Run {
         end
     }
 
+    /// Keeps a batch whose post can be retried: merged back into the
+    /// harvest while its retry budget lasts (§4.6), otherwise (and for the
+    /// kinds New Relic never retries, and during the final harvest) written
+    /// to the disk spool when there is one.
     fn merge_back(&mut self, batch: Batch) {
-        match batch {
-            Batch::Metrics(table) => {
-                if !self.harvest.merge_back_metrics(table) {
-                    tracing::warn!("metrics failed too many harvests in a row; dropping them");
-                }
+        let batch = match batch {
+            Batch::Metrics(table)
+                if !self.final_mode && table.failed_harvests() < FAILED_METRIC_ATTEMPTS_LIMIT =>
+            {
+                self.harvest.merge_back_metrics(table);
+                return;
             }
-            Batch::Logs(reservoir, _) => self.merge_back(Batch::Events(EventKind::Log, reservoir)),
-            Batch::Events(kind, reservoir) => {
-                if !self.harvest.merge_back_events(kind, reservoir) {
-                    tracing::warn!(method = %event_method(kind), "events failed too many harvests in a row; dropping them");
-                }
+            Batch::Logs(reservoir, _)
+                if !self.final_mode
+                    && reservoir.failed_harvests() < FAILED_EVENT_ATTEMPTS_LIMIT =>
+            {
+                self.harvest.merge_back_events(EventKind::Log, reservoir);
+                return;
             }
-            // New Relic's daemon does not retry these (§4.6).
-            Batch::Errors(_) | Batch::SlowSqls(_) | Batch::Traces(_) | Batch::Packages(_) => {}
+            Batch::Events(kind, reservoir)
+                if !self.final_mode
+                    && reservoir.failed_harvests() < FAILED_EVENT_ATTEMPTS_LIMIT =>
+            {
+                self.harvest.merge_back_events(kind, reservoir);
+                return;
+            }
+            other => other,
+        };
+        let method = batch.method();
+        let Some(spool) = self.settings.spool.clone() else {
+            tracing::warn!(method = %method, "collector unreachable and no disk spool: dropping the data");
+            return;
+        };
+        let settings = Arc::clone(&self.settings);
+        let task = tokio::spawn(async move {
+            match build_payload(&settings, &batch) {
+                Ok(body) => spool.push(&settings.spool_app, method, body).await,
+                Err(e) => tracing::error!(error = %e, "cannot build a payload to spool"),
+            }
+        });
+        if self.final_mode {
+            self.spool_writes.push(task);
         }
+    }
+
+    /// Starts replaying this application's spooled payloads, unless a
+    /// replay is already running or nothing is waiting.
+    fn maybe_replay(&mut self) {
+        let Some(spool) = self.settings.spool.clone() else {
+            return;
+        };
+        if !spool.has_pending(&self.settings.spool_app)
+            || self.replaying.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let settings = Arc::clone(&self.settings);
+        let replaying = Arc::clone(&self.replaying);
+        let stats = Arc::clone(&self.stats);
+        tokio::spawn(async move {
+            replay(&settings, &spool, &stats).await;
+            replaying.store(false, Ordering::Release);
+        });
     }
 
     /// Posts everything the run holds and waits for the results (SIGTERM):
@@ -474,6 +551,14 @@ impl Run {
     /// data, then the metrics with their supportability counts.
     async fn final_harvest(&mut self, done_rx: &mut mpsc::Receiver<Sent>) {
         let deadline = Instant::now() + FINAL_HARVEST_DEADLINE;
+        self.final_mode = true;
+        self.final_harvest_posts(done_rx, deadline).await;
+        for task in self.spool_writes.drain(..) {
+            let _ = task.await;
+        }
+    }
+
+    async fn final_harvest_posts(&mut self, done_rx: &mut mpsc::Receiver<Sent>, deadline: Instant) {
         if !self.drain(done_rx, deadline).await {
             return;
         }
@@ -543,6 +628,81 @@ fn log_integration_payloads(
         Err(e) => tracing::warn!(error = %e, "cannot build integration payloads"),
     }
 }
+
+/// Sends this application's spooled payloads with the current run id,
+/// oldest first, a few at a time; stops at the first failure that means
+/// "not now" and leaves the rest for a later harvest.
+async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &WorkerStats) {
+    let app = &settings.spool_app;
+    loop {
+        let records = spool.take(app, REPLAY_BATCH).await;
+        if records.is_empty() {
+            return;
+        }
+        let mut done = Vec::new();
+        let mut retry = Vec::new();
+        let mut stop = false;
+        for record in records {
+            if stop {
+                retry.push(record.id);
+                continue;
+            }
+            let method = match record.method.parse::<Method>() {
+                Ok(m) => m,
+                Err(_) => {
+                    tracing::warn!(method = %record.method, "dropping a spooled payload of an unknown method");
+                    done.push(record.id);
+                    continue;
+                }
+            };
+            let Some(body) = spool::with_run_id(method, &record.body, &settings.run_id) else {
+                tracing::warn!(method = %method, "dropping an unreadable spooled payload");
+                stats.spool_dropped.fetch_add(1, Ordering::Relaxed);
+                done.push(record.id);
+                continue;
+            };
+            let response = settings
+                .client
+                .invoke(&settings.endpoint, method, &body)
+                .await;
+            match response.outcome {
+                Outcome::Success(_) => {
+                    stats.spool_replayed.fetch_add(1, Ordering::Relaxed);
+                    done.push(record.id);
+                }
+                Outcome::MergeBack { .. }
+                | Outcome::Discard(DiscardReason::Transport(_) | DiscardReason::Timeout(_))
+                | Outcome::Disconnect
+                | Outcome::LicenseInvalid
+                | Outcome::Restart => {
+                    retry.push(record.id);
+                    stop = true;
+                }
+                Outcome::Discard(reason) => {
+                    tracing::warn!(method = %method, %reason, "collector refused a spooled payload; dropping it");
+                    stats.spool_dropped.fetch_add(1, Ordering::Relaxed);
+                    done.push(record.id);
+                }
+            }
+        }
+        if !done.is_empty() {
+            tracing::info!(
+                payloads = done.len(),
+                "replayed payloads from the disk spool"
+            );
+            spool.ack(app, done).await;
+        }
+        if !retry.is_empty() {
+            spool.nack(app, retry).await;
+        }
+        if stop {
+            return;
+        }
+    }
+}
+
+/// Spooled payloads taken per replay step.
+const REPLAY_BATCH: usize = 16;
 
 /// How long SIGTERM's final harvest may take per run.
 const FINAL_HARVEST_DEADLINE: Duration = Duration::from_secs(30);

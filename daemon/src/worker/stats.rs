@@ -22,4 +22,10 @@ pub struct WorkerStats {
     pub bad_frames: AtomicU64,
     /// Infinite-tracing span batches dropped.
     pub span_batches_dropped: AtomicU64,
+    /// Payloads written to the disk spool.
+    pub spool_written: AtomicU64,
+    /// Spooled payloads delivered to the collector.
+    pub spool_replayed: AtomicU64,
+    /// Spooled payloads dropped (spool full, unwritable, refused on replay).
+    pub spool_dropped: AtomicU64,
 }

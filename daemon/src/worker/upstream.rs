@@ -3,6 +3,7 @@
 
 use super::registry::{AppKey, BoxFuture, ConnectOutcome, RegistryHandle, RunInfo, Upstream};
 use super::run::{self, RunSettings};
+use super::spool::SpoolHandle;
 use super::stats::WorkerStats;
 use seraph_collector::utilization::Utilization;
 use seraph_collector::{CollectorClient, ConnectRequest, Connected, LicenseKey, Outcome};
@@ -29,6 +30,8 @@ pub struct CollectorUpstream {
     pub stats: Arc<WorkerStats>,
     /// Whether the client trusts the system roots.
     pub certificates: SystemCertificates,
+    /// The disk spool, if configured.
+    pub spool: Option<SpoolHandle>,
 }
 
 /// Longest wait for utilization before connecting without it.
@@ -48,6 +51,7 @@ impl Upstream for CollectorUpstream {
         let hostname = self.hostname.clone();
         let stats = Arc::clone(&self.stats);
         let certificates = self.certificates;
+        let spool = self.spool.clone();
         Box::pin(async move {
             let util =
                 tokio::time::timeout(UTILIZATION_WAIT, utilization.wait_for(Option::is_some))
@@ -80,15 +84,13 @@ impl Upstream for CollectorUpstream {
                         harvest_frequency: connected.reply.harvest_frequency(),
                         sampling_target: connected.reply.sampling_target,
                     };
-                    let settings = run_settings(
-                        key,
-                        &info,
-                        connected,
+                    let defaults = RunDefaults {
                         client,
-                        &config,
-                        &user_agent,
+                        config: &config,
                         certificates,
-                    );
+                        spool,
+                    };
+                    let settings = defaults.run_settings(key, &info, connected, &user_agent);
                     let tx = run::spawn(settings, activity, registry, stats);
                     ConnectOutcome::Connected(run_info, tx)
                 }
@@ -102,59 +104,76 @@ impl Upstream for CollectorUpstream {
     }
 }
 
-fn run_settings(
-    key: AppKey,
-    info: &AppInfo,
-    connected: Connected,
+/// What every run of this worker shares.
+struct RunDefaults<'a> {
     client: CollectorClient,
-    config: &DaemonConfig,
-    user_agent: &str,
+    config: &'a DaemonConfig,
     certificates: SystemCertificates,
-) -> RunSettings {
-    let reply = &connected.reply;
-    let eh = &reply.event_harvest;
-    let limits = HarvestLimits {
-        analytic_events: eh.analytic.limit,
-        custom_events: eh.custom.limit,
-        error_events: eh.error.limit,
-        span_events: eh.span.limit,
-        log_events: eh.log.limit,
-        ..HarvestLimits::default()
-    };
-    let rules = match MetricRules::from_json(&reply.metric_name_rules) {
-        Ok(rules) => rules,
-        Err(e) => {
-            tracing::warn!(error = %e, "ignoring invalid metric_name_rules");
-            MetricRules::empty()
+    spool: Option<SpoolHandle>,
+}
+
+impl RunDefaults<'_> {
+    /// A new run's settings from its connect reply.
+    fn run_settings(
+        self,
+        key: AppKey,
+        info: &AppInfo,
+        connected: Connected,
+        user_agent: &str,
+    ) -> RunSettings {
+        let RunDefaults {
+            client,
+            config,
+            certificates,
+            spool,
+        } = self;
+        let reply = &connected.reply;
+        let eh = &reply.event_harvest;
+        let limits = HarvestLimits {
+            analytic_events: eh.analytic.limit,
+            custom_events: eh.custom.limit,
+            error_events: eh.error.limit,
+            span_events: eh.span.limit,
+            log_events: eh.log.limit,
+            ..HarvestLimits::default()
+        };
+        let rules = match MetricRules::from_json(&reply.metric_name_rules) {
+            Ok(rules) => rules,
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring invalid metric_name_rules");
+                MetricRules::empty()
+            }
+        };
+        let override_period = config.harvest_cycle;
+        let event_periods = EventKind::ALL.map(|kind| {
+            override_period.unwrap_or(match kind {
+                EventKind::Transaction => eh.analytic.report_period,
+                EventKind::Custom => eh.custom.report_period,
+                EventKind::Error => eh.error.report_period,
+                EventKind::Span => eh.span.report_period,
+                EventKind::Log => eh.log.report_period,
+            })
+        });
+        let license = LicenseKey::new(info.license.clone());
+        let endpoint = connected.endpoint(&license).with_user_agent(user_agent);
+        RunSettings {
+            key: key.clone(),
+            run_id: reply.agent_run_id.as_str().into(),
+            endpoint,
+            client,
+            limits,
+            rules: Arc::new(rules),
+            default_period: override_period.unwrap_or(reply.data_report_period),
+            event_periods,
+            report_period: eh.report_period,
+            app_timeout: config.app_timeout,
+            distributed_tracing: distributed_tracing_enabled(&info.settings),
+            agent_language: info.agent_language.clone(),
+            certificates,
+            integration: config.integration,
+            spool_app: key.spool_id(),
+            spool,
         }
-    };
-    let override_period = config.harvest_cycle;
-    let event_periods = EventKind::ALL.map(|kind| {
-        override_period.unwrap_or(match kind {
-            EventKind::Transaction => eh.analytic.report_period,
-            EventKind::Custom => eh.custom.report_period,
-            EventKind::Error => eh.error.report_period,
-            EventKind::Span => eh.span.report_period,
-            EventKind::Log => eh.log.report_period,
-        })
-    });
-    let license = LicenseKey::new(info.license.clone());
-    let endpoint = connected.endpoint(&license).with_user_agent(user_agent);
-    RunSettings {
-        key,
-        run_id: reply.agent_run_id.as_str().into(),
-        endpoint,
-        client,
-        limits,
-        rules: Arc::new(rules),
-        default_period: override_period.unwrap_or(reply.data_report_period),
-        event_periods,
-        report_period: eh.report_period,
-        app_timeout: config.app_timeout,
-        distributed_tracing: distributed_tracing_enabled(&info.settings),
-        agent_language: info.agent_language.clone(),
-        certificates,
-        integration: config.integration,
     }
 }
 

@@ -1,0 +1,199 @@
+//! The bridge between runs and the on-disk spool (`seraph-spool`).
+//!
+//! New Relic's daemon retries a failed harvest post a few times from
+//! memory and then drops it; a collector outage longer than that, or a
+//! restart during one, loses data. With `spool_dir` set, what would be
+//! dropped is written to a bounded on-disk spool instead: payloads whose
+//! retry budget ran out, error traces / slow SQL / traces the collector
+//! could not take, and everything the final harvest could not deliver. Once
+//! the same application is connected again (in this process or after a
+//! restart) its records are replayed, oldest first, with the new run id.
+//!
+//! Spool calls do blocking file I/O (fsync), so they run on tokio's
+//! blocking pool; the mutex is only ever held inside those closures.
+
+use super::stats::WorkerStats;
+use seraph_collector::Method;
+use seraph_config::DaemonConfig;
+use seraph_spool::{Record, Spool, SpoolConfig, SpoolError, StoredRecord};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Shared handle to the spool; cheap to clone.
+#[derive(Clone)]
+pub struct SpoolHandle {
+    inner: Arc<Mutex<Spool>>,
+    stats: Arc<WorkerStats>,
+}
+
+impl SpoolHandle {
+    /// Opens the configured spool. A spool that cannot be opened (locked by
+    /// another daemon, unwritable directory) is logged and left out: the
+    /// daemon then keeps data in memory only, as New Relic's does.
+    pub fn open(config: &DaemonConfig, stats: Arc<WorkerStats>) -> Option<SpoolHandle> {
+        let dir = config.spool_dir.as_ref()?;
+        let spool_config = SpoolConfig {
+            max_bytes: config.spool_max_size,
+            max_age: Some(config.spool_max_age),
+            ..SpoolConfig::default()
+        };
+        match Spool::open(dir, spool_config) {
+            Ok(spool) => {
+                let s = spool.stats();
+                tracing::info!(
+                    dir = %dir.display(),
+                    records = s.records,
+                    bytes = s.bytes,
+                    corrupted = s.corrupted_records,
+                    "disk spool opened"
+                );
+                Some(SpoolHandle {
+                    inner: Arc::new(Mutex::new(spool)),
+                    stats,
+                })
+            }
+            Err(e @ SpoolError::Locked { .. }) => {
+                tracing::warn!(error = %e, "disk spool in use by another daemon; unsent data stays in memory only");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the disk spool; unsent data stays in memory only");
+                None
+            }
+        }
+    }
+
+    fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Spool) -> T + Send + 'static,
+    ) -> impl std::future::Future<Output = Option<T>> {
+        let inner = Arc::clone(&self.inner);
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut spool = inner.lock().unwrap_or_else(|p| p.into_inner());
+                f(&mut spool)
+            })
+            .await
+            .ok()
+        }
+    }
+
+    /// Writes one payload (its uncompressed JSON) for application `app`.
+    pub async fn push(&self, app: &str, method: Method, body: Vec<u8>) {
+        let app_owned = app.to_owned();
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let result = self
+            .with(move |spool| {
+                spool.push(Record {
+                    app: &app_owned,
+                    method: method.as_str(),
+                    created_unix_s: created,
+                    body: &body,
+                })
+            })
+            .await;
+        match result {
+            Some(Ok(report)) => {
+                if report.id.is_some() {
+                    self.stats.spool_written.fetch_add(1, Ordering::Relaxed);
+                }
+                if report.dropped_records > 0 {
+                    self.stats
+                        .spool_dropped
+                        .fetch_add(report.dropped_records, Ordering::Relaxed);
+                    tracing::warn!(
+                        dropped = report.dropped_records,
+                        "disk spool full: oldest records dropped"
+                    );
+                }
+                tracing::info!(method = %method, "collector unreachable: payload kept in the disk spool");
+            }
+            Some(Err(e)) => {
+                self.stats.spool_dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, method = %method, "cannot write to the disk spool; payload dropped");
+            }
+            None => {}
+        }
+    }
+
+    /// Whether `app` has records waiting.
+    pub fn has_pending(&self, app: &str) -> bool {
+        self.inner
+            .lock()
+            .map(|s| s.pending(app) > 0)
+            .unwrap_or(false)
+    }
+
+    /// Takes up to `n` records of `app`, oldest first.
+    pub async fn take(&self, app: &str, n: usize) -> Vec<StoredRecord> {
+        let app = app.to_owned();
+        match self.with(move |spool| spool.take(&app, n)).await {
+            Some(Ok(records)) => records,
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "cannot read the disk spool");
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Marks records as delivered (or given up on): they are gone.
+    pub async fn ack(&self, app: &str, ids: Vec<u64>) {
+        let app = app.to_owned();
+        if let Some(Err(e)) = self.with(move |spool| spool.ack(&app, &ids)).await {
+            tracing::error!(error = %e, "cannot acknowledge spool records");
+        }
+    }
+
+    /// Puts records back, to be taken again later.
+    pub async fn nack(&self, app: &str, ids: Vec<u64>) {
+        let app = app.to_owned();
+        let _ = self.with(move |spool| spool.nack(&app, &ids)).await;
+    }
+}
+
+/// Rewrites the run id of a stored payload for the current run. Payloads
+/// that carry one have it as their first array element (§3.6).
+pub fn with_run_id(method: Method, body: &[u8], run_id: &str) -> Option<Vec<u8>> {
+    let has_run_id = matches!(
+        method,
+        Method::MetricData
+            | Method::AnalyticEventData
+            | Method::CustomEventData
+            | Method::ErrorEventData
+            | Method::SpanEventData
+            | Method::ErrorData
+            | Method::TransactionSampleData
+    );
+    if !has_run_id {
+        return Some(body.to_vec());
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let first = value.as_array_mut()?.first_mut()?;
+    *first = serde_json::Value::String(run_id.to_owned());
+    serde_json::to_vec(&value).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_replaced_only_where_they_are() {
+        let events = br#"["OLD",{"reservoir_size":10,"events_seen":1},[[{"a":1},{},{}]]]"#;
+        let out = with_run_id(Method::AnalyticEventData, events, "NEW").unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"["NEW",{"reservoir_size":10,"events_seen":1},[[{"a":1},{},{}]]]"#
+        );
+        let sql = br#"[[["t","/",1,"SELECT ?","m",1,1.0,1.0,1.0,"x"]]]"#;
+        assert_eq!(
+            with_run_id(Method::SqlTraceData, sql, "NEW").unwrap(),
+            sql.to_vec()
+        );
+        assert!(with_run_id(Method::MetricData, b"not json", "NEW").is_none());
+    }
+}
