@@ -57,6 +57,26 @@ fn walk(dir: &Path, pattern: &Regex, out: &mut Vec<PathBuf>) -> std::io::Result<
     Ok(())
 }
 
+/// `path` made absolute and cleaned lexically (`.` and `..` removed), as
+/// Go's `filepath.Abs` does. php-cgi refuses a SCRIPT_FILENAME holding
+/// `..` ("No input file specified"), and scrubbing matches the path as
+/// text, so test paths are always clean.
+pub fn clean_absolute(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 /// The tests named by `paths`: files as given, directories searched. Each
 /// test's name is its path as discovered (relative paths stay relative).
 pub fn discover(paths: &[PathBuf], pattern: &str) -> Result<Vec<(String, PathBuf)>, String> {
@@ -83,6 +103,19 @@ pub fn discover(paths: &[PathBuf], pattern: &str) -> Result<Vec<(String, PathBuf
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clean_paths() {
+        assert_eq!(
+            clean_absolute(Path::new("/a/b/../c/./d.php")),
+            PathBuf::from("/a/c/d.php")
+        );
+        assert_eq!(clean_absolute(Path::new("/../x")), PathBuf::from("/x"));
+        let rel = clean_absolute(Path::new("x/../y.php"));
+        assert!(
+            rel.is_absolute() && rel.ends_with("y.php") && !rel.to_string_lossy().contains("..")
+        );
+    }
 
     #[test]
     fn globs() {

@@ -564,8 +564,7 @@ fn run_cat(
     env: &[(String, String)],
     req: &CatRequest,
 ) -> CatResponse {
-    let script = PathBuf::from(&req.file);
-    let script = std::path::absolute(&script).unwrap_or(script);
+    let script = crate::discover::clean_absolute(Path::new(&req.file));
     let mut s = settings.clone();
     s.set("newrelic.appname", "ignore");
     s.set(

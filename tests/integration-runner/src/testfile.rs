@@ -112,7 +112,7 @@ impl TestFile {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let abs = crate::discover::clean_absolute(path);
         parse(name, &abs, &String::from_utf8_lossy(&bytes))
     }
 

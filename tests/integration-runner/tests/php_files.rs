@@ -1,0 +1,88 @@
+//! Runs the built `integration-runner` over `tests/integration/` with the
+//! built extension, once acting as the daemon and once through the real
+//! `newrelic-daemon`, and requires every test to pass (or fail as its XFAIL
+//! declares). Nothing is built here: `cargo build -p newrelic-php -p
+//! seraph-daemon` must have run (tests/run-all.sh builds every binary).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `target/<profile>`, found from this test executable
+/// (`target/<profile>/deps/php_files-…`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current test executable");
+    let dir = exe
+        .parent()
+        .expect("test executable has a parent directory");
+    if dir.ends_with("deps") {
+        dir.parent().expect("deps has a parent").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+fn built(name: &str, how: &str) -> PathBuf {
+    let path = target_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `{how}` first",
+        path.display()
+    );
+    path
+}
+
+fn tests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ directory")
+        .to_path_buf()
+}
+
+fn run_all(extra: &[&str]) {
+    let agent = built("libnewrelic_php.so", "cargo build -p newrelic-php");
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_integration-runner"));
+    cmd.current_dir(tests_dir())
+        .arg("--agent")
+        .arg(&agent)
+        .args(["--threads", "2", "--retry", "1"])
+        .arg("--output-dir")
+        .arg(out_dir.path())
+        .args(extra)
+        .arg("integration");
+    let out = cmd.output().expect("run integration-runner");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let agent_log =
+        std::fs::read_to_string(out_dir.path().join("php_agent.log")).unwrap_or_default();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "integration-runner {extra:?} failed:\n{stdout}\nstderr:\n{stderr}\nagent log (tail):\n{}",
+        agent_log
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(" passed, 0 failed, ") && !last.starts_with("0 passed"),
+        "unexpected totals: {last}\n{stdout}"
+    );
+}
+
+#[test]
+fn php_files_pass_with_the_runner_as_daemon() {
+    run_all(&[]);
+}
+
+#[test]
+fn php_files_pass_through_the_real_daemon() {
+    let daemon = built("newrelic-daemon", "cargo build -p seraph-daemon");
+    run_all(&["--daemon", daemon.to_str().expect("UTF-8 path")]);
+}
