@@ -14,8 +14,8 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "build binaries used by end-to-end tests"
-cargo build --workspace --bins --locked
+step "build the daemon, the extension and the test tools used by end-to-end tests"
+cargo build --workspace --locked
 
 step "unit and end-to-end tests"
 cargo test --workspace --locked

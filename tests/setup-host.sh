@@ -2,7 +2,7 @@
 # the tests need on a Debian 12 machine that has only Rust. Idempotent.
 need_pkgs=()
 for pkg in php8.2-dev php8.2-cli php8.2-cgi php8.2-fpm php8.2-sqlite3 php8.2-curl \
-           libclang-dev clang nginx openssl python3-pip; do
+           libclang-dev clang nginx openssl python3-pip valgrind curl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
