@@ -45,7 +45,7 @@ fn run_all(extra: &[&str]) {
     cmd.current_dir(tests_dir())
         .arg("--agent")
         .arg(&agent)
-        .args(["--threads", "2", "--retry", "1"])
+        .args(["--retry", "1"])
         .arg("--output-dir")
         .arg(out_dir.path())
         .args(extra)
@@ -76,13 +76,19 @@ fn run_all(extra: &[&str]) {
     );
 }
 
+/// One thread: EXPECT_RESPONSE_HEADERS are checked only then.
 #[test]
 fn php_files_pass_with_the_runner_as_daemon() {
-    run_all(&[]);
+    run_all(&["--threads", "1"]);
 }
 
 #[test]
 fn php_files_pass_through_the_real_daemon() {
     let daemon = built("newrelic-daemon", "cargo build -p seraph-daemon");
-    run_all(&["--daemon", daemon.to_str().expect("UTF-8 path")]);
+    run_all(&[
+        "--threads",
+        "2",
+        "--daemon",
+        daemon.to_str().expect("UTF-8 path"),
+    ]);
 }

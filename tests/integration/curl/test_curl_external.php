@@ -4,7 +4,8 @@ curl_exec() to the runner's HTTP server is an external segment: the
 External rollups, the per-host metric (scoped and unscoped, host without
 port), an http span with the URL without its query string, and the
 distributed tracing headers added to the outbound request, which the
-callee reports as received.
+callee reports as received. The callee (distributed tracing on, CAT off)
+sends no extra response headers.
 */
 
 /*SKIPIF
@@ -17,6 +18,9 @@ if (!extension_loaded('curl')) {
 /*EXPECT
 traceparent=found tracestate=found newrelic=found tracing endpoint reached
 status=200
+*/
+
+/*EXPECT_RESPONSE_HEADERS
 */
 
 /*EXPECT_METRICS
