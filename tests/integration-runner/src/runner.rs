@@ -381,7 +381,12 @@ fn run_skipif(
     code: &str,
 ) -> Result<(Option<String>, Option<String>), String> {
     let dir = test.path.parent().unwrap_or(Path::new("."));
-    let file = test.path.with_extension("skipif");
+    // `<stem>.<pid>.skipif` next to the test (New Relic writes
+    // `<stem>.skipif`): the pid keeps two runners over the same tree from
+    // deleting each other's file.
+    let file = test
+        .path
+        .with_extension(format!("{}.skipif", std::process::id()));
     std::fs::write(&file, code).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     let settings = settings_for(ctx, test, "skipif");
     let mut args: Vec<std::ffi::OsString> = ctx
