@@ -2,16 +2,24 @@
 //! through.
 //!
 //! Design (see the crate docs for the reasoning):
-//! - Every segment, open or closed, is a fixed-size [`Node`] in one arena
-//!   (`Vec<Node>` plus a free list), so `enter`/`leave` never allocate once
-//!   the arena has grown to the transaction's working size.
-//! - Open segments are a stack of arena indices with a fixed capacity;
-//!   calls deeper than that are only counted.
-//! - A closed segment is linked into its parent's intrusive child list only
-//!   if it is kept. Fast, unremarkable segments (shorter than
-//!   `expensive_node_min`, nothing attached) are dropped at once: their kept
-//!   children are spliced into the parent in O(1) list operations plus a
-//!   parent-pointer update per child.
+//! - An open call is only a [`Frame`] on a stack: its start tick, its
+//!   function and, once something needs it, the index of its node. `enter`
+//!   writes one frame; `leave` of a call that is fast (shorter than
+//!   `expensive_node_min`) and never got a node pops it and is done. Most
+//!   calls of a call-heavy script never touch the node arena at all.
+//! - A frame gets its node lazily ("materialised"): when it turns out to be
+//!   slow, when a descendant is kept (a kept node needs its parent's
+//!   index), or when an API marks the current segment. Materialising a
+//!   frame materialises its unmaterialised ancestors first, so a node's
+//!   parent always exists.
+//! - Every segment node, open or closed, is a fixed-size [`Node`] in one
+//!   arena (`Vec<Node>` plus a free list), so nothing allocates once the
+//!   arena has grown to the transaction's working size. The frame stack has
+//!   a fixed maximum depth; calls deeper than that are only counted.
+//! - A closed node is linked into its parent's intrusive child list only if
+//!   it is kept. Unremarkable ones (fast, nothing attached) are dropped: their
+//!   kept children are spliced into the parent in O(1) list operations plus
+//!   a parent-pointer update per child.
 //! - Kept segments sit in a bounded min-heap keyed by (priority flags,
 //!   duration). When it is full, a new segment either loses to the current
 //!   minimum (and is dropped) or evicts it; an evicted segment's children
@@ -48,7 +56,16 @@ pub(crate) mod flag {
     pub const PRIORITY: u16 = ROOT | DT | LOG | ATTR | INSTRUMENTED;
 }
 
-/// One segment. 64 bytes.
+/// An open call. Only what `leave` needs to drop a fast call: 24 bytes.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    start: Ticks,
+    func: usize,
+    /// Its node, or [`NIL`] while nothing needed one.
+    node: u32,
+}
+
+/// One segment. 56 bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Node {
     pub start: Ticks,
@@ -137,14 +154,19 @@ pub(crate) struct Extra {
 /// The recorder. See the module docs.
 #[derive(Debug)]
 pub(crate) struct Recorder {
+    /// Open calls; `frames[..depth]` are live. The vector only grows (up to
+    /// `max_depth`), so `enter` is a store into existing memory.
+    frames: Vec<Frame>,
+    depth: usize,
+    /// Calls made, the root excluded (`Supportability/execute/user/call_count`).
+    pub calls: u64,
+    min_keep: Ticks,
+    overflow: u64,
     pub nodes: Vec<Node>,
     free: u32,
-    stack: Vec<u32>,
     max_depth: usize,
-    overflow: u64,
     /// Calls made while the stack was full (never recorded).
     pub overflowed_calls: u64,
-    min_keep: Ticks,
     heap: Vec<u32>,
     heap_cap: usize,
     /// Segments that were kept when they ended (the agent's
@@ -169,13 +191,15 @@ impl Recorder {
             ..Node::EMPTY
         });
         Recorder {
+            frames: Vec::with_capacity(max_depth.min(64)),
+            depth: 0,
+            calls: 0,
+            min_keep,
+            overflow: 0,
             nodes,
             free: NIL,
-            stack: Vec::with_capacity(max_depth.min(1 << 16)),
             max_depth,
-            overflow: 0,
             overflowed_calls: 0,
-            min_keep,
             heap: Vec::with_capacity(heap_cap.min(4096)),
             heap_cap,
             kept_total: 0,
@@ -186,16 +210,56 @@ impl Recorder {
         }
     }
 
-    /// The innermost open segment (the root when none is open).
-    #[inline]
-    pub fn current(&self) -> u32 {
-        self.stack.last().copied().unwrap_or(ROOT)
+    /// The innermost open segment's node (the root when none is open),
+    /// materialised if it had none.
+    pub fn current(&mut self) -> u32 {
+        match self.depth.checked_sub(1) {
+            Some(d) => self.materialize(d),
+            None => ROOT,
+        }
+    }
+
+    /// The start of the innermost open call (the root's when none is open).
+    pub fn current_start(&self) -> Ticks {
+        match self.depth.checked_sub(1) {
+            Some(d) => self.frames[d].start,
+            None => self.nodes[ROOT as usize].start,
+        }
     }
 
     /// Open segments, root excluded.
     #[cfg(test)]
     pub fn depth(&self) -> usize {
-        self.stack.len()
+        self.depth
+    }
+
+    /// Gives frame `d` (and any unmaterialised ancestors) a node; returns
+    /// frame `d`'s node.
+    fn materialize(&mut self, d: usize) -> u32 {
+        let node = self.frames[d].node;
+        if node != NIL {
+            return node;
+        }
+        let mut k = d;
+        while k > 0 && self.frames[k - 1].node == NIL {
+            k -= 1;
+        }
+        let mut parent = if k == 0 {
+            ROOT
+        } else {
+            self.frames[k - 1].node
+        };
+        for j in k..=d {
+            let f = self.frames[j];
+            parent = self.alloc(Node {
+                start: f.start,
+                func: f.func,
+                parent,
+                ..Node::EMPTY
+            });
+            self.frames[j].node = parent;
+        }
+        parent
     }
 
     #[inline]
@@ -226,58 +290,81 @@ impl Recorder {
         }
     }
 
-    /// Opens a segment for `func` at `now`.
+    /// Opens a segment for `func` at `now`. Hot path: one frame store.
     #[inline]
     pub fn enter(&mut self, func: usize, now: Ticks) {
-        if self.stack.len() >= self.max_depth || self.overflow > 0 {
+        let d = self.depth;
+        // `frames.len() <= max_depth`, and while calls overflow the stack is
+        // full, so a free slot means a plain push.
+        if let Some(f) = self.frames.get_mut(d) {
+            *f = Frame {
+                start: now,
+                func,
+                node: NIL,
+            };
+            self.depth = d + 1;
+        } else {
+            self.enter_slow(func, now);
+        }
+    }
+
+    /// `enter` when the frame vector must grow or the stack is full.
+    #[cold]
+    #[inline(never)]
+    fn enter_slow(&mut self, func: usize, now: Ticks) {
+        if self.depth >= self.max_depth || self.overflow > 0 {
             self.overflow += 1;
             self.overflowed_calls += 1;
             return;
         }
-        let parent = self.current();
-        let i = self.alloc(Node {
+        self.frames.push(Frame {
             start: now,
             func,
-            parent,
-            ..Node::EMPTY
+            node: NIL,
         });
-        self.stack.push(i);
+        self.depth = self.frames.len();
     }
 
-    /// Closes the innermost segment and returns it, not yet settled. `None`
-    /// when the call was beyond the stack capacity or nothing is open.
-    #[inline]
+    /// Closes the innermost segment and returns its node, not yet settled.
+    /// `None` when the call was beyond the stack capacity or nothing is
+    /// open.
     pub fn pop(&mut self, now: Ticks) -> Option<u32> {
         if self.overflow > 0 {
             self.overflow -= 1;
             return None;
         }
-        let i = self.stack.pop()?;
+        let d = self.depth.checked_sub(1)?;
+        let i = self.materialize(d);
+        self.depth = d;
         let n = &mut self.nodes[i as usize];
         n.stop = now.max(n.start);
         Some(i)
     }
 
-    /// Closes the innermost segment and decides whether to keep it.
+    /// Closes the innermost segment and decides whether to keep it. Hot
+    /// path: a fast call that never got a node is just popped.
     #[inline]
     pub fn leave(&mut self, now: Ticks) {
-        if self.overflow > 0 {
-            self.overflow -= 1;
-            return;
+        if self.overflow == 0 {
+            let d = self.depth.wrapping_sub(1);
+            if let Some(f) = self.frames.get(d) {
+                // `d < depth <= frames.len()`: a live frame.
+                if f.node == NIL && now.saturating_sub(f.start) < self.min_keep {
+                    self.depth = d;
+                    return;
+                }
+            }
         }
-        let Some(i) = self.stack.pop() else { return };
-        let n = &mut self.nodes[i as usize];
-        let stop = now.max(n.start);
-        n.stop = stop;
-        // The common case: a fast leaf with nothing attached. Only the free
-        // list link is written; `alloc` rewrites the whole node on reuse.
-        if n.flags == 0 && stop - n.start < self.min_keep && n.first_child == NIL && n.extra == NIL
-        {
-            n.next = self.free;
-            self.free = i;
-            return;
+        self.leave_slow(now);
+    }
+
+    /// `leave` for everything but a fast call without a node.
+    #[cold]
+    #[inline(never)]
+    fn leave_slow(&mut self, now: Ticks) {
+        if let Some(i) = self.pop(now) {
+            self.settle(i);
         }
-        self.settle(i);
     }
 
     /// Decides the fate of a closed segment.
@@ -407,10 +494,8 @@ impl Recorder {
     /// calls still on the stack) and keeps them.
     pub fn unwind(&mut self, now: Ticks) {
         self.overflow = 0;
-        while let Some(i) = self.stack.pop() {
-            let n = &mut self.nodes[i as usize];
-            n.stop = now.max(n.start);
-            n.flags |= flag::UNWOUND;
+        while let Some(i) = self.pop(now) {
+            self.nodes[i as usize].flags |= flag::UNWOUND;
             self.settle(i);
         }
     }
@@ -624,7 +709,8 @@ mod tests {
         r.enter(2, 1);
         r.enter(3, 2);
         r.leave(3); // dropped leaf
-        r.mark(r.current(), flag::INSTRUMENTED);
+        let c = r.current();
+        r.mark(c, flag::INSTRUMENTED);
         r.leave(4); // 2: flagged, kept although short
         r.leave(6); // 1: dropped, 2 moves to root
         r.enter(4, 6);
@@ -632,6 +718,55 @@ mod tests {
         r.close_root(30);
         assert_eq!(shape(&r, ROOT), "R(2,4)");
         check_links(&r, ROOT);
+    }
+
+    #[test]
+    fn fast_calls_never_touch_the_arena() {
+        let mut r = Recorder::new(0, 10, 100, 64);
+        for t in 0..1000 {
+            r.enter(1, t);
+            r.enter(2, t);
+            r.leave(t + 1);
+            r.leave(t + 1);
+        }
+        assert_eq!(r.nodes.len(), 1, "only the root has a node");
+        assert_eq!(r.depth(), 0);
+    }
+
+    #[test]
+    fn a_slow_call_deep_down_materialises_its_ancestors_in_order() {
+        let mut r = Recorder::new(0, 10, 100, 64);
+        r.enter(1, 0);
+        r.enter(2, 1);
+        r.enter(3, 2);
+        r.enter(4, 3);
+        r.leave(50); // 4 is slow: 1, 2, 3 get nodes, parents in order
+        assert_eq!(r.nodes.len(), 5);
+        r.leave(51); // 3: slow too (49 ticks), kept
+        r.enter(5, 51);
+        r.leave(52); // fast leaf under 2: no node
+        assert_eq!(r.nodes.len(), 5);
+        r.leave(53); // 2: slow
+        r.leave(54); // 1: slow
+        r.close_root(60);
+        assert_eq!(shape(&r, ROOT), "R(1(2(3(4))))");
+        check_links(&r, ROOT);
+    }
+
+    #[test]
+    fn current_materialises_and_current_start_does_not() {
+        let mut r = Recorder::new(7, 10, 100, 64);
+        assert_eq!(r.current_start(), 7);
+        r.enter(1, 8);
+        r.enter(2, 9);
+        assert_eq!(r.current_start(), 9);
+        assert_eq!(r.nodes.len(), 1);
+        let c = r.current();
+        assert_eq!(r.nodes[c as usize].func, 2);
+        let p = r.nodes[c as usize].parent;
+        assert_eq!(r.nodes[p as usize].func, 1);
+        assert_eq!(r.nodes[p as usize].parent, ROOT);
+        assert_eq!(r.current(), c, "materialised once");
     }
 
     #[test]
@@ -684,7 +819,8 @@ mod tests {
     fn priority_flags_beat_duration() {
         let mut r = Recorder::new(0, 0, 1, 64);
         r.enter(1, 0);
-        r.mark(r.current(), flag::LOG);
+        let c = r.current();
+        r.mark(c, flag::LOG);
         r.leave(1);
         r.enter(2, 1);
         r.leave(1000);

@@ -445,7 +445,21 @@ impl Transaction {
     /// case.
     #[inline]
     pub fn enter(&mut self, func: FuncKey, now: Ticks) {
+        self.rec.calls += 1;
         self.rec.enter(func, now);
+    }
+
+    /// An instrumented internal call (a datastore or external call the
+    /// extension wraps) starts; it ends with `leave_datastore`,
+    /// `leave_external` or `leave_custom`. Unlike [`Transaction::enter`] it
+    /// is not a user function call.
+    pub fn enter_internal(&mut self, now: Ticks) {
+        self.rec.enter(0, now);
+    }
+
+    /// User function calls so far (`Supportability/execute/user/call_count`).
+    pub fn user_calls(&self) -> u64 {
+        self.rec.calls
     }
 
     /// The innermost function returns. Hot path.
@@ -463,8 +477,7 @@ impl Transaction {
     /// Whether the innermost open call, ending at `now`, will use a
     /// backtrace if it ends as a datastore call.
     pub fn current_wants_backtrace(&self, now: Ticks) -> bool {
-        let start = self.rec.nodes[self.rec.current() as usize].start;
-        self.wants_backtrace(start, now)
+        self.wants_backtrace(self.rec.current_start(), now)
     }
 
     fn backtrace_worthy(&self, dur_us: u64) -> bool {
