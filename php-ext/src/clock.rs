@@ -13,6 +13,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Monotonic nanoseconds.
+#[inline]
 pub fn mono_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -47,6 +48,34 @@ fn invariant_tsc() -> bool {
     false
 }
 
+/// Whether this process reads the TSC: an invariant TSC and no
+/// `SERAPH_NO_TSC`. Decided once per process, so the observer can pick
+/// handlers specialised for the source (no branch per call).
+pub fn tsc_source() -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static SOURCE: AtomicU8 = AtomicU8::new(0);
+    match SOURCE.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let tsc = invariant_tsc() && std::env::var_os("SERAPH_NO_TSC").is_none();
+            SOURCE.store(if tsc { 2 } else { 1 }, Ordering::Relaxed);
+            tsc
+        }
+    }
+}
+
+/// Current ticks of the source `TSC` selects (what [`Clock::now`] reads
+/// for a clock on that source).
+#[inline(always)]
+pub fn ticks<const TSC: bool>() -> u64 {
+    if TSC {
+        rdtsc()
+    } else {
+        mono_ns()
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn rdtsc() -> u64 {
@@ -73,7 +102,7 @@ pub struct Clock {
 impl Clock {
     /// Chooses the source and calibrates it (about 1 ms on first use).
     pub fn new() -> Clock {
-        Self::with_source(invariant_tsc() && std::env::var_os("SERAPH_NO_TSC").is_none())
+        Self::with_source(tsc_source())
     }
 
     /// A clock on the given source (`false`: CLOCK_MONOTONIC).

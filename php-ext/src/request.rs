@@ -35,8 +35,6 @@ pub static AGENT: NtsCell<Option<Agent>> = NtsCell::new(None);
 pub struct RequestState {
     /// CPU (user, system) seconds at transaction start.
     pub rusage_start: (f64, f64),
-    /// User function calls observed.
-    pub user_calls: u64,
     /// The last thrown exception: object pointer and handle (no
     /// reference held).
     pub last_exception: Option<(usize, u32)>,
@@ -319,7 +317,6 @@ impl Agent {
         let start_ticks = self.clock.now();
         let (u, s, _) = rusage();
         self.req.rusage_start = (u, s);
-        self.req.user_calls = 0;
         self.txn_settings = Arc::new(settings);
         self.txn = Some(Transaction::start(
             kind,
@@ -355,7 +352,7 @@ impl Agent {
             cpu_user_s: (u - self.req.rusage_start.0).max(0.0),
             cpu_sys_s: (s - self.req.rusage_start.1).max(0.0),
             memory_mb: rss_mb,
-            user_call_count: self.req.user_calls,
+            user_call_count: txn.user_calls(),
         };
         let Some(data) = txn.finish(
             end_ticks,

@@ -5,8 +5,10 @@
 //! function is observed; with `0` only the functions named in
 //! `transaction_tracer.custom`. Unobserved functions cost nothing after
 //! their first call. The begin/end handlers are the hot path: one clock
-//! read and a push/pop on the segment stack, no allocation. The end
-//! handler also runs when a function exits by exception.
+//! read and a push/pop on the segment stack, no allocation. They come in
+//! two monomorphised flavours, one per clock source, chosen at `init`, so
+//! no handler branches on the source. The end handler also runs when a
+//! function exits by exception.
 //!
 //! Function keys are the `zend_function` pointer, resolved to a name only
 //! when the transaction ends (functions live until after RSHUTDOWN).
@@ -15,11 +17,12 @@
 //! caught this), so a closure's name is copied on first sight into a small
 //! per-request table and its key is `(index << 1) | 1`.
 
+use crate::clock;
 use crate::request::AGENT;
 use crate::zend::ffi;
 use crate::zend::guard::guard;
 use crate::zend::zval::{function_name, zstr, zstr_lossy};
-use seraph_txn::{FuncKey, FuncNames, NameSource};
+use seraph_txn::{FuncKey, FuncNames, NameSource, Transaction};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static OBSERVE_ALL: AtomicBool = AtomicBool::new(true);
@@ -108,6 +111,7 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
         let observe = OBSERVE_ALL.load(Ordering::Relaxed)
             || EXTRA.with(|v| v.contains(&lname)).unwrap_or(false);
         let closure = flags & ffi::ZEND_ACC_CLOSURE != 0;
+        let tsc = clock::tsc_source();
         match (observe, naming) {
             (false, false) => NONE,
             (false, true) => ffi::zend_observer_fcall_handlers {
@@ -116,33 +120,37 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
             },
             (true, true) => ffi::zend_observer_fcall_handlers {
                 begin: Some(begin_name_and_segment),
-                end: Some(end),
+                end: Some(if tsc { end::<true> } else { end::<false> }),
             },
             (true, false) => ffi::zend_observer_fcall_handlers {
-                begin: Some(if closure { begin_closure } else { begin }),
-                end: Some(end),
+                begin: Some(match (closure, tsc) {
+                    (true, _) => begin_closure,
+                    (false, true) => begin::<true>,
+                    (false, false) => begin::<false>,
+                }),
+                end: Some(if tsc { end::<true> } else { end::<false> }),
             },
         }
     })
 }
 
+/// Runs `f` on the open transaction, if any.
 #[inline(always)]
-fn enter(key: FuncKey) {
+fn with_txn(f: impl FnOnce(&mut Transaction)) {
     let _ = AGENT.with(|a| {
-        if let Some(a) = a.as_mut() {
-            if let Some(t) = a.txn.as_mut() {
-                let now = a.clock.now();
-                t.enter(key, now);
-                a.req.user_calls += 1;
-            }
+        if let Some(t) = a.as_mut().and_then(|a| a.txn.as_mut()) {
+            f(t);
         }
     });
 }
 
-unsafe extern "C" fn begin(ex: *mut ffi::zend_execute_data) {
+/// The hot begin handler: the clock, then one frame push.
+unsafe extern "C" fn begin<const TSC: bool>(ex: *mut ffi::zend_execute_data) {
     // SAFETY: PHP passes the live frame of an observed function.
     let key = unsafe { (*ex).func } as usize;
-    guard("observer begin", (), || enter(key));
+    guard("observer begin", (), || {
+        with_txn(|t| t.enter(key, clock::ticks::<TSC>()))
+    });
 }
 
 /// Names a web transaction after a `webtransaction.name.*` match.
@@ -172,7 +180,16 @@ unsafe extern "C" fn begin_name_and_segment(ex: *mut ffi::zend_execute_data) {
     unsafe { begin_name(ex) };
     // SAFETY: PHP passes the live frame of an observed function.
     let key = unsafe { (*ex).func } as usize;
-    guard("observer begin", (), || enter(key));
+    guard("observer begin", (), || {
+        let _ = AGENT.with(|a| {
+            if let Some(a) = a.as_mut() {
+                let now = a.clock.now();
+                if let Some(t) = a.txn.as_mut() {
+                    t.enter(key, now);
+                }
+            }
+        });
+    });
 }
 
 unsafe extern "C" fn begin_file(ex: *mut ffi::zend_execute_data) {
@@ -198,7 +215,6 @@ unsafe extern "C" fn begin_closure(ex: *mut ffi::zend_execute_data) {
                     let bytes = unsafe { zstr(name) }.unwrap_or_default();
                     let idx = a.req.closures.key(name as usize, bytes);
                     t.enter((idx << 1) | 1, now);
-                    a.req.user_calls += 1;
                 }
             }
         });
@@ -228,16 +244,11 @@ impl ClosureNames {
     }
 }
 
-unsafe extern "C" fn end(_ex: *mut ffi::zend_execute_data, _rv: *mut ffi::zval) {
+/// The hot end handler: the clock, then one frame pop (and, for the rare
+/// call that is slow or has something attached, the keep decision).
+unsafe extern "C" fn end<const TSC: bool>(_ex: *mut ffi::zend_execute_data, _rv: *mut ffi::zval) {
     guard("observer end", (), || {
-        let _ = AGENT.with(|a| {
-            if let Some(a) = a.as_mut() {
-                if let Some(t) = a.txn.as_mut() {
-                    let now = a.clock.now();
-                    t.leave(now);
-                }
-            }
-        });
+        with_txn(|t| t.leave(clock::ticks::<TSC>()))
     });
 }
 

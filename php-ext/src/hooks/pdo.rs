@@ -65,7 +65,7 @@ pub(super) fn before(_ex: *mut ffi::zend_execute_data) -> Pre {
             let a = a.as_mut()?;
             let t = a.txn.as_mut()?;
             let now = a.clock.now();
-            t.enter(0, now);
+            t.enter_internal(now);
             Some(Pre {
                 entered: true,
                 start: now,
