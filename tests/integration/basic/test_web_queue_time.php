@@ -1,0 +1,54 @@
+<?php
+/*DESCRIPTION
+A web request carrying X-Request-Start (set by a front-end server) records
+the time it queued: the WebFrontend/QueueTime metric and the queueDuration
+intrinsic of the transaction event.
+*/
+
+/*XFAIL the extension hands the transaction only the Host, Accept, User-Agent, Content-Type and Referer headers, so X-Request-Start never reaches seraph-txn: no WebFrontend/QueueTime metric, no queueDuration*/
+
+/*ENVIRONMENT
+REQUEST_METHOD=GET
+*/
+
+/*HEADERS
+X-Request-Start=t=1368811467146000
+*/
+
+/*EXPECT
+queued
+*/
+
+/*EXPECT_METRICS_EXIST
+WebFrontend/QueueTime, 1
+WebTransaction/Uri__FILE__, 1
+*/
+
+/*EXPECT_ANALYTICS_EVENTS
+[
+  "?? agent run id",
+  {"reservoir_size": 50, "events_seen": 1},
+  [
+    [
+      {
+        "type": "Transaction",
+        "name": "WebTransaction/Uri__FILE__",
+        "timestamp": "??",
+        "duration": "??",
+        "totalTime": "??",
+        "queueDuration": "??",
+        "nr.apdexPerfZone": "??",
+        "guid": "??",
+        "sampled": true,
+        "priority": "??",
+        "traceId": "??",
+        "error": false
+      },
+      {},
+      "??"
+    ]
+  ]
+]
+*/
+
+echo "queued\n";
