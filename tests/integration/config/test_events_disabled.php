@@ -1,0 +1,29 @@
+<?php
+/*DESCRIPTION
+Transaction events, span events and custom events can each be turned off;
+metrics are still sent, and the custom event API call is still counted.
+*/
+
+/*INI
+newrelic.transaction_events.enabled = 0
+newrelic.span_events_enabled = 0
+newrelic.custom_insights_events.enabled = 0
+*/
+
+/*EXPECT
+done
+*/
+
+/*EXPECT_ANALYTICS_EVENTS null*/
+
+/*EXPECT_SPAN_EVENTS null*/
+
+/*EXPECT_CUSTOM_EVENTS null*/
+
+/*EXPECT_METRICS_EXIST
+OtherTransaction/all, 1
+Supportability/api/record_custom_event, 1
+*/
+
+newrelic_record_custom_event('NotRecorded', array('a' => 1));
+echo "done\n";
