@@ -55,6 +55,9 @@ throw new RuntimeException('uncaught');
             "newrelic.license=0123456789012345678901234567890123456789",
         ])
         .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
+        // Valgrind is slow enough to miss the default 100 ms App reply
+        // deadline on a busy machine, which makes the agent ask again.
+        .args(["-d", "newrelic.special.appinfo_timeout=5s"])
         .arg(&script)
         .output()
         .unwrap();
@@ -118,6 +121,9 @@ newrelic_get_linking_metadata();
             "newrelic.license=0123456789012345678901234567890123456789",
         ])
         .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
+        // Valgrind is slow enough to miss the default 100 ms App reply
+        // deadline on a busy machine, which makes the agent ask again.
+        .args(["-d", "newrelic.special.appinfo_timeout=5s"])
         .arg(&script)
         .output()
         .unwrap();
