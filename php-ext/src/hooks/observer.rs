@@ -134,14 +134,19 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
     })
 }
 
-/// Runs `f` on the open transaction, if any.
+/// Runs `f` on the open transaction, if any. Only for the hot handlers:
+/// `f` is `Transaction::enter` or `Transaction::leave`, which are pure
+/// bookkeeping in `seraph_txn` and never reach PHP or the agent state.
 #[inline(always)]
 fn with_txn(f: impl FnOnce(&mut Transaction)) {
-    let _ = AGENT.with(|a| {
-        if let Some(t) = a.as_mut().and_then(|a| a.txn.as_mut()) {
-            f(t);
-        }
-    });
+    // SAFETY: see above: `f` cannot re-enter AGENT.
+    let _ = unsafe {
+        AGENT.with_leaf(|a| {
+            if let Some(t) = a.as_mut().and_then(|a| a.txn.as_mut()) {
+                f(t);
+            }
+        })
+    };
 }
 
 /// The hot begin handler: the clock, then one frame push.
