@@ -1,0 +1,114 @@
+//! The observer's segment bookkeeping end to end: many fast calls are
+//! counted but dropped, a slow call deep inside fast code is kept together
+//! with the ancestors that contain it, and the kept tree, the trace and the
+//! span events agree.
+
+mod common;
+use common::fake_daemon::{FakeDaemon, Mode};
+use common::*;
+use std::collections::HashMap;
+
+const LICENSE: &str = "0123456789012345678901234567890123456789";
+
+/// `fib(n)` makes `2 * F(n + 1) - 1` calls.
+const SCRIPT: &str = r#"<?php
+function fib($n) { return $n < 2 ? $n : fib($n - 1) + fib($n - 2); }
+function slow() { usleep(30000); }
+function w3() { fib(5); slow(); fib(5); }
+function w2() { fib(5); w3(); }
+function w1() { w2(); fib(10); }
+fib(12);
+w1();
+fib(12);
+echo "done\n";
+"#;
+
+/// fib(12) twice (465 each), fib(5) three times (15 each), fib(10) (177),
+/// w1, w2, w3, slow.
+const USER_CALLS: u64 = 2 * 465 + 3 * 15 + 177 + 4;
+
+fn run(d: &FakeDaemon) -> seraph_wire::TransactionData {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.php"), SCRIPT).unwrap();
+    let addr = d.address();
+    let out = php(&[
+        ("newrelic.daemon.address", &addr),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+        ("newrelic.transaction_tracer.threshold", "1ms"),
+        ("newrelic.transaction_tracer.detail", "1"),
+    ])
+    .arg("s.php")
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), "done\n");
+    let frames = d.wait_frames(2);
+    assert_eq!(frames.len(), 2);
+    frames[1].txn()
+}
+
+fn metric_total(txn: &seraph_wire::TransactionData, name: &str) -> f64 {
+    txn.metrics
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("{name} missing"))
+        .total
+}
+
+#[test]
+fn a_slow_call_under_fast_code_is_kept_with_its_ancestors() {
+    let d = FakeDaemon::start(Mode::Connected);
+    let txn = run(&d);
+
+    // Every user call is counted (the value is sent in microseconds).
+    let calls = metric_total(&txn, "Supportability/execute/user/call_count") * 1e6;
+    assert_eq!(calls.round() as u64, USER_CALLS);
+
+    // Spans: name -> (guid, parentId).
+    let mut spans: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
+    let mut root = None;
+    for e in &txn.span_events {
+        let v: serde_json::Value = serde_json::from_str(e).unwrap();
+        let a = &v[0];
+        let name = a["name"].as_str().unwrap().to_owned();
+        let guid = a["guid"].as_str().unwrap().to_owned();
+        let parent = a["parentId"].as_str().map(str::to_owned);
+        if a["nr.entryPoint"] == serde_json::Value::Bool(true) {
+            root = Some(guid.clone());
+        }
+        spans.entry(name).or_default().push((guid, parent));
+    }
+    let root = root.expect("a root span");
+    let one = |n: &str| {
+        let v = spans
+            .get(n)
+            .unwrap_or_else(|| panic!("no span {n}: {spans:?}"));
+        assert_eq!(v.len(), 1, "{n}");
+        v[0].clone()
+    };
+    // The chain root <- w1 <- w2 <- w3 <- slow, each at least 30 ms.
+    let w1 = one("Custom/w1");
+    let w2 = one("Custom/w2");
+    let w3 = one("Custom/w3");
+    let slow = one("Custom/slow");
+    assert_eq!(w1.1.as_deref(), Some(root.as_str()));
+    assert_eq!(w2.1.as_deref(), Some(w1.0.as_str()));
+    assert_eq!(w3.1.as_deref(), Some(w2.0.as_str()));
+    assert_eq!(slow.1.as_deref(), Some(w3.0.as_str()));
+    // The 1 152 fib calls take microseconds each and are dropped. (A
+    // descheduled process could make one chain of them slow, so this
+    // allows a few rather than none.)
+    let fibs = spans.get("Custom/fib").map_or(0, Vec::len);
+    assert!(fibs < 40, "{fibs} fib spans kept");
+
+    // The trace has the same chain.
+    let trace = txn.trace.as_ref().expect("a trace");
+    for f in ["Custom\\/w1", "Custom\\/w2", "Custom\\/w3", "Custom\\/slow"] {
+        assert!(trace.data.contains(f), "{f} in {}", trace.data);
+    }
+    // Kept segments: the root and the spans other than the root.
+    let allocated = metric_total(&txn, "Supportability/execute/allocated_segment_count") * 1e6;
+    assert_eq!(allocated.round() as usize, txn.span_events.len());
+}
