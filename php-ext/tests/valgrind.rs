@@ -10,10 +10,7 @@ use std::process::Command;
 
 #[test]
 fn memcheck_clean_on_a_basic_script() {
-    if !have("valgrind") {
-        eprintln!("valgrind not installed: skipped");
-        return;
-    }
+    require("valgrind", "valgrind");
     let d = FakeDaemon::start(Mode::Connected);
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("v.php");
@@ -75,10 +72,7 @@ throw new RuntimeException('uncaught');
 
 #[test]
 fn memcheck_clean_with_pdo_and_distributed_tracing() {
-    if !have("valgrind") {
-        eprintln!("valgrind not installed: skipped");
-        return;
-    }
+    require("valgrind", "valgrind");
     let d = FakeDaemon::start(Mode::Connected);
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("v.php");

@@ -68,10 +68,7 @@ fn vector_metric_names(scenario: &str) -> BTreeSet<String> {
 
 #[test]
 fn cgi_request_is_a_web_transaction() {
-    if !have("php-cgi") {
-        eprintln!("php-cgi not installed: skipped");
-        return;
-    }
+    require("php-cgi", "php-cgi (Debian: php8.2-cgi)");
     let d = FakeDaemon::start(Mode::Connected);
     let (body, frames) = cgi(
         &d,
@@ -108,10 +105,7 @@ fn cgi_request_is_a_web_transaction() {
 
 #[test]
 fn background_job_turns_a_web_request_into_other() {
-    if !have("php-cgi") {
-        eprintln!("php-cgi not installed: skipped");
-        return;
-    }
+    require("php-cgi", "php-cgi (Debian: php8.2-cgi)");
     let d = FakeDaemon::start(Mode::Connected);
     let (_, frames) = cgi(
         &d,
@@ -130,10 +124,7 @@ fn background_job_turns_a_web_request_into_other() {
 
 #[test]
 fn name_functions_setting_names_web_transactions() {
-    if !have("php-cgi") {
-        eprintln!("php-cgi not installed: skipped");
-        return;
-    }
+    require("php-cgi", "php-cgi (Debian: php8.2-cgi)");
     let d = FakeDaemon::start(Mode::Connected);
     let script = "<?php function helper() {} function controller_show() { helper(); } controller_show(); echo 'ok';";
     let (_, frames) = cgi_with(

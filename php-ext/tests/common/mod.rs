@@ -48,6 +48,58 @@ pub fn have(bin: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Fails the test (never skips it) when a tool it needs is missing.
+pub fn require(bin: &str, package: &str) {
+    assert!(
+        have(bin),
+        "`{bin}` is not installed, so this test cannot run. Install {package} \
+         (tests/setup-host.sh does). A skipped check would hide a defect, so \
+         this test fails instead."
+    );
+}
+
+/// The CLI's `MAJOR.MINOR` (the php-fpm and php-cgi binaries must match
+/// the PHP the extension was built for).
+pub fn php_version() -> String {
+    let out = Command::new("php")
+        .args([
+            "-n",
+            "-r",
+            "echo PHP_MAJOR_VERSION, '.', PHP_MINOR_VERSION;",
+        ])
+        .output()
+        .expect("run php");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The php-fpm binary for the CLI's PHP version: `php-fpm<ver>` or
+/// `php-fpm` on PATH, else in /usr/sbin (Debian's location). Fails the
+/// test when there is none.
+pub fn php_fpm() -> PathBuf {
+    let ver = php_version();
+    for name in [format!("php-fpm{ver}"), "php-fpm".to_owned()] {
+        let found = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {name}"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+        if let Some(p) = found {
+            return p;
+        }
+        let sbin = Path::new("/usr/sbin").join(&name);
+        if sbin.exists() {
+            return sbin;
+        }
+    }
+    panic!(
+        "php-fpm for PHP {ver} is not installed, so this test cannot run. Install \
+         php{ver}-fpm (tests/setup-host.sh does). A skipped check would hide a \
+         defect, so this test fails instead."
+    );
+}
+
 /// A `php -n -d extension=<so>` command with the given INI settings.
 pub fn php(ini: &[(&str, &str)]) -> Command {
     let mut c = Command::new("php");
