@@ -10,6 +10,7 @@ use seraph_wire::message::{decode, Body};
 use seraph_wire::{AppStatus, MetricData, TransactionData};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 const LICENSE: &str = "0123456789012345678901234567890123456789";
@@ -706,11 +707,10 @@ async fn integration_mode_logs_each_transactions_payloads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undeliverable_data_survives_a_restart_in_the_disk_spool() {
     let standin = Standin::start(StandinConfig::fast()).await.unwrap();
+    let collector = standin.addr();
     let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    standin.write_ca(&ca).unwrap();
     let spool_dir = dir.path().join("spool");
-    let cfg = |extra: &[&str]| {
+    let cfg = |ca: &Path, extra: &[&str]| {
         let mut lines = vec![
             format!("ssl_ca_bundle = {}", ca.display()),
             format!("spool_dir = {}", spool_dir.display()),
@@ -718,10 +718,11 @@ async fn undeliverable_data_survives_a_restart_in_the_disk_spool() {
         lines.extend(extra.iter().map(|s| s.to_string()));
         lines
     };
-    // First daemon: no periodic harvest, so only its final harvest posts,
-    // and the collector refuses those posts.
+    let ca_one = dir.path().join("ca-one.pem");
+    standin.write_ca(&ca_one).unwrap();
+    // First daemon: no periodic harvest, so only its final harvest posts.
     let mut first = Daemon::start(DaemonOptions {
-        cfg: cfg(&["harvest_cycle = 1h"]),
+        cfg: cfg(&ca_one, &["harvest_cycle = 1h"]),
         ..Default::default()
     })
     .await;
@@ -733,34 +734,39 @@ async fn undeliverable_data_survives_a_restart_in_the_disk_spool() {
     for _ in 0..5 {
         agent.send_transaction(&run_one, &template).await.unwrap();
     }
-    for method in ["metric_data", "analytic_event_data", "error_data"] {
-        standin.inject(Fault::status(503).for_method(method).times(1));
-    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The collector goes away; SIGTERM: the final harvest is written to
+    // the spool first, then cannot be delivered.
+    standin.shutdown().await;
     let status = tokio::task::spawn_blocking(move || first.terminate(Duration::from_secs(30)))
         .await
         .unwrap();
     assert!(status.success());
-    for method in ["metric_data", "analytic_event_data", "error_data"] {
-        let calls = standin.calls_for(method);
-        assert_eq!(calls.len(), 1, "{method}");
-        assert_eq!(calls[0].response_status, 503, "{method}");
-    }
     assert!(std::fs::read_dir(&spool_dir).unwrap().any(|e| e
         .unwrap()
         .path()
         .extension()
         .is_some_and(|x| x == "seg")));
 
-    // Second daemon, same spool: the same application connects again and
-    // the spooled payloads are replayed with the new run id.
-    standin.clear();
+    // The collector is back (same address, new certificate); a second
+    // daemon on the same spool connects the same application and replays
+    // the spooled payloads with its new run id.
+    let mut config = StandinConfig {
+        listen: collector,
+        ..StandinConfig::fast()
+    };
+    config
+        .connect_overrides
+        .insert("agent_run_id".into(), json!("RUN-TWO"));
+    let standin = Standin::start(config).await.unwrap();
+    let ca_two = dir.path().join("ca-two.pem");
+    standin.write_ca(&ca_two).unwrap();
     let second = Daemon::start(DaemonOptions {
-        cfg: cfg(&[]),
+        cfg: cfg(&ca_two, &[]),
         ..Default::default()
     })
     .await;
     let (_agent, run_two) = connect(&second, &standin, "spooled").await;
-    assert_ne!(run_one, run_two);
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let calls = standin.calls();
@@ -776,16 +782,19 @@ async fn undeliverable_data_survives_a_restart_in_the_disk_spool() {
             .filter(|c| c.method == "error_data" && c.run_id.as_deref() == Some(run_two.as_str()))
             .count();
         let (_, txn_events) = events(&calls, "analytic_event_data");
+        let (_, error_events) = events(&calls, "error_event_data");
         if table
             .get(&("OtherTransaction/all".to_owned(), String::new()))
             .is_some_and(|v| v[0] == 5.0)
             && replayed_errors == 1
             && txn_events.len() == 5
+            && error_events.len() == 5
         {
             // The replayed payloads carry the new run id in the body too.
             for c in calls.iter().filter(|c| c.method == "metric_data") {
                 assert_eq!(c.payload[0], json!(run_two));
             }
+            assert!(table.contains_key(&("Errors/all".to_owned(), String::new())));
             break;
         }
         assert!(
@@ -795,4 +804,6 @@ async fn undeliverable_data_survives_a_restart_in_the_disk_spool() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(run_two, "RUN-TWO");
+    assert_ne!(run_one, run_two);
 }

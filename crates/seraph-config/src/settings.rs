@@ -269,9 +269,10 @@ impl Settings {
                     DEFAULT_SPOOL_MAX_SIZE
                 } else {
                     let n = parse_uint(value).map_err(invalid)?;
-                    if n < 1 << 20 {
+                    if !(1 << 20..=32 << 30).contains(&n) {
                         return Err(invalid(
-                            "must be at least 1048576 bytes (1 MiB)".to_string(),
+                            "must be from 1048576 (1 MiB) to 34359738368 (32 GiB) bytes"
+                                .to_string(),
                         ));
                     }
                     n
@@ -401,6 +402,9 @@ mod tests {
         assert_eq!(with("app_limit", "10").app_limit, 10);
         assert_eq!(with("spool_dir", "/var/lib/x").spool_dir, "/var/lib/x");
         assert_eq!(with("spool_max_size", "2097152").spool_max_size, 2 << 20);
+        assert!(error("spool_max_size", "1000").contains("1 MiB"));
+        assert!(error("spool_max_size", "40000000000").contains("32 GiB"));
+        assert!(error("spool_max_age", "0").contains("positive"));
         assert_eq!(
             with("spool_max_age", "1h").spool_max_age,
             GoDuration(3600 * 1_000_000_000)

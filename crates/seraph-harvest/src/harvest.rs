@@ -311,6 +311,23 @@ impl Harvest {
         }
     }
 
+    /// Like [`Harvest::take_default_data`] but leaves the metric table, and
+    /// the pids and transaction count that go with it, in place: for a
+    /// cycle that must not post metrics (the previous post is still in
+    /// flight). The returned `metrics` is empty.
+    pub fn take_default_data_except_metrics(&mut self, now: SystemTime) -> DefaultData {
+        let limits = self.limits;
+        DefaultData {
+            metrics: MetricTable::new(limits.metrics, now),
+            errors: std::mem::replace(&mut self.errors, ErrorTraces::new(limits.error_traces)),
+            slow_sqls: std::mem::replace(&mut self.slow_sqls, SlowSqls::new(limits.slow_sqls)),
+            traces: std::mem::replace(&mut self.traces, Self::new_traces(&limits)),
+            php_packages: self.php_packages.take_new(),
+            distinct_pids: 0,
+            transactions: 0,
+        }
+    }
+
     /// Takes the metric table alone, starting a new period at `now`.
     pub fn take_metrics(&mut self, now: SystemTime) -> MetricTable {
         std::mem::replace(
@@ -346,6 +363,28 @@ impl Harvest {
             && self.traces.is_empty()
             && self.events.iter().all(EventReservoir::is_empty)
             && !self.php_packages.has_pending()
+    }
+}
+
+#[cfg(test)]
+mod except_metrics_tests {
+    use super::*;
+
+    #[test]
+    fn taking_everything_but_metrics_keeps_the_period_and_pids() {
+        let start = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(100);
+        let mut h = Harvest::new(HarvestLimits::default(), start);
+        h.metrics_mut().add_count("A", "", 1.0, false);
+        h.errors.add(10, "[]");
+        h.pids.insert(7);
+        let later = start + std::time::Duration::from_secs(60);
+        let data = h.take_default_data_except_metrics(later);
+        assert!(data.metrics.is_empty());
+        assert_eq!(data.errors.len(), 1);
+        assert_eq!(h.metrics().len(), 1);
+        assert_eq!(h.metrics().period_start(), start);
+        assert_eq!(h.distinct_pids(), 1);
+        assert!(h.errors().is_empty());
     }
 }
 

@@ -204,6 +204,7 @@ fn log_status(stats: &WorkerStats) {
         transactions_merged = get(&stats.transactions_merged),
         transactions_unknown_run = get(&stats.transactions_unknown_run),
         bad_frames = get(&stats.bad_frames),
+        span_batches_dropped = get(&stats.span_batches_dropped),
         spool_written = get(&stats.spool_written),
         spool_replayed = get(&stats.spool_replayed),
         spool_dropped = get(&stats.spool_dropped),

@@ -267,15 +267,18 @@ impl Run {
 
     /// Takes and sends metrics, errors, slow SQL, traces and packages.
     fn harvest_default(&mut self) {
-        let data = self.harvest.take_default_data(SystemTime::now());
-        let busy = self.metrics_in_flight || self.cycle.is_some();
-        let (metrics, distinct_pids, outstanding) = self.send_others(data, !busy);
-        if busy {
-            // The previous metrics post has not finished: keep this period's
-            // metrics for the next cycle rather than posting two at once.
-            self.harvest.metrics_mut().merge_table(metrics);
+        if self.metrics_in_flight || self.cycle.is_some() {
+            // The previous metrics post has not finished: this period's
+            // metrics stay in the table (period start, pids and all) for the
+            // next cycle rather than posting two at once.
+            let data = self
+                .harvest
+                .take_default_data_except_metrics(SystemTime::now());
+            self.send_others(data, false);
             return;
         }
+        let data = self.harvest.take_default_data(SystemTime::now());
+        let (metrics, distinct_pids, outstanding) = self.send_others(data, true);
         self.cycle = Some(Cycle {
             metrics,
             distinct_pids,
@@ -552,9 +555,89 @@ impl Run {
     async fn final_harvest(&mut self, done_rx: &mut mpsc::Receiver<Sent>) {
         let deadline = Instant::now() + FINAL_HARVEST_DEADLINE;
         self.final_mode = true;
-        self.final_harvest_posts(done_rx, deadline).await;
+        match self.settings.spool.clone() {
+            Some(spool) => {
+                self.final_harvest_via_spool(done_rx, &spool, deadline)
+                    .await
+            }
+            None => self.final_harvest_posts(done_rx, deadline).await,
+        }
         for task in self.spool_writes.drain(..) {
             let _ = task.await;
+        }
+    }
+
+    /// With a disk spool the final harvest is written ahead: every payload
+    /// goes to the spool first, then the spool is replayed until the
+    /// deadline. Whatever the collector has not acknowledged by then is
+    /// still on disk and is delivered after the next start, however slow
+    /// the collector is now.
+    async fn final_harvest_via_spool(
+        &mut self,
+        done_rx: &mut mpsc::Receiver<Sent>,
+        spool: &SpoolHandle,
+        deadline: Instant,
+    ) {
+        // Posts already in flight report back first (failures are spooled).
+        self.drain(done_rx, deadline).await;
+        let mut batches = Vec::new();
+        for kind in EventKind::ALL {
+            let reservoir = self.harvest.take_events(kind);
+            if reservoir.is_empty() {
+                continue;
+            }
+            let parts = if kind == EventKind::Transaction {
+                reservoir.split_for_post(self.settings.distributed_tracing)
+            } else {
+                vec![reservoir]
+            };
+            for part in parts {
+                batches.push(if kind == EventKind::Log {
+                    Batch::Logs(part, self.harvest.log_labels().clone())
+                } else {
+                    Batch::Events(kind, part)
+                });
+            }
+        }
+        let data = self.harvest.take_default_data(SystemTime::now());
+        let DefaultData {
+            mut metrics,
+            errors,
+            slow_sqls,
+            traces,
+            php_packages,
+            distinct_pids,
+            ..
+        } = data;
+        let s = Arc::clone(&self.settings);
+        self.tracker
+            .append_cycle(&mut metrics, distinct_pids, s.report_period, &s.limits);
+        if !errors.is_empty() {
+            batches.push(Batch::Errors(errors));
+        }
+        if !slow_sqls.is_empty() {
+            batches.push(Batch::SlowSqls(slow_sqls));
+        }
+        if !traces.is_empty() {
+            batches.push(Batch::Traces(traces));
+        }
+        if !php_packages.is_empty() {
+            batches.push(Batch::Packages(php_packages));
+        }
+        batches.push(Batch::Metrics(metrics));
+        for batch in &batches {
+            match build_payload(&s, batch) {
+                Ok(body) => spool.push(&s.spool_app, batch.method(), body).await,
+                Err(e) => tracing::error!(error = %e, "cannot build a final payload"),
+            }
+        }
+        if tokio::time::timeout_at(deadline, replay(&s, spool, &self.stats))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "collector too slow for the final harvest; the rest stays in the disk spool"
+            );
         }
     }
 
@@ -651,6 +734,7 @@ async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &WorkerStats
                 Ok(m) => m,
                 Err(_) => {
                     tracing::warn!(method = %record.method, "dropping a spooled payload of an unknown method");
+                    stats.spool_dropped.fetch_add(1, Ordering::Relaxed);
                     done.push(record.id);
                     continue;
                 }

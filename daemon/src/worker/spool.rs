@@ -35,6 +35,10 @@ impl SpoolHandle {
         let dir = config.spool_dir.as_ref()?;
         let spool_config = SpoolConfig {
             max_bytes: config.spool_max_size,
+            // Segments of 1/8 of the spool (1 to 32 MiB): a few segments
+            // keep dropping the oldest data fine-grained, and the largest
+            // record (one compressed payload) must fit in one.
+            max_segment_bytes: (config.spool_max_size / 8).clamp(1 << 20, 32 << 20),
             max_age: Some(config.spool_max_age),
             ..SpoolConfig::default()
         };
@@ -79,8 +83,10 @@ impl SpoolHandle {
         }
     }
 
-    /// Writes one payload (its uncompressed JSON) for application `app`.
+    /// Writes one payload (its uncompressed JSON) for application `app`;
+    /// it is stored deflated (event payloads shrink about tenfold).
     pub async fn push(&self, app: &str, method: Method, body: Vec<u8>) {
+        let body = seraph_collector::deflate(&body);
         let app_owned = app.to_owned();
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -119,19 +125,42 @@ impl SpoolHandle {
         }
     }
 
-    /// Whether `app` has records waiting.
+    /// Whether `app` has records waiting. Never waits: while the spool is
+    /// busy (an fsync in progress) the answer is "not now".
     pub fn has_pending(&self, app: &str) -> bool {
         self.inner
-            .lock()
+            .try_lock()
             .map(|s| s.pending(app) > 0)
             .unwrap_or(false)
     }
 
-    /// Takes up to `n` records of `app`, oldest first.
+    /// Takes up to `n` records of `app`, oldest first, their bodies
+    /// inflated again. A record that does not inflate is acknowledged
+    /// (dropped) and counted.
     pub async fn take(&self, app: &str, n: usize) -> Vec<StoredRecord> {
-        let app = app.to_owned();
-        match self.with(move |spool| spool.take(&app, n)).await {
-            Some(Ok(records)) => records,
+        let app_owned = app.to_owned();
+        match self.with(move |spool| spool.take(&app_owned, n)).await {
+            Some(Ok(records)) => {
+                let mut out = Vec::with_capacity(records.len());
+                let mut bad = Vec::new();
+                for mut r in records {
+                    match seraph_collector::inflate(&r.body, MAX_PAYLOAD) {
+                        Ok(body) => {
+                            r.body = body;
+                            out.push(r);
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "dropping a spooled payload that does not inflate");
+                            self.stats.spool_dropped.fetch_add(1, Ordering::Relaxed);
+                            bad.push(r.id);
+                        }
+                    }
+                }
+                if !bad.is_empty() {
+                    self.ack(app, bad).await;
+                }
+                out
+            }
             Some(Err(e)) => {
                 tracing::error!(error = %e, "cannot read the disk spool");
                 Vec::new()
@@ -154,6 +183,9 @@ impl SpoolHandle {
         let _ = self.with(move |spool| spool.nack(&app, &ids)).await;
     }
 }
+
+/// Largest payload inflated back from the spool.
+const MAX_PAYLOAD: usize = 256 << 20;
 
 /// Rewrites the run id of a stored payload for the current run. Payloads
 /// that carry one have it as their first array element (§3.6).

@@ -1,5 +1,5 @@
-//! Counters the worker keeps about itself (self-monitoring): read by the
-//! status log line and turned into `Supportability/Daemon/*` metrics.
+//! Counters the worker keeps about itself (self-monitoring), logged as the
+//! `daemon status` line every minute and at exit.
 
 use std::sync::atomic::AtomicU64;
 
