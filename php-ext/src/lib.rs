@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod json;
 pub mod lifecycle;
 pub mod log;
+pub mod naming;
 pub mod request;
 pub mod zend;
 

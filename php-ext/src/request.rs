@@ -17,6 +17,7 @@ use crate::config::AgentSettings;
 use crate::daemon::appinfo::{self, HostFacts};
 use crate::daemon::client::{DaemonClient, ProcessKind};
 use crate::hooks::observer::{self, EngineNames};
+use crate::naming;
 use crate::zend::nts::NtsCell;
 use crate::zend::{globals, ini};
 use seraph_txn::{
@@ -272,11 +273,13 @@ impl Agent {
             self.sampler = Some((app.run_id.clone(), sampler));
         }
         self.run_id = app.run_id;
+        let trailing = settings.name_remove_trailing_path;
         let kind = if globals::is_cli() {
+            let script = globals::cli_script()
+                .or_else(|| globals::request_info().path_translated)
+                .unwrap_or_else(|| "-".to_owned());
             TxnKind::Cli {
-                script: globals::cli_script()
-                    .or_else(|| globals::request_info().path_translated)
-                    .unwrap_or_else(|| "-".to_owned()),
+                script: naming::cli_initial_path(&script, trailing),
             }
         } else {
             let ri = globals::request_info();
@@ -285,7 +288,13 @@ impl Agent {
                 uri: globals::server_var("REQUEST_URI")
                     .or(ri.request_uri)
                     .unwrap_or_default(),
-                script_name: globals::server_var("SCRIPT_NAME").unwrap_or_default(),
+                script_name: naming::web_initial_path(
+                    globals::server_var("SCRIPT_FILENAME").as_deref(),
+                    globals::server_var("SCRIPT_NAME").as_deref(),
+                    globals::server_var("DOCUMENT_ROOT").as_deref(),
+                    trailing,
+                )
+                .unwrap_or_default(),
                 headers: [
                     "HTTP_HOST",
                     "HTTP_ACCEPT",

@@ -332,3 +332,53 @@ fn app_settings_equal_new_relics_for_the_same_ini() {
         assert_eq!(&ours[k], v, "{k}");
     }
 }
+
+#[test]
+fn naming_settings_apply_to_cli_transactions_too() {
+    // As in New Relic's agent: `webtransaction.name.*` also names
+    // background transactions.
+    let d = FakeDaemon::start(Mode::Connected);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("job.php"),
+        "<?php function f_0() {} function f_1() {} f_0(); f_1(); echo 'ok';",
+    )
+    .unwrap();
+    let addr = d.address();
+    php(&[
+        ("newrelic.daemon.address", &addr),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+        ("newrelic.webtransaction.name.functions", "f_0,F_1"),
+        ("newrelic.webtransaction.name.files", r"jo\w\.php"),
+    ])
+    .arg("job.php")
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+    // The file names it first (Action); the first named function then
+    // overrides that (Function ranks higher), the second does not.
+    assert_eq!(
+        d.wait_frames(2)[1].txn().name,
+        "OtherTransaction/Function/f_0"
+    );
+
+    let d = FakeDaemon::start(Mode::Connected);
+    let addr = d.address();
+    php(&[
+        ("newrelic.daemon.address", &addr),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+        ("newrelic.webtransaction.name.files", r"jo\w\.php"),
+    ])
+    .arg("job.php")
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+    assert_eq!(
+        d.wait_frames(2)[1].txn().name,
+        "OtherTransaction/Action/job.php"
+    );
+}

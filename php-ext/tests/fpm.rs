@@ -46,6 +46,9 @@ fn fcgi_get(sock: &Path, script: &Path, uri: &str) -> String {
         ("REQUEST_URI", uri),
         ("SCRIPT_NAME", "/index.php"),
         ("SCRIPT_FILENAME", script.to_str().unwrap()),
+        // Web servers send it (nginx's fastcgi_params); without it the
+        // name would be the script's full path, as with New Relic's agent.
+        ("DOCUMENT_ROOT", script.parent().unwrap().to_str().unwrap()),
         ("SERVER_PROTOCOL", "HTTP/1.1"),
         ("HTTP_HOST", "fpm.test"),
     ] {

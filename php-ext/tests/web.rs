@@ -141,3 +141,104 @@ fn name_functions_setting_names_web_transactions() {
         "WebTransaction/Function/controller_show"
     );
 }
+
+/// Runs `files[0]` (with the other files beside it) through php-cgi with
+/// exactly the CGI variables given (no SCRIPT_FILENAME unless listed).
+fn cgi_raw(
+    d: &FakeDaemon,
+    files: &[(&str, &str)],
+    env: &[(&str, &str)],
+    ini: &[&str],
+) -> (String, Vec<common::fake_daemon::Received>) {
+    let work = tempfile::tempdir().unwrap();
+    for (name, body) in files {
+        let p = work.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    let root = work.path().to_str().unwrap().to_owned();
+    let fill = |v: &str| v.replace("$ROOT", &root);
+    let out = Command::new("php-cgi")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs([
+            ("GATEWAY_INTERFACE", "CGI/1.1"),
+            ("SERVER_PROTOCOL", "HTTP/1.1"),
+            ("REQUEST_METHOD", "GET"),
+            ("REDIRECT_STATUS", "200"),
+        ])
+        .envs(env.iter().map(|(k, v)| (*k, fill(v))))
+        .arg("-n")
+        .arg("-d")
+        .arg(format!("extension={}", extension_path().display()))
+        .args(["-d", &format!("newrelic.daemon.address={}", d.address())])
+        .args(["-d", "newrelic.daemon.dont_launch=3"])
+        .args(["-d", &format!("newrelic.license={LICENSE}")])
+        .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
+        .args(ini.iter().flat_map(|i| ["-d", i]))
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    (stdout(&out), d.wait_frames(2))
+}
+
+#[test]
+fn remove_trailing_path_cuts_the_path_info_from_the_name() {
+    require("php-cgi", "php-cgi (Debian: php8.2-cgi)");
+    // No SCRIPT_FILENAME (the script is found through PATH_TRANSLATED), so
+    // the name comes from SCRIPT_NAME, path info included.
+    let env = [
+        ("PATH_TRANSLATED", "$ROOT/index.php"),
+        ("SCRIPT_NAME", "/shop/index.php/item/3"),
+        ("REQUEST_URI", "/shop/index.php/item/3?x=1"),
+        ("DOCUMENT_ROOT", "$ROOT"),
+    ];
+    let files = [("index.php", "<?php echo 'ok';")];
+    let name = |setting: &str| {
+        let d = FakeDaemon::start(Mode::Connected);
+        let (body, frames) = cgi_raw(
+            &d,
+            &files,
+            &env,
+            &[
+                "cgi.fix_pathinfo=0",
+                &format!("newrelic.webtransaction.name.remove_trailing_path={setting}"),
+            ],
+        );
+        assert!(body.ends_with("ok"), "{body}");
+        frames[1].txn().name
+    };
+    assert_eq!(name("0"), "WebTransaction/Uri/shop/index.php/item/3");
+    assert_eq!(name("1"), "WebTransaction/Uri/shop/index.php");
+}
+
+#[test]
+fn name_files_are_regular_expressions_and_the_first_matching_file_wins() {
+    require("php-cgi", "php-cgi (Debian: php8.2-cgi)");
+    let d = FakeDaemon::start(Mode::Connected);
+    let files = [
+        (
+            "index.php",
+            "<?php include 'lib/Controller_42.php'; include 'views/home.php'; echo 'ok';",
+        ),
+        ("lib/Controller_42.php", "<?php $a = 1;"),
+        ("views/home.php", "<?php $b = 2;"),
+    ];
+    let env = [
+        ("SCRIPT_FILENAME", "$ROOT/index.php"),
+        ("SCRIPT_NAME", "/index.php"),
+        ("REQUEST_URI", "/"),
+        ("DOCUMENT_ROOT", "$ROOT"),
+    ];
+    // `views/` would match the second include; `controller_\d+` (matched
+    // case-insensitively, named by the matched text) the first. A
+    // substring search for the literal pattern would match neither.
+    let (body, frames) = cgi_raw(
+        &d,
+        &files,
+        &env,
+        &[r"newrelic.webtransaction.name.files=views/,controller_\d+,[unclosed"],
+    );
+    assert!(body.ends_with("ok"), "{body}");
+    assert_eq!(frames[1].txn().name, "WebTransaction/Action/Controller_42");
+}

@@ -192,11 +192,12 @@ pub struct AgentSettings {
     pub dt_enabled: bool,
     /// Leave out the `newrelic` header on outbound requests.
     pub dt_exclude_newrelic_header: bool,
-    /// Files that name web transactions.
-    pub name_files: Vec<String>,
-    /// Functions that name web transactions.
+    /// Regular expressions (comma-separated, as given) for files that
+    /// name transactions; see [`crate::naming::FileNamer`].
+    pub name_files: String,
+    /// Functions that name transactions (lower-case).
     pub name_functions: Vec<String>,
-    /// Strip PATH_INFO from URI names.
+    /// Cut the initial name after its first `.php`.
     pub name_remove_trailing_path: bool,
     /// Custom attributes allowed.
     pub custom_parameters_enabled: bool,
@@ -458,7 +459,7 @@ impl AgentSettings {
             dt_enabled: r.bool("newrelic.distributed_tracing_enabled"),
             dt_exclude_newrelic_header: r
                 .bool("newrelic.distributed_tracing_exclude_newrelic_header"),
-            name_files: r.list("newrelic.webtransaction.name.files"),
+            name_files: r.s("newrelic.webtransaction.name.files").trim().to_owned(),
             name_functions: r.list("newrelic.webtransaction.name.functions"),
             name_remove_trailing_path: r.bool("newrelic.webtransaction.name.remove_trailing_path"),
             custom_parameters_enabled: r.bool("newrelic.custom_parameters_enabled")

@@ -18,6 +18,7 @@
 //! per-request table and its key is `(index << 1) | 1`.
 
 use crate::clock;
+use crate::naming::FileNamer;
 use crate::request::AGENT;
 use crate::zend::ffi;
 use crate::zend::guard::guard;
@@ -30,13 +31,13 @@ static OBSERVE_ALL: AtomicBool = AtomicBool::new(true);
 /// Functions observed even with detail 0 (lower-case names).
 static EXTRA: crate::zend::nts::NtsCell<Vec<String>> = crate::zend::nts::NtsCell::new(Vec::new());
 
-/// `webtransaction.name.functions` and `.files` (lower-case).
-static NAMING: crate::zend::nts::NtsCell<(Vec<String>, Vec<String>)> =
-    crate::zend::nts::NtsCell::new((Vec::new(), Vec::new()));
+/// `webtransaction.name.functions` (lower-case) and `.files`.
+static NAMING: crate::zend::nts::NtsCell<(Vec<String>, FileNamer)> =
+    crate::zend::nts::NtsCell::new((Vec::new(), FileNamer::EMPTY));
 
 /// Updates the observation policy from the request's settings. PHP caches
 /// per-function decisions, so this affects functions first called later.
-pub fn configure(detail: u8, custom: &[String], name_functions: &[String], name_files: &[String]) {
+pub fn configure(detail: u8, custom: &[String], name_functions: &[String], name_files: &str) {
     OBSERVE_ALL.store(detail >= 1, Ordering::Relaxed);
     let _ = EXTRA.with(|v| {
         if v.as_slice() != custom {
@@ -44,20 +45,24 @@ pub fn configure(detail: u8, custom: &[String], name_functions: &[String], name_
         }
     });
     let _ = NAMING.with(|n| {
-        if n.0.as_slice() != name_functions || n.1.as_slice() != name_files {
-            *n = (name_functions.to_vec(), name_files.to_vec());
+        if n.0.as_slice() != name_functions {
+            n.0 = name_functions.to_vec();
+        }
+        if n.1.source() != name_files {
+            let (namer, bad) = FileNamer::new(name_files);
+            for p in bad {
+                tracing::warn!(
+                    "newrelic.webtransaction.name.files: '{p}' is not a valid regular expression; ignored"
+                );
+            }
+            n.1 = namer;
         }
     });
 }
 
-/// Whether a file path matches one of `webtransaction.name.files`
-/// (case-insensitive substring; New Relic's patterns are regexes, and
-/// plain names, the usual case, match the same).
-fn naming_file(path: &str) -> bool {
-    let p = path.to_ascii_lowercase();
-    NAMING
-        .with(|n| n.1.iter().any(|f| p.contains(f.as_str())))
-        .unwrap_or(false)
+/// The name a file gives the transaction under `webtransaction.name.files`.
+fn file_name(path: &str) -> Option<String> {
+    NAMING.with(|n| n.1.name_for(path)).flatten()
 }
 
 /// Registers the observer (MINIT).
@@ -94,7 +99,7 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
             // A file (main script or include): only `name.files` cares.
             // SAFETY: user functions have an op_array with a filename.
             let file = unsafe { zstr_lossy((*func).op_array.filename) }.unwrap_or_default();
-            return if naming_file(&file) {
+            return if file_name(&file).is_some() {
                 ffi::zend_observer_fcall_handlers {
                     begin: Some(begin_file),
                     end: None,
@@ -158,13 +163,13 @@ unsafe extern "C" fn begin<const TSC: bool>(ex: *mut ffi::zend_execute_data) {
     });
 }
 
-/// Names a web transaction after a `webtransaction.name.*` match.
+/// Names the transaction after a `webtransaction.name.*` match. Despite
+/// the settings' names, New Relic applies them to CLI (background)
+/// transactions too (`OtherTransaction/Function/…`).
 fn name_after(source: NameSource, name: String) {
     let _ = AGENT.with(|a| {
         if let Some(t) = a.as_mut().and_then(|a| a.txn.as_mut()) {
-            if t.is_web() {
-                t.set_name(source, &name);
-            }
+            t.set_name(source, &name);
         }
     });
 }
@@ -201,9 +206,8 @@ unsafe extern "C" fn begin_file(ex: *mut ffi::zend_execute_data) {
     // SAFETY: the live frame of a file's op_array.
     let file = unsafe { zstr_lossy((*(*ex).func).op_array.filename) };
     guard("observer begin (file naming)", (), || {
-        if let Some(file) = file {
-            let base = file.rsplit('/').next().unwrap_or(&file).to_owned();
-            name_after(NameSource::File, base);
+        if let Some(name) = file.as_deref().and_then(file_name) {
+            name_after(NameSource::File, name);
         }
     });
 }
