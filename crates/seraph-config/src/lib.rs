@@ -189,18 +189,6 @@ pub enum IntegrationFormat {
     Seq,
 }
 
-/// A license key for logs and URLs: first two and last two characters
-/// (`ab..yz`); keys shorter than five characters become `**`.
-pub fn obfuscate_license(license: &str) -> String {
-    let chars: Vec<char> = license.chars().collect();
-    if chars.len() < 5 {
-        return "**".to_string();
-    }
-    let head: String = chars[..2].iter().collect();
-    let tail: String = chars[chars.len() - 2..].iter().collect();
-    format!("{head}..{tail}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,15 +203,6 @@ mod tests {
             ..DaemonConfig::default()
         };
         assert!(!format!("{cfg:?}").contains("secret"));
-    }
-
-    #[test]
-    fn licenses_are_obfuscated() {
-        assert_eq!(obfuscate_license("eu01xx0123456789abcdefNRAL"), "eu..AL");
-        assert_eq!(obfuscate_license("abcde"), "ab..de");
-        assert_eq!(obfuscate_license("abcd"), "**");
-        assert_eq!(obfuscate_license(""), "**");
-        assert_eq!(obfuscate_license("éèxyzàç"), "éè..àç");
     }
 
     #[test]
