@@ -117,3 +117,51 @@ echo curl_getinfo($ch, CURLINFO_HTTP_CODE), "\n";"#
         .collect();
     assert_eq!(http.len(), 1, "{spans:#?}");
 }
+
+#[test]
+fn ddl_guards_do_not_become_table_names() {
+    // The demo once showed `Datastore/statement/SQLite/IF/drop`.
+    let d = FakeDaemon::start(Mode::Connected);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("ddl.php"),
+        r#"<?php
+$db = new PDO('sqlite::memory:');
+$db->exec('DROP TABLE IF EXISTS products');
+$db->exec('CREATE TABLE IF NOT EXISTS "products" (id INTEGER PRIMARY KEY, name TEXT)');
+$db->exec("INSERT OR REPLACE INTO products (id, name) VALUES (1, 'tea')");
+echo $db->query('SELECT name FROM main.products')->fetchColumn(), "\n";
+"#,
+    )
+    .unwrap();
+    let addr = d.address();
+    let out = php(&[
+        ("newrelic.daemon.address", &addr),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+        ("extension", "pdo"),
+        ("extension", "pdo_sqlite"),
+    ])
+    .arg("ddl.php")
+    .current_dir(work.path())
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), "tea\n");
+    let txn = d.wait_frames(2)[1].txn();
+    let statements: std::collections::BTreeSet<_> = txn
+        .metrics
+        .iter()
+        .filter(|m| m.name.starts_with("Datastore/statement/"))
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(
+        statements.into_iter().collect::<Vec<_>>(),
+        [
+            "Datastore/statement/SQLite/products/create",
+            "Datastore/statement/SQLite/products/drop",
+            "Datastore/statement/SQLite/products/insert",
+            "Datastore/statement/SQLite/products/select",
+        ]
+    );
+}

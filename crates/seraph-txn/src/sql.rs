@@ -186,6 +186,25 @@ fn keyword_at(b: &[u8], i: usize, word: &[u8]) -> bool {
     starts_ci(b, i, word) && b.get(i + word.len()).is_none_or(|c| DELIMS.contains(c))
 }
 
+/// Skips `IF EXISTS` / `IF NOT EXISTS` after `TABLE` or `DATABASE`
+/// (`DROP TABLE IF EXISTS t`, `CREATE TABLE IF NOT EXISTS t`), so the
+/// guard is not taken for the table's name.
+fn skip_if_exists(b: &[u8], x: usize) -> Option<usize> {
+    let mut y = skip_ws_comments(b, x)?;
+    if !keyword_at(b, y, b"if") {
+        return Some(x);
+    }
+    y = skip_ws_comments(b, y + 2)?;
+    if keyword_at(b, y, b"not") {
+        y = skip_ws_comments(b, y + 3)?;
+    }
+    if keyword_at(b, y, b"exists") {
+        Some(y + 6)
+    } else {
+        Some(x)
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Update,
@@ -248,11 +267,11 @@ fn table(b: &[u8], start: usize, mode: Mode) -> Option<String> {
             }
             if matches!(mode, Mode::Create | Mode::Drop) {
                 if keyword_at(b, x, b"database") {
-                    x += 8;
+                    x = skip_if_exists(b, x + 8)?;
                     break;
                 }
                 if keyword_at(b, x, b"table") {
-                    x += 5;
+                    x = skip_if_exists(b, x + 5)?;
                     break;
                 }
             }
@@ -376,6 +395,162 @@ FROM t"#
         assert_eq!(murmur3(b"abcde"), 3_659_009_369);
     }
 
+    /// New Relic's cross-agent SQL parsing cases (`sql_parsing.json`).
+    #[test]
+    fn cross_agent_sql_parsing_cases() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("SELECT * FROM foobar", "select", Some("foobar")),
+            ("SELECT F FROM foobar", "select", Some("foobar")),
+            ("SELECT Ff FROM foobar", "select", Some("foobar")),
+            ("SELECT I FROM foobar", "select", Some("foobar")),
+            ("SELECT FROMM FROM foobar", "select", Some("foobar")),
+            ("SELECT * FROM foobar WHERE x > y", "select", Some("foobar")),
+            ("SELECT * FROM `foobar`", "select", Some("foobar")),
+            (
+                "SELECT * FROM `foobar` WHERE x > y",
+                "select",
+                Some("foobar"),
+            ),
+            ("SELECT * FROM database.foobar", "select", Some("foobar")),
+            (
+                "SELECT * FROM database.foobar WHERE x > y",
+                "select",
+                Some("foobar"),
+            ),
+            ("SELECT * FROM `database`.foobar", "select", Some("foobar")),
+            (
+                "SELECT * FROM `database`.foobar WHERE x > y",
+                "select",
+                Some("foobar"),
+            ),
+            ("SELECT * FROM database.`foobar`", "select", Some("foobar")),
+            (
+                "SELECT * FROM database.`foobar` WHERE x > y",
+                "select",
+                Some("foobar"),
+            ),
+            ("SELECT * FROM (foobar)", "select", Some("foobar")),
+            (
+                "SELECT * FROM (foobar) WHERE x > y",
+                "select",
+                Some("foobar"),
+            ),
+            ("SELECT * FROM (`foobar`)", "select", Some("foobar")),
+            (
+                "SELECT * FROM (`foobar`) WHERE x > y",
+                "select",
+                Some("foobar"),
+            ),
+            (
+                "SELECT * FROM (SELECT * FROM foobar)",
+                "select",
+                Some("(subquery)"),
+            ),
+            (
+                "SELECT * FROM (SELECT * FROM foobar) WHERE x > y",
+                "select",
+                Some("(subquery)"),
+            ),
+            ("SELECT xy,zz,y FROM foobar", "select", Some("foobar")),
+            (
+                "SELECT xy,zz,y FROM foobar ORDER BY zy",
+                "select",
+                Some("foobar"),
+            ),
+            ("SELECT xy,zz,y FROM `foobar`", "select", Some("foobar")),
+            (
+                "SELECT xy,zz,y FROM `foobar` ORDER BY zy",
+                "select",
+                Some("foobar"),
+            ),
+            ("SELECT `xy`,`zz`,y FROM foobar", "select", Some("foobar")),
+            (
+                "SELECT Name FROM `world`.`City` WHERE Population > ?",
+                "select",
+                Some("City"),
+            ),
+            (
+                "SELECT frok FROM `world`.`City` WHERE Population > ?",
+                "select",
+                Some("City"),
+            ),
+            (
+                "SELECT irom FROM `world`.`City` WHERE Population > ?",
+                "select",
+                Some("City"),
+            ),
+            (
+                "SELECT fromm FROM `world`.`City` WHERE Population > ?",
+                "select",
+                Some("City"),
+            ),
+            ("SELECT * FROM foo,bar", "select", Some("foo")),
+            (
+                "  \tSELECT * from \"foo\" WHERE a = b",
+                "select",
+                Some("foo"),
+            ),
+            (
+                "  \tSELECT     *     \t from \"bar\" WHERE a = b",
+                "select",
+                Some("bar"),
+            ),
+            ("SELECT FROM_UNIXTIME() from \"bar\"", "select", Some("bar")),
+            ("SELECT ffrom from \"frome\"", "select", Some("frome")),
+            ("SELECT ffrom from (\"frome\")", "select", Some("frome")),
+            ("UPDATE abc SET x=1, y=2", "update", Some("abc")),
+            ("    \tUPDATE abc SET ffrom='iinto'", "update", Some("abc")),
+            (
+                "    \tUPDATE 'abc' SET ffrom='iinto'",
+                "update",
+                Some("abc"),
+            ),
+            (
+                "    \tUPDATE `abc` SET ffrom='iinto'",
+                "update",
+                Some("abc"),
+            ),
+            (
+                "    \tUPDATE \"abc\" SET ffrom='iinto'",
+                "update",
+                Some("abc"),
+            ),
+            (
+                "    \tUPDATE\r\tabc SET ffrom='iinto'",
+                "update",
+                Some("abc"),
+            ),
+            (
+                "INSERT INTO foobar (x,y) VALUES (1,2)",
+                "insert",
+                Some("foobar"),
+            ),
+            (
+                "INSERT INTO foobar(x,y) VALUES (1,2)",
+                "insert",
+                Some("foobar"),
+            ),
+            (" /* a */ SELECT * FROM alpha", "select", Some("alpha")),
+            ("SELECT /* a */ * FROM alpha", "select", Some("alpha")),
+            ("SELECT * /* a */ FROM alpha", "select", Some("alpha")),
+            ("SELECT * FROM /* a */ alpha", "select", Some("alpha")),
+            (
+                "/* X */ SELECT /* Y */ foo/**/ FROM /**/alpha/**/",
+                "select",
+                Some("alpha"),
+            ),
+            ("mystoredprocedure'123'", "other", None),
+            ("mystoredprocedure\t'123'", "other", None),
+            ("mystoredprocedure\r'123'", "other", None),
+            ("[mystoredprocedure]123", "other", None),
+            ("\"mystoredprocedure\"abc", "other", None),
+            ("mystoredprocedure", "other", None),
+        ];
+        for (sql, op, t) in cases {
+            assert_eq!(parse(sql), (*op, t.map(str::to_owned)), "{sql:?}");
+        }
+    }
+
     #[test]
     fn operation_and_table() {
         let cases: &[(&str, &str, Option<&str>)] = &[
@@ -412,6 +587,66 @@ FROM t"#
                 None,
             ),
             ("SHOW TABLES", "other", None),
+            // DDL guards, modifiers and quoting.
+            ("DROP TABLE IF EXISTS products", "drop", Some("products")),
+            (
+                "drop table if exists `shop`.`products`",
+                "drop",
+                Some("products"),
+            ),
+            (
+                "DROP TEMPORARY TABLE IF EXISTS tmp_cart, tmp_x",
+                "drop",
+                Some("tmp_cart"),
+            ),
+            (
+                "DROP TABLE IF EXISTS public.products CASCADE",
+                "drop",
+                Some("products"),
+            ),
+            ("DROP DATABASE IF EXISTS shop", "drop", Some("shop")),
+            ("DROP TABLE ifs", "drop", Some("ifs")),
+            ("DROP TABLE if_exists_log", "drop", Some("if_exists_log")),
+            (
+                "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY)",
+                "create",
+                Some("orders"),
+            ),
+            (
+                "CREATE TABLE /* c */ IF /* c */ NOT EXISTS\n\t\"Orders\" (id int)",
+                "create",
+                Some("Orders"),
+            ),
+            (
+                "CREATE TEMP TABLE IF NOT EXISTS t1(a)",
+                "create",
+                Some("t1"),
+            ),
+            (
+                "CREATE DATABASE IF NOT EXISTS analytics",
+                "create",
+                Some("analytics"),
+            ),
+            ("CREATE INDEX idx_a ON t (a)", "create", None),
+            (
+                "CREATE TABLE \"public\".\"users\" (id int)",
+                "create",
+                Some("users"),
+            ),
+            (
+                "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)",
+                "insert",
+                Some("kv"),
+            ),
+            (
+                "INSERT OR IGNORE INTO `kv` VALUES (1)",
+                "insert",
+                Some("kv"),
+            ),
+            ("REPLACE INTO main.kv VALUES (1)", "replace", Some("kv")),
+            ("UPDATE \"main\".\"kv\" SET v = 1", "update", Some("kv")),
+            // Brackets (SQL Server quoting) are delimiters for the agent.
+            ("DELETE FROM [dbo].[Sessions]", "delete", None),
             ("/* unterminated", "other", None),
             ("", "other", None),
         ];
