@@ -24,6 +24,10 @@ pub enum Mode {
     /// Answers the first App, then closes every connection and stops
     /// listening (a daemon that died).
     DieAfterFirstReply,
+    /// Like the real daemon: Connected + [`CONNECT_REPLY`] to a query
+    /// without a run id, StillValid (no connect reply) to a re-query that
+    /// carries one.
+    StillValidOnRequery,
 }
 
 /// One received frame.
@@ -159,19 +163,23 @@ fn serve(mut s: UnixStream, conn: usize, mode: Mode, frames: Arc<Mutex<Vec<Recei
         }
         let rec = Received { body, conn };
         let is_app = rec.kind() == "App";
+        let requery = rec.run_id().is_some();
         frames.lock().unwrap().push(rec);
         if !is_app {
             continue;
         }
         let reply = match &mode {
-            Mode::Connected | Mode::DieAfterFirstReply => AppReplyInfo {
-                status: AppStatus::Connected,
-                connect_reply: Some(CONNECT_REPLY.to_owned()),
-                security_policies: Some("{}".to_owned()),
-                connect_timestamp: 1_795_424_121,
-                harvest_frequency: 60,
-                sampling_target: 10,
-            },
+            Mode::StillValidOnRequery if requery => AppReplyInfo::status(AppStatus::StillValid),
+            Mode::Connected | Mode::DieAfterFirstReply | Mode::StillValidOnRequery => {
+                AppReplyInfo {
+                    status: AppStatus::Connected,
+                    connect_reply: Some(CONNECT_REPLY.to_owned()),
+                    security_policies: Some("{}".to_owned()),
+                    connect_timestamp: 1_795_424_121,
+                    harvest_frequency: 60,
+                    sampling_target: 10,
+                }
+            }
             Mode::Status(st) => AppReplyInfo::status(*st),
             Mode::Silent => continue,
         };
