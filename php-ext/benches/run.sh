@@ -1,8 +1,10 @@
 #!/bin/sh
 # Observer overhead benchmark: fib(30) without the extension, with it at
-# transaction_tracer.detail=1 and detail=0. Reports the median wall time of
-# the fib(30) call (RUNS runs each, interleaved) and the ratio to the run
-# without the extension. Not a test: numbers depend on the machine.
+# transaction_tracer.detail=1 and detail=0, and with two reference
+# observers that bound what is possible (floor.c: handlers that do
+# nothing, and handlers that only read the TSC). Reports the median wall
+# time of the fib(30) call over RUNS interleaved runs and the ratio to the
+# run without the extension. Not a test: numbers depend on the machine.
 #
 #   cargo build --release -p newrelic-php && php-ext/benches/run.sh [RUNS]
 set -eu
@@ -20,20 +22,32 @@ DAEMON=$!
 trap 'kill $DAEMON 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
 while [ ! -S "$SOCK" ]; do sleep 0.05; done
 
+CONFIGS="none detail1 detail0"
+if cc -O2 -shared -fPIC $(php-config --includes) "$HERE/floor.c" -o "$TMP/floor.so" 2>"$TMP/cc.log"; then
+  CONFIGS="none empty rdtsc detail1 detail0"
+else
+  echo "reference observers not built (cc/php-config): $(head -c 200 "$TMP/cc.log")" >&2
+fi
+
 AGENT="-d extension=$SO -d newrelic.daemon.address=$SOCK -d newrelic.daemon.dont_launch=3 \
  -d newrelic.license=0123456789012345678901234567890123456789 -d newrelic.appname=bench \
  -d newrelic.daemon.app_connect_timeout=5s"
 
 for i in $(seq "$RUNS"); do
-  php -n "$HERE/fib.php" >> "$TMP/none"
-  php -n $AGENT -d newrelic.transaction_tracer.detail=1 "$HERE/fib.php" >> "$TMP/detail1"
-  php -n $AGENT -d newrelic.transaction_tracer.detail=0 "$HERE/fib.php" >> "$TMP/detail0"
+  for c in $CONFIGS; do
+    case $c in
+      none) php -n "$HERE/fib.php" ;;
+      empty|rdtsc) FLOOR_MODE=$c php -n -d "extension=$TMP/floor.so" "$HERE/fib.php" ;;
+      detail1) php -n $AGENT -d newrelic.transaction_tracer.detail=1 "$HERE/fib.php" ;;
+      detail0) php -n $AGENT -d newrelic.transaction_tracer.detail=0 "$HERE/fib.php" ;;
+    esac >> "$TMP/$c"
+  done
 done
 
 median() { sort -n "$1" | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 BASE=$(median "$TMP/none")
 printf "%-22s %10s %7s\n" "configuration" "median ms" "ratio"
-for c in none detail1 detail0; do
+for c in $CONFIGS; do
   M=$(median "$TMP/$c")
   printf "%-22s %10.3f %7.2f\n" "$c" "$M" "$(echo "$M / $BASE" | bc -l)"
 done
