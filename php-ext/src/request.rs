@@ -444,6 +444,7 @@ fn txn_config(s: &AgentSettings, is_cli: bool) -> TxnConfig {
             local_decorating_enabled: s.logging_local_decorating,
             forwarding_max_samples_stored: s.log_events_max as u32,
         },
+        expensive_node_min_ns: u64::try_from(s.expensive_node_min.as_nanos()).unwrap_or(u64::MAX),
         php_version: globals::php_version().to_owned(),
         agent_version: crate::AGENT_VERSION.to_owned(),
         ..defaults

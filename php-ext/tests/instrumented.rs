@@ -77,12 +77,16 @@ fn curl_exec_is_an_external_segment_with_trace_headers() {
                 s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
         }
     });
+    // As vector 06: the call is made from a short user function.
     let script = format!(
-        r#"$ch = curl_init("http://127.0.0.1:{port}/echo?x=1");
-curl_setopt($ch, CURLOPT_RETURNTRANSFER, true);
-curl_setopt($ch, CURLOPT_HTTPHEADER, ["X-Mine: 1"]);
-echo curl_exec($ch), "\n";
-echo curl_getinfo($ch, CURLINFO_HTTP_CODE), "\n";"#
+        r#"function fetch($url) {{
+    $ch = curl_init($url);
+    curl_setopt($ch, CURLOPT_RETURNTRANSFER, true);
+    curl_setopt($ch, CURLOPT_HTTPHEADER, ["X-Mine: 1"]);
+    echo curl_exec($ch), "\n";
+    echo curl_getinfo($ch, CURLINFO_HTTP_CODE), "\n";
+}}
+fetch("http://127.0.0.1:{port}/echo?x=1");"#
     );
     let addr = d.address();
     let out = php(&[
@@ -116,6 +120,19 @@ echo curl_getinfo($ch, CURLINFO_HTTP_CODE), "\n";"#
         .filter(|s| s[0]["category"] == "http")
         .collect();
     assert_eq!(http.len(), 1, "{spans:#?}");
+    // The headers carry the external span's id, and fetch() (far below
+    // expensive_node_min) is not kept: the external span hangs off the root.
+    let guid = http[0][0]["guid"].as_str().unwrap();
+    assert!(tp.contains(guid), "{tp} vs {guid}");
+    let root = spans
+        .iter()
+        .find(|s| s[0]["nr.entryPoint"] == serde_json::Value::Bool(true))
+        .unwrap();
+    assert_eq!(http[0][0]["parentId"], root[0]["guid"]);
+    assert!(
+        spans.iter().all(|s| s[0]["name"] != "Custom/fetch"),
+        "{spans:#?}"
+    );
 }
 
 #[test]

@@ -112,3 +112,53 @@ fn a_slow_call_under_fast_code_is_kept_with_its_ancestors() {
     let allocated = metric_total(&txn, "Supportability/execute/allocated_segment_count") * 1e6;
     assert_eq!(allocated.round() as usize, txn.span_events.len());
 }
+
+/// Span names (the root excluded) of a run of `script` with `ini`.
+fn span_names(d: &FakeDaemon, script: &str, ini: &[(&str, &str)]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.php"), script).unwrap();
+    let addr = d.address();
+    let mut all = vec![
+        ("newrelic.daemon.address", addr.as_str()),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+    ];
+    all.extend_from_slice(ini);
+    let out = php(&all)
+        .arg("s.php")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out),
+        "done\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frames = d.wait_frames(2);
+    let txn = frames[1].txn();
+    txn.span_events
+        .iter()
+        .map(|e| serde_json::from_str::<serde_json::Value>(e).unwrap())
+        .filter(|v| v[0]["nr.entryPoint"] != serde_json::Value::Bool(true))
+        .map(|v| v[0]["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn expensive_node_min_decides_which_calls_are_kept() {
+    // 20 calls of at least 0.2 ms each: below the 2 ms default.
+    const TINY: &str = r#"<?php
+function tiny() { usleep(200); }
+for ($i = 0; $i < 20; $i++) { tiny(); }
+echo "done\n";
+"#;
+    let d = FakeDaemon::start(Mode::Connected);
+    let all = span_names(&d, TINY, &[("newrelic.special.expensive_node_min", "0")]);
+    assert_eq!(all, vec!["Custom/tiny".to_owned(); 20]);
+
+    let d = FakeDaemon::start(Mode::Connected);
+    let none = span_names(&d, TINY, &[("newrelic.special.expensive_node_min", "1s")]);
+    assert!(none.is_empty(), "{none:?}");
+}

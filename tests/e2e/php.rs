@@ -288,9 +288,6 @@ fn known_gap(scenario: &str) -> Option<&'static str> {
         // New Relic keeps the segment of a function that exited by an
         // exception (with error.class/error.message) however short it is.
         "03-cli-error-a-uncaught" => Some("Custom/fail span with the exception is missing"),
-        // New Relic drops user-function segments shorter than
-        // newrelic.special.expensive_node_min (2 ms by default).
-        "06-curl-external" => Some("short Custom/fetch segment is kept"),
         _ => None,
     }
 }

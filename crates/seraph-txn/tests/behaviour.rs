@@ -594,6 +594,104 @@ fn external_calls() {
     assert_eq!(ev[0]["externalCallCount"], 1);
 }
 
+/// Span names and parent names, in span order.
+fn span_tree(d: &seraph_wire::TransactionData) -> Vec<(String, Option<String>)> {
+    let spans: Vec<Value> = d.span_events.iter().map(|s| json(s)).collect();
+    let name_of = |guid: &Value| {
+        spans
+            .iter()
+            .find(|s| &s[0]["guid"] == guid)
+            .map(|s| s[0]["name"].as_str().unwrap().to_owned())
+    };
+    spans
+        .iter()
+        .map(|s| {
+            let parent = s[0].get("parentId").and_then(name_of);
+            (s[0]["name"].as_str().unwrap().to_owned(), parent)
+        })
+        .collect()
+}
+
+#[test]
+fn a_short_function_around_an_external_call_is_dropped() {
+    // Vector 06: fetch() (1 ms) wraps curl_exec; the trace headers are
+    // created from the external segment, so only it is kept, under the root.
+    let mut t = cli(TxnConfig::default());
+    t.enter(1, 0);
+    t.enter_internal(MS / 10);
+    let headers = t.create_dt_headers(T0_US, &mut SeededIds::new(3));
+    t.leave_external(
+        MS,
+        ExternalCall {
+            url: "http://127.0.0.1:18088/echo?x=1".into(),
+            library: "curl".into(),
+            procedure: "GET".into(),
+            status: Some(200),
+        },
+    );
+    t.leave(MS + MS / 10);
+    let d = finish(t, 2 * MS).unwrap();
+    let tree = span_tree(&d);
+    let root = "OtherTransaction/php/job.php".to_owned();
+    assert_eq!(
+        tree,
+        [
+            (root.clone(), None),
+            ("External/127.0.0.1/all".to_owned(), Some(root))
+        ]
+    );
+    // The traceparent names the external span.
+    let external = json(&d.span_events[1]);
+    let tp = &headers.iter().find(|(k, _)| k == "traceparent").unwrap().1;
+    assert!(tp.contains(external[0]["guid"].as_str().unwrap()), "{tp}");
+}
+
+#[test]
+fn expensive_node_min_sets_the_keep_threshold() {
+    let run = |min_ns: u64| {
+        let mut t = cli(TxnConfig {
+            expensive_node_min_ns: min_ns,
+            ..TxnConfig::default()
+        });
+        t.enter(1, 0);
+        t.leave(MS / 2); // 0.5 ms
+        t.enter(2, MS);
+        t.leave(4 * MS); // 3 ms
+        t.enter(3, 5 * MS);
+        t.enter_internal(5 * MS);
+        t.leave_datastore(
+            5 * MS + 1000,
+            DatastoreCall {
+                product: "SQLite".into(),
+                sql: Some("SELECT 1".into()),
+                ..DatastoreCall::default()
+            },
+        );
+        t.leave(5 * MS + 2000); // 2 µs around a datastore call
+        let d = finish(t, 6 * MS).unwrap();
+        let mut names: Vec<String> = span_tree(&d).into_iter().map(|(n, _)| n).collect();
+        names.remove(0);
+        names
+    };
+    // Default 2 ms: only the 3 ms call and the datastore call.
+    assert_eq!(
+        run(2 * MS),
+        ["Custom/f2", "Datastore/operation/SQLite/select"]
+    );
+    // 0 keeps every call.
+    assert_eq!(
+        run(0),
+        [
+            "Custom/f1",
+            "Custom/f2",
+            "Custom/f3",
+            "Datastore/operation/SQLite/select"
+        ]
+    );
+    // 10 ms: instrumented segments are still kept.
+    assert_eq!(run(10 * MS), ["Datastore/operation/SQLite/select"]);
+}
+
 #[test]
 fn span_and_trace_limits_keep_the_tree_consistent() {
     let mut cfg = TxnConfig {

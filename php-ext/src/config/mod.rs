@@ -138,6 +138,9 @@ pub struct AgentSettings {
     pub daemon: DaemonSettings,
     /// Deadline for the App query (write and reply together).
     pub appinfo_timeout: Duration,
+    /// `newrelic.special.expensive_node_min`: user-function segments
+    /// shorter than this are dropped (default 2 ms, `0` keeps all).
+    pub expensive_node_min: Duration,
     /// `newrelic.high_security`.
     pub high_security: bool,
     /// `newrelic.labels`, raw (`k:v;k2:v2`).
@@ -383,6 +386,15 @@ impl AgentSettings {
                 }
             }
         };
+        // Empty means New Relic's 2 ms; any time value (bare numbers are
+        // milliseconds) replaces it, `0` included.
+        let expensive_node_min = r.typed("newrelic.special.expensive_node_min", |s| {
+            if s.is_empty() {
+                Some(Duration::from_millis(2))
+            } else {
+                parse_duration(s)
+            }
+        });
         let tt_threshold = r.typed("newrelic.transaction_tracer.threshold", |s| {
             if s.eq_ignore_ascii_case("apdex_f") || s.is_empty() {
                 Some(TraceThreshold::ApdexF)
@@ -429,6 +441,7 @@ impl AgentSettings {
             loglevel: r.s("newrelic.loglevel"),
             daemon,
             appinfo_timeout,
+            expensive_node_min,
             high_security,
             labels: r.s("newrelic.labels"),
             display_host: r.s("newrelic.process_host.display_name"),
@@ -547,6 +560,7 @@ mod tests {
         assert_eq!(s.daemon.dont_launch, DontLaunch::Never);
         assert_eq!(s.daemon.location, "/usr/bin/newrelic-daemon");
         assert_eq!(s.appinfo_timeout, Duration::from_millis(100));
+        assert_eq!(s.expensive_node_min, Duration::from_millis(2));
         assert_eq!(s.tt_threshold, TraceThreshold::ApdexF);
         assert_eq!(s.tt_detail, 1);
         assert_eq!(s.tt_record_sql, RecordSql::Obfuscated);
@@ -582,6 +596,25 @@ mod tests {
                 "newrelic.transaction_tracer.explain_threshold"
             ]
         );
+    }
+
+    #[test]
+    fn expensive_node_min_is_a_time_value() {
+        let with = |v: &'static str| {
+            let raw =
+                move |n: &str| (n == "newrelic.special.expensive_node_min").then(|| v.to_owned());
+            AgentSettings::resolve(&raw)
+        };
+        assert_eq!(with("5").0.expensive_node_min, Duration::from_millis(5));
+        assert_eq!(
+            with("250us").0.expensive_node_min,
+            Duration::from_micros(250)
+        );
+        assert_eq!(with("1s").0.expensive_node_min, Duration::from_secs(1));
+        assert_eq!(with("0").0.expensive_node_min, Duration::ZERO);
+        let (s, bad) = with("soon");
+        assert_eq!(s.expensive_node_min, Duration::from_millis(2));
+        assert_eq!(bad[0].name, "newrelic.special.expensive_node_min");
     }
 
     #[test]

@@ -166,23 +166,29 @@ fn call_curl(
     }
 }
 
-/// Before `curl_exec($ch)`: inject trace headers, enter the segment.
+/// Before `curl_exec($ch)`: enter the segment, then inject trace headers.
+///
+/// The segment is entered first so the headers' span id is the external
+/// call's own (as in New Relic's agent): creating them from the caller's
+/// segment would keep that function's segment however short it is.
 pub(super) fn before_exec(ex: *mut ffi::zend_execute_data) -> Pre {
     // SAFETY: live frame; the shim bounds-checks.
     let ch = unsafe { ffi::seraph_arg(ex, 1) };
     let Some(h) = handle_of(arg(ex, 1)) else {
         return Pre::default();
     };
-    // Step 1, borrowing the agent: build the merged header list.
-    let merged = AGENT
+    // Step 1, borrowing the agent: enter the segment and build the merged
+    // header list from it.
+    let Some((start, merged)) = AGENT
         .with(|a| {
             let a = a.as_mut()?;
-            if !a.settings.dt_enabled {
-                return None;
-            }
-            let now_us = crate::clock::unix_us();
+            let now = a.clock.now();
             let t = a.txn.as_mut()?;
-            let dt = t.create_dt_headers(now_us, &mut a.ids);
+            t.enter_internal(now);
+            if !a.settings.dt_enabled {
+                return Some((now, None));
+            }
+            let dt = t.create_dt_headers(crate::clock::unix_us(), &mut a.ids);
             let mut lines = a
                 .req
                 .curl
@@ -195,32 +201,22 @@ pub(super) fn before_exec(ex: *mut ffi::zend_execute_data) -> Pre {
                 }
                 lines.push(format!("{k}: {v}"));
             }
-            Some(lines)
+            Some((now, Some(lines)))
         })
-        .flatten();
+        .flatten()
+    else {
+        return Pre::default();
+    };
     // Step 2, no borrow held: call back into PHP.
     let mut bailed = false;
     if let Some(lines) = merged {
         bailed = !call_curl("curl_setopt", ch, CURLOPT_HTTPHEADER, Some(&lines), |_| {});
     }
-    // Step 3: enter the segment.
-    AGENT
-        .with(|a| {
-            let a = a.as_mut()?;
-            let t = a.txn.as_mut()?;
-            let now = a.clock.now();
-            t.enter_internal(now);
-            Some(Pre {
-                entered: true,
-                start: now,
-                bailed,
-            })
-        })
-        .flatten()
-        .unwrap_or(Pre {
-            bailed,
-            ..Pre::default()
-        })
+    Pre {
+        entered: true,
+        start,
+        bailed,
+    }
 }
 
 /// After `curl_exec($ch)`: status, then leave the segment.
