@@ -181,6 +181,51 @@ fn uncaught_exception_wins_over_earlier_errors() {
         "{frame}"
     );
     assert_eq!(txn.error_events.len(), 1);
+    // fail() lasts microseconds, but the exception left it: its span is
+    // kept with the error, as in the vector.
+    let spans: Vec<serde_json::Value> = txn
+        .span_events
+        .iter()
+        .map(|s| serde_json::from_str(s).unwrap())
+        .collect();
+    let fail = spans
+        .iter()
+        .find(|s| s[0]["name"] == "Custom/fail")
+        .unwrap_or_else(|| panic!("no Custom/fail span: {spans:#?}"));
+    assert_eq!(fail[2]["error.class"], "RuntimeException");
+    assert_eq!(fail[2]["error.message"].as_str(), Some(msg));
+}
+
+#[test]
+fn exit_is_not_an_exception() {
+    // exit() unwinds through the functions as an internal exception; their
+    // segments must not get error attributes.
+    let d = FakeDaemon::start(Mode::Connected);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.php"),
+        "<?php\nfunction leave() { echo \"bye\\n\"; exit(0); }\nleave();\n",
+    )
+    .unwrap();
+    let addr = d.address();
+    let out = php(&[
+        ("newrelic.daemon.address", &addr),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+    ])
+    .arg("s.php")
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), "bye\n");
+    let txn = d.wait_frames(2)[1].txn();
+    assert!(txn.errors.is_empty());
+    assert!(
+        txn.span_events.iter().all(|s| !s.contains("error.class")),
+        "{:?}",
+        txn.span_events
+    );
 }
 
 #[test]

@@ -969,6 +969,14 @@ impl Transaction {
         }
     }
 
+    fn ignores_exception(&self, class: &str) -> bool {
+        self.cfg
+            .error_collector
+            .ignore_exceptions
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(class))
+    }
+
     fn error_collection_on(&self) -> bool {
         self.cfg.error_collector.enabled && self.connect.collect_errors
     }
@@ -979,13 +987,7 @@ impl Transaction {
         if !self.error_collection_on() || err.message.is_empty() || err.class.is_empty() {
             return;
         }
-        if self
-            .cfg
-            .error_collector
-            .ignore_exceptions
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(&err.class))
-        {
+        if self.ignores_exception(&err.class) {
             return;
         }
         if self
@@ -1014,9 +1016,15 @@ impl Transaction {
     }
 
     /// An exception is leaving the innermost function: its span gets the
-    /// error attributes (and the segment is kept). Call before `leave`.
+    /// error attributes (and the segment is kept however short it is, as
+    /// New Relic keeps every segment carrying an error). Classes in
+    /// `error_collector.ignore_exceptions` leave no trace. Call before
+    /// `leave`.
     pub fn set_current_segment_error(&mut self, class: &str, message: &str) {
         if !self.error_collection_on() || class.is_empty() || !self.should_create_span_events() {
+            return;
+        }
+        if self.ignores_exception(class) {
             return;
         }
         let message = self.error_message(message);

@@ -693,6 +693,31 @@ fn expensive_node_min_sets_the_keep_threshold() {
 }
 
 #[test]
+fn a_function_left_by_an_exception_keeps_its_segment() {
+    let run = |ignore: &[&str]| {
+        let mut cfg = TxnConfig::default();
+        cfg.error_collector.ignore_exceptions = ignore.iter().map(|c| c.to_string()).collect();
+        let mut t = cli(cfg);
+        t.enter(7, MS);
+        t.set_current_segment_error("RuntimeException", "Uncaught exception 'RuntimeException'");
+        t.leave(MS + 30_000); // 30 µs
+        finish(t, 2 * MS).unwrap()
+    };
+    let d = run(&[]);
+    assert_eq!(d.span_events.len(), 2);
+    let span = json(&d.span_events[1]);
+    assert_eq!(span[0]["name"], "Custom/f7");
+    assert_eq!(span[2]["error.class"], "RuntimeException");
+    assert_eq!(
+        span[2]["error.message"],
+        "Uncaught exception 'RuntimeException'"
+    );
+    // An ignored class marks nothing, so the short call is dropped.
+    let d = run(&["runtimeexception"]);
+    assert_eq!(d.span_events.len(), 1);
+}
+
+#[test]
 fn span_and_trace_limits_keep_the_tree_consistent() {
     let mut cfg = TxnConfig {
         span_events_max_samples_stored: 5,

@@ -121,6 +121,23 @@ pub struct ExceptionInfo {
 /// # Safety
 /// `obj` must be a live object.
 pub unsafe fn read_exception(obj: *mut ffi::zend_object) -> Option<ExceptionInfo> {
+    // SAFETY: forwarded caller's contract.
+    unsafe { read(obj, true) }
+}
+
+/// Class, message, file and line of an exception, without its stack (for
+/// the segment a function exits by exception, where no stack is kept).
+///
+/// # Safety
+/// `obj` must be a live object.
+pub unsafe fn read_exception_brief(obj: *mut ffi::zend_object) -> Option<ExceptionInfo> {
+    // SAFETY: forwarded caller's contract.
+    unsafe { read(obj, false) }
+}
+
+/// # Safety
+/// `obj` must be a live object.
+unsafe fn read(obj: *mut ffi::zend_object, with_stack: bool) -> Option<ExceptionInfo> {
     // SAFETY: zeroed plain data, filled by the shim.
     let mut info: ffi::seraph_exception_info = unsafe { std::mem::zeroed() };
     // SAFETY: `obj` is live (caller's contract).
@@ -128,9 +145,30 @@ pub unsafe fn read_exception(obj: *mut ffi::zend_object) -> Option<ExceptionInfo
         return None;
     }
     let mut stack = Vec::new();
-    // SAFETY: the trace array belongs to the live exception.
+    if with_stack {
+        // SAFETY: the trace array belongs to the live exception.
+        unsafe { stack_of(info.trace, &mut stack) };
+    }
+    // SAFETY: strings borrowed from the live object, copied at once.
     unsafe {
-        array_each(info.trace, |_, frame| {
+        Some(ExceptionInfo {
+            class: zstr_lossy(info.class_name).unwrap_or_default(),
+            message: zstr_lossy(info.message).unwrap_or_default(),
+            file: zstr_lossy(info.file).unwrap_or_default(),
+            line: info.line,
+            stack,
+        })
+    }
+}
+
+/// An exception's `trace` array as New Relic's stack lines.
+///
+/// # Safety
+/// `trace` must be null or a live array.
+unsafe fn stack_of(trace: *mut ffi::HashTable, stack: &mut Vec<String>) {
+    // SAFETY: caller's contract; nested arrays belong to it.
+    unsafe {
+        array_each(trace, |_, frame| {
             let Val::Array(ht) = frame else { return };
             let mut f = (
                 String::new(),
@@ -158,16 +196,6 @@ pub unsafe fn read_exception(obj: *mut ffi::zend_object) -> Option<ExceptionInfo
             };
             stack.push(format!(" in {name} called at {} ({})", f.3, f.4));
         });
-    }
-    // SAFETY: strings borrowed from the live object, copied at once.
-    unsafe {
-        Some(ExceptionInfo {
-            class: zstr_lossy(info.class_name).unwrap_or_default(),
-            message: zstr_lossy(info.message).unwrap_or_default(),
-            file: zstr_lossy(info.file).unwrap_or_default(),
-            line: info.line,
-            stack,
-        })
     }
 }
 

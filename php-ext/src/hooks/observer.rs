@@ -18,6 +18,7 @@
 //! per-request table and its key is `(index << 1) | 1`.
 
 use crate::clock;
+use crate::hooks::errors;
 use crate::naming::FileNamer;
 use crate::request::AGENT;
 use crate::zend::ffi;
@@ -254,10 +255,48 @@ impl ClosureNames {
 }
 
 /// The hot end handler: the clock, then one frame pop (and, for the rare
-/// call that is slow or has something attached, the keep decision).
-unsafe extern "C" fn end<const TSC: bool>(_ex: *mut ffi::zend_execute_data, _rv: *mut ffi::zval) {
+/// call that is slow or has something attached, the keep decision). PHP
+/// passes no return value when the function exits by an exception.
+unsafe extern "C" fn end<const TSC: bool>(_ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
+    if rv.is_null() {
+        return end_by_exception::<TSC>(None);
+    }
     guard("observer end", (), || {
         with_txn(|t| t.leave(clock::ticks::<TSC>()))
+    });
+}
+
+/// A function exits by an exception: its segment gets the exception's
+/// `error.class` and `error.message` (`Uncaught exception 'C' with message
+/// 'm' in file:line`, as New Relic words it for every function the
+/// exception leaves) and is therefore kept. `custom` is the name of a
+/// custom-traced function.
+#[cold]
+#[inline(never)]
+fn end_by_exception<const TSC: bool>(custom: Option<String>) {
+    let now = clock::ticks::<TSC>();
+    guard("observer end (exception)", (), || {
+        // SAFETY: reads EG(exception); the object is alive while it
+        // propagates.
+        let obj = unsafe { ffi::seraph_thrown_exception() };
+        let exc = if obj.is_null() {
+            None
+        } else {
+            // SAFETY: a live exception object (above).
+            unsafe { errors::read_exception_brief(obj) }
+        };
+        let _ = AGENT.with(|a| {
+            let Some(t) = a.as_mut().and_then(|a| a.txn.as_mut()) else {
+                return;
+            };
+            if let Some(e) = &exc {
+                t.set_current_segment_error(&e.class, &errors::exception_message(e, "Uncaught "));
+            }
+            match &custom {
+                Some(name) => t.leave_custom(now, name),
+                None => t.leave(now),
+            }
+        });
     });
 }
 

@@ -112,6 +112,15 @@ int seraph_exception_read(zend_object *ex, seraph_exception_info *out)
 	return 0;
 }
 
+zend_object *seraph_thrown_exception(void)
+{
+	zend_object *ex = EG(exception);
+	if (!ex || zend_is_unwind_exit(ex) || zend_is_graceful_exit(ex)) {
+		return NULL;
+	}
+	return ex;
+}
+
 int seraph_object_alive(zend_object *obj, uint32_t handle)
 {
 	if (!obj || handle >= EG(objects_store).top || !EG(objects_store).object_buckets) {

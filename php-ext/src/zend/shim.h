@@ -49,6 +49,11 @@ typedef struct {
 } seraph_exception_info;
 int seraph_exception_read(zend_object *ex, seraph_exception_info *out);
 
+/* EG(exception): the exception a function is exiting by. NULL when there
+ * is none, or when it is the engine's unwinding of exit() or a graceful
+ * generator/fiber exit (not errors). */
+zend_object *seraph_thrown_exception(void);
+
 /* Whether object handle `handle` still refers to `obj` (the object is
  * alive). */
 int seraph_object_alive(zend_object *obj, uint32_t handle);

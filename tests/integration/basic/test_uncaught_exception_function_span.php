@@ -6,8 +6,6 @@ agent keeps every segment that carries an error), and that span carries
 the error attributes.
 */
 
-/*XFAIL Seraph discards fast user-function segments even when an exception propagated through them; New Relic keeps them (vectors/03-cli-error/a-uncaught has the 0.03 ms Custom/fail span)*/
-
 /*EXPECT_REGEX
 ^about to throw\s+(PHP )?Fatal error:\s+Uncaught RuntimeException: uncaught boom
 */
