@@ -427,3 +427,59 @@ fn naming_settings_apply_to_cli_transactions_too() {
         "OtherTransaction/Action/job.php"
     );
 }
+
+#[test]
+fn custom_tracers_make_metrics_and_are_always_kept() {
+    let d = FakeDaemon::start(Mode::Connected);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.php"),
+        r#"<?php
+class Worker { public function run($n) { usleep(50); return $n + 1; } }
+function quick($n) { usleep(50); return $n * 2; }
+function plain($n) { usleep(50); return $n; }
+$w = new Worker();
+for ($i = 0; $i < 3; $i++) { $w->run(quick(plain($i))); }
+echo "done\n";
+"#,
+    )
+    .unwrap();
+    let addr = d.address();
+    let out = php(&[
+        ("newrelic.daemon.address", &addr),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+        ("newrelic.transaction_tracer.detail", "1"),
+        ("newrelic.transaction_tracer.custom", "worker::RUN, quick"),
+        // No call is slow enough to be kept for its duration alone.
+        ("newrelic.special.expensive_node_min", "1s"),
+    ])
+    .arg("s.php")
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), "done\n");
+    let txn = d.wait_frames(2)[1].txn();
+    for name in ["Custom/Worker::run", "Custom/quick"] {
+        let m = txn
+            .metrics
+            .iter()
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!((m.count, m.scoped), (3.0, true), "{name}");
+    }
+    assert!(txn.metrics.iter().all(|m| m.name != "Custom/plain"));
+    let names: Vec<String> = txn
+        .span_events
+        .iter()
+        .map(|s| serde_json::from_str::<serde_json::Value>(s).unwrap())
+        .map(|v| v[0]["name"].as_str().unwrap().to_owned())
+        .collect();
+    let count = |n: &str| names.iter().filter(|x| *x == n).count();
+    // Calls under expensive_node_min: only the custom-traced ones are kept.
+    // (Each sleeps, so none has a zero duration.)
+    assert_eq!(count("Custom/Worker::run"), 3, "{names:?}");
+    assert_eq!(count("Custom/quick"), 3, "{names:?}");
+    assert_eq!(count("Custom/plain"), 0, "{names:?}");
+}

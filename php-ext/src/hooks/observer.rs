@@ -114,10 +114,16 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
             .unwrap_or_default()
             .to_ascii_lowercase();
         let naming = NAMING.with(|n| n.0.contains(&lname)).unwrap_or(false);
-        let observe = OBSERVE_ALL.load(Ordering::Relaxed)
-            || EXTRA.with(|v| v.contains(&lname)).unwrap_or(false);
+        let custom = EXTRA.with(|v| v.contains(&lname)).unwrap_or(false);
+        let observe = custom || OBSERVE_ALL.load(Ordering::Relaxed);
         let closure = flags & ffi::ZEND_ACC_CLOSURE != 0;
         let tsc = clock::tsc_source();
+        let end: ffi::zend_observer_fcall_end_handler = Some(match (custom, tsc) {
+            (true, true) => end_custom::<true>,
+            (true, false) => end_custom::<false>,
+            (false, true) => end::<true>,
+            (false, false) => end::<false>,
+        });
         match (observe, naming) {
             (false, false) => NONE,
             (false, true) => ffi::zend_observer_fcall_handlers {
@@ -126,7 +132,7 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
             },
             (true, true) => ffi::zend_observer_fcall_handlers {
                 begin: Some(begin_name_and_segment),
-                end: Some(if tsc { end::<true> } else { end::<false> }),
+                end,
             },
             (true, false) => ffi::zend_observer_fcall_handlers {
                 begin: Some(match (closure, tsc) {
@@ -134,7 +140,7 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
                     (false, true) => begin::<true>,
                     (false, false) => begin::<false>,
                 }),
-                end: Some(if tsc { end::<true> } else { end::<false> }),
+                end,
             },
         }
     })
@@ -263,6 +269,31 @@ unsafe extern "C" fn end<const TSC: bool>(_ex: *mut ffi::zend_execute_data, rv: 
     }
     guard("observer end", (), || {
         with_txn(|t| t.leave(clock::ticks::<TSC>()))
+    });
+}
+
+/// The end handler of a `transaction_tracer.custom` function: its segment
+/// is kept however short it is and makes a `Custom/<function>` metric
+/// (scoped and unscoped), as New Relic's custom tracers do. Only listed
+/// functions come here, so resolving the name per call is affordable.
+unsafe extern "C" fn end_custom<const TSC: bool>(
+    ex: *mut ffi::zend_execute_data,
+    rv: *mut ffi::zval,
+) {
+    let now = clock::ticks::<TSC>();
+    // SAFETY: PHP passes the live frame of an observed function.
+    let func = unsafe { (*ex).func };
+    guard("observer end (custom)", (), || {
+        // SAFETY: the function of the live frame.
+        let name = unsafe { function_name(func) }.unwrap_or_else(|| "<unknown>".to_owned());
+        if rv.is_null() {
+            return end_by_exception::<TSC>(Some(name));
+        }
+        let _ = AGENT.with(|a| {
+            if let Some(t) = a.as_mut().and_then(|a| a.txn.as_mut()) {
+                t.leave_custom(now, &name);
+            }
+        });
     });
 }
 

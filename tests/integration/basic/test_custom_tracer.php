@@ -5,8 +5,6 @@ besides its span it gets a Custom/<function> metric, unscoped and scoped to
 the transaction, even with the function tracer's detail off.
 */
 
-/*XFAIL Seraph's observer ends newrelic.transaction_tracer.custom functions like any other function: no Custom/<function> metric (seraph-txn's leave_custom is never called) and fast calls are dropped*/
-
 /*INI
 newrelic.transaction_tracer.detail = 0
 newrelic.transaction_tracer.custom = traced_function
