@@ -483,3 +483,103 @@ echo "done\n";
     assert_eq!(count("Custom/quick"), 3, "{names:?}");
     assert_eq!(count("Custom/plain"), 0, "{names:?}");
 }
+
+#[test]
+fn notice_error_argument_forms_follow_new_relic() {
+    let d = FakeDaemon::start(Mode::Connected);
+    let dir = tempfile::tempdir().unwrap();
+    // New Relic's test_bad_inputs.php cases return null and record nothing;
+    // then one good four-argument call.
+    std::fs::write(
+        dir.path().join("s.php"),
+        r#"<?php
+$bad = [
+    [fopen('php://memory', 'r')],
+    ["", 42],
+    ["", []],
+    [42, "message", "file"],
+    ["", "message", "file", 7],
+    [42, [], "file", 7],
+    ["", "message", [], 7],
+    ["", "message", "file", ""],
+    [42, "message", "file", 7, null, null],
+];
+foreach ($bad as $args) { var_dump(newrelic_notice_error(...$args)); }
+function handler() { var_dump(newrelic_notice_error(E_USER_NOTICE, "good", __FILE__, __LINE__)); }
+handler();
+"#,
+    )
+    .unwrap();
+    let addr = d.address();
+    let out = php(&[
+        ("newrelic.daemon.address", &addr),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+    ])
+    .arg("s.php")
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), format!("{}bool(true)\n", "NULL\n".repeat(9)));
+    let txn = d.wait_frames(2)[1].txn();
+    assert_eq!(txn.errors.len(), 1);
+    let e: serde_json::Value = serde_json::from_str(&txn.errors[0].data).unwrap();
+    assert_eq!(
+        (e[2].as_str(), e[3].as_str()),
+        (Some("good"), Some("NoticedError"))
+    );
+    let stack: Vec<&str> = e[4]["stack_trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(stack.len(), 2, "{stack:?}");
+    assert!(stack[0].starts_with(" in newrelic_notice_error called at "));
+    assert!(stack[1].starts_with(" in handler called at "));
+}
+
+#[test]
+fn an_error_handler_frame_has_no_call_site() {
+    // set_error_handler('newrelic_notice_error'): PHP calls the handler
+    // from trigger_error (internal code), so, as debug_backtrace() shows
+    // it, that frame has no file or line: New Relic prints "? (?)".
+    let d = FakeDaemon::start(Mode::Connected);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.php"),
+        r#"<?php
+function a() { trigger_error("handled", E_USER_WARNING); }
+set_error_handler('newrelic_notice_error', E_USER_WARNING);
+a();
+echo "done\n";
+"#,
+    )
+    .unwrap();
+    let addr = d.address();
+    let out = php(&[
+        ("newrelic.daemon.address", &addr),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+    ])
+    .arg("s.php")
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), "done\n");
+    let txn = d.wait_frames(2)[1].txn();
+    let e: serde_json::Value = serde_json::from_str(&txn.errors[0].data).unwrap();
+    assert_eq!(e[3], "NoticedError");
+    let file = dir.path().join("s.php").canonicalize().unwrap();
+    let file = file.display();
+    assert_eq!(
+        e[4]["stack_trace"],
+        serde_json::json!([
+            " in newrelic_notice_error called at ? (?)",
+            format!(" in trigger_error called at {file} (2)"),
+            format!(" in a called at {file} (4)"),
+        ])
+    );
+}

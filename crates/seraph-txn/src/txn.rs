@@ -982,20 +982,21 @@ impl Transaction {
     }
 
     /// Records an error on the transaction (the highest priority wins; an
-    /// equal priority replaces) and on the innermost segment.
-    pub fn notice_error(&mut self, err: NoticedError) {
+    /// equal priority replaces) and on the innermost segment. Returns
+    /// whether it was recorded.
+    pub fn notice_error(&mut self, err: NoticedError) -> bool {
         if !self.error_collection_on() || err.message.is_empty() || err.class.is_empty() {
-            return;
+            return false;
         }
         if self.ignores_exception(&err.class) {
-            return;
+            return false;
         }
         if self
             .error
             .as_ref()
             .is_some_and(|e| err.priority < e.priority)
         {
-            return;
+            return false;
         }
         let message = self.error_message(&err.message);
         let mut span_id = None;
@@ -1013,6 +1014,7 @@ impl Transaction {
             span_id,
             when_us: err.now_unix_us,
         });
+        true
     }
 
     /// An exception is leaving the innermost function: its span gets the

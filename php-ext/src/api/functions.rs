@@ -56,6 +56,45 @@ php_fn!(name_transaction, args, ret, {
     ret.bool(ok.unwrap_or(false));
 });
 
+/// zpp's weak `l`: an integer, or a value PHP would coerce to one.
+fn weak_long(v: Val<'_>) -> Option<i64> {
+    match v {
+        Val::Long(l) => Some(l),
+        Val::Bool(b) => Some(i64::from(b)),
+        Val::Double(d) if d.is_finite() => Some(d as i64),
+        Val::Str(s) => {
+            let t = std::str::from_utf8(s).ok()?.trim();
+            t.parse::<i64>().ok().or_else(|| {
+                t.parse::<f64>()
+                    .ok()
+                    .filter(|d| d.is_finite())
+                    .map(|d| d as i64)
+            })
+        }
+        _ => None,
+    }
+}
+
+/// zpp's weak `s`: a string, or a scalar PHP would convert to one.
+fn weak_string(v: Val<'_>) -> Option<String> {
+    match v {
+        Val::Str(s) => Some(String::from_utf8_lossy(s).into_owned()),
+        Val::Long(l) => Some(l.to_string()),
+        Val::Double(d) => Some(d.to_string()),
+        Val::Bool(b) => Some(if b { "1" } else { "" }.to_owned()),
+        _ => None,
+    }
+}
+
+/// The error `newrelic_notice_error` records, by its argument forms (as
+/// New Relic's agent accepts them); `None` for anything else.
+///
+/// * `(exception)`, `(anything, exception)`: class and message of the
+///   exception (`Noticed exception 'C' with message 'm' in f:l`);
+/// * `(message)`: class `NoticedError`;
+/// * `(errno, errstr, errfile, errline[, errcontext])`, the signature of a
+///   PHP error handler (PHP 8 passes four): class `NoticedError`, message
+///   `errstr`; the other values are only checked.
 fn noticed(args: &Args, prioritized: bool) -> Option<NoticedError> {
     let priority = if prioritized {
         PRIORITY_API_PRIORITIZED
@@ -73,42 +112,52 @@ fn noticed(args: &Args, prioritized: bool) -> Option<NoticedError> {
             now_unix_us: now,
         })
     };
-    match (args.len(), args.get(0), args.get(1)) {
-        (1, Val::Object(o), _) => from_exception(o),
-        (2, Val::Str(_), Val::Object(o)) => from_exception(o),
-        (n, Val::Long(level), Val::Str(msg)) if n >= 2 => Some(NoticedError {
-            priority,
-            message: String::from_utf8_lossy(msg).into_owned(),
-            class: errors::level_name(level as u32).to_owned(),
-            stack_trace: crate::zend::frames::current_stack(300),
-            now_unix_us: now,
-        }),
-        (_, Val::Str(msg), _) => Some(NoticedError {
-            priority,
-            message: String::from_utf8_lossy(msg).into_owned(),
-            class: "NoticedError".to_owned(),
-            stack_trace: crate::zend::frames::current_stack(300),
-            now_unix_us: now,
-        }),
+    let from_message = |message: String| NoticedError {
+        priority,
+        message,
+        class: "NoticedError".to_owned(),
+        stack_trace: crate::zend::frames::current_stack(errors::STACK_LIMIT),
+        now_unix_us: now,
+    };
+    match args.len() {
+        1 => match args.get(0) {
+            Val::Object(o) => from_exception(o),
+            v => weak_string(v).map(from_message),
+        },
+        2 => match args.get(1) {
+            Val::Object(o) => from_exception(o),
+            _ => None,
+        },
+        4 | 5 => {
+            weak_long(args.get(0))?;
+            let errstr = weak_string(args.get(1))?;
+            weak_string(args.get(2))?;
+            weak_long(args.get(3))?;
+            Some(from_message(errstr))
+        }
         _ => None,
     }
 }
 
 php_fn!(notice_error, args, ret, {
+    // New Relic returns null for arguments it cannot use, false when the
+    // error is not recorded (collection off, a higher-priority error
+    // already kept), true otherwise.
     ret.null();
-    let _ = with_txn("notice_error", |a| {
+    let recorded = with_txn("notice_error", |a| {
+        let mut e = noticed(&args, a.settings.errors_prioritize_api)?;
         if !a.settings.errors_enabled {
-            return;
+            return Some(false);
         }
-        if let Some(mut e) = noticed(&args, a.settings.errors_prioritize_api) {
-            if !a.settings.allow_raw_exception_messages {
-                e.message = "Message removed by New Relic security settings".to_owned();
-            }
-            if let Some(t) = a.txn.as_mut() {
-                t.notice_error(e);
-            }
+        if !a.settings.allow_raw_exception_messages {
+            e.message = "Message removed by New Relic security settings".to_owned();
         }
-    });
+        Some(a.txn.as_mut().is_some_and(|t| t.notice_error(e)))
+    })
+    .flatten();
+    if let Some(b) = recorded {
+        ret.bool(b);
+    }
 });
 
 php_fn!(add_custom_parameter, args, ret, {

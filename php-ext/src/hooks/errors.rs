@@ -12,9 +12,12 @@
 use crate::request::AGENT;
 use crate::zend::ffi;
 use crate::zend::guard::guard;
-use crate::zend::zval::{array_each, zstr, zstr_lossy, Key, Val};
+use crate::zend::zval::{zstr, zstr_lossy};
 use seraph_txn::NoticedError;
 use std::ffi::c_int;
+
+/// Stack frames kept per trace.
+pub const STACK_LIMIT: usize = 300;
 
 /// Priority of an uncaught exception.
 pub const PRIORITY_UNCAUGHT: i32 = 100;
@@ -144,11 +147,12 @@ unsafe fn read(obj: *mut ffi::zend_object, with_stack: bool) -> Option<Exception
     if unsafe { ffi::seraph_exception_read(obj, &mut info) } != 0 {
         return None;
     }
-    let mut stack = Vec::new();
-    if with_stack {
+    let stack = if with_stack {
         // SAFETY: the trace array belongs to the live exception.
-        unsafe { stack_of(info.trace, &mut stack) };
-    }
+        unsafe { crate::zend::frames::format_trace(info.trace, STACK_LIMIT) }
+    } else {
+        Vec::new()
+    };
     // SAFETY: strings borrowed from the live object, copied at once.
     unsafe {
         Some(ExceptionInfo {
@@ -158,44 +162,6 @@ unsafe fn read(obj: *mut ffi::zend_object, with_stack: bool) -> Option<Exception
             line: info.line,
             stack,
         })
-    }
-}
-
-/// An exception's `trace` array as New Relic's stack lines.
-///
-/// # Safety
-/// `trace` must be null or a live array.
-unsafe fn stack_of(trace: *mut ffi::HashTable, stack: &mut Vec<String>) {
-    // SAFETY: caller's contract; nested arrays belong to it.
-    unsafe {
-        array_each(trace, |_, frame| {
-            let Val::Array(ht) = frame else { return };
-            let mut f = (
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                0i64,
-            );
-            array_each(ht, |k, v| {
-                if let Key::Str(k) = k {
-                    match (k.as_str(), v) {
-                        ("function", Val::Str(s)) => f.0 = String::from_utf8_lossy(s).into_owned(),
-                        ("class", Val::Str(s)) => f.1 = String::from_utf8_lossy(s).into_owned(),
-                        ("type", Val::Str(s)) => f.2 = String::from_utf8_lossy(s).into_owned(),
-                        ("file", Val::Str(s)) => f.3 = String::from_utf8_lossy(s).into_owned(),
-                        ("line", Val::Long(l)) => f.4 = l,
-                        _ => {}
-                    }
-                }
-            });
-            let name = if f.1.is_empty() {
-                f.0
-            } else {
-                format!("{}::{}", f.1, f.0)
-            };
-            stack.push(format!(" in {name} called at {} ({})", f.3, f.4));
-        });
     }
 }
 
@@ -245,7 +211,7 @@ unsafe extern "C" fn on_error(
                     priority: PRIORITY_UNCAUGHT,
                     message: String::from_utf8_lossy(msg).into_owned(),
                     class: "Exception".to_owned(),
-                    stack_trace: crate::zend::frames::current_stack(300),
+                    stack_trace: crate::zend::frames::current_stack(STACK_LIMIT),
                     now_unix_us: now,
                 },
             }
@@ -257,7 +223,7 @@ unsafe extern "C" fn on_error(
                 priority: priority_of(level),
                 message: String::from_utf8_lossy(msg).into_owned(),
                 class: level_name(level).to_owned(),
-                stack_trace: crate::zend::frames::current_stack(300),
+                stack_trace: crate::zend::frames::current_stack(STACK_LIMIT),
                 now_unix_us: now,
             }
         };

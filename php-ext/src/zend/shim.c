@@ -1,6 +1,7 @@
 /* See shim.h: macro and inline wrappers only. */
 #include "php.h"
 #include "SAPI.h"
+#include "Zend/zend_builtin_functions.h"
 #include "Zend/zend_exceptions.h"
 #include "shim.h"
 
@@ -110,6 +111,16 @@ int seraph_exception_read(zend_object *ex, seraph_exception_info *out)
 		out->trace = Z_ARRVAL_P(zv);
 	}
 	return 0;
+}
+
+HashTable *seraph_backtrace(zval *out, int limit)
+{
+	ZVAL_UNDEF(out);
+	if (!EG(current_execute_data)) {
+		return NULL;
+	}
+	zend_fetch_debug_backtrace(out, 0, DEBUG_BACKTRACE_IGNORE_ARGS, limit);
+	return Z_TYPE_P(out) == IS_ARRAY ? Z_ARRVAL_P(out) : NULL;
 }
 
 zend_object *seraph_thrown_exception(void)

@@ -49,6 +49,12 @@ typedef struct {
 } seraph_exception_info;
 int seraph_exception_read(zend_object *ex, seraph_exception_info *out);
 
+/* The current PHP backtrace as debug_backtrace() sees it (no arguments, at
+ * most `limit` frames): what New Relic's agent formats its stack traces
+ * from. Returns the array (owned by `out`, release with seraph_zval_dtor)
+ * or NULL outside a request. */
+HashTable *seraph_backtrace(zval *out, int limit);
+
 /* EG(exception): the exception a function is exiting by. NULL when there
  * is none, or when it is the engine's unwinding of exit() or a graceful
  * generator/fiber exit (not errors). */

@@ -6,8 +6,6 @@ NoticedError; the stack shows the handler call (which has no file),
 trigger_error and the user function.
 */
 
-/*XFAIL Seraph classes the error by its level (E_USER_WARNING) instead of NoticedError, and gives the handler frame the caller's file and line where New Relic prints "? (?)" for a frame without a file (its test_good_4_args_error_handler.php)*/
-
 /*EXPECT
 done
 */

@@ -5,8 +5,6 @@ $errstr, $errfile, $errline, $errcontext) records a NoticedError with the
 given message.
 */
 
-/*XFAIL Seraph classes the five-argument form by its error number ("Error" for 42); New Relic records NoticedError (its tests/integration/api/notice_error/test_good_5_args.php)*/
-
 /*EXPECT
 done
 */

@@ -5,8 +5,6 @@ $errline) (an error handler's arguments on PHP 8, which passes no context)
 records a NoticedError with the given message.
 */
 
-/*XFAIL Seraph classes the four-argument form by its error number ("Error" for 42); New Relic records NoticedError (its tests/integration/api/notice_error/test_good_4_args.php)*/
-
 /*EXPECT
 done
 */
