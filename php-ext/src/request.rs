@@ -295,23 +295,7 @@ impl Agent {
                     trailing,
                 )
                 .unwrap_or_default(),
-                headers: [
-                    "HTTP_HOST",
-                    "HTTP_ACCEPT",
-                    "HTTP_USER_AGENT",
-                    "CONTENT_TYPE",
-                    "HTTP_REFERER",
-                ]
-                .iter()
-                .filter_map(|h| {
-                    let v = globals::server_var(h)?;
-                    let name = h
-                        .trim_start_matches("HTTP_")
-                        .to_ascii_lowercase()
-                        .replace('_', "-");
-                    Some((name, v))
-                })
-                .collect(),
+                headers: request_headers(),
             })
         };
         let now_us = clock::unix_us();
@@ -327,7 +311,8 @@ impl Agent {
         let (u, s, _) = rusage();
         self.req.rusage_start = (u, s);
         self.txn_settings = Arc::new(settings);
-        self.txn = Some(Transaction::start(
+        let cli = matches!(kind, TxnKind::Cli { .. });
+        let mut txn = Transaction::start(
             kind,
             now_us,
             start_ticks,
@@ -336,7 +321,18 @@ impl Agent {
             connect,
             decision,
             &mut self.rng,
-        ));
+        );
+        if cli {
+            // New Relic's agent reads the trace headers from $_SERVER for
+            // every transaction; a CLI process has them only in its
+            // environment (a web transaction took them from its request).
+            let dt: Vec<(String, String)> = DT_HEADERS
+                .iter()
+                .filter_map(|(var, name)| Some(((*name).to_owned(), globals::server_var(var)?)))
+                .collect();
+            txn.accept_inbound_headers(&dt);
+        }
+        self.txn = Some(txn);
         true
     }
 
@@ -379,6 +375,42 @@ impl Agent {
             Err(e) => tracing::warn!("transaction '{}' not sent: {e}", data.name),
         }
     }
+}
+
+/// The inbound distributed-tracing headers: `$_SERVER` name, header name.
+const DT_HEADERS: [(&str, &str); 3] = [
+    ("HTTP_NEWRELIC", "newrelic"),
+    ("HTTP_TRACEPARENT", "traceparent"),
+    ("HTTP_TRACESTATE", "tracestate"),
+];
+
+/// The request headers New Relic's agent uses, from `$_SERVER`, named as
+/// headers: the attributes' (`Host`, `Accept`, `User-Agent`,
+/// `Content-Type`, `Content-Length`, `Referer`), `X-Request-Start` for the
+/// queue time (also read from a variable of that very name, which nginx's
+/// `fastcgi_param X-Request-Start …` produces), and the inbound trace
+/// headers.
+fn request_headers() -> Vec<(String, String)> {
+    const VARS: [(&str, &str); 7] = [
+        ("HTTP_HOST", "host"),
+        ("HTTP_ACCEPT", "accept"),
+        ("HTTP_USER_AGENT", "user-agent"),
+        ("CONTENT_TYPE", "content-type"),
+        ("CONTENT_LENGTH", "content-length"),
+        ("HTTP_REFERER", "referer"),
+        ("HTTP_X_REQUEST_START", "x-request-start"),
+    ];
+    let mut out: Vec<(String, String)> = VARS
+        .iter()
+        .chain(DT_HEADERS.iter())
+        .filter_map(|(var, name)| Some(((*name).to_owned(), globals::server_var(var)?)))
+        .collect();
+    if !out.iter().any(|(n, _)| n == "x-request-start") {
+        if let Some(v) = globals::server_var("X-Request-Start") {
+            out.push(("x-request-start".to_owned(), v));
+        }
+    }
+    out
 }
 
 /// RINIT entry.

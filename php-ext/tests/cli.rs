@@ -583,3 +583,33 @@ echo "done\n";
         ])
     );
 }
+
+#[test]
+fn a_cli_process_joins_a_trace_from_its_environment() {
+    // New Relic's agent reads HTTP_TRACEPARENT/HTTP_TRACESTATE/HTTP_NEWRELIC
+    // from $_SERVER for every transaction; a CLI's $_SERVER is its
+    // environment.
+    let d = FakeDaemon::start(Mode::Connected);
+    let addr = d.address();
+    let out = php(&[
+        ("newrelic.daemon.address", &addr),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+    ])
+    .env(
+        "HTTP_TRACEPARENT",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    )
+    .args(["-r", "echo 'done';"])
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), "done");
+    let txn = d.wait_frames(2)[1].txn();
+    let ev: serde_json::Value = serde_json::from_str(txn.txn_event.as_deref().unwrap()).unwrap();
+    assert_eq!(ev[0]["traceId"], "0af7651916cd43dd8448eb211c80319c");
+    assert!(txn
+        .metrics
+        .iter()
+        .any(|m| m.name == "Supportability/TraceContext/Accept/Success"));
+}

@@ -18,6 +18,17 @@ fn cgi_with(
     uri: &str,
     ini: &[&str],
 ) -> (String, Vec<common::fake_daemon::Received>) {
+    cgi_env(d, script, uri, ini, &[])
+}
+
+/// `cgi_with` plus CGI variables (request headers as `HTTP_*`).
+fn cgi_env(
+    d: &FakeDaemon,
+    script: &str,
+    uri: &str,
+    ini: &[&str],
+    env: &[(&str, &str)],
+) -> (String, Vec<common::fake_daemon::Received>) {
     let work = tempfile::tempdir().unwrap();
     std::fs::write(work.path().join("index.php"), script).unwrap();
     let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
@@ -40,6 +51,7 @@ fn cgi_with(
         ])
         .env("SCRIPT_FILENAME", work.path().join("index.php"))
         .env("DOCUMENT_ROOT", work.path())
+        .envs(env.iter().copied())
         .arg("-n")
         .arg("-d")
         .arg(format!("extension={}", extension_path().display()))
@@ -241,4 +253,56 @@ fn name_files_are_regular_expressions_and_the_first_matching_file_wins() {
     );
     assert!(body.ends_with("ok"), "{body}");
     assert_eq!(frames[1].txn().name, "WebTransaction/Action/Controller_42");
+}
+
+#[test]
+fn request_headers_give_queue_time_attributes_and_the_inbound_trace() {
+    require("php-cgi", "php-cgi (Debian: php8.2-cgi)");
+    let d = FakeDaemon::start(Mode::Connected);
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    let queued = format!("t={}", now_us - 250_000);
+    // The vectors' connect reply trusts account 1 (app 2).
+    let tracestate = format!(
+        "1@nr=0-0-1-2-b7ad6b7169203331-e8b91a159289ff74-1-1.23456-{}",
+        now_us / 1000 - 1000
+    );
+    let (body, frames) = cgi_env(
+        &d,
+        "<?php echo \"ok\\n\";",
+        "/index.php",
+        &[],
+        &[
+            ("HTTP_X_REQUEST_START", &queued),
+            ("CONTENT_LENGTH", "5"),
+            (
+                "HTTP_TRACEPARENT",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
+            ("HTTP_TRACESTATE", &tracestate),
+        ],
+    );
+    assert!(body.ends_with("ok\n"), "{body}");
+    let txn = frames[1].txn();
+    let q = txn
+        .metrics
+        .iter()
+        .find(|m| m.name == "WebFrontend/QueueTime")
+        .expect("WebFrontend/QueueTime");
+    assert!(q.total >= 0.25, "{}", q.total);
+    for m in [
+        "Supportability/TraceContext/Accept/Success",
+        "DurationByCaller/App/1/2/HTTP/allWeb",
+        "TransportDuration/App/1/2/HTTP/allWeb",
+    ] {
+        assert!(txn.metrics.iter().any(|x| x.name == m), "{m}");
+    }
+    let ev: serde_json::Value = serde_json::from_str(txn.txn_event.as_deref().unwrap()).unwrap();
+    assert_eq!(ev[0]["traceId"], "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(ev[0]["priority"], 1.23456);
+    assert_eq!(ev[0]["parent.transportType"], "HTTP");
+    assert!(ev[0]["queueDuration"].as_f64().unwrap() >= 0.25);
+    assert_eq!(ev[2]["request.headers.contentLength"], 5);
 }

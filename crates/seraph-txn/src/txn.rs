@@ -235,27 +235,58 @@ fn canonical_header(name: &str) -> String {
     }
 }
 
-/// Parses `X-Request-Start` / `X-Queue-Start` (`t=` optional; seconds,
-/// milliseconds or microseconds, told apart by magnitude).
+/// The longest prefix of `s` that C's `strtod` would read as a decimal
+/// number (leading blanks skipped, trailing text ignored).
+fn strtod_prefix(s: &str) -> Option<f64> {
+    let s = s.trim_start();
+    let b = s.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    let mut any = digits(&mut i);
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        any |= digits(&mut i);
+    }
+    if !any {
+        return None;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        let mut j = i + 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        if digits(&mut j) {
+            i = j;
+        }
+    }
+    s[..i].parse().ok()
+}
+
+/// Parses `X-Request-Start` as New Relic's agent does: an optional `t=`,
+/// then a Unix time in microseconds, milliseconds or seconds (fractions
+/// allowed, trailing text such as Apache's ` D=…` ignored), told apart by
+/// which reading falls between 2000-01-01 and 2050-01-01.
 fn parse_queue_start(v: &str) -> Option<u64> {
-    let v = v.trim();
     let v = v.strip_prefix("t=").unwrap_or(v);
-    let x: f64 = v.trim().parse().ok()?;
+    let x = strtod_prefix(v)?;
     if !x.is_finite() || x <= 0.0 {
         return None;
     }
-    // Anything earlier than 2000-01-01 in its unit is not a timestamp.
-    const EARLIEST_S: f64 = 946_684_800.0;
-    let us = if x > EARLIEST_S * 1_000_000.0 {
-        x
-    } else if x > EARLIEST_S * 1000.0 {
-        x * 1000.0
-    } else if x > EARLIEST_S {
-        x * 1_000_000.0
-    } else {
-        return None;
-    };
-    Some(us as u64)
+    const EARLIEST_US: u64 = 946_684_800 * 1_000_000;
+    const LATEST_US: u64 = 2_524_629_600 * 1_000_000;
+    [1.0, 1e3, 1e6]
+        .into_iter()
+        .map(|us_per_unit| (x * us_per_unit) as u64)
+        .find(|us| *us > EARLIEST_US && *us < LATEST_US)
 }
 
 impl Transaction {
@@ -363,7 +394,9 @@ impl Transaction {
         let host = get(&["host"]);
         let referer = get(&["referer"]);
         let user_agent = get(&["user-agent"]);
-        let queue = get(&["x-request-start"]).or_else(|| get(&["x-queue-start"]));
+        // New Relic's PHP agent reads X-Request-Start only (not
+        // X-Queue-Start).
+        let queue = get(&["x-request-start"]);
         self.queue_start_us = queue.as_deref().and_then(parse_queue_start);
         let d = dest::TRACE_ERROR_EVENT;
         self.agent_str("request.headers.accept", accept.as_deref(), d);
@@ -395,6 +428,30 @@ impl Transaction {
         if !uri.is_empty() {
             self.request_uri = Some(uri);
         }
+        let dt: Vec<(String, String)> = ["newrelic", "traceparent", "tracestate"]
+            .into_iter()
+            .filter_map(|n| get(&[n]).map(|v| (n.to_owned(), v)))
+            .collect();
+        self.accept_inbound_headers(&dt);
+    }
+
+    /// Joins the trace of the request's inbound distributed-tracing headers
+    /// (`newrelic`, `traceparent`, `tracestate`), as New Relic's agent does
+    /// when a transaction starts: only with distributed tracing on and a
+    /// `newrelic` or `traceparent` header present, transport `HTTP`. Web
+    /// transactions do this from their [`WebRequest`] headers; the
+    /// extension calls it for CLI transactions, whose `$_SERVER` may carry
+    /// them too. Returns whether a payload was accepted.
+    pub fn accept_inbound_headers(&mut self, headers: &[(String, String)]) -> bool {
+        let has = |n: &str| {
+            headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case(n) && !v.is_empty())
+        };
+        if !self.cfg.distributed_tracing_enabled || !(has("newrelic") || has("traceparent")) {
+            return false;
+        }
+        self.accept_dt_headers(headers, "HTTP", self.start_unix_us)
     }
 
     pub(crate) fn agent_attr(&mut self, key: &str, v: AttrValue, dests: u8) {
@@ -1317,6 +1374,22 @@ mod tests {
             Some(1_700_000_000_500_000)
         );
         assert_eq!(parse_queue_start("bogus"), None);
+        assert_eq!(
+            parse_queue_start("t=1368811467146000 D=123"),
+            Some(1_368_811_467_146_000),
+            "Apache's format"
+        );
+        assert_eq!(
+            parse_queue_start("t= 1368811467.146"),
+            Some(1_368_811_467_146_000)
+        );
+        assert_eq!(parse_queue_start("4102444800"), None, "2100 in seconds");
+        assert_eq!(parse_queue_start("946684800"), None, "not after 2000-01-01");
+        assert_eq!(parse_queue_start("t=-1368811467"), None);
+        assert_eq!(parse_queue_start("t="), None);
+        assert_eq!(strtod_prefix(" 1.5e3x"), Some(1500.0));
+        assert_eq!(strtod_prefix("1e"), Some(1.0));
+        assert_eq!(strtod_prefix("."), None);
         assert_eq!(caller_name(None), "Unknown/Unknown/Unknown/Unknown");
     }
 }

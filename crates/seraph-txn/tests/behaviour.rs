@@ -717,6 +717,106 @@ fn a_function_left_by_an_exception_keeps_its_segment() {
     assert_eq!(d.span_events.len(), 1);
 }
 
+fn web_with(headers: &[(&str, &str)], cfg: TxnConfig) -> Transaction {
+    start_with(
+        TxnKind::Web(WebRequest {
+            method: "GET".into(),
+            uri: "/x".into(),
+            script_name: "/x.php".into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }),
+        cfg,
+        connect(""),
+        false,
+    )
+}
+
+#[test]
+fn a_web_request_joins_its_inbound_trace() {
+    let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let ts = format!(
+        "1@nr=0-0-1-2-b7ad6b7169203331-e8b91a159289ff74-1-1.23456-{}",
+        T0_US / 1000 - 2000
+    );
+    // CGI style names, as the extension passes $_SERVER.
+    let t = web_with(
+        &[("HTTP_TRACEPARENT", tp), ("HTTP_TRACESTATE", &ts)],
+        TxnConfig::default(),
+    );
+    assert_eq!(t.trace_id(), "0af7651916cd43dd8448eb211c80319c");
+    assert!(t.is_sampled());
+    assert_eq!(t.priority(), 1.23456);
+    let d = finish(t, MS).unwrap();
+    for m in [
+        "Supportability/TraceContext/Accept/Success",
+        "DurationByCaller/App/1/2/HTTP/all",
+        "DurationByCaller/App/1/2/HTTP/allWeb",
+        "TransportDuration/App/1/2/HTTP/allWeb",
+    ] {
+        assert!(metric(&d, m).is_some(), "{m}");
+    }
+    let ev = json(d.txn_event.as_ref().unwrap());
+    assert_eq!(ev[0]["parent.transportType"], "HTTP");
+    assert_eq!(ev[0]["parentSpanId"], "b7ad6b7169203331");
+    assert_eq!(ev[0]["parentId"], "e8b91a159289ff74");
+
+    // No trace headers: nothing is attempted (no Accept/* metric at all).
+    let d = finish(web_with(&[("Host", "h")], TxnConfig::default()), MS).unwrap();
+    assert!(
+        d.metrics.iter().all(|m| !m.name.contains("Accept")),
+        "{:?}",
+        d.metrics.iter().map(|m| &m.name).collect::<Vec<_>>()
+    );
+    assert!(metric(&d, "DurationByCaller/Unknown/Unknown/Unknown/Unknown/all").is_some());
+
+    // Distributed tracing off: the headers are ignored.
+    let off = TxnConfig {
+        distributed_tracing_enabled: false,
+        ..TxnConfig::default()
+    };
+    let t = web_with(&[("traceparent", tp)], off);
+    assert_ne!(t.trace_id(), "0af7651916cd43dd8448eb211c80319c");
+    let d = finish(t, MS).unwrap();
+    assert!(d.metrics.iter().all(|m| !m.name.contains("Accept")));
+
+    // A CLI transaction accepts them through the same rule.
+    let mut t = cli(TxnConfig::default());
+    assert!(t.accept_inbound_headers(&[("traceparent".into(), tp.into())]));
+    assert_eq!(t.trace_id(), "0af7651916cd43dd8448eb211c80319c");
+    assert!(!cli(TxnConfig::default()).accept_inbound_headers(&[]));
+}
+
+#[test]
+fn queue_time_comes_from_x_request_start_only() {
+    let queued_us = T0_US - 250_000;
+    let d = finish(
+        web_with(
+            &[("HTTP_X_REQUEST_START", &format!("t={queued_us}"))],
+            TxnConfig::default(),
+        ),
+        MS,
+    )
+    .unwrap();
+    let q = metric(&d, "WebFrontend/QueueTime").unwrap();
+    assert_eq!((q.count, q.total), (1.0, 0.25));
+    let ev = json(d.txn_event.as_ref().unwrap());
+    assert_eq!(ev[0]["queueDuration"], 0.25);
+
+    // New Relic's PHP agent does not read X-Queue-Start.
+    let d = finish(
+        web_with(
+            &[("X-Queue-Start", &format!("t={queued_us}"))],
+            TxnConfig::default(),
+        ),
+        MS,
+    )
+    .unwrap();
+    assert!(metric(&d, "WebFrontend/QueueTime").is_none());
+}
+
 #[test]
 fn span_and_trace_limits_keep_the_tree_consistent() {
     let mut cfg = TxnConfig {

@@ -5,8 +5,6 @@ the time it queued: the WebFrontend/QueueTime metric and the queueDuration
 intrinsic of the transaction event.
 */
 
-/*XFAIL the extension hands the transaction only the Host, Accept, User-Agent, Content-Type and Referer headers, so X-Request-Start never reaches seraph-txn: no WebFrontend/QueueTime metric, no queueDuration*/
-
 /*ENVIRONMENT
 REQUEST_METHOD=GET
 */

@@ -6,8 +6,6 @@ and priority are used, the caller metrics name the parent's account and
 application over HTTP, and the event carries the parent attributes.
 */
 
-/*XFAIL the extension does not accept the distributed-trace headers (traceparent, tracestate, newrelic) of an inbound web request; only newrelic_accept_distributed_trace_headers() does*/
-
 /*ENVIRONMENT
 REQUEST_METHOD=GET
 */
