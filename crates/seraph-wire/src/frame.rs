@@ -20,6 +20,9 @@ pub const FORMAT_BINARY: u32 = 2;
 /// to this by default and can be configured lower.
 pub const MAX_BODY_LEN: usize = 32 << 20;
 
+/// Most buffer space reserved ahead of a partially received body.
+const RESERVE_AHEAD: usize = 64 << 10;
+
 /// What the daemon writes to a pre-5.0 agent before hanging up.
 pub const LEGACY_REPLY: [u8; 10] = *b"5 0 0\n\0\0\0\0";
 
@@ -136,7 +139,11 @@ impl FrameDecoder {
                 });
             }
             if buf.len() < PREAMBLE_LEN + len {
-                buf.reserve(PREAMBLE_LEN + len - buf.len());
+                // Grow with the bytes that actually arrive (at most 64 KiB
+                // ahead): a peer that announces 32 MiB and then trickles
+                // must not make us allocate 32 MiB per connection.
+                let missing = PREAMBLE_LEN + len - buf.len();
+                buf.reserve(missing.min(RESERVE_AHEAD));
                 return Ok(None);
             }
             buf.advance(PREAMBLE_LEN);
@@ -213,6 +220,20 @@ mod tests {
             dec.decode(&mut buf),
             Err(FrameError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn an_announced_large_body_is_not_allocated_up_front() {
+        let mut dec = FrameDecoder::default();
+        let mut buf = BytesMut::from(
+            &Preamble {
+                len: 30 << 20,
+                format: 2,
+            }
+            .to_bytes()[..],
+        );
+        assert_eq!(dec.decode(&mut buf), Ok(None));
+        assert!(buf.capacity() < 1 << 20, "reserved {}", buf.capacity());
     }
 
     #[test]
