@@ -613,3 +613,58 @@ fn a_cli_process_joins_a_trace_from_its_environment() {
         .iter()
         .any(|m| m.name == "Supportability/TraceContext/Accept/Success"));
 }
+
+/// Runs `script` and returns the transaction's error classes.
+fn error_classes(script: &str) -> Vec<String> {
+    let d = FakeDaemon::start(Mode::Connected);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.php"), script).unwrap();
+    let addr = d.address();
+    let out = php(&[
+        ("newrelic.daemon.address", &addr),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+        ("error_reporting", "E_ALL"),
+        ("display_errors", "0"),
+    ])
+    .arg("s.php")
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), "done\n");
+    let txn = d.wait_frames(2)[1].txn();
+    txn.errors
+        .iter()
+        .map(|e| {
+            let v: serde_json::Value = serde_json::from_str(&e.data).unwrap();
+            v[3].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn errors_a_user_handler_takes_are_not_recorded() {
+    // As New Relic's test_error_handler_true.php: the handler handles
+    // deprecations (returns true) and declines the rest (returns false).
+    const HANDLER: &str = r#"<?php
+set_error_handler(function ($no) { return $no === E_USER_DEPRECATED; });
+"#;
+    let handled =
+        format!("{HANDLER}trigger_error('handled', E_USER_DEPRECATED);\necho \"done\\n\";\n");
+    assert!(error_classes(&handled).is_empty());
+    let declined =
+        format!("{HANDLER}trigger_error('declined', E_USER_WARNING);\necho \"done\\n\";\n");
+    assert_eq!(error_classes(&declined), ["E_USER_WARNING"]);
+    // A handler for other levels only does not hide this one.
+    let other = "<?php\nset_error_handler(fn () => true, E_USER_NOTICE);\n\
+                 trigger_error('mine', E_USER_WARNING);\necho \"done\\n\";\n";
+    assert_eq!(error_classes(other), ["E_USER_WARNING"]);
+}
+
+#[test]
+fn notices_are_not_recorded() {
+    // New Relic's test_E_USER_NOTICE.php and test_E_NOTICE.php8.php.
+    let script = "<?php\ntrigger_error('just so you know', E_USER_NOTICE);\necho \"done\\n\";\n";
+    assert!(error_classes(script).is_empty());
+}

@@ -27,6 +27,14 @@ newrelic_custom_metric('Custom/x', 1.5);
 trigger_error('w', E_USER_WARNING);
 newrelic_notice_error(new LogicException('noticed'));
 try { throw new RuntimeException('caught'); } catch (Exception $e) {}
+function thrower() { throw new DomainException('left'); }
+function traced($n) { return $n + 1; }
+try { thrower(); } catch (Exception $e) {}
+traced(1);
+set_error_handler('newrelic_notice_error', E_USER_WARNING);
+trigger_error('handled', E_USER_WARNING);
+restore_error_handler();
+newrelic_notice_error(E_USER_WARNING, 'four', __FILE__, __LINE__);
 echo "ok\n";
 throw new RuntimeException('uncaught');
 "#,
@@ -55,6 +63,7 @@ throw new RuntimeException('uncaught');
         // Valgrind is slow enough to miss the default 100 ms App reply
         // deadline on a busy machine, which makes the agent ask again.
         .args(["-d", "newrelic.special.appinfo_timeout=5s"])
+        .args(["-d", "newrelic.transaction_tracer.custom=traced"])
         .arg(&script)
         .output()
         .unwrap();

@@ -1,13 +1,14 @@
 //! PHP errors and uncaught exceptions.
 //!
-//! PHP errors arrive through the error observer (PHP 8's
-//! `zend_observer_error_register`), filtered by `error_reporting` and
-//! `newrelic.error_collector.ignore_errors`. Uncaught exceptions reach the
-//! error observer too, as an `E_ERROR` "Uncaught …" message, but by then
-//! `EG(exception)` has been cleared; so the exception hook remembers the
-//! last thrown object (pointer and handle, no reference held), and the
-//! error observer reads it if that object is still alive. Only the highest
-//! priority error of a transaction is kept (the model decides).
+//! PHP errors arrive through `zend_error_cb` (wrapped in the C shim, so a
+//! fatal error's bailout never crosses Rust frames), which PHP calls only
+//! for errors no user error handler took, filtered by `error_reporting` and
+//! `newrelic.error_collector.ignore_errors`; notices are never recorded.
+//! Uncaught exceptions reach it too, as an `E_ERROR` "Uncaught …" message,
+//! but by then `EG(exception)` has been cleared; so the exception hook
+//! remembers the last thrown object (pointer and handle, no reference
+//! held), and the recorder reads it if that object is still alive. Only the
+//! highest priority error of a transaction is kept (the model decides).
 
 use crate::request::AGENT;
 use crate::zend::ffi;
@@ -40,10 +41,17 @@ pub fn priority_of(level: u32) -> i32 {
         | ffi::E_USER_ERROR
         | ffi::E_RECOVERABLE_ERROR => 50,
         ffi::E_WARNING | ffi::E_CORE_WARNING | ffi::E_COMPILE_WARNING | ffi::E_USER_WARNING => 40,
-        ffi::E_NOTICE | ffi::E_USER_NOTICE => 30,
+        // New Relic's agent gives notices priority 0: never recorded
+        // (its test_E_NOTICE / test_E_USER_NOTICE expect no error).
+        ffi::E_NOTICE | ffi::E_USER_NOTICE => 0,
         ffi::E_STRICT => 10,
         _ => 0,
     }
+}
+
+/// Whether PHP errors of this level are recorded at all: not notices.
+pub fn is_recorded_level(level: u32) -> bool {
+    !matches!(level, ffi::E_NOTICE | ffi::E_USER_NOTICE)
 }
 
 /// `E_USER_WARNING` etc.
@@ -68,23 +76,31 @@ pub fn level_name(level: u32) -> &'static str {
     }
 }
 
-/// Registers the error observer and chains the exception hook (MINIT).
+/// Installs the error recorder in `zend_error_cb` and chains the exception
+/// hook (MINIT).
+///
+/// Not the PHP 8 error observer: it sees every error, also those a user
+/// error handler (`set_error_handler`, as frameworks install) handles,
+/// which New Relic's agent does not record.
 pub fn register() {
-    // SAFETY: MINIT-time registration; the previous hook is saved and
-    // called in turn.
+    // SAFETY: MINIT-time registration; the previous callback and hook are
+    // saved and called in turn.
     unsafe {
-        ffi::zend_observer_error_register(Some(on_error));
+        ffi::seraph_error_cb_install(Some(on_error));
         let prev = ffi::zend_throw_exception_hook;
         let _ = PREV_THROW_HOOK.with(|p| *p = prev);
         ffi::zend_throw_exception_hook = Some(on_throw);
     }
 }
 
-/// Restores the previous exception hook (MSHUTDOWN).
+/// Restores the previous error callback and exception hook (MSHUTDOWN).
 pub fn unregister() {
     let prev = PREV_THROW_HOOK.with(|p| p.take()).flatten();
     // SAFETY: MSHUTDOWN, single thread; restores what we replaced.
-    unsafe { ffi::zend_throw_exception_hook = prev };
+    unsafe {
+        ffi::seraph_error_cb_uninstall();
+        ffi::zend_throw_exception_hook = prev;
+    }
 }
 
 unsafe extern "C" fn on_throw(ex: *mut ffi::zend_object) {
@@ -179,7 +195,7 @@ unsafe extern "C" fn on_error(
     _line: u32,
     message: *mut ffi::zend_string,
 ) {
-    guard("error observer", (), || {
+    guard("error callback", (), || {
         let level = (ty as u32) & ffi::E_ALL;
         // SAFETY: PHP passes the message string for this call.
         let msg = unsafe { zstr(message) }.unwrap_or_default();
@@ -216,7 +232,9 @@ unsafe extern "C" fn on_error(
                 },
             }
         } else {
-            if i64::from(level) & crate::zend::globals::error_reporting() == 0 {
+            if i64::from(level) & crate::zend::globals::error_reporting() == 0
+                || !is_recorded_level(level)
+            {
                 return;
             }
             NoticedError {
@@ -259,6 +277,8 @@ mod tests {
     fn priorities_and_names() {
         assert_eq!(priority_of(ffi::E_USER_WARNING), 40);
         assert_eq!(priority_of(ffi::E_ERROR), 50);
+        assert!(!is_recorded_level(ffi::E_USER_NOTICE) && !is_recorded_level(ffi::E_NOTICE));
+        assert!(is_recorded_level(ffi::E_DEPRECATED) && is_recorded_level(ffi::E_WARNING));
         const { assert!(PRIORITY_UNCAUGHT > PRIORITY_API_PRIORITIZED) };
         assert_eq!(level_name(ffi::E_USER_WARNING), "E_USER_WARNING");
     }

@@ -132,6 +132,36 @@ zend_object *seraph_thrown_exception(void)
 	return ex;
 }
 
+static seraph_error_fn seraph_record_error;
+static void (*seraph_prev_error_cb)(int, zend_string *, const uint32_t, zend_string *);
+
+static void seraph_error_cb(int type, zend_string *file, const uint32_t line, zend_string *message)
+{
+	if (seraph_record_error) {
+		seraph_record_error(type, file, line, message);
+	}
+	if (seraph_prev_error_cb) {
+		seraph_prev_error_cb(type, file, line, message);
+	}
+}
+
+void seraph_error_cb_install(seraph_error_fn record)
+{
+	seraph_record_error = record;
+	if (zend_error_cb != seraph_error_cb) {
+		seraph_prev_error_cb = zend_error_cb;
+		zend_error_cb = seraph_error_cb;
+	}
+}
+
+void seraph_error_cb_uninstall(void)
+{
+	seraph_record_error = NULL;
+	if (zend_error_cb == seraph_error_cb) {
+		zend_error_cb = seraph_prev_error_cb;
+	}
+}
+
 int seraph_object_alive(zend_object *obj, uint32_t handle)
 {
 	if (!obj || handle >= EG(objects_store).top || !EG(objects_store).object_buckets) {

@@ -60,6 +60,19 @@ HashTable *seraph_backtrace(zval *out, int limit);
  * generator/fiber exit (not errors). */
 zend_object *seraph_thrown_exception(void);
 
+/* Installs the agent's error recorder in zend_error_cb (MINIT): it runs,
+ * then the previous callback does. PHP calls zend_error_cb only for errors
+ * no user error handler took (none set, not for this level, or it returned
+ * false), which are the errors New Relic's agent records. The previous
+ * callback may bail out (fatal errors); only C frames are on the stack then.
+ * Installing twice only replaces the recorder. */
+typedef void (*seraph_error_fn)(int type, zend_string *file, uint32_t line, zend_string *message);
+void seraph_error_cb_install(seraph_error_fn record);
+/* Stops recording; restores the previous callback if ours is still the
+ * installed one (an extension that chained after us keeps calling ours,
+ * which then only forwards). */
+void seraph_error_cb_uninstall(void);
+
 /* Whether object handle `handle` still refers to `obj` (the object is
  * alive). */
 int seraph_object_alive(zend_object *obj, uint32_t handle);
