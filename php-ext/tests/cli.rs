@@ -668,3 +668,42 @@ fn notices_are_not_recorded() {
     let script = "<?php\ntrigger_error('just so you know', E_USER_NOTICE);\necho \"done\\n\";\n";
     assert!(error_classes(script).is_empty());
 }
+
+#[test]
+fn ignore_exceptions_covers_subclasses_of_uncaught_exceptions_only() {
+    // DomainException extends LogicException. As New Relic: the uncaught
+    // one is ignored, so is the error on the segment it leaves; a noticed
+    // one is still recorded.
+    let run = |body: &str| {
+        let d = FakeDaemon::start(Mode::Connected);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.php"), format!("<?php\n{body}\n")).unwrap();
+        let addr = d.address();
+        php(&[
+            ("newrelic.daemon.address", &addr),
+            ("newrelic.daemon.dont_launch", "3"),
+            ("newrelic.license", LICENSE),
+            ("newrelic.daemon.app_connect_timeout", "5s"),
+            (
+                "newrelic.error_collector.ignore_exceptions",
+                "LogicException",
+            ),
+            ("display_errors", "0"),
+        ])
+        .arg("s.php")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+        d.wait_frames(2)[1].txn()
+    };
+    let txn = run("function f() { throw new DomainException('x'); }\nf();");
+    assert!(txn.errors.is_empty());
+    assert!(txn.span_events.iter().all(|s| !s.contains("error.class")));
+
+    let txn = run("newrelic_notice_error(new DomainException('noticed'));");
+    assert_eq!(txn.errors.len(), 1);
+
+    let txn = run("function f() { throw new RuntimeException('y'); }\nf();");
+    assert_eq!(txn.errors.len(), 1);
+    assert!(txn.span_events.iter().any(|s| s.contains("error.class")));
+}

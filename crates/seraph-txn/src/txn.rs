@@ -1026,12 +1026,15 @@ impl Transaction {
         }
     }
 
-    fn ignores_exception(&self, class: &str) -> bool {
-        self.cfg
-            .error_collector
-            .ignore_exceptions
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(class))
+    /// Whether `error_collector.ignore_exceptions` covers an exception,
+    /// given the names its class is an instance of (its class, parents and
+    /// interfaces, as `instanceof` sees them; case-insensitive).
+    pub fn ignores_exception<S: AsRef<str>>(&self, classes: &[S]) -> bool {
+        self.cfg.error_collector.ignore_exceptions.iter().any(|c| {
+            classes
+                .iter()
+                .any(|k| c.trim_start_matches('\\').eq_ignore_ascii_case(k.as_ref()))
+        })
     }
 
     fn error_collection_on(&self) -> bool {
@@ -1040,12 +1043,12 @@ impl Transaction {
 
     /// Records an error on the transaction (the highest priority wins; an
     /// equal priority replaces) and on the innermost segment. Returns
-    /// whether it was recorded.
+    /// whether it was recorded. `error_collector.ignore_exceptions` is not
+    /// applied here: New Relic applies it to uncaught exceptions only (not to
+    /// PHP errors or `newrelic_notice_error`), so the caller asks
+    /// [`Transaction::ignores_exception`] first where it applies.
     pub fn notice_error(&mut self, err: NoticedError) -> bool {
         if !self.error_collection_on() || err.message.is_empty() || err.class.is_empty() {
-            return false;
-        }
-        if self.ignores_exception(&err.class) {
             return false;
         }
         if self
@@ -1076,14 +1079,11 @@ impl Transaction {
 
     /// An exception is leaving the innermost function: its span gets the
     /// error attributes (and the segment is kept however short it is, as
-    /// New Relic keeps every segment carrying an error). Classes in
-    /// `error_collector.ignore_exceptions` leave no trace. Call before
+    /// New Relic keeps every segment carrying an error). The caller skips
+    /// exceptions [`Transaction::ignores_exception`] names. Call before
     /// `leave`.
     pub fn set_current_segment_error(&mut self, class: &str, message: &str) {
         if !self.error_collection_on() || class.is_empty() || !self.should_create_span_events() {
-            return;
-        }
-        if self.ignores_exception(class) {
             return;
         }
         let message = self.error_message(message);

@@ -230,11 +230,16 @@ fn error_priorities() {
     assert_eq!(err[2], "tie");
     assert_eq!(d.errors[0].priority, 50);
 
+    // ignore_exceptions is the caller's test (New Relic applies it to
+    // uncaught exceptions only, matching parents and interfaces too).
     let mut cfg = TxnConfig::default();
-    cfg.error_collector.ignore_exceptions = vec!["c50".into()];
+    cfg.error_collector.ignore_exceptions = vec!["c50".into(), "\\App\\Skip".into()];
     let mut t = cli(cfg);
-    t.notice_error(e(50, "ignored class"));
-    assert!(finish(t, MS).unwrap().errors.is_empty());
+    assert!(t.ignores_exception(&["Sub", "C50"]));
+    assert!(t.ignores_exception(&["app\\skip"]));
+    assert!(!t.ignores_exception(&["C40", "Throwable"]));
+    assert!(t.notice_error(e(50, "noticed, not filtered")));
+    assert_eq!(finish(t, MS).unwrap().errors.len(), 1);
 
     let cfg = TxnConfig {
         high_security: true,
@@ -699,7 +704,13 @@ fn a_function_left_by_an_exception_keeps_its_segment() {
         cfg.error_collector.ignore_exceptions = ignore.iter().map(|c| c.to_string()).collect();
         let mut t = cli(cfg);
         t.enter(7, MS);
-        t.set_current_segment_error("RuntimeException", "Uncaught exception 'RuntimeException'");
+        // As the extension does: class, parents, interfaces.
+        if !t.ignores_exception(&["RuntimeException", "Exception", "Throwable"]) {
+            t.set_current_segment_error(
+                "RuntimeException",
+                "Uncaught exception 'RuntimeException'",
+            );
+        }
         t.leave(MS + 30_000); // 30 µs
         finish(t, 2 * MS).unwrap()
     };
@@ -712,8 +723,9 @@ fn a_function_left_by_an_exception_keeps_its_segment() {
         span[2]["error.message"],
         "Uncaught exception 'RuntimeException'"
     );
-    // An ignored class marks nothing, so the short call is dropped.
-    let d = run(&["runtimeexception"]);
+    // An ignored class (here a parent) marks nothing, so the short call is
+    // dropped.
+    let d = run(&["exception"]);
     assert_eq!(d.span_events.len(), 1);
 }
 

@@ -133,6 +133,9 @@ pub struct ExceptionInfo {
     pub line: i64,
     /// Stack frames in New Relic's format.
     pub stack: Vec<String>,
+    /// What it is an instance of: its class, parents and interfaces (for
+    /// `error_collector.ignore_exceptions`).
+    pub classes: Vec<String>,
 }
 
 /// Reads an exception (or Error) object.
@@ -169,7 +172,12 @@ unsafe fn read(obj: *mut ffi::zend_object, with_stack: bool) -> Option<Exception
     } else {
         Vec::new()
     };
-    // SAFETY: strings borrowed from the live object, copied at once.
+    let mut names = [std::ptr::null_mut::<ffi::zend_string>(); 32];
+    // SAFETY: `obj` is live; the shim writes at most `names.len()` borrowed
+    // names.
+    let n = unsafe { ffi::seraph_class_chain(obj, names.as_mut_ptr(), names.len()) };
+    // SAFETY: strings borrowed from the live object and its classes, copied
+    // at once.
     unsafe {
         Some(ExceptionInfo {
             class: zstr_lossy(info.class_name).unwrap_or_default(),
@@ -177,6 +185,10 @@ unsafe fn read(obj: *mut ffi::zend_object, with_stack: bool) -> Option<Exception
             file: zstr_lossy(info.file).unwrap_or_default(),
             line: info.line,
             stack,
+            classes: names[..n.min(names.len())]
+                .iter()
+                .filter_map(|&c| zstr_lossy(c))
+                .collect(),
         })
     }
 }
@@ -201,6 +213,9 @@ unsafe extern "C" fn on_error(
         let msg = unsafe { zstr(message) }.unwrap_or_default();
         let uncaught = level == ffi::E_ERROR && msg.starts_with(b"Uncaught ");
         let now = crate::clock::unix_us();
+        // The classes an uncaught exception is an instance of: New Relic
+        // applies ignore_exceptions to those (and to nothing else).
+        let mut instance_of: Vec<String> = Vec::new();
         let error = if uncaught {
             let last = AGENT
                 .with(|a| a.as_ref().and_then(|a| a.req.last_exception))
@@ -216,13 +231,16 @@ unsafe extern "C" fn on_error(
                 }
             });
             match exc {
-                Some(e) => NoticedError {
-                    priority: PRIORITY_UNCAUGHT,
-                    message: exception_message(&e, "Uncaught "),
-                    class: e.class.clone(),
-                    stack_trace: e.stack,
-                    now_unix_us: now,
-                },
+                Some(e) => {
+                    instance_of = e.classes.clone();
+                    NoticedError {
+                        priority: PRIORITY_UNCAUGHT,
+                        message: exception_message(&e, "Uncaught "),
+                        class: e.class.clone(),
+                        stack_trace: e.stack,
+                        now_unix_us: now,
+                    }
+                }
                 None => NoticedError {
                     priority: PRIORITY_UNCAUGHT,
                     message: String::from_utf8_lossy(msg).into_owned(),
@@ -245,15 +263,13 @@ unsafe extern "C" fn on_error(
                 now_unix_us: now,
             }
         };
+        if uncaught && instance_of.is_empty() {
+            instance_of.push(error.class.clone());
+        }
         let _ = AGENT.with(|a| {
             if let Some(a) = a.as_mut() {
                 if !a.settings.errors_enabled
                     || (!uncaught && i64::from(level) & a.settings.errors_ignore_errors != 0)
-                    || (uncaught
-                        && a.settings
-                            .errors_ignore_exceptions
-                            .iter()
-                            .any(|c| c.eq_ignore_ascii_case(&error.class)))
                 {
                     return;
                 }
@@ -262,7 +278,9 @@ unsafe extern "C" fn on_error(
                     error.message = "Message removed by New Relic security settings".to_owned();
                 }
                 if let Some(t) = a.txn.as_mut() {
-                    t.notice_error(error);
+                    if !t.ignores_exception(&instance_of) {
+                        t.notice_error(error);
+                    }
                 }
             }
         });

@@ -320,7 +320,7 @@ fn end_by_exception<const TSC: bool>(custom: Option<String>) {
             let Some(t) = a.as_mut().and_then(|a| a.txn.as_mut()) else {
                 return;
             };
-            if let Some(e) = &exc {
+            if let Some(e) = exc.as_ref().filter(|e| !t.ignores_exception(&e.classes)) {
                 t.set_current_segment_error(&e.class, &errors::exception_message(e, "Uncaught "));
             }
             match &custom {

@@ -162,6 +162,29 @@ void seraph_error_cb_uninstall(void)
 	}
 }
 
+size_t seraph_class_chain(zend_object *obj, zend_string **out, size_t cap)
+{
+	size_t n = 0;
+	zend_class_entry *ce;
+	if (!obj || !obj->ce) {
+		return 0;
+	}
+	/* `parent` is a pointer only once the class is linked. */
+	for (ce = obj->ce; ce && n < cap; ce = (ce->ce_flags & ZEND_ACC_LINKED) ? ce->parent : NULL) {
+		out[n++] = ce->name;
+	}
+	ce = obj->ce;
+	if (ce->ce_flags & ZEND_ACC_RESOLVED_INTERFACES) {
+		uint32_t i;
+		for (i = 0; i < ce->num_interfaces && n < cap; i++) {
+			if (ce->interfaces[i]) {
+				out[n++] = ce->interfaces[i]->name;
+			}
+		}
+	}
+	return n;
+}
+
 int seraph_object_alive(zend_object *obj, uint32_t handle)
 {
 	if (!obj || handle >= EG(objects_store).top || !EG(objects_store).object_buckets) {

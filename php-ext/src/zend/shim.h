@@ -73,6 +73,11 @@ void seraph_error_cb_install(seraph_error_fn record);
  * which then only forwards). */
 void seraph_error_cb_uninstall(void);
 
+/* The names of an object's class, its parents and (once resolved) all the
+ * interfaces it implements: what `instanceof` tests against. Writes at
+ * most `cap` borrowed names into `out`; returns how many it wrote. */
+size_t seraph_class_chain(zend_object *obj, zend_string **out, size_t cap);
+
 /* Whether object handle `handle` still refers to `obj` (the object is
  * alive). */
 int seraph_object_alive(zend_object *obj, uint32_t handle);
