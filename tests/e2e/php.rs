@@ -140,6 +140,8 @@ fn ignored_metric(name: &str) -> bool {
         || name.starts_with("Supportability/PHP/Collector/")
         // Summed per harvest cycle: depends on how many cycles each app saw.
         || name.starts_with("Supportability/EventHarvest/")
+        // Span counts: compared span by span instead (see near_threshold).
+        || name.starts_with("Supportability/SpanEvent/")
         || name == "Instance/Reporting"
 }
 
@@ -160,6 +162,14 @@ fn scrub(s: &str, paths: &[&str]) -> String {
     s
 }
 
+/// A user-function segment short enough that whether it crosses
+/// `newrelic.special.expensive_node_min` (2 ms, below which both agents drop
+/// it) depends on the machine's load: left out of the comparison on both
+/// sides (segments carrying an error are kept by both whatever their length).
+fn near_threshold(name: &str, duration_ms: f64) -> bool {
+    name.starts_with("Custom/") && duration_ms < 3.0
+}
+
 fn trace_names(node: &Value, strings: &[Value], out: &mut Vec<String>) {
     if let Some(name) = node[2].as_str() {
         let resolved = name
@@ -168,7 +178,11 @@ fn trace_names(node: &Value, strings: &[Value], out: &mut Vec<String>) {
             .and_then(|i| strings.get(i))
             .and_then(Value::as_str)
             .unwrap_or(name);
-        out.push(resolved.to_owned());
+        let duration_ms = node[1].as_f64().unwrap_or(0.0) - node[0].as_f64().unwrap_or(0.0);
+        let has_error = node[3].get("error.class").is_some() || node[3].get("exception").is_some();
+        if !near_threshold(resolved, duration_ms) || has_error {
+            out.push(resolved.to_owned());
+        }
     }
     for child in node[4].as_array().into_iter().flatten() {
         trace_names(child, strings, out);
@@ -225,6 +239,11 @@ fn shape(calls: &[RecordedCall], paths: &[&str]) -> Shape {
             }
             "span_event_data" => {
                 for e in p[2].as_array().into_iter().flatten() {
+                    let name = e[0]["name"].as_str().unwrap_or("");
+                    let duration_ms = e[0]["duration"].as_f64().unwrap_or(0.0) * 1000.0;
+                    if near_threshold(name, duration_ms) && e[2].get("error.class").is_none() {
+                        continue;
+                    }
                     let mut attrs = keys(&e[0]);
                     attrs.extend(keys(&e[2]));
                     s.spans.push((
@@ -279,16 +298,6 @@ fn shape(calls: &[RecordedCall], paths: &[&str]) -> Shape {
     s.traces.sort();
     s.slow_sql.sort();
     s
-}
-
-/// Scenarios where the extension is known to differ from New Relic's agent,
-/// and why. Each entry is a bug to fix, not an accepted difference.
-/// (Empty now; new gaps go in as `"<scenario>" => Some("<why>")` arms.)
-#[allow(clippy::match_single_binding)]
-fn known_gap(scenario: &str) -> Option<&'static str> {
-    match scenario {
-        _ => None,
-    }
 }
 
 fn calls_of(standin: &Standin, app: &str) -> Vec<RecordedCall> {
@@ -442,22 +451,6 @@ async fn our_extension_harvests_what_new_relic_12_9_harvests_for_the_same_script
                 ));
             }
             continue;
-        }
-        let (mut ours, mut theirs) = (ours, theirs);
-        if let Some(reason) = known_gap(&name) {
-            // Compare everything but the spans and trace nodes, and insist
-            // the gap is still there, so fixing it forces this list to shrink.
-            assert_ne!(
-                (&ours.spans, &ours.traces),
-                (&theirs.spans, &theirs.traces),
-                "{name} now matches: remove it from known_gap ({reason})"
-            );
-            for s in [&mut ours, &mut theirs] {
-                s.spans.clear();
-                s.traces.clear();
-                s.metrics
-                    .retain(|(n, _), _| !n.starts_with("Supportability/SpanEvent/"));
-            }
         }
         if ours != theirs {
             failures.push(format!("{name}:\n  ours:   {ours:?}\n  theirs: {theirs:?}"));
