@@ -211,7 +211,7 @@ impl Run {
                                 self.maybe_replay();
                             }
                             Due::Events(kind) => {
-                                self.harvest_events(kind, false);
+                                self.harvest_events(kind);
                             }
                         }
                     }
@@ -290,28 +290,7 @@ impl Run {
     /// Sends the non-metric parts of default data. Returns the metrics, the
     /// distinct pid count and how many posts were started.
     fn send_others(&mut self, data: DefaultData, in_cycle: bool) -> (MetricTable, usize, usize) {
-        let DefaultData {
-            metrics,
-            errors,
-            slow_sqls,
-            traces,
-            php_packages,
-            distinct_pids,
-            ..
-        } = data;
-        let mut batches = Vec::new();
-        if !errors.is_empty() {
-            batches.push(Batch::Errors(errors));
-        }
-        if !slow_sqls.is_empty() {
-            batches.push(Batch::SlowSqls(slow_sqls));
-        }
-        if !traces.is_empty() {
-            batches.push(Batch::Traces(traces));
-        }
-        if !php_packages.is_empty() {
-            batches.push(Batch::Packages(php_packages));
-        }
+        let (metrics, distinct_pids, batches) = default_batches(data);
         let n = batches.len();
         for batch in batches {
             self.send(batch, in_cycle);
@@ -319,27 +298,36 @@ impl Run {
         (metrics, distinct_pids, n)
     }
 
-    /// Takes and sends one event type; returns how many posts started.
-    fn harvest_events(&mut self, kind: EventKind, in_cycle: bool) -> usize {
+    /// Takes and sends one event type.
+    fn harvest_events(&mut self, kind: EventKind) {
+        for batch in self.event_batches(kind) {
+            self.send(batch, false);
+        }
+    }
+
+    /// Takes one event type's reservoir as the posts it makes: none when
+    /// the type is off or saw nothing, two halves for a large transaction
+    /// reservoir with distributed tracing (§4.1), labels with log events.
+    fn event_batches(&mut self, kind: EventKind) -> Vec<Batch> {
         let reservoir = self.harvest.take_events(kind);
         if reservoir.capacity() == 0 || (reservoir.is_empty() && reservoir.seen() == 0) {
-            return 0;
+            return Vec::new();
         }
         let parts = if kind == EventKind::Transaction {
             reservoir.split_for_post(self.settings.distributed_tracing)
         } else {
             vec![reservoir]
         };
-        let n = parts.len();
-        for part in parts {
-            let batch = if kind == EventKind::Log {
-                Batch::Logs(part, self.harvest.log_labels().clone())
-            } else {
-                Batch::Events(kind, part)
-            };
-            self.send(batch, in_cycle);
-        }
-        n
+        parts
+            .into_iter()
+            .map(|part| {
+                if kind == EventKind::Log {
+                    Batch::Logs(part, self.harvest.log_labels().clone())
+                } else {
+                    Batch::Events(kind, part)
+                }
+            })
+            .collect()
     }
 
     fn maybe_send_metrics(&mut self) {
@@ -580,50 +568,16 @@ impl Run {
     ) {
         // Posts already in flight report back first (failures are spooled).
         self.drain(done_rx, deadline).await;
-        let mut batches = Vec::new();
-        for kind in EventKind::ALL {
-            let reservoir = self.harvest.take_events(kind);
-            if reservoir.is_empty() {
-                continue;
-            }
-            let parts = if kind == EventKind::Transaction {
-                reservoir.split_for_post(self.settings.distributed_tracing)
-            } else {
-                vec![reservoir]
-            };
-            for part in parts {
-                batches.push(if kind == EventKind::Log {
-                    Batch::Logs(part, self.harvest.log_labels().clone())
-                } else {
-                    Batch::Events(kind, part)
-                });
-            }
-        }
+        let mut batches: Vec<Batch> = EventKind::ALL
+            .into_iter()
+            .flat_map(|kind| self.event_batches(kind))
+            .collect();
         let data = self.harvest.take_default_data(SystemTime::now());
-        let DefaultData {
-            mut metrics,
-            errors,
-            slow_sqls,
-            traces,
-            php_packages,
-            distinct_pids,
-            ..
-        } = data;
+        let (mut metrics, distinct_pids, others) = default_batches(data);
+        batches.extend(others);
         let s = Arc::clone(&self.settings);
         self.tracker
             .append_cycle(&mut metrics, distinct_pids, s.report_period, &s.limits);
-        if !errors.is_empty() {
-            batches.push(Batch::Errors(errors));
-        }
-        if !slow_sqls.is_empty() {
-            batches.push(Batch::SlowSqls(slow_sqls));
-        }
-        if !traces.is_empty() {
-            batches.push(Batch::Traces(traces));
-        }
-        if !php_packages.is_empty() {
-            batches.push(Batch::Packages(php_packages));
-        }
         batches.push(Batch::Metrics(metrics));
         for batch in &batches {
             match build_payload(&s, batch) {
@@ -646,7 +600,7 @@ impl Run {
             return;
         }
         for kind in EventKind::ALL {
-            self.harvest_events(kind, false);
+            self.harvest_events(kind);
         }
         let data = self.harvest.take_default_data(SystemTime::now());
         let (metrics, distinct_pids, _) = self.send_others(data, false);
@@ -710,6 +664,34 @@ fn log_integration_payloads(
         }
         Err(e) => tracing::warn!(error = %e, "cannot build integration payloads"),
     }
+}
+
+/// The non-metric parts of default data as the posts they make (empty
+/// ones left out); also returns the metrics and the distinct pid count.
+fn default_batches(data: DefaultData) -> (MetricTable, usize, Vec<Batch>) {
+    let DefaultData {
+        metrics,
+        errors,
+        slow_sqls,
+        traces,
+        php_packages,
+        distinct_pids,
+        ..
+    } = data;
+    let mut batches = Vec::new();
+    if !errors.is_empty() {
+        batches.push(Batch::Errors(errors));
+    }
+    if !slow_sqls.is_empty() {
+        batches.push(Batch::SlowSqls(slow_sqls));
+    }
+    if !traces.is_empty() {
+        batches.push(Batch::Traces(traces));
+    }
+    if !php_packages.is_empty() {
+        batches.push(Batch::Packages(php_packages));
+    }
+    (metrics, distinct_pids, batches)
 }
 
 /// Sends this application's spooled payloads with the current run id,
