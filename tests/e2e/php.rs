@@ -537,3 +537,80 @@ async fn a_stalled_or_dead_daemon_never_breaks_or_holds_up_php() {
         "PHP took {took:?} with no daemon"
     );
 }
+
+/// Angelic mode with the real daemon: no daemon runs; the first PHP
+/// request starts ours from `newrelic.daemon.location` with New Relic's
+/// argv (every `newrelic.daemon.*` setting passed as a flag), waits for
+/// the application to connect (`app_connect_timeout`) and its transaction
+/// reaches the collector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_extension_starts_our_daemon_in_angelic_mode() {
+    let standin = Standin::start(StandinConfig::fast()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    standin.write_ca(&ca).unwrap();
+    let sock = dir.path().join("daemon.sock");
+    let pidfile = dir.path().join("daemon.pid");
+    let daemon_log = dir.path().join("daemon.log");
+    struct StopDaemon(PathBuf);
+    impl Drop for StopDaemon {
+        fn drop(&mut self) {
+            if let Some(pid) = std::fs::read_to_string(&self.0)
+                .ok()
+                .and_then(|p| p.trim().parse::<i32>().ok())
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+        }
+    }
+    let _stop = StopDaemon(pidfile.clone());
+    let settings = [
+        format!("extension={}", extension().display()),
+        format!("newrelic.license={LICENSE}"),
+        "newrelic.appname=angelic".to_owned(),
+        format!("newrelic.daemon.address={}", sock.display()),
+        "newrelic.daemon.dont_launch=0".to_owned(),
+        format!(
+            "newrelic.daemon.location={}",
+            seraph_e2e::binary("newrelic-daemon").display()
+        ),
+        format!("newrelic.daemon.pidfile={}", pidfile.display()),
+        format!("newrelic.daemon.logfile={}", daemon_log.display()),
+        "newrelic.daemon.loglevel=debug".to_owned(),
+        format!("newrelic.daemon.ssl_ca_bundle={}", ca.display()),
+        format!("newrelic.daemon.collector_host={}", standin.host()),
+        "newrelic.daemon.app_connect_timeout=15s".to_owned(),
+        format!(
+            "newrelic.logfile={}",
+            dir.path().join("agent.log").display()
+        ),
+    ];
+    let out = Command::new("php")
+        .arg("-n")
+        .args(settings.iter().flat_map(|s| ["-d", s.as_str()]))
+        .args(["-r", "echo 'served';"])
+        .output()
+        .expect("run php");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "served");
+    let calls = standin
+        .wait_for("metric_data", 1, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "no harvest from the spawned daemon ({e}); daemon log:\n{}\nagent log:\n{}",
+                std::fs::read_to_string(&daemon_log).unwrap_or_default(),
+                std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default()
+            )
+        });
+    assert!(calls.iter().any(|c| c.payload[3]
+        .as_array()
+        .is_some_and(|m| m.iter().any(|e| e[0]["name"] == "OtherTransaction/all"))));
+    // It is our daemon, started the way New Relic's agent starts its own.
+    let log = std::fs::read_to_string(&daemon_log).unwrap();
+    assert!(log.contains("startup=agent"), "{log}");
+    assert!(log.contains("--define"), "{log}");
+    assert!(pidfile.exists());
+}
