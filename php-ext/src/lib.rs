@@ -33,5 +33,7 @@ pub const AGENT_VERSION: &str = "12.9.0.0";
 /// PHP's entry point: returns the module description.
 #[no_mangle]
 pub extern "C" fn get_module() -> *mut zend::ffi::zend_module_entry {
-    lifecycle::module_entry()
+    // A null entry makes PHP refuse to load the module with a message,
+    // which is what a panic here should amount to.
+    zend::guard::guard("get_module", std::ptr::null_mut(), lifecycle::module_entry)
 }

@@ -133,19 +133,22 @@ fn plugin_list() -> Vec<String> {
         name: *const libc::c_char,
         version: *const libc::c_char,
     ) {
-        // SAFETY: ctx is the Vec below; name/version are C strings from
-        // the module registry.
-        unsafe {
-            let v = &mut *ctx.cast::<Vec<String>>();
-            let s = |p: *const libc::c_char| {
-                if p.is_null() {
-                    String::new()
-                } else {
-                    std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
-                }
-            };
-            v.push(format!("{}({})", s(name), s(version)));
-        }
+        // Nothing may unwind through the C iterator.
+        let _ = std::panic::catch_unwind(|| {
+            // SAFETY: ctx is the Vec below; name/version are C strings from
+            // the module registry.
+            unsafe {
+                let v = &mut *ctx.cast::<Vec<String>>();
+                let s = |p: *const libc::c_char| {
+                    if p.is_null() {
+                        String::new()
+                    } else {
+                        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+                    }
+                };
+                v.push(format!("{}({})", s(name), s(version)));
+            }
+        });
     }
     let mut v: Vec<String> = Vec::new();
     // SAFETY: the callback matches and ctx outlives the call.
