@@ -631,6 +631,19 @@ async fn a_bad_frame_closes_only_its_connection() {
     preamble.extend_from_slice(&2u32.to_le_bytes());
     huge.send_raw(&preamble).await.unwrap();
     assert!(huge.is_closed_by_peer(Duration::from_secs(5)).await);
+    // A Transaction whose envelope reads fine but whose body is truncated:
+    // routed to the run, refused there, and its connection closed.
+    let (_, template) = captured()
+        .into_iter()
+        .find(|(s, _)| s == "05-pdo-sqlite")
+        .unwrap();
+    let body = seraph_wire::encode_transaction(&run_id, &template);
+    let truncated = &body[..body.len() * 2 / 3];
+    assert!(seraph_wire::peek(truncated).is_ok());
+    assert!(seraph_wire::decode(truncated, &mut Vec::new()).is_err());
+    let mut corrupt = daemon.agent().await;
+    corrupt.send_body(truncated).await.unwrap();
+    assert!(corrupt.is_closed_by_peer(Duration::from_secs(5)).await);
     // A transaction without a run id.
     let mut no_run = daemon.agent().await;
     no_run

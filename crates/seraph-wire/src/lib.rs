@@ -41,7 +41,7 @@ pub use generated::protocol as fb;
 
 pub use app::{AppInfo, AppReplyInfo, AppStatus};
 pub use frame::{Frame, FrameDecoder, FrameError, Preamble};
-pub use message::{decode, Body, DecodeError, MessageRef};
+pub use message::{decode, peek, Body, DecodeError, Envelope, MessageRef, KIND_TRANSACTION};
 pub use txn::{
     encode_transaction, ErrorData, EventData, MetricData, SlowSqlData, TraceData, TransactionData,
 };

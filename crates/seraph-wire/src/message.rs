@@ -65,6 +65,71 @@ pub struct MessageRef<'a> {
     pub body: Body<'a>,
 }
 
+/// The envelope of a message: who sent it and what it carries, read
+/// without verifying the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope<'a> {
+    /// The sender's run id, if any.
+    pub agent_run_id: Option<&'a str>,
+    /// The union tag: 1 App, 2 AppReply, 3 Transaction, 4 SpanBatch.
+    pub kind: u8,
+}
+
+/// Union tag of a Transaction.
+pub const KIND_TRANSACTION: u8 = 3;
+
+/// Reads only the root `Message` table's `agent_run_id` and union tag,
+/// with explicit bounds checks on every offset it follows (no verifier, no
+/// alignment requirement, no `unsafe`).
+///
+/// The daemon uses this to route a Transaction to the task that owns its
+/// run without verifying the body twice: that task runs [`decode`], which
+/// verifies everything, before reading anything else.
+pub fn peek(body: &[u8]) -> Result<Envelope<'_>, DecodeError> {
+    let bad = || DecodeError::BadRootOffset {
+        offset: 0,
+        len: body.len(),
+    };
+    let u16_at = |pos: usize| -> Result<u16, DecodeError> {
+        body.get(pos..pos + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .ok_or_else(bad)
+    };
+    let u32_at = |pos: usize| -> Result<u32, DecodeError> {
+        body.get(pos..pos + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(bad)
+    };
+    let table = root_offset(body)? as usize;
+    // A table starts with a signed offset back (or forward) to its vtable.
+    let vt_rel = u32_at(table)? as i32;
+    let vtable = usize::try_from(table as i64 - i64::from(vt_rel)).map_err(|_| bad())?;
+    let vt_len = usize::from(u16_at(vtable)?);
+    let field = |index: usize| -> Result<usize, DecodeError> {
+        let slot = 4 + 2 * index;
+        Ok(if slot + 2 <= vt_len {
+            usize::from(u16_at(vtable + slot)?)
+        } else {
+            0
+        })
+    };
+    let agent_run_id = match field(0)? {
+        0 => None,
+        off => {
+            let pos = table + off;
+            let start = pos + u32_at(pos)? as usize;
+            let len = u32_at(start)? as usize;
+            let bytes = body.get(start + 4..start + 4 + len).ok_or_else(bad)?;
+            Some(std::str::from_utf8(bytes).map_err(|_| bad())?)
+        }
+    };
+    let kind = match field(1)? {
+        0 => 0,
+        off => *body.get(table + off).ok_or_else(bad)?,
+    };
+    Ok(Envelope { agent_run_id, kind })
+}
+
 /// Verifies `body` and returns its typed view.
 ///
 /// The whole buffer is verified before anything is read, so every accessor
@@ -290,6 +355,33 @@ mod tests {
         };
         assert_eq!(t.pid(), 7);
         assert_eq!(t.sampling_priority(), 1.5);
+    }
+
+    #[test]
+    fn peek_reads_the_envelope_of_every_kind() {
+        let txn = crate::encode_transaction("RUN-7", &crate::TransactionData::default());
+        assert_eq!(
+            peek(&txn).unwrap(),
+            Envelope {
+                agent_run_id: Some("RUN-7"),
+                kind: KIND_TRANSACTION
+            }
+        );
+        let app = crate::AppInfo::default().encode(None);
+        assert_eq!(
+            peek(&app).unwrap(),
+            Envelope {
+                agent_run_id: None,
+                kind: 1
+            }
+        );
+        // Peek on garbage: errors, never panics.
+        let mut junk = vec![16u8, 0, 0, 0];
+        junk.extend([0xaa; 60]);
+        for cut in 0..junk.len() {
+            let _ = peek(&junk[..cut]);
+        }
+        let _ = peek(&junk);
     }
 
     #[test]

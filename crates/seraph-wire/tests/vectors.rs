@@ -54,6 +54,23 @@ fn every_captured_frame_decodes_to_its_json() {
             serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap()).unwrap();
         let got = json::to_json(&msg);
         assert_eq!(got, want, "{}", path.display());
+        // The unverified envelope agrees with the verified message.
+        let envelope = seraph_wire::peek(&frame.body).unwrap();
+        assert_eq!(
+            envelope.agent_run_id,
+            msg.agent_run_id,
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            json::to_json(&msg)["data_type"],
+            serde_json::Value::from(match envelope.kind {
+                1 => "App",
+                2 => "AppReply",
+                3 => "Transaction",
+                _ => "?",
+            })
+        );
     }
 }
 
@@ -96,6 +113,7 @@ fn truncated_and_corrupted_frames_are_errors() {
         let mut copy = body.to_vec();
         for i in 0..copy.len().min(256) {
             copy[i] ^= 0x5a;
+            let _ = seraph_wire::peek(&copy);
             let mut scratch = Vec::new();
             if let Ok(msg) = decode(&copy, &mut scratch) {
                 let _ = json::to_json(&msg);

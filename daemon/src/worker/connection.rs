@@ -7,11 +7,11 @@
 //! fails verification ends this connection only, logged once.
 
 use super::registry::{AppQuery, RegistryHandle};
-use super::runs::{RunMsg, Runs};
+use super::runs::{Origin, RunMsg, Runs};
 use super::stats::WorkerStats;
 use bytes::BytesMut;
 use seraph_wire::frame::{self, FrameDecoder, FrameError, FORMAT_BINARY, LEGACY_REPLY};
-use seraph_wire::message::{decode, Body};
+use seraph_wire::message::{decode, peek, Body, KIND_TRANSACTION};
 use seraph_wire::AppInfo;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -46,6 +46,9 @@ pub enum ConnectionError {
     /// A Transaction without a run id.
     #[error("transaction without an agent run id")]
     MissingRunId,
+    /// The run task found one of this connection's Transactions invalid.
+    #[error("a transaction from this connection failed verification")]
+    Rejected,
     /// The worker is shutting down.
     #[error("worker shutting down")]
     Shutdown,
@@ -94,7 +97,11 @@ where
     let mut scratch = Vec::new();
     let mut warned_format = false;
     let mut drain_until = None;
+    let origin = Arc::new(Origin::default());
     loop {
+        if origin.is_rejected() {
+            return Err(ConnectionError::Rejected);
+        }
         while let Some(frame) = decoder.decode(&mut buf)? {
             if frame.format != FORMAT_BINARY {
                 if !warned_format {
@@ -103,6 +110,33 @@ where
                         "ignoring frames in a non-binary format"
                     );
                     warned_format = true;
+                }
+                continue;
+            }
+            // Transactions are routed on their envelope alone; the run task
+            // verifies the body (once) and rejects this connection if it is
+            // invalid. Everything else is verified here.
+            let envelope = peek(&frame.body)?;
+            if envelope.kind == KIND_TRANSACTION {
+                let run_id = envelope.agent_run_id.ok_or(ConnectionError::MissingRunId)?;
+                ctx.stats
+                    .transactions_received
+                    .fetch_add(1, Ordering::Relaxed);
+                match ctx.runs.get(run_id) {
+                    Some(run) => {
+                        let msg = RunMsg::Transaction(frame.body, Arc::clone(&origin));
+                        if run.send(msg).await.is_err() {
+                            ctx.stats
+                                .transactions_unknown_run
+                                .fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    None => {
+                        ctx.stats
+                            .transactions_unknown_run
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(run_id, "dropping a transaction for an unknown run");
+                    }
                 }
                 continue;
             }
@@ -122,27 +156,8 @@ where
                     let out = frame::encode(&reply.encode());
                     stream.write_all(&out).await?;
                 }
-                Body::Transaction(_) => {
-                    let run_id = msg.agent_run_id.ok_or(ConnectionError::MissingRunId)?;
-                    ctx.stats
-                        .transactions_received
-                        .fetch_add(1, Ordering::Relaxed);
-                    match ctx.runs.get(run_id) {
-                        Some(run) => {
-                            if run.send(RunMsg::Transaction(frame.body)).await.is_err() {
-                                ctx.stats
-                                    .transactions_unknown_run
-                                    .fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        None => {
-                            ctx.stats
-                                .transactions_unknown_run
-                                .fetch_add(1, Ordering::Relaxed);
-                            tracing::debug!(run_id, "dropping a transaction for an unknown run");
-                        }
-                    }
-                }
+                // Handled above from the envelope.
+                Body::Transaction(_) => {}
                 Body::SpanBatch(_) => {
                     ctx.stats
                         .span_batches_dropped
@@ -174,6 +189,7 @@ where
             _ = shutdown.changed() => {
                 drain_until = Some(tokio::time::Instant::now() + DRAIN_MAX);
             }
+            () = origin.rejected() => return Err(ConnectionError::Rejected),
         }
     }
 }

@@ -10,7 +10,7 @@
 //! finished, because their supportability counts describe those calls.
 
 use super::registry::{AppKey, RegistryHandle, RunEnd};
-use super::runs::{RunMsg, RunSender};
+use super::runs::{Origin, RunMsg, RunSender};
 use super::spool::{self, SpoolHandle};
 use super::stats::WorkerStats;
 use bytes::Bytes;
@@ -191,7 +191,7 @@ impl Run {
                     }
                     for msg in batch.drain(..) {
                         match msg {
-                            RunMsg::Transaction(body) => self.merge(&body),
+                            RunMsg::Transaction(body, origin) => self.merge(&body, &origin),
                             RunMsg::FinalHarvest(done) => {
                                 self.final_harvest(&mut done_rx).await;
                                 let _ = done.send(());
@@ -230,7 +230,7 @@ impl Run {
             .await;
     }
 
-    fn merge(&mut self, body: &Bytes) {
+    fn merge(&mut self, body: &Bytes, origin: &Origin) {
         self.activity
             .store(self.registry.now_ms(), Ordering::Relaxed);
         match decode(body, &mut self.scratch) {
@@ -245,11 +245,11 @@ impl Run {
                     }
                 }
             }
-            // Connections verify frames before routing them, so this is a
-            // bug rather than bad input; count it and carry on.
+            // Connections route Transactions on their envelope only: this
+            // is where a bad body is found. Its connection is closed.
             Err(e) => {
-                self.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, "dropping an undecodable transaction");
+                tracing::warn!(error = %e, "invalid transaction frame; closing its connection");
+                origin.reject();
             }
         }
     }

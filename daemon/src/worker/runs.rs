@@ -12,10 +12,40 @@ use tokio::sync::{mpsc, oneshot};
 /// Messages to a run task.
 #[derive(Debug)]
 pub enum RunMsg {
-    /// A verified Transaction frame body for this run.
-    Transaction(Bytes),
+    /// A Transaction frame body for this run, from the connection whose
+    /// [`Origin`] comes with it. Only its envelope has been read: the run
+    /// task verifies the whole body before using it.
+    Transaction(Bytes, Arc<Origin>),
     /// Harvest everything now and stop; reply when done.
     FinalHarvest(oneshot::Sender<()>),
+}
+
+/// The connection a Transaction came from, so the run task that finds the
+/// body invalid can have that connection closed.
+#[derive(Debug, Default)]
+pub struct Origin {
+    bad: std::sync::atomic::AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl Origin {
+    /// Marks the connection as having sent an invalid frame.
+    pub fn reject(&self) {
+        self.bad.store(true, std::sync::atomic::Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// True once a frame of this connection was rejected.
+    pub fn is_rejected(&self) -> bool {
+        self.bad.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Resolves when a frame is rejected.
+    pub async fn rejected(&self) {
+        if !self.is_rejected() {
+            self.wake.notified().await;
+        }
+    }
 }
 
 /// Sender half of a run task's queue.

@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
         loop {
             match decoder.decode(&mut buf) {
                 Ok(Some(frame)) => {
+                    let _ = seraph_wire::peek(&frame.body);
                     if let Ok(msg) = decode(&frame.body, &mut scratch) {
                         let _ = json::to_json(&msg);
                         match msg.body {
