@@ -19,17 +19,23 @@ const WAIT: Duration = Duration::from_secs(20);
 /// A stand-in (1 s harvests unless configured otherwise) and a daemon
 /// trusting its CA.
 async fn setup(standin: StandinConfig, cfg: &[&str]) -> (Standin, Daemon) {
+    let options = DaemonOptions {
+        cfg: cfg.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    setup_with(standin, options).await
+}
+
+/// [`setup`] with more daemon options (`cfg` gets the CA line added).
+async fn setup_with(standin: StandinConfig, mut options: DaemonOptions) -> (Standin, Daemon) {
     let standin = Standin::start(standin).await.expect("start stand-in");
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     standin.write_ca(&ca).unwrap();
-    let mut lines: Vec<String> = cfg.iter().map(|s| s.to_string()).collect();
-    lines.push(format!("ssl_ca_bundle = {}", ca.display()));
-    let daemon = Daemon::start(DaemonOptions {
-        cfg: lines,
-        ..Default::default()
-    })
-    .await;
+    options
+        .cfg
+        .push(format!("ssl_ca_bundle = {}", ca.display()));
+    let daemon = Daemon::start(options).await;
     // Keep the CA file alive as long as the daemon's temp dir.
     std::fs::copy(&ca, daemon.path().join("ca.pem")).unwrap();
     (standin, daemon)
@@ -819,4 +825,72 @@ async fn undeliverable_data_survives_a_restart_in_the_disk_spool() {
     }
     assert_eq!(run_two, "RUN-TWO");
     assert_ne!(run_one, run_two);
+}
+
+/// The template transaction of scenario `name`.
+fn template(name: &str) -> TransactionData {
+    captured()
+        .into_iter()
+        .find(|(s, _)| s == name)
+        .unwrap_or_else(|| panic!("no captured scenario {name}"))
+        .1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_agents_cannot_take_the_descriptors_harvests_need() {
+    // 320 descriptors: 160 for agents, the rest for the daemon itself.
+    let options = DaemonOptions {
+        cfg: vec!["rlimit_files = 0".into()],
+        nofile: Some(320),
+        ..Default::default()
+    };
+    let (standin, daemon) = setup_with(StandinConfig::fast(), options).await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "fds").await;
+    // Far more idle agents than descriptors.
+    let mut idle = Vec::new();
+    for _ in 0..400 {
+        idle.push(daemon.agent().await);
+    }
+    // The collector connection is dropped, so the next posts need new
+    // sockets: they must still get them.
+    standin.inject(Fault::drop_connection().times(2));
+    agent
+        .send_transaction(&run_id, &template("01-cli-minimal"))
+        .await
+        .unwrap();
+    wait_for_transactions(&standin, &run_id, 1.0).await;
+    // The surplus agents were closed at once (they retry on their next
+    // request), with a warning.
+    let mut closed = 0;
+    for conn in &mut idle {
+        if conn.is_closed_by_peer(Duration::from_millis(20)).await {
+            closed += 1;
+        }
+    }
+    assert!(
+        (200..=260).contains(&closed),
+        "{closed} of 400 surplus connections closed"
+    );
+    assert!(
+        daemon.open_fds() < 320,
+        "{} descriptors open",
+        daemon.open_fds()
+    );
+    assert!(daemon.log_text().contains("too many agent connections"));
+    // Once idle agents leave, new ones get in again.
+    drop(idle);
+    let app = app_info(LICENSE, "fds", &standin.host());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut fresh = daemon.agent().await;
+        if let Ok(reply) = fresh.app_query(&app, Some(&run_id)).await {
+            assert_eq!(reply.status, AppStatus::StillValid);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no room for a new agent"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -28,6 +28,8 @@ pub struct DaemonOptions {
     pub foreground: bool,
     /// `--loglevel`.
     pub loglevel: &'static str,
+    /// Start it with this `RLIMIT_NOFILE` (soft and hard).
+    pub nofile: Option<u64>,
 }
 
 impl Default for DaemonOptions {
@@ -37,6 +39,7 @@ impl Default for DaemonOptions {
             args: Vec::new(),
             foreground: true,
             loglevel: "debug",
+            nofile: None,
         }
     }
 }
@@ -55,7 +58,18 @@ impl Daemon {
         let log = dir.path().join("daemon.log");
         let cfg = dir.path().join("newrelic.cfg");
         std::fs::write(&cfg, options.cfg.join("\n") + "\n").unwrap();
-        let mut cmd = Command::new(crate::binary("newrelic-daemon"));
+        let mut cmd = match options.nofile {
+            // The shell lowers the limit, then execs the daemon in place
+            // (same pid).
+            Some(n) => {
+                let mut c = Command::new("/bin/sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(crate::binary("newrelic-daemon"));
+                c
+            }
+            None => Command::new(crate::binary("newrelic-daemon")),
+        };
         cmd.arg("-c")
             .arg(&cfg)
             .arg("--address")
@@ -146,6 +160,26 @@ impl Daemon {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+
+    /// The daemon's resident memory in KiB (`VmRSS`), 0 once it has exited.
+    pub fn rss_kib(&self) -> u64 {
+        status_field(self.pid(), "VmRSS:")
+    }
+
+    /// How many file descriptors the daemon has open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).map_or(0, |d| d.count())
+    }
+}
+
+/// A `kB` field of `/proc/<pid>/status`.
+fn status_field(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 impl Drop for Daemon {

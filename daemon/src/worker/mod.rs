@@ -128,6 +128,11 @@ async fn serve(
     });
     on_ready();
 
+    let max_connections = agent_connection_limit(current_file_limit());
+    tracing::debug!(max_connections, "agent connection limit");
+    let connection_slots = Arc::new(Semaphore::new(max_connections));
+    let mut refused = RefusalLog::default();
+
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     // Each connection task holds a clone; recv() returns None once all of
     // them have finished (their transactions are then in the run queues).
@@ -140,6 +145,15 @@ async fn serve(
     loop {
         tokio::select! {
             stream = listener.accept() => {
+                // Past the limit the connection is closed at once: the
+                // agent sees it and retries later, and the descriptors the
+                // daemon needs for the collector and the spool stay free.
+                let Ok(slot) = Arc::clone(&connection_slots).try_acquire_owned() else {
+                    drop(stream);
+                    stats.connections_refused.fetch_add(1, Ordering::Relaxed);
+                    refused.note(max_connections);
+                    continue;
+                };
                 let ctx = Arc::clone(&ctx);
                 let shutdown = shutdown_rx.clone();
                 let alive = conn_alive_tx.clone();
@@ -149,6 +163,7 @@ async fn serve(
                         Stream::Tcp(s) => connection::serve(s, ctx, shutdown).await,
                     }
                     drop(alive);
+                    drop(slot);
                 });
             }
             _ = status.tick() => log_status(&stats),
@@ -171,6 +186,59 @@ async fn serve(
     tracing::info!(runs = harvested, "final harvest done; exiting");
     log_status(&stats);
     WorkerExit::Clean
+}
+
+/// File descriptors kept back from agent connections for the daemon's own
+/// use: up to 100 collector requests at once plus pooled connections, the
+/// spool's segment files, the logs, the listener and the runtime.
+const RESERVED_FILES: u64 = 256;
+
+/// How many agent connections may be open at once under a soft
+/// `RLIMIT_NOFILE` of `nofile`: everything but [`RESERVED_FILES`] (half of
+/// the limit when it is small). Without such a cap idle agents can take
+/// every descriptor, and then no harvest reaches the collector and no
+/// spool file opens.
+pub fn agent_connection_limit(nofile: u64) -> usize {
+    let reserve = RESERVED_FILES.min(nofile / 2);
+    usize::try_from(nofile.saturating_sub(reserve))
+        .unwrap_or(usize::MAX)
+        .clamp(1, Semaphore::MAX_PERMITS)
+}
+
+/// The soft `RLIMIT_NOFILE` (after the worker raised it).
+fn current_file_limit() -> u64 {
+    match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
+        Ok((soft, _)) if soft != nix::sys::resource::RLIM_INFINITY => soft,
+        Ok(_) => 1 << 20,
+        Err(_) => 1024,
+    }
+}
+
+/// Logs refused agent connections at most once a minute.
+#[derive(Default)]
+struct RefusalLog {
+    last: Option<tokio::time::Instant>,
+    since: u64,
+}
+
+impl RefusalLog {
+    fn note(&mut self, limit: usize) {
+        self.since += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(60))
+        {
+            return;
+        }
+        tracing::warn!(
+            limit,
+            refused = self.since,
+            "too many agent connections: closing new ones (raise rlimit_files)"
+        );
+        self.last = Some(now);
+        self.since = 0;
+    }
 }
 
 /// Resolves on SIGTERM, or SIGINT when running in the foreground.
@@ -199,6 +267,7 @@ fn log_status(stats: &WorkerStats) {
     tracing::info!(
         connections_open = get(&stats.connections_open),
         connections_total = get(&stats.connections_total),
+        connections_refused = get(&stats.connections_refused),
         app_queries = get(&stats.app_queries),
         transactions_received = get(&stats.transactions_received),
         transactions_merged = get(&stats.transactions_merged),
@@ -251,7 +320,23 @@ use runs::Runs;
 use seraph_collector::{ClientConfig, CollectorClient};
 use seraph_harvest::SystemCertificates;
 use stats::WorkerStats;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 use upstream::CollectorUpstream;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_connections_leave_descriptors_for_the_daemon() {
+        assert_eq!(agent_connection_limit(2048), 2048 - 256);
+        assert_eq!(agent_connection_limit(20_000), 20_000 - 256);
+        // A small limit is shared half and half.
+        assert_eq!(agent_connection_limit(256), 128);
+        assert_eq!(agent_connection_limit(1), 1);
+        assert_eq!(agent_connection_limit(0), 1);
+    }
+}

@@ -10,6 +10,9 @@ pub struct WorkerStats {
     pub connections_open: AtomicU64,
     /// Agent connections accepted since start.
     pub connections_total: AtomicU64,
+    /// Agent connections closed at once because the connection limit
+    /// (file descriptors) was reached.
+    pub connections_refused: AtomicU64,
     /// App queries answered.
     pub app_queries: AtomicU64,
     /// Transaction frames received.
