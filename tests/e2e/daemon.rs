@@ -894,3 +894,33 @@ async fn idle_agents_cannot_take_the_descriptors_harvests_need() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_agents_do_not_keep_the_memory_of_their_largest_frame() {
+    // Custom events are off, so the padding below is not kept anywhere:
+    // whatever memory stays is the connections'.
+    let mut config = StandinConfig::fast();
+    config
+        .harvest_limits
+        .insert("custom_event_data".into(), json!(0));
+    let (standin, daemon) = setup(config, &["loglevel = info"]).await;
+    let (_agent, run_id) = connect(&daemon, &standin, "big-frames").await;
+    let mut t = template("01-cli-minimal");
+    let pad = format!(r#"[{{"type":"Pad","x":"{}"}},{{}}]"#, "x".repeat(4000));
+    t.custom_events = vec![pad; 1000];
+    let base = daemon.rss_kib();
+    // 60 php-fpm workers each send one 4 MiB transaction, then idle.
+    let mut workers = Vec::new();
+    for _ in 0..60 {
+        let mut conn = daemon.agent().await;
+        conn.send_transaction(&run_id, &t).await.unwrap();
+        workers.push(conn);
+    }
+    wait_for_transactions(&standin, &run_id, 60.0).await;
+    let grown = daemon.rss_kib().saturating_sub(base);
+    assert!(
+        grown < 64 * 1024,
+        "60 idle connections hold {grown} KiB after 240 MiB of frames"
+    );
+    drop(workers);
+}

@@ -52,6 +52,9 @@ pub enum ConnectionError {
     /// The worker is shutting down.
     #[error("worker shutting down")]
     Shutdown,
+    /// A frame was started but not finished within [`PARTIAL_FRAME_DEADLINE`].
+    #[error("frame not completed within {0:?}")]
+    Stalled(Duration),
 }
 
 /// Serves one connection until the peer hangs up, sends something invalid,
@@ -73,6 +76,10 @@ pub async fn serve<S>(
         Err(ConnectionError::Io(e)) => {
             tracing::debug!(error = %e, "agent connection closed");
         }
+        Err(e @ ConnectionError::Stalled(_)) => {
+            ctx.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "closing a stalled agent connection");
+        }
         Err(ConnectionError::Frame(FrameError::LegacyAgent)) => {
             tracing::warn!("an agent older than 5.0 connected; it is not supported, closing");
             let _ = stream.write_all(&LEGACY_REPLY).await;
@@ -92,17 +99,22 @@ async fn run<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    // Allocated when bytes arrive: thousands of agents sit idle between
+    // requests, and an idle connection should cost next to nothing.
+    let mut buf = BytesMut::new();
     let mut decoder = FrameDecoder::new(ctx.max_frame);
     let mut scratch = Vec::new();
     let mut warned_format = false;
     let mut drain_until = None;
+    // When the frame whose first bytes are buffered must be complete.
+    let mut partial_deadline: Option<tokio::time::Instant> = None;
     let origin = Arc::new(Origin::default());
     loop {
         if origin.is_rejected() {
             return Err(ConnectionError::Rejected);
         }
         while let Some(frame) = decoder.decode(&mut buf)? {
+            partial_deadline = None;
             if frame.format != FORMAT_BINARY {
                 if !warned_format {
                     tracing::warn!(
@@ -167,6 +179,12 @@ where
                 Body::AppReply(_) | Body::None => {}
             }
         }
+        release_large_buffer(&mut buf);
+        if buf.is_empty() {
+            partial_deadline = None;
+        } else if partial_deadline.is_none() {
+            partial_deadline = Some(tokio::time::Instant::now() + PARTIAL_FRAME_DEADLINE);
+        }
         if let Some(deadline) = drain_until {
             // Shutting down: take what the agent already wrote, then stop.
             let idle = tokio::time::Instant::now() + DRAIN_IDLE;
@@ -180,7 +198,14 @@ where
                 Err(_) => return Err(ConnectionError::Shutdown),
             }
         }
+        let stalled = async {
+            match partial_deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
+            biased;
             n = stream.read_buf(&mut buf) => {
                 if n? == 0 {
                     return Ok(());
@@ -190,9 +215,29 @@ where
                 drain_until = Some(tokio::time::Instant::now() + DRAIN_MAX);
             }
             () = origin.rejected() => return Err(ConnectionError::Rejected),
+            () = stalled => return Err(ConnectionError::Stalled(PARTIAL_FRAME_DEADLINE)),
         }
     }
 }
+
+/// Drops a read buffer that grew for a large frame once it is empty. Its
+/// allocation would otherwise stay with the connection for as long as the
+/// agent process lives (php-fpm workers live for days), so a few hundred
+/// idle workers that each once sent a 4 MiB transaction held 400 MiB.
+fn release_large_buffer(buf: &mut BytesMut) {
+    if buf.is_empty() && buf.capacity() > KEEP_BUFFER {
+        *buf = BytesMut::new();
+    }
+}
+
+/// Largest read buffer an idle connection keeps.
+const KEEP_BUFFER: usize = 64 << 10;
+
+/// An agent writes each frame whole, within its own 500 ms deadline, and
+/// closes the connection when it gives up. A frame still incomplete this
+/// long after its first bytes came is a stuck or hostile peer (slowloris),
+/// and the connection is closed. Idle time between frames is not limited.
+pub const PARTIAL_FRAME_DEADLINE: Duration = Duration::from_secs(10);
 
 /// At shutdown a connection keeps reading until the agent has been quiet
 /// this long: transactions already written must reach the final harvest.
@@ -200,3 +245,134 @@ const DRAIN_IDLE: Duration = Duration::from_millis(25);
 
 /// Upper bound on that drain, against an agent that never stops writing.
 const DRAIN_MAX: Duration = Duration::from_secs(2);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::registry::{
+        self, AppKey, BoxFuture, ConnectOutcome, RegistryConfig, Upstream,
+    };
+    use seraph_wire::frame::Preamble;
+    use std::sync::atomic::AtomicU64;
+    use tokio::io::DuplexStream;
+
+    /// Never connects anything.
+    struct NoUpstream;
+
+    impl Upstream for NoUpstream {
+        fn connect(
+            &self,
+            _key: AppKey,
+            _info: Arc<AppInfo>,
+            _activity: Arc<AtomicU64>,
+            _registry: RegistryHandle,
+        ) -> BoxFuture<registry::ConnectOutcome> {
+            Box::pin(async { ConnectOutcome::Failed("test".into()) })
+        }
+    }
+
+    /// A connection task on one end of a pipe; the other end is returned.
+    fn start() -> (
+        DuplexStream,
+        Arc<ConnectionContext>,
+        tokio::task::JoinHandle<()>,
+        watch::Sender<bool>,
+    ) {
+        let runs = Runs::default();
+        let ctx = Arc::new(ConnectionContext {
+            registry: registry::spawn(
+                RegistryConfig::default(),
+                runs.clone(),
+                Arc::new(NoUpstream),
+            ),
+            runs,
+            max_frame: frame::MAX_BODY_LEN,
+            stats: Arc::new(WorkerStats::default()),
+        });
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let task = tokio::spawn(serve(server, Arc::clone(&ctx), shutdown_rx));
+        (client, ctx, task, shutdown_tx)
+    }
+
+    fn app_query() -> Vec<u8> {
+        let app = AppInfo {
+            license: "0123456789012345678901234567890123456789".into(),
+            app_name: "test".into(),
+            agent_language: "php".into(),
+            ..Default::default()
+        };
+        frame::encode(&app.encode(None))
+    }
+
+    async fn read_frame(client: &mut DuplexStream) -> Vec<u8> {
+        let mut head = [0u8; frame::PREAMBLE_LEN];
+        client.read_exact(&mut head).await.unwrap();
+        let mut body = vec![0u8; Preamble::parse(head).len as usize];
+        client.read_exact(&mut body).await.unwrap();
+        body
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_frame_trickling_in_is_cut_off() {
+        let (mut client, ctx, task, _shutdown) = start();
+        // Slowloris: announce 32 MiB, then one byte a second.
+        let preamble = Preamble {
+            len: 32 << 20,
+            format: FORMAT_BINARY,
+        };
+        client.write_all(&preamble.to_bytes()).await.unwrap();
+        let started = tokio::time::Instant::now();
+        while !task.is_finished() {
+            assert!(
+                started.elapsed() < PARTIAL_FRAME_DEADLINE * 2,
+                "still open after {:?}",
+                started.elapsed()
+            );
+            // The write fails once the daemon side has closed.
+            let _ = client.write_all(b"x").await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        assert!(started.elapsed() >= PARTIAL_FRAME_DEADLINE);
+        assert_eq!(ctx.stats.bad_frames.load(Ordering::Relaxed), 1);
+        let mut rest = Vec::new();
+        assert_eq!(client.read_to_end(&mut rest).await.unwrap(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_connections_between_frames_stay_open() {
+        let (mut client, ctx, task, _shutdown) = start();
+        client.write_all(&app_query()).await.unwrap();
+        read_frame(&mut client).await;
+        // A PHP worker may sit idle for hours between requests.
+        tokio::time::sleep(Duration::from_secs(6 * 3600)).await;
+        assert!(!task.is_finished());
+        // A frame sent in pieces, each within the deadline, is fine.
+        let query = app_query();
+        let (a, b) = query.split_at(query.len() / 2);
+        client.write_all(a).await.unwrap();
+        tokio::time::sleep(PARTIAL_FRAME_DEADLINE / 2).await;
+        client.write_all(b).await.unwrap();
+        read_frame(&mut client).await;
+        assert!(!task.is_finished());
+        assert_eq!(ctx.stats.bad_frames.load(Ordering::Relaxed), 0);
+        assert_eq!(ctx.stats.app_queries.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_buffer_grown_for_a_large_frame_is_released_once_empty() {
+        let mut buf = BytesMut::with_capacity(4 << 20);
+        buf.extend_from_slice(&[1u8; 100]);
+        release_large_buffer(&mut buf);
+        assert!(
+            buf.capacity() >= 4 << 20,
+            "not released while it holds bytes"
+        );
+        let _frame = buf.split_to(100);
+        release_large_buffer(&mut buf);
+        assert_eq!(buf.capacity(), 0);
+        let mut small = BytesMut::with_capacity(KEEP_BUFFER);
+        release_large_buffer(&mut small);
+        assert_eq!(small.capacity(), KEEP_BUFFER, "small buffers are kept");
+    }
+}
