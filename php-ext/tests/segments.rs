@@ -162,3 +162,43 @@ echo "done\n";
     let none = span_names(&d, TINY, &[("newrelic.special.expensive_node_min", "1s")]);
     assert!(none.is_empty(), "{none:?}");
 }
+
+#[test]
+fn first_class_callables_keep_their_function_names() {
+    // A first-class callable shares the run-time cache, and so the
+    // observer handlers, of the function it is made from. Each closure is
+    // freed before the next is made, so the memory of one is reused by
+    // the next: a segment keyed by the closure's own `zend_function` took
+    // the name of the closure that reused it (and valgrind saw the read of
+    // freed memory).
+    const FCC: &str = r#"<?php
+function first() { usleep(100); }
+function second() { usleep(100); }
+class K { function m() { usleep(100); } function n() { usleep(100); } }
+class L { function m() { usleep(100); } }
+$k = new K; $l = new L;
+first(); second(); $k->m(); $k->n(); $l->m();
+$f = first(...); $f(); unset($f);
+$g = second(...);
+$h = $k->m(...); $h(); unset($h);
+$i = Closure::fromCallable([$k, 'n']);
+$j = $l->m(...); $j(); unset($j);
+echo "done\n";
+"#;
+    let d = FakeDaemon::start(Mode::Connected);
+    let mut names = span_names(&d, FCC, &[("newrelic.special.expensive_node_min", "0")]);
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "Custom/K::m",
+            "Custom/K::m",
+            "Custom/K::n",
+            "Custom/L::m",
+            "Custom/L::m",
+            "Custom/first",
+            "Custom/first",
+            "Custom/second",
+        ]
+    );
+}

@@ -35,6 +35,12 @@ set_error_handler('newrelic_notice_error', E_USER_WARNING);
 trigger_error('handled', E_USER_WARNING);
 restore_error_handler();
 newrelic_notice_error(E_USER_WARNING, 'four', __FILE__, __LINE__);
+// First-class callables share their function's observer handlers; the
+// segment must not keep a pointer into the freed closure.
+function fcc() { usleep(2500); }
+fcc();
+$c = fcc(...); $c(); unset($c);
+$d = (new ArrayObject([]))->count(...); $d(); unset($d);
 echo "ok\n";
 throw new RuntimeException('uncaught');
 "#,

@@ -16,6 +16,17 @@
 //! string belong to the closure object and are freed with it (valgrind
 //! caught this), so a closure's name is copied on first sight into a small
 //! per-request table and its key is `(index << 1) | 1`.
+//!
+//! A closure can also arrive through a plain function's handlers: a
+//! first-class callable (`f(...)`, `$obj->m(...)`,
+//! `Closure::fromCallable`) copies the function into the closure object
+//! and, when the function already has a run-time cache, shares it, and with
+//! it the handlers `init` chose for the function. So the plain begin
+//! handlers check `ZEND_ACC_CLOSURE` on every call and hand closures to the
+//! closure path; keying them by their `zend_function` would read the freed
+//! closure at the end of the request (valgrind: invalid read in
+//! `function_name`; without valgrind the segment took the name of whatever
+//! closure reused the memory).
 
 use crate::clock;
 use crate::hooks::errors;
@@ -161,13 +172,35 @@ fn with_txn(f: impl FnOnce(&mut Transaction)) {
     };
 }
 
+/// Whether the frame runs a closure (see the module docs: a first-class
+/// callable shares the handlers of the function it was made from).
+#[inline(always)]
+fn is_closure(func: *const ffi::zend_function) -> bool {
+    // SAFETY: PHP passes observer handlers the live frame's function;
+    // `common.fn_flags` is valid for every function type.
+    unsafe { (*func).common.fn_flags & ffi::ZEND_ACC_CLOSURE != 0 }
+}
+
 /// The hot begin handler: the clock, then one frame push.
 unsafe extern "C" fn begin<const TSC: bool>(ex: *mut ffi::zend_execute_data) {
     // SAFETY: PHP passes the live frame of an observed function.
-    let key = unsafe { (*ex).func } as usize;
+    let func = unsafe { (*ex).func };
+    if is_closure(func) {
+        // SAFETY: forwarded.
+        return unsafe { begin_closure_cold(ex) };
+    }
+    let key = func as usize;
     guard("observer begin", (), || {
         with_txn(|t| t.enter(key, clock::ticks::<TSC>()))
     });
+}
+
+/// [`begin_closure`] out of the hot handler's line.
+#[cold]
+#[inline(never)]
+unsafe fn begin_closure_cold(ex: *mut ffi::zend_execute_data) {
+    // SAFETY: forwarded.
+    unsafe { begin_closure(ex) }
 }
 
 /// Names the transaction after a `webtransaction.name.*` match. Despite
@@ -196,7 +229,12 @@ unsafe extern "C" fn begin_name_and_segment(ex: *mut ffi::zend_execute_data) {
     // SAFETY: forwarded.
     unsafe { begin_name(ex) };
     // SAFETY: PHP passes the live frame of an observed function.
-    let key = unsafe { (*ex).func } as usize;
+    let func = unsafe { (*ex).func };
+    if is_closure(func) {
+        // SAFETY: forwarded.
+        return unsafe { begin_closure(ex) };
+    }
+    let key = func as usize;
     guard("observer begin", (), || {
         let _ = AGENT.with(|a| {
             if let Some(a) = a.as_mut() {
@@ -220,8 +258,12 @@ unsafe extern "C" fn begin_file(ex: *mut ffi::zend_execute_data) {
 }
 
 unsafe extern "C" fn begin_closure(ex: *mut ffi::zend_execute_data) {
-    // SAFETY: as in `begin`; the name string is alive during the call.
-    let name = unsafe { (*(*ex).func).common.function_name };
+    // SAFETY: as in `begin`; the function, its name string and its scope
+    // are alive during the call.
+    let (func, name, scope) = unsafe {
+        let func = (*ex).func;
+        (func, (*func).common.function_name, (*func).common.scope)
+    };
     guard("observer begin", (), || {
         let _ = AGENT.with(|a| {
             if let Some(a) = a.as_mut() {
@@ -229,7 +271,24 @@ unsafe extern "C" fn begin_closure(ex: *mut ffi::zend_execute_data) {
                     let now = a.clock.now();
                     // SAFETY: alive during this call (see above).
                     let bytes = unsafe { zstr(name) }.unwrap_or_default();
-                    let idx = a.req.closures.key(name as usize, bytes);
+                    let idx = a
+                        .req
+                        .closures
+                        .key(name as usize, scope as usize, bytes, || {
+                            // A first-class callable keeps its function's name
+                            // and class (`Class::method`), like a direct call;
+                            // a closure literal is `{closure}`.
+                            // SAFETY: the live frame's function (above).
+                            let fake =
+                                unsafe { (*func).common.fn_flags } & ffi::ZEND_ACC_FAKE_CLOSURE;
+                            if fake != 0 {
+                                // SAFETY: as above.
+                                unsafe { function_name(func) }
+                            } else {
+                                None
+                            }
+                            .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned())
+                        });
                     t.enter((idx << 1) | 1, now);
                 }
             }
@@ -240,22 +299,42 @@ unsafe extern "C" fn begin_closure(ex: *mut ffi::zend_execute_data) {
 /// Names of the closures seen in this request.
 #[derive(Debug, Default)]
 pub struct ClosureNames {
-    seen: Vec<(usize, String)>,
+    /// (name string address, scope address, name text, resolved name).
+    seen: Vec<(usize, usize, Box<[u8]>, String)>,
 }
 
 impl ClosureNames {
-    /// The index of this closure name, adding it on first sight. The text
-    /// is compared too: a freed name string's address may be reused.
-    pub fn key(&mut self, ptr: usize, name: &[u8]) -> usize {
+    /// Distinct closures named per request; later ones share one entry.
+    /// Declarations bound the table in practice; this bounds it for a
+    /// CLI worker that runs one request for days.
+    pub const LIMIT: usize = 1024;
+
+    /// The index of this closure, adding it on first sight with the name
+    /// `resolve` gives. The text is compared too: a freed name string's
+    /// address may be reused. The scope tells apart methods of different
+    /// classes that share an (interned) name.
+    pub fn key(
+        &mut self,
+        name_ptr: usize,
+        scope: usize,
+        text: &[u8],
+        resolve: impl FnOnce() -> String,
+    ) -> usize {
         if let Some(i) = self
             .seen
             .iter()
-            .position(|(p, n)| *p == ptr && n.as_bytes() == name)
+            .position(|(p, s, t, _)| *p == name_ptr && *s == scope && **t == *text)
         {
             return i;
         }
-        self.seen
-            .push((ptr, String::from_utf8_lossy(name).into_owned()));
+        if self.seen.len() >= Self::LIMIT - 1 {
+            if self.seen.len() == Self::LIMIT - 1 {
+                let overflow = (usize::MAX, usize::MAX, Box::default(), "{closure}".into());
+                self.seen.push(overflow);
+            }
+            return Self::LIMIT - 1;
+        }
+        self.seen.push((name_ptr, scope, text.into(), resolve()));
         self.seen.len() - 1
     }
 }
@@ -341,7 +420,7 @@ impl FuncNames for EngineNames<'_> {
             return None;
         }
         if f & 1 == 1 {
-            return self.0.seen.get(f >> 1).map(|(_, n)| n.clone());
+            return self.0.seen.get(f >> 1).map(|(_, _, _, n)| n.clone());
         }
         // SAFETY: a user function observed during this request; user
         // functions are freed only after RSHUTDOWN.
