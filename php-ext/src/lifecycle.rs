@@ -73,18 +73,23 @@ unsafe extern "C" fn mshutdown(_type: c_int, module_number: c_int) -> ffi::zend_
 
 /// RINIT: resets per-request state and starts the transaction.
 unsafe extern "C" fn rinit(_type: c_int, _module_number: c_int) -> ffi::zend_result {
-    guard("RINIT", ffi::SUCCESS, || {
+    let r = guard("RINIT", ffi::SUCCESS, || {
         crate::request::rinit();
         ffi::SUCCESS
-    })
+    });
+    // Creating $_SERVER may have hit the memory limit.
+    crate::zend::reraise_pending_bailout();
+    r
 }
 
 /// RSHUTDOWN: finishes the transaction and sends it.
 unsafe extern "C" fn rshutdown(_type: c_int, _module_number: c_int) -> ffi::zend_result {
-    guard("RSHUTDOWN", ffi::SUCCESS, || {
+    let r = guard("RSHUTDOWN", ffi::SUCCESS, || {
         crate::request::rshutdown();
         ffi::SUCCESS
-    })
+    });
+    crate::zend::reraise_pending_bailout();
+    r
 }
 
 fn info_row(key: &str, value: &str) {

@@ -208,13 +208,16 @@ impl Agent {
             .and_then(|(_, c)| c.entity_guid.clone())
     }
 
-    /// RINIT: starts the request's transaction if the app is connected.
-    pub fn begin_request(&mut self) {
+    /// RINIT, first half: resets the request state and refreshes the
+    /// settings. Returns whether a transaction should be started (the
+    /// caller then gathers the [`RequestFacts`] and calls
+    /// [`Agent::start_transaction`]).
+    pub fn begin_request(&mut self) -> bool {
         self.txn = None;
         self.req = RequestState::default();
         self.refresh_settings();
         if !self.settings.enabled {
-            return;
+            return false;
         }
         let pid = std::process::id();
         if pid != self.pid {
@@ -224,12 +227,17 @@ impl Agent {
         }
         self.clock.refine();
         crate::hooks::instrument::install();
-        self.start_transaction(None);
+        !self.settings.license.is_empty()
     }
 
     /// Starts a transaction (RINIT or `newrelic_start_transaction`).
-    /// `appname`/`license` override the settings for the API case.
-    pub fn start_transaction(&mut self, override_app: Option<(String, Option<String>)>) -> bool {
+    /// `appname`/`license` override the settings for the API case; `request`
+    /// was read from PHP before the agent state was borrowed.
+    pub fn start_transaction(
+        &mut self,
+        override_app: Option<(String, Option<String>)>,
+        request: &RequestFacts,
+    ) -> bool {
         let mut settings = (*self.settings).clone();
         if let Some((app, lic)) = override_app {
             settings.appname = app;
@@ -276,31 +284,7 @@ impl Agent {
             self.sampler = Some((app.run_id.clone(), sampler));
         }
         self.run_id = app.run_id;
-        let trailing = settings.name_remove_trailing_path;
-        let kind = if globals::is_cli() {
-            let script = globals::cli_script()
-                .or_else(|| globals::request_info().path_translated)
-                .unwrap_or_else(|| "-".to_owned());
-            TxnKind::Cli {
-                script: naming::cli_initial_path(&script, trailing),
-            }
-        } else {
-            let ri = globals::request_info();
-            TxnKind::Web(WebRequest {
-                method: ri.method.unwrap_or_default(),
-                uri: globals::server_var("REQUEST_URI")
-                    .or(ri.request_uri)
-                    .unwrap_or_default(),
-                script_name: naming::web_initial_path(
-                    globals::server_var("SCRIPT_FILENAME").as_deref(),
-                    globals::server_var("SCRIPT_NAME").as_deref(),
-                    globals::server_var("DOCUMENT_ROOT").as_deref(),
-                    trailing,
-                )
-                .unwrap_or_default(),
-                headers: request_headers(),
-            })
-        };
+        let kind = request.kind(settings.name_remove_trailing_path);
         let now_us = clock::unix_us();
         let rand = self.rng.next_f64();
         let decision = match self.sampler.as_mut() {
@@ -329,11 +313,7 @@ impl Agent {
             // New Relic's agent reads the trace headers from $_SERVER for
             // every transaction; a CLI process has them only in its
             // environment (a web transaction took them from its request).
-            let dt: Vec<(String, String)> = DT_HEADERS
-                .iter()
-                .filter_map(|(var, name)| Some(((*name).to_owned(), globals::server_var(var)?)))
-                .collect();
-            txn.accept_inbound_headers(&dt);
+            txn.accept_inbound_headers(&request.dt_headers);
         }
         self.txn = Some(txn);
         true
@@ -380,6 +360,84 @@ impl Agent {
     }
 }
 
+/// What starting a transaction reads from PHP (`$_SERVER`, the SAPI
+/// globals). Gathered before the agent state is borrowed: creating
+/// `$_SERVER` allocates and can bail out (memory limit), and nothing that
+/// can bail out may run while the state is borrowed (see
+/// [`crate::zend::nts`]).
+#[derive(Clone, Debug, Default)]
+pub struct RequestFacts {
+    /// A command-line SAPI.
+    pub cli: bool,
+    /// CLI: the script as given (else the translated path, else `-`).
+    pub script: String,
+    /// Web: `REQUEST_METHOD`.
+    pub method: String,
+    /// Web: `$_SERVER['REQUEST_URI']`, else the SAPI's.
+    pub uri: String,
+    /// Web: `SCRIPT_FILENAME`, `SCRIPT_NAME`, `DOCUMENT_ROOT`.
+    pub script_vars: [Option<String>; 3],
+    /// Web: the request headers the agent uses.
+    pub headers: Vec<(String, String)>,
+    /// CLI: inbound trace headers from the environment.
+    pub dt_headers: Vec<(String, String)>,
+}
+
+impl RequestFacts {
+    /// Reads them from PHP. Call with no agent borrow held.
+    pub fn gather() -> RequestFacts {
+        if globals::is_cli() {
+            return RequestFacts {
+                cli: true,
+                script: globals::cli_script()
+                    .or_else(|| globals::request_info().path_translated)
+                    .unwrap_or_else(|| "-".to_owned()),
+                dt_headers: DT_HEADERS
+                    .iter()
+                    .filter_map(|(var, name)| Some(((*name).to_owned(), globals::server_var(var)?)))
+                    .collect(),
+                ..RequestFacts::default()
+            };
+        }
+        let ri = globals::request_info();
+        RequestFacts {
+            cli: false,
+            method: ri.method.unwrap_or_default(),
+            uri: globals::server_var("REQUEST_URI")
+                .or(ri.request_uri)
+                .unwrap_or_default(),
+            script_vars: [
+                globals::server_var("SCRIPT_FILENAME"),
+                globals::server_var("SCRIPT_NAME"),
+                globals::server_var("DOCUMENT_ROOT"),
+            ],
+            headers: request_headers(),
+            ..RequestFacts::default()
+        }
+    }
+
+    fn kind(&self, trailing: bool) -> TxnKind {
+        if self.cli {
+            return TxnKind::Cli {
+                script: naming::cli_initial_path(&self.script, trailing),
+            };
+        }
+        let [filename, name, root] = &self.script_vars;
+        TxnKind::Web(WebRequest {
+            method: self.method.clone(),
+            uri: self.uri.clone(),
+            script_name: naming::web_initial_path(
+                filename.as_deref(),
+                name.as_deref(),
+                root.as_deref(),
+                trailing,
+            )
+            .unwrap_or_default(),
+            headers: self.headers.clone(),
+        })
+    }
+}
+
 /// The inbound distributed-tracing headers: `$_SERVER` name, header name.
 const DT_HEADERS: [(&str, &str); 3] = [
     ("HTTP_NEWRELIC", "newrelic"),
@@ -416,13 +474,37 @@ fn request_headers() -> Vec<(String, String)> {
     out
 }
 
+/// Releases an agent borrow a bailout skipped the end of (see
+/// [`crate::zend::nts`]); only at request boundaries.
+fn recover_after_bailout(phase: &str) {
+    crate::zend::clear_stale_bailout();
+    // SAFETY: RINIT and RSHUTDOWN are called by PHP at the top level: no
+    // agent code is running, so no borrow can be live.
+    if unsafe { AGENT.recover() } {
+        tracing::error!("{phase}: a bailout skipped the release of the agent state; released");
+    }
+}
+
 /// RINIT entry.
 pub fn rinit() {
-    let _ = AGENT.with(|slot| slot.get_or_insert_with(Agent::new).begin_request());
+    recover_after_bailout("RINIT");
+    let start = AGENT
+        .with(|slot| slot.get_or_insert_with(Agent::new).begin_request())
+        .unwrap_or(false);
+    if !start {
+        return;
+    }
+    let facts = RequestFacts::gather();
+    let _ = AGENT.with(|slot| {
+        if let Some(a) = slot.as_mut() {
+            a.start_transaction(None, &facts);
+        }
+    });
 }
 
 /// RSHUTDOWN entry.
 pub fn rshutdown() {
+    recover_after_bailout("RSHUTDOWN");
     let _ = AGENT.with(|slot| {
         if let Some(a) = slot.as_mut() {
             a.end_transaction();

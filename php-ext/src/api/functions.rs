@@ -3,7 +3,7 @@
 
 use super::args::{Args, Ret};
 use crate::hooks::errors::{self, PRIORITY_API, PRIORITY_API_PRIORITIZED};
-use crate::request::{Agent, AGENT};
+use crate::request::{Agent, RequestFacts, AGENT};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
 use crate::zend::module::FnDef;
@@ -34,10 +34,15 @@ fn scalar_attr(v: Val<'_>) -> Option<AttrValue> {
 macro_rules! php_fn {
     ($name:ident, $args:ident, $ret:ident, $body:block) => {
         unsafe extern "C" fn $name(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
-            // SAFETY: PHP passes this call's frame and return slot.
-            let $args = unsafe { Args::new(ex) };
-            let $ret = Ret(rv);
-            guard(stringify!($name), (), || $body);
+            {
+                // SAFETY: PHP passes this call's frame and return slot.
+                let $args = unsafe { Args::new(ex) };
+                let $ret = Ret(rv);
+                guard(stringify!($name), (), || $body);
+            }
+            // After everything above is dropped: a bailout the shim caught
+            // (an exception's __get, a backtrace at the memory limit).
+            crate::zend::reraise_pending_bailout();
         }
     };
 }
@@ -144,17 +149,26 @@ php_fn!(notice_error, args, ret, {
     // error is not recorded (collection off, a higher-priority error
     // already kept), true otherwise.
     ret.null();
-    let recorded = with_txn("notice_error", |a| {
-        let mut e = noticed(&args, a.settings.errors_prioritize_api)?;
-        if !a.settings.errors_enabled {
-            return Some(false);
-        }
-        if !a.settings.allow_raw_exception_messages {
-            e.message = "Message removed by New Relic security settings".to_owned();
-        }
-        Some(a.txn.as_mut().is_some_and(|t| t.notice_error(e)))
-    })
-    .flatten();
+    let Some(prioritized) = with_txn("notice_error", |a| a.settings.errors_prioritize_api) else {
+        return;
+    };
+    // Reading the arguments calls into PHP (an exception's properties, the
+    // backtrace), which may run user code or bail out: not while the agent
+    // is borrowed.
+    let error = noticed(&args, prioritized);
+    let recorded = AGENT
+        .with(|a| {
+            let a = a.as_mut()?;
+            let mut e = error?;
+            if !a.settings.errors_enabled {
+                return Some(false);
+            }
+            if !a.settings.allow_raw_exception_messages {
+                e.message = "Message removed by New Relic security settings".to_owned();
+            }
+            Some(a.txn.as_mut().is_some_and(|t| t.notice_error(e)))
+        })
+        .flatten();
     if let Some(b) = recorded {
         ret.bool(b);
     }
@@ -239,6 +253,8 @@ php_fn!(background_job, args, ret, {
 php_fn!(start_transaction, args, ret, {
     let app = args.get(0).string();
     let license = args.get(1).string().filter(|l| !l.is_empty());
+    // Read from PHP before borrowing the agent (it may bail out).
+    let facts = RequestFacts::gather();
     let ok = AGENT
         .with(|a| {
             let a = a.as_mut()?;
@@ -246,7 +262,7 @@ php_fn!(start_transaction, args, ret, {
                 return Some(false);
             }
             let app = app.filter(|s| !s.is_empty())?;
-            let started = a.start_transaction(Some((app, license)));
+            let started = a.start_transaction(Some((app, license)), &facts);
             if let Some(t) = a.txn.as_mut() {
                 t.count_api("start_transaction");
             }

@@ -285,6 +285,9 @@ unsafe extern "C" fn on_error(
             }
         });
     });
+    // Reading the exception or the stack may have bailed out (a __get, the
+    // memory limit): the error is recorded, now let PHP unwind.
+    crate::zend::reraise_pending_bailout();
 }
 
 #[cfg(test)]

@@ -136,7 +136,9 @@ unsafe extern "C" fn wrapper(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval
         Hooked::PdoExec | Hooked::PdoQuery | Hooked::StmtExecute => pdo::before(ex),
         _ => Pre::default(),
     });
-    // SAFETY: calling the original handler with PHP's own arguments.
+    // SAFETY: calling the original handler with PHP's own arguments. If
+    // the before step's call into PHP bailed out, the shim does not run it
+    // and reports the bailout.
     let ok = unsafe { crate::zend::call_handler(orig, ex, rv) };
     let bailed = pre.bailed;
     guard("instrumentation (count)", (), || {
@@ -156,6 +158,10 @@ unsafe extern "C" fn wrapper(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval
         Hooked::CurlSetoptArray => curl::after_setopt_array(ex),
         Hooked::CurlExec => curl::after_exec(ex, pre),
     });
+    // The original handler, or a call the before/after steps made into PHP,
+    // bailed out: the shim caught it; re-raise now that the bookkeeping
+    // is done.
+    crate::zend::reraise_pending_bailout();
     if !ok || bailed {
         crate::zend::bailout();
     }

@@ -344,7 +344,10 @@ impl ClosureNames {
 /// passes no return value when the function exits by an exception.
 unsafe extern "C" fn end<const TSC: bool>(_ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
     if rv.is_null() {
-        return end_by_exception::<TSC>(None);
+        end_by_exception::<TSC>(None);
+        // Reading the exception may have run a __get that bailed out.
+        crate::zend::reraise_pending_bailout();
+        return;
     }
     guard("observer end", (), || {
         with_txn(|t| t.leave(clock::ticks::<TSC>()))
@@ -374,13 +377,15 @@ unsafe extern "C" fn end_custom<const TSC: bool>(
             }
         });
     });
+    crate::zend::reraise_pending_bailout();
 }
 
 /// A function exits by an exception: its segment gets the exception's
 /// `error.class` and `error.message` (`Uncaught exception 'C' with message
 /// 'm' in file:line`, as New Relic words it for every function the
 /// exception leaves) and is therefore kept. `custom` is the name of a
-/// custom-traced function.
+/// custom-traced function. Reading the exception can bail out (a
+/// subclass's `__get`): the caller re-raises it.
 #[cold]
 #[inline(never)]
 fn end_by_exception<const TSC: bool>(custom: Option<String>) {

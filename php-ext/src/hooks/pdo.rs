@@ -102,28 +102,36 @@ pub(super) fn after(kind: Hooked, ex: *mut ffi::zend_execute_data, rv: *mut ffi:
         }
         _ => None,
     };
-    let _ = AGENT.with(|a| {
-        let Some(a) = a.as_mut() else { return };
-        let product = match kind {
-            Hooked::StmtExecute => this.and_then(|h| a.req.stmt_products.get(&h).copied()),
-            _ => this.and_then(|h| a.req.pdo_products.get(&h).copied()),
-        }
-        .unwrap_or("PDO");
-        if matches!(kind, Hooked::PdoQuery | Hooked::PdoPrepare) {
-            if let Some(h) = returned {
-                a.req.stmt_products.insert(h, product);
+    // First borrow: the product, and whether the call wants a backtrace.
+    let decided = AGENT
+        .with(|a| {
+            let a = a.as_mut()?;
+            let product = match kind {
+                Hooked::StmtExecute => this.and_then(|h| a.req.stmt_products.get(&h).copied()),
+                _ => this.and_then(|h| a.req.pdo_products.get(&h).copied()),
             }
-        }
-        if !pre.entered {
-            return;
-        }
-        let now = a.clock.now();
-        if let Some(t) = a.txn.as_mut() {
-            // Reading the PHP stack calls nothing in PHP: safe under the
-            // borrow.
-            let backtrace = t
-                .wants_backtrace(pre.start, now)
-                .then(|| crate::zend::frames::current_stack(300));
+            .unwrap_or("PDO");
+            if matches!(kind, Hooked::PdoQuery | Hooked::PdoPrepare) {
+                if let Some(h) = returned {
+                    a.req.stmt_products.insert(h, product);
+                }
+            }
+            if !pre.entered {
+                return None;
+            }
+            let now = a.clock.now();
+            let wants = a.txn.as_ref()?.wants_backtrace(pre.start, now);
+            Some((product, now, wants))
+        })
+        .flatten();
+    let Some((product, now, wants)) = decided else {
+        return;
+    };
+    // The backtrace is built by PHP (and can hit the memory limit): not
+    // under the borrow.
+    let backtrace = wants.then(|| crate::zend::frames::current_stack(300));
+    let _ = AGENT.with(|a| {
+        if let Some(t) = a.as_mut().and_then(|a| a.txn.as_mut()) {
             t.leave_datastore(
                 now,
                 DatastoreCall {

@@ -77,3 +77,26 @@ pub fn bailout() -> ! {
     // an outer `zend_try` (PHP's own, around the request) is active.
     unsafe { ffi::seraph_bailout() }
 }
+
+/// Re-raises a bailout that one of the shim's guarded calls caught (an
+/// exception's `__get`, a backtrace hitting the memory limit...; see
+/// `seraph_take_bailout` in shim.h). Every `extern "C"` entry point that
+/// can reach such a call ends with this, after its guard has returned, so
+/// the `longjmp` only skips frames that have nothing left to drop.
+#[inline]
+pub fn reraise_pending_bailout() {
+    // SAFETY: reads and clears a flag in the shim.
+    if unsafe { ffi::seraph_take_bailout() } != 0 {
+        bailout();
+    }
+}
+
+/// Clears a caught bailout nobody re-raised (a bug: an entry point that
+/// forgot [`reraise_pending_bailout`]); called at request boundaries so
+/// one miss cannot switch off the shim's calls for the next request.
+pub fn clear_stale_bailout() {
+    // SAFETY: reads and clears a flag in the shim.
+    if unsafe { ffi::seraph_take_bailout() } != 0 {
+        tracing::error!("a caught PHP bailout was not re-raised; cleared");
+    }
+}

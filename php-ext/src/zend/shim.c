@@ -7,22 +7,52 @@
 
 const char *seraph_module_build_id(void) { return ZEND_MODULE_BUILD_ID; }
 
+/* See shim.h: a bailout caught by SERAPH_TRY, waiting to be re-raised. */
+static int seraph_pending_bailout;
+
 int seraph_try(void (*fn)(void *), void *arg)
 {
 	volatile int bailed = 0;
+	if (seraph_pending_bailout) {
+		return 1;
+	}
 	zend_try { fn(arg); }
-	zend_catch { bailed = 1; }
+	zend_catch { bailed = 1; seraph_pending_bailout = 1; }
 	zend_end_try();
 	return bailed;
 }
 
 void seraph_bailout(void) { zend_bailout(); }
 
+int seraph_take_bailout(void)
+{
+	int pending = seraph_pending_bailout;
+	seraph_pending_bailout = 0;
+	return pending;
+}
+
+int seraph_bailout_is_pending(void) { return seraph_pending_bailout; }
+
+/* Runs `body` inside zend_try unless a bailout is already pending; a
+ * bailout sets the flag. Locals written inside must not be read after a
+ * bailout (longjmp), hence results go through pointers or volatiles. */
+#define SERAPH_TRY(body) \
+	do { \
+		if (!seraph_pending_bailout) { \
+			zend_try { body; } \
+			zend_catch { seraph_pending_bailout = 1; } \
+			zend_end_try(); \
+		} \
+	} while (0)
+
 int seraph_call_handler(zif_handler handler, zend_execute_data *execute_data, zval *return_value)
 {
 	volatile int bailed = 0;
+	if (seraph_pending_bailout) {
+		return 1; /* the request is already dying: re-raise, don't run it */
+	}
 	zend_try { handler(execute_data, return_value); }
-	zend_catch { bailed = 1; }
+	zend_catch { bailed = 1; seraph_pending_bailout = 1; }
 	zend_end_try();
 	return bailed;
 }
@@ -31,12 +61,15 @@ int seraph_call_function(const char *name, size_t name_len, zval *retval, uint32
 {
 	volatile int result = -1;
 	zval fname;
-	ZVAL_STRINGL(&fname, name, name_len);
 	ZVAL_UNDEF(retval);
+	if (seraph_pending_bailout) {
+		return 1;
+	}
+	ZVAL_STRINGL(&fname, name, name_len);
 	zend_try {
 		result = call_user_function(NULL, NULL, &fname, retval, argc, argv) == SUCCESS ? 0 : -1;
 	}
-	zend_catch { result = 1; }
+	zend_catch { result = 1; seraph_pending_bailout = 1; }
 	zend_end_try();
 	zval_ptr_dtor(&fname);
 	return result;
@@ -59,11 +92,15 @@ HashTable *seraph_server_array(void)
 	return Z_ARRVAL_P(server);
 }
 
+static void seraph_server_array_into(HashTable **out) { *out = seraph_server_array(); }
+
 zend_string *seraph_server_var(const char *name, size_t len)
 {
-	HashTable *ht = seraph_server_array();
+	HashTable *ht = NULL;
 	zval *v;
-	if (!ht) {
+	/* Creating $_SERVER (auto_globals_jit) allocates: memory limit. */
+	SERAPH_TRY(seraph_server_array_into(&ht));
+	if (!ht || seraph_pending_bailout) {
 		return NULL;
 	}
 	v = zend_hash_str_find(ht, name, len);
@@ -74,12 +111,13 @@ zend_string *seraph_server_var(const char *name, size_t len)
 	return Z_TYPE_P(v) == IS_STRING ? Z_STR_P(v) : NULL;
 }
 
+static void seraph_exception_props(zend_object *ex, zend_class_entry *base, seraph_exception_info *out);
+
 int seraph_exception_read(zend_object *ex, seraph_exception_info *out)
 {
 	zend_class_entry *base;
-	zval rv, *zv;
 	memset(out, 0, sizeof(*out));
-	if (!ex || !ex->ce) {
+	if (!ex || !ex->ce || seraph_pending_bailout) {
 		return -1;
 	}
 	if (instanceof_function(ex->ce, zend_ce_exception)) {
@@ -90,6 +128,18 @@ int seraph_exception_read(zend_object *ex, seraph_exception_info *out)
 		return -1;
 	}
 	out->class_name = ex->ce->name;
+	/* A subclass may have unset a property and defined __get. */
+	SERAPH_TRY(seraph_exception_props(ex, base, out));
+	if (seraph_pending_bailout) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	return 0;
+}
+
+static void seraph_exception_props(zend_object *ex, zend_class_entry *base, seraph_exception_info *out)
+{
+	zval rv, *zv;
 	zv = zend_read_property(base, ex, ZEND_STRL("message"), 1, &rv);
 	ZVAL_DEREF(zv);
 	if (Z_TYPE_P(zv) == IS_STRING) {
@@ -110,16 +160,21 @@ int seraph_exception_read(zend_object *ex, seraph_exception_info *out)
 	if (Z_TYPE_P(zv) == IS_ARRAY) {
 		out->trace = Z_ARRVAL_P(zv);
 	}
-	return 0;
 }
 
 HashTable *seraph_backtrace(zval *out, int limit)
 {
 	ZVAL_UNDEF(out);
-	if (!EG(current_execute_data)) {
+	if (!EG(current_execute_data) || seraph_pending_bailout) {
 		return NULL;
 	}
-	zend_fetch_debug_backtrace(out, 0, DEBUG_BACKTRACE_IGNORE_ARGS, limit);
+	/* Hundreds of small arrays: the memory limit can strike here. What was
+	 * built before a bailout is request memory, freed with the request. */
+	SERAPH_TRY(zend_fetch_debug_backtrace(out, 0, DEBUG_BACKTRACE_IGNORE_ARGS, limit));
+	if (seraph_pending_bailout) {
+		ZVAL_UNDEF(out);
+		return NULL;
+	}
 	return Z_TYPE_P(out) == IS_ARRAY ? Z_ARRVAL_P(out) : NULL;
 }
 
@@ -274,15 +329,22 @@ zend_function *seraph_find_function(const char *cls, size_t cls_len, const char 
 	return zend_hash_str_find_ptr(table, fn, fn_len);
 }
 
-zend_string *seraph_read_string_prop(zend_object *obj, const char *name, size_t len)
+static void seraph_read_string_prop_into(zend_object *obj, const char *name, size_t len, zend_string **out)
 {
 	zval rv, *zv;
+	zv = zend_read_property(obj->ce, obj, name, len, 1, &rv);
+	ZVAL_DEREF(zv);
+	*out = Z_TYPE_P(zv) == IS_STRING ? Z_STR_P(zv) : NULL;
+}
+
+zend_string *seraph_read_string_prop(zend_object *obj, const char *name, size_t len)
+{
+	zend_string *out = NULL;
 	if (!obj) {
 		return NULL;
 	}
-	zv = zend_read_property(obj->ce, obj, name, len, 1, &rv);
-	ZVAL_DEREF(zv);
-	return Z_TYPE_P(zv) == IS_STRING ? Z_STR_P(zv) : NULL;
+	SERAPH_TRY(seraph_read_string_prop_into(obj, name, len, &out));
+	return seraph_pending_bailout ? NULL : out;
 }
 
 zend_object *seraph_this(zend_execute_data *execute_data)
@@ -290,19 +352,33 @@ zend_object *seraph_this(zend_execute_data *execute_data)
 	return Z_TYPE(execute_data->This) == IS_OBJECT ? Z_OBJ(execute_data->This) : NULL;
 }
 
-void seraph_ref_array_add_strings(zval *ref, const char *const *keys, const size_t *key_lens,
+static void seraph_ref_array_add_strings_body(zval *ref, const char *const *keys, const size_t *key_lens,
 	const char *const *vals, const size_t *val_lens, size_t n)
 {
 	zval *zv = ref;
 	size_t i;
 	ZVAL_DEREF(zv);
 	if (Z_TYPE_P(zv) != IS_ARRAY) {
-		zval_ptr_dtor(zv);
+		zval old;
+		/* Replace first, destroy after: a destructor that runs sees a
+		 * consistent variable. */
+		ZVAL_COPY_VALUE(&old, zv);
 		array_init(zv);
-	} else {
-		SEPARATE_ARRAY(zv);
+		zval_ptr_dtor(&old);
+		ZVAL_DEREF(ref);
+		zv = ref;
+		if (Z_TYPE_P(zv) != IS_ARRAY) {
+			return; /* the destructor assigned something else */
+		}
 	}
+	SEPARATE_ARRAY(zv);
 	for (i = 0; i < n; i++) {
 		add_assoc_stringl_ex(zv, keys[i], key_lens[i], vals[i], val_lens[i]);
 	}
+}
+
+void seraph_ref_array_add_strings(zval *ref, const char *const *keys, const size_t *key_lens,
+	const char *const *vals, const size_t *val_lens, size_t n)
+{
+	SERAPH_TRY(seraph_ref_array_add_strings_body(ref, keys, key_lens, vals, val_lens, n));
 }

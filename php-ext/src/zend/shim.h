@@ -13,11 +13,24 @@ const char *seraph_module_build_id(void);
 
 /* Runs fn(arg) inside zend_try. Returns 1 when a bailout (fatal error,
  * exit()) unwound through it, 0 otherwise. Rust never holds a value with a
- * meaningful destructor on the stack across this call. */
+ * meaningful destructor on the stack across this call. This and the two
+ * call helpers below also set the pending-bailout flag (see
+ * seraph_take_bailout), and do nothing but return 1 while it is set. */
 int seraph_try(void (*fn)(void *), void *arg);
 
 /* zend_bailout() is a macro around _zend_bailout(__FILE__, __LINE__). */
 void seraph_bailout(void) ZEND_NORETURN;
+
+/* The calls below that can run user code (a __get, a destructor) or make
+ * large allocations (a backtrace, the $_SERVER array) run it inside
+ * zend_try. A bailout they catch (fatal error, memory limit, timeout) is
+ * remembered instead of crossing the Rust frames above them, and every
+ * later shim call that could enter PHP does nothing until the extern "C"
+ * entry point re-raises it, once its Rust frames have finished: take the
+ * flag with seraph_take_bailout() and call seraph_bailout() if it was set.
+ * The flag is per process (NTS). */
+int seraph_take_bailout(void);
+int seraph_bailout_is_pending(void);
 
 /* Calls an internal function's original handler inside zend_try; returns 1
  * after a bailout, so the caller can finish its bookkeeping and re-raise. */
@@ -31,15 +44,18 @@ int seraph_call_function(const char *name, size_t name_len, zval *retval, uint32
 /* zval_ptr_dtor on a temporary, plus ZVAL_UNDEF. */
 void seraph_zval_dtor(zval *zv);
 
-/* $_SERVER[name] as a string (arming the auto-global first); NULL when
- * absent or not a string. Borrowed: valid until the request ends. */
+/* $_SERVER[name] as a string (arming the auto-global first, under
+ * zend_try); NULL when absent or not a string. Borrowed: valid until the
+ * request ends. */
 zend_string *seraph_server_var(const char *name, size_t len);
 
 /* The $_SERVER array itself (armed), or NULL. */
 HashTable *seraph_server_array(void);
 
-/* Exception properties (Exception or Error), read without side effects.
- * Strings are borrowed from the object. */
+/* Exception properties (Exception or Error). Strings are borrowed from
+ * the object. A property a subclass unset is read through its __get, which
+ * is user code: run under zend_try (see seraph_take_bailout); -1 after a
+ * bailout. */
 typedef struct {
 	zend_string *class_name;
 	zend_string *message;
@@ -52,7 +68,8 @@ int seraph_exception_read(zend_object *ex, seraph_exception_info *out);
 /* The current PHP backtrace as debug_backtrace() sees it (no arguments, at
  * most `limit` frames): what New Relic's agent formats its stack traces
  * from. Returns the array (owned by `out`, release with seraph_zval_dtor)
- * or NULL outside a request. */
+ * or NULL outside a request or after a bailout (memory limit; under
+ * zend_try). */
 HashTable *seraph_backtrace(zval *out, int limit);
 
 /* EG(exception): the exception a function is exiting by. NULL when there
@@ -120,14 +137,16 @@ size_t seraph_memory_peak(void);
 zend_function *seraph_find_function(const char *cls, size_t cls_len, const char *fn, size_t fn_len);
 
 /* A string property of an object (read with the object's own class as
- * scope, no notices); borrowed, NULL when absent or not a string. */
+ * scope, no notices, under zend_try: it may call __get); borrowed, NULL
+ * when absent, not a string or after a bailout. */
 zend_string *seraph_read_string_prop(zend_object *obj, const char *name, size_t len);
 
 /* The object in ZEND_THIS of a method call, or NULL. */
 zend_object *seraph_this(zend_execute_data *execute_data);
 
 /* Adds key => value string pairs to the array behind a by-reference
- * argument (turning a non-array into an empty array first). */
+ * argument (turning a non-array into an empty array first, which destroys
+ * the old value: a destructor may run, so under zend_try). */
 void seraph_ref_array_add_strings(zval *ref, const char *const *keys, const size_t *key_lens,
 	const char *const *vals, const size_t *val_lens, size_t n);
 
