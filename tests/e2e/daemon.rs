@@ -924,3 +924,331 @@ async fn idle_agents_do_not_keep_the_memory_of_their_largest_frame() {
     );
     drop(workers);
 }
+
+/// `n` copies of the minimal transaction, each with its own event.
+fn numbered_transactions(n: usize) -> Vec<TransactionData> {
+    let t = template("01-cli-minimal");
+    (0..n)
+        .map(|i| {
+            let mut t = t.clone();
+            t.txn_event = Some(format!(r#"[{{"type":"Transaction","i":{i}}},{{}},{{}}]"#));
+            t.sampling_priority = i as f64 / n as f64;
+            t
+        })
+        .collect()
+}
+
+/// Calls of `method` for `run_id` that the stand-in answered with `status`.
+fn answered(standin: &Standin, method: &str, run_id: &str, status: u16) -> Vec<RecordedCall> {
+    standin
+        .calls_for(method)
+        .into_iter()
+        .filter(|c| c.run_id.as_deref() == Some(run_id) && c.response_status == status)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payloads_refused_as_too_large_are_split_twice_then_dropped() {
+    // 2 s periods: the transactions below land in one harvest.
+    let config = StandinConfig {
+        data_report_period: 2,
+        report_period_ms: 2000,
+        ..StandinConfig::fast()
+    };
+    let (standin, daemon) = setup(config, &[]).await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "too-large").await;
+    // The events are refused whole and as halves: quarters get through.
+    // The metrics are refused whole: halves get through.
+    standin.inject(
+        Fault::status(413)
+            .for_method("analytic_event_data")
+            .times(3),
+    );
+    standin.inject(Fault::status(413).for_method("metric_data").times(1));
+    for t in numbered_transactions(8) {
+        agent.send_transaction(&run_id, &t).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let ok = answered(&standin, "analytic_event_data", &run_id, 200);
+        let (seen, got) = events(&ok, "analytic_event_data");
+        let metrics = harvested_metrics(&answered(&standin, "metric_data", &run_id, 200));
+        let txns = metrics
+            .get(&("OtherTransaction/all".to_owned(), String::new()))
+            .map_or(0.0, |v| v[0]);
+        if got.len() == 8 && txns == 8.0 {
+            assert_eq!(seen, 8, "events_seen adds up over the quarters");
+            assert_eq!(ok.len(), 4, "four quarters");
+            let mut ids: Vec<i64> = got.iter().map(|e| e[0]["i"].as_i64().unwrap()).collect();
+            ids.sort_unstable();
+            assert_eq!(ids, (0..8).collect::<Vec<_>>());
+            assert_eq!(answered(&standin, "metric_data", &run_id, 413).len(), 1);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of 8 events, {txns} of 8 transactions delivered; log:\n{}",
+            got.len(),
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Refused whole, as halves and as quarters: the data is dropped (and
+    // the next harvest is not affected).
+    standin.inject(
+        Fault::status(413)
+            .for_method("analytic_event_data")
+            .times(7),
+    );
+    for t in numbered_transactions(8) {
+        agent.send_transaction(&run_id, &t).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while answered(&standin, "analytic_event_data", &run_id, 413).len() < 10 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no second round of 413s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        answered(&standin, "analytic_event_data", &run_id, 413).len(),
+        10
+    );
+    let (_, got) = events(
+        &answered(&standin, "analytic_event_data", &run_id, 200),
+        "analytic_event_data",
+    );
+    assert_eq!(
+        got.len(),
+        8,
+        "the refused quarters were dropped, not resent"
+    );
+    assert!(daemon
+        .log_text()
+        .contains("payload still too large after splitting; its data is dropped"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured_before_the_data_is_posted_again() {
+    let (standin, daemon) = setup(StandinConfig::fast(), &[]).await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "throttled").await;
+    standin.inject(
+        Fault::status(429)
+            .with_retry_after("4")
+            .for_method("analytic_event_data")
+            .times(1),
+    );
+    for t in numbered_transactions(5) {
+        agent.send_transaction(&run_id, &t).await.unwrap();
+    }
+    let refused = loop {
+        if let Some(c) = answered(&standin, "analytic_event_data", &run_id, 429).pop() {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Meanwhile more data arrives every 200 ms: each 1 s event harvest has
+    // something to post.
+    for t in numbered_transactions(20) {
+        agent.send_transaction(&run_id, &t).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let next = standin
+        .wait_for("analytic_event_data", 2, WAIT)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.seq > refused.seq)
+        .unwrap();
+    let waited = next.received_at_ms - refused.received_at_ms;
+    assert!(
+        waited >= 3_900,
+        "posted again {waited} ms after Retry-After: 4"
+    );
+    // Nothing was lost meanwhile: the refused events were merged back.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (seen, _) = events(
+            &answered(&standin, "analytic_event_data", &run_id, 200),
+            "analytic_event_data",
+        );
+        if seen == 25 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{seen} of 25 events"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Other methods were not held back.
+    assert!(answered(&standin, "metric_data", &run_id, 200)
+        .iter()
+        .any(
+            |c| c.received_at_ms > refused.received_at_ms && c.received_at_ms < next.received_at_ms
+        ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_collector_gets_one_post_per_method_at_a_time() {
+    let (standin, daemon) = setup(StandinConfig::fast(), &[]).await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "stalled").await;
+    // The collector sits on events posts for 3 s each while harvests keep
+    // coming due every second: each due harvest used to start one more
+    // post (holding one more reservoir) until the collector answered.
+    standin.inject(
+        Fault::delay(Duration::from_secs(3))
+            .for_method("analytic_event_data")
+            .times(2),
+    );
+    let all = numbered_transactions(30);
+    for t in &all {
+        agent.send_transaction(&run_id, t).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (seen, got) = events(
+            &answered(&standin, "analytic_event_data", &run_id, 200),
+            "analytic_event_data",
+        );
+        if seen == 30 {
+            assert_eq!(got.len(), 30);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{seen} of 30 events; log:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let peak = standin.peak_concurrency("analytic_event_data");
+    assert_eq!(
+        peak, 1,
+        "{peak} analytic_event_data posts in flight at once"
+    );
+}
+
+/// A stand-in and a daemon spooling to `spool` (1 s harvests).
+async fn setup_spooled(standin: StandinConfig, spool: &Path, cfg: &[&str]) -> (Standin, Daemon) {
+    let mut lines = vec![format!("spool_dir = {}", spool.display())];
+    lines.extend(cfg.iter().map(|s| s.to_string()));
+    let options = DaemonOptions {
+        cfg: lines,
+        ..Default::default()
+    };
+    setup_with(standin, options).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_held_back_by_a_failing_collector_survives_the_apps_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (standin, daemon) = setup_spooled(
+        StandinConfig::fast(),
+        &dir.path().join("spool"),
+        &["app_timeout = 2s"],
+    )
+    .await;
+    let (mut agent, run_one) = connect(&daemon, &standin, "expiring").await;
+    // Every harvest post fails retryably: the data is merged back and
+    // waits in memory.
+    for method in [
+        "metric_data",
+        "analytic_event_data",
+        "error_data",
+        "error_event_data",
+    ] {
+        standin.inject(Fault::status(503).for_method(method).times(1000));
+    }
+    let with_error = template("03-cli-error/a-uncaught");
+    for _ in 0..4 {
+        agent.send_transaction(&run_one, &with_error).await.unwrap();
+    }
+    // The agents go quiet; the application expires. New Relic's daemon
+    // drops what the run held at that point.
+    let app = app_info(LICENSE, "expiring", &standin.host());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !daemon.log_text().contains("application expired") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the app never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The collector recovers and the application comes back.
+    standin.clear_faults();
+    let run_two = agent.connect_app(&app, WAIT).await.unwrap();
+    assert_ne!(run_one, run_two);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let table = harvested_metrics(&answered(&standin, "metric_data", &run_two, 200));
+        let (_, txn_events) = events(
+            &answered(&standin, "analytic_event_data", &run_two, 200),
+            "analytic_event_data",
+        );
+        let txns = table
+            .get(&("OtherTransaction/all".to_owned(), String::new()))
+            .map_or(0.0, |v| v[0]);
+        if txns == 4.0 && txn_events.len() == 4 {
+            assert_eq!(table[&("Errors/all".to_owned(), String::new())][0], 4.0);
+            assert_eq!(answered(&standin, "error_data", &run_two, 200).len(), 1);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{txns} of 4 transactions and {} of 4 events delivered after the expiry; log:\n{}",
+            txn_events.len(),
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_the_collector_sits_on_a_post_keeps_that_posts_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (standin, mut daemon) =
+        setup_spooled(StandinConfig::fast(), &dir.path().join("spool"), &[]).await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "hung").await;
+    // The collector takes the next events post and does not answer for
+    // longer than any deadline of the daemon.
+    standin.inject(
+        Fault::delay(Duration::from_secs(120))
+            .for_method("analytic_event_data")
+            .times(1),
+    );
+    for t in numbered_transactions(6) {
+        agent.send_transaction(&run_id, &t).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while standin.active_calls("analytic_event_data") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no events post");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // systemd signals the whole cgroup and the watcher forwards: the
+    // worker gets SIGTERM twice.
+    daemon.signal(nix::sys::signal::Signal::SIGTERM);
+    daemon.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = tokio::task::spawn_blocking(move || {
+        let status = daemon.wait_exit(Duration::from_secs(60));
+        (status, daemon)
+    })
+    .await
+    .unwrap();
+    assert!(status.0.success(), "exit status {:?}", status.0);
+    // The hung post's events were taken back, spooled and delivered by
+    // the final harvest's replay.
+    let (seen, got) = events(
+        &answered(&standin, "analytic_event_data", &run_id, 200),
+        "analytic_event_data",
+    );
+    assert_eq!(
+        (seen, got.len()),
+        (6, 6),
+        "events delivered; log:\n{}",
+        status.1.log_text()
+    );
+}

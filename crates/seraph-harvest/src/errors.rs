@@ -51,6 +51,22 @@ impl ErrorTraces {
         );
     }
 
+    /// Moves about half of the errors into a new collection, for a payload
+    /// the collector refused as too large (413). `None` (and nothing moved)
+    /// for fewer than two errors.
+    pub fn split_off_half(&mut self) -> Option<ErrorTraces> {
+        if self.heap.len() < 2 {
+            return None;
+        }
+        let mut moved = self.heap.split_off(self.heap.len() / 2);
+        goheap::init(&mut self.heap, lower);
+        goheap::init(&mut moved, lower);
+        Some(ErrorTraces {
+            max: self.max,
+            heap: moved,
+        })
+    }
+
     /// Errors held.
     pub fn len(&self) -> usize {
         self.heap.len()
@@ -95,6 +111,24 @@ mod tests {
         assert_eq!(kept(&e), vec![(45, "c"), (50, "a")]);
         e.add(100, "d");
         assert_eq!(kept(&e), vec![(50, "a"), (100, "d")]);
+    }
+
+    #[test]
+    fn split_off_half_keeps_every_error_once() {
+        let mut e = ErrorTraces::new(20);
+        for i in 0..7 {
+            e.add(i, &format!("e{i}"));
+        }
+        let mut a = e.clone();
+        let b = a.split_off_half().unwrap();
+        assert_eq!((a.len(), b.len()), (3, 4));
+        let mut all: Vec<_> = kept(&a).into_iter().chain(kept(&b)).collect();
+        all.sort();
+        assert_eq!(all, kept(&e));
+        let mut one = ErrorTraces::new(20);
+        one.add(1, "x");
+        assert!(one.split_off_half().is_none());
+        assert_eq!(one.len(), 1);
     }
 
     #[test]

@@ -328,6 +328,36 @@ impl Harvest {
         }
     }
 
+    /// Takes the error traces alone.
+    pub fn take_errors(&mut self) -> ErrorTraces {
+        std::mem::replace(&mut self.errors, ErrorTraces::new(self.limits.error_traces))
+    }
+
+    /// Takes the slow SQL alone.
+    pub fn take_slow_sqls(&mut self) -> SlowSqls {
+        std::mem::replace(&mut self.slow_sqls, SlowSqls::new(self.limits.slow_sqls))
+    }
+
+    /// Takes the transaction traces alone.
+    pub fn take_traces(&mut self) -> Traces {
+        std::mem::replace(&mut self.traces, Self::new_traces(&self.limits))
+    }
+
+    /// Takes the PHP packages not sent before in this run (marking them
+    /// sent).
+    pub fn take_php_packages(&mut self) -> Vec<PhpPackage> {
+        self.php_packages.take_new()
+    }
+
+    /// Takes the distinct PID count and the transaction count that go with
+    /// the metric table, resetting both.
+    pub fn take_period_counts(&mut self) -> (usize, u64) {
+        (
+            std::mem::take(&mut self.pids).len(),
+            std::mem::take(&mut self.transactions),
+        )
+    }
+
     /// Takes the metric table alone, starting a new period at `now`.
     pub fn take_metrics(&mut self, now: SystemTime) -> MetricTable {
         std::mem::replace(

@@ -245,6 +245,58 @@ impl MetricTable {
         true
     }
 
+    /// Moves about half of the entries into a new table, for a payload the
+    /// collector refused as too large (413). Both keep the period, limit
+    /// and failure count; the dropped count stays here. `None` (and nothing
+    /// moved) for a table of fewer than two entries.
+    pub fn split_off_half(&mut self) -> Option<MetricTable> {
+        if self.len < 2 {
+            return None;
+        }
+        let mut other = MetricTable {
+            period_start: self.period_start,
+            max: self.max,
+            len: 0,
+            dropped: 0,
+            failed_harvests: self.failed_harvests,
+            unscoped: HashMap::new(),
+            scoped: HashMap::new(),
+        };
+        let target = self.len / 2;
+        let names: Vec<Box<str>> = self.unscoped.keys().take(target).cloned().collect();
+        for name in names {
+            if let Some(entry) = self.unscoped.remove(&name) {
+                other.unscoped.insert(name, entry);
+                other.len += 1;
+            }
+        }
+        let scopes: Vec<Box<str>> = self.scoped.keys().cloned().collect();
+        for scope in scopes {
+            if other.len >= target {
+                break;
+            }
+            let Some(names) = self.scoped.get_mut(&scope) else {
+                continue;
+            };
+            let keys: Vec<Box<str>> = names.keys().take(target - other.len).cloned().collect();
+            for name in keys {
+                if let Some(entry) = names.remove(&name) {
+                    other
+                        .scoped
+                        .entry(scope.clone())
+                        .or_default()
+                        .insert(name, entry);
+                    other.len += 1;
+                }
+            }
+            if names.is_empty() {
+                self.scoped.remove(&scope);
+            }
+        }
+        self.len -= other.len;
+        Some(other)
+    }
+
     /// Looks up (name, scope).
     pub fn get(&self, name: &str, scope: &str) -> Option<MetricRef<'_>> {
         let map = if scope.is_empty() {
@@ -360,6 +412,56 @@ mod tests {
             max,
             sum_squares: sq,
         }
+    }
+
+    #[test]
+    fn split_off_half_keeps_every_metric_once() {
+        let mut t = MetricTable::new(10, t0());
+        t.add_value("a", "", 1.0, false);
+        t.add_value("b", "", 2.0, true);
+        t.add_value("a", "s1", 3.0, false);
+        t.add_value("c", "s1", 4.0, false);
+        t.add_value("a", "s2", 5.0, false);
+        t.add_count("d", "", 1.0, false);
+        let mut small = MetricTable::new(1, t0());
+        small.add_count("only", "", 1.0, false);
+        small.add_count("x", "", 1.0, false);
+        assert_eq!(small.dropped(), 1);
+        assert!(
+            small.split_off_half().is_none(),
+            "one entry cannot be split"
+        );
+        assert_eq!(small.len(), 1);
+
+        let mut a = t.clone();
+        let b = a.split_off_half().unwrap();
+        assert_eq!((a.len(), b.len()), (3, 3));
+        assert_eq!(b.period_start(), t0());
+        assert_eq!(b.max(), 10);
+        let key = |m: MetricRef<'_>| {
+            (
+                m.scope.to_owned(),
+                m.name.to_owned(),
+                m.values.total,
+                m.forced,
+            )
+        };
+        let mut all: Vec<_> = a.iter().chain(b.iter()).map(key).collect();
+        all.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        let mut want: Vec<_> = t.iter().map(key).collect();
+        want.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        assert_eq!(all, want);
+        // Each half looks entries up by scope as usual.
+        let found = a.get("a", "s2").or_else(|| b.get("a", "s2")).unwrap();
+        assert_eq!(found.values.total, 5.0);
+        // Scoped entries alone split too.
+        let mut scoped = MetricTable::new(10, t0());
+        for n in ["p", "q", "r", "s"] {
+            scoped.add_count(n, "scope", 1.0, false);
+        }
+        let other = scoped.split_off_half().unwrap();
+        assert_eq!((scoped.len(), other.len()), (2, 2));
+        assert_eq!(scoped.iter().count() + other.iter().count(), 4);
     }
 
     #[test]

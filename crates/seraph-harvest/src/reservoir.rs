@@ -191,6 +191,42 @@ impl EventReservoir {
         self.seen = all_seen;
     }
 
+    /// Moves about half of the events into a new reservoir, for a payload
+    /// the collector refused as too large (413). The seen count and the
+    /// capacity are shared out in proportion, so the two posts together
+    /// report what the one would have; both keep the failure count. `None`
+    /// (and nothing moved) for fewer than two events.
+    pub fn split_off_half(&mut self) -> Option<EventReservoir> {
+        let n = self.events.len();
+        if n < 2 {
+            return None;
+        }
+        let moved = self.events.split_off(n / 2);
+        let kept = self.events.len();
+        let share = |total: u64| -> u64 {
+            u64::try_from(u128::from(total) * kept as u128 / n as u128).unwrap_or(total)
+        };
+        let seen_kept = share(self.seen).max(kept as u64);
+        let seen_moved = self.seen.saturating_sub(seen_kept).max(moved.len() as u64);
+        let cap_kept = (self.capacity * kept / n).max(kept);
+        let cap_moved = self.capacity.saturating_sub(cap_kept).max(moved.len());
+        self.seen = seen_kept;
+        self.capacity = cap_kept;
+        let mut other = EventReservoir {
+            capacity: cap_moved,
+            seen: seen_moved,
+            events: moved,
+            failed_harvests: self.failed_harvests,
+        };
+        // A full reservoir must be a heap (its minimum first).
+        for r in [&mut *self, &mut other] {
+            if r.events.len() == r.capacity {
+                goheap::init(&mut r.events, lower);
+            }
+        }
+        Some(other)
+    }
+
     /// Splits a transaction-event reservoir for posting (§4.1): with
     /// distributed tracing on and at least
     /// [`TXN_EVENT_SPLIT_THRESHOLD`] events, returns two halves whose
@@ -219,6 +255,37 @@ mod tests {
 
     fn datas(r: &EventReservoir) -> Vec<&str> {
         r.events().collect()
+    }
+
+    #[test]
+    fn split_off_half_shares_events_seen_and_capacity() {
+        let mut r = EventReservoir::new(10);
+        for i in 0..25 {
+            r.add(f64::from(i), &format!("e{i}"));
+        }
+        let mut a = r.clone();
+        let b = a.split_off_half().unwrap();
+        assert_eq!((a.len(), b.len()), (5, 5));
+        assert_eq!(a.seen() + b.seen(), 25);
+        assert_eq!(a.capacity() + b.capacity(), 10);
+        let mut all: Vec<_> = a.events().chain(b.events()).collect();
+        let mut want: Vec<_> = r.events().collect();
+        all.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(all, want);
+        // A full half is a proper heap: a low newcomer is refused.
+        let min = a
+            .events_with_priority()
+            .map(|(p, _)| p)
+            .fold(f64::MAX, f64::min);
+        a.add(min - 1.0, "low");
+        assert!(a.events().all(|e| e != "low"));
+
+        let mut one = EventReservoir::new(10);
+        one.add(1.0, "x");
+        let before = one.clone();
+        assert!(one.split_off_half().is_none());
+        assert_eq!(one, before);
     }
 
     #[test]

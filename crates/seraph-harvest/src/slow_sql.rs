@@ -130,6 +130,19 @@ impl SlowSqls {
         }
     }
 
+    /// Moves about half of the entries into a new collection, for a payload
+    /// the collector refused as too large (413). `None` (and nothing moved)
+    /// for fewer than two entries.
+    pub fn split_off_half(&mut self) -> Option<SlowSqls> {
+        if self.entries.len() < 2 {
+            return None;
+        }
+        Some(SlowSqls {
+            max: self.max,
+            entries: self.entries.split_off(self.entries.len() / 2),
+        })
+    }
+
     /// Entries held, in payload order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &SlowSql> + '_ {
         self.entries.iter()
@@ -163,6 +176,22 @@ mod tests {
             txn_name: "WebTransaction/a",
             uri: "/a",
         }
+    }
+
+    #[test]
+    fn split_off_half_keeps_every_entry_once() {
+        let mut s = SlowSqls::new(10);
+        for id in 1..=5 {
+            s.observe(&obs(id, u64::from(id) * 10, "q"));
+        }
+        let b = s.split_off_half().unwrap();
+        assert_eq!((s.len(), b.len()), (2, 3));
+        let ids: Vec<u32> = s.iter().chain(b.iter()).map(|e| e.id).collect();
+        assert_eq!(ids, vec![1, 2, 3, 4, 5]);
+        let mut one = SlowSqls::new(10);
+        one.observe(&obs(1, 1, "q"));
+        assert!(one.split_off_half().is_none());
+        assert_eq!(one.len(), 1);
     }
 
     #[test]

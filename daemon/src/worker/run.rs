@@ -8,6 +8,12 @@
 //! with their call numbers for the supportability metrics (§4.9). Metrics
 //! are posted last in each cycle, once the other payloads of that cycle have
 //! finished, because their supportability counts describe those calls.
+//!
+//! What a sick collector can make the run hold is bounded: at most one post
+//! per method is in flight (two halves for split payloads), a harvest whose
+//! previous post has not come back, or that the collector asked to wait
+//! (`Retry-After`), is skipped and its data keeps aggregating in the
+//! harvest, whose reservoirs and tables are bounded.
 
 use super::registry::{AppKey, RegistryHandle, RunEnd};
 use super::runs::{Origin, RunMsg, RunSender};
@@ -28,7 +34,7 @@ use seraph_wire::message::{decode, Body};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 /// Depth of a run's Transaction queue. Connection tasks wait when it is
@@ -91,12 +97,14 @@ pub fn spawn(
         tracker,
         done_tx,
         in_flight: 0,
+        in_flight_by: [0; METHODS],
+        not_before: [None; METHODS],
         cycle: None,
-        metrics_in_flight: false,
         scratch: Vec::new(),
         spool_writes: Vec::new(),
         final_mode: false,
         replaying: Arc::new(AtomicBool::new(false)),
+        cancel: watch::channel(false).0,
     };
     tokio::spawn(run.run(rx, done_rx));
     tx
@@ -126,6 +134,20 @@ impl Batch {
             Batch::Packages(_) => Method::UpdateLoadedModules,
         }
     }
+
+    /// Moves about half of the data into a new batch, for a payload the
+    /// collector refused as too large. `None` when it cannot be split
+    /// (fewer than two items; traces and packages are never split).
+    fn split_off_half(&mut self) -> Option<Batch> {
+        Some(match self {
+            Batch::Metrics(t) => Batch::Metrics(t.split_off_half()?),
+            Batch::Events(kind, r) => Batch::Events(*kind, r.split_off_half()?),
+            Batch::Logs(r, labels) => Batch::Logs(r.split_off_half()?, labels.clone()),
+            Batch::Errors(e) => Batch::Errors(e.split_off_half()?),
+            Batch::SlowSqls(s) => Batch::SlowSqls(s.split_off_half()?),
+            Batch::Traces(_) | Batch::Packages(_) => return None,
+        })
+    }
 }
 
 fn event_method(kind: EventKind) -> Method {
@@ -138,12 +160,22 @@ fn event_method(kind: EventKind) -> Method {
     }
 }
 
-/// A finished send.
-struct Sent {
+/// Number of collector methods, for per-method state.
+const METHODS: usize = Method::ALL.len();
+
+/// A batch on its way, with what the run needs to know when it comes back.
+struct Post {
     batch: Batch,
-    response: Response,
     /// Part of the current default-data cycle (metrics wait for these).
     in_cycle: bool,
+    /// How many times this data was already halved after a 413.
+    splits: u8,
+}
+
+/// A finished send.
+struct Sent {
+    post: Post,
+    response: Response,
 }
 
 /// A default-data cycle waiting for its non-metric posts to finish.
@@ -163,8 +195,12 @@ struct Run {
     done_tx: mpsc::Sender<Sent>,
     /// Sends not yet reported back.
     in_flight: usize,
+    /// The same, per method (indexed by `Method as usize`).
+    in_flight_by: [usize; METHODS],
+    /// Per method: no post before this instant (the collector's
+    /// `Retry-After`).
+    not_before: [Option<Instant>; METHODS],
     cycle: Option<Cycle>,
-    metrics_in_flight: bool,
     scratch: Vec<u8>,
     /// Spool writes started during the final harvest, awaited before exit.
     spool_writes: Vec<tokio::task::JoinHandle<()>>,
@@ -173,6 +209,9 @@ struct Run {
     final_mode: bool,
     /// A replay of spooled data is running.
     replaying: Arc<AtomicBool>,
+    /// Set to true to make every send still waiting on the collector give
+    /// up and return its data (at shutdown).
+    cancel: watch::Sender<bool>,
 }
 
 impl Run {
@@ -228,6 +267,68 @@ impl Run {
         self.registry
             .run_ended(s.key.clone(), Arc::clone(&s.run_id), end)
             .await;
+        self.close(end, rx, done_rx).await;
+    }
+
+    /// After the run ended (expiry, restart, disconnect): New Relic's
+    /// daemon discards what the run still holds. With a disk spool, unless
+    /// the collector disconnected the application, that data (what the
+    /// harvest holds, Transactions still queued, and the posts in flight
+    /// that fail) is written to the spool instead, and the application's
+    /// next run replays it.
+    async fn close(
+        &mut self,
+        end: RunEnd,
+        mut rx: mpsc::Receiver<RunMsg>,
+        mut done_rx: mpsc::Receiver<Sent>,
+    ) {
+        // Connections still holding this run's sender get an error (and
+        // count the Transaction as for an unknown run) instead of waiting
+        // on a queue nobody reads.
+        rx.close();
+        let keep = end != RunEnd::Disconnected && self.settings.spool.is_some();
+        let mut finals = Vec::new();
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                RunMsg::Transaction(body, origin) if keep => self.merge(&body, &origin),
+                RunMsg::Transaction(..) => {
+                    self.stats
+                        .transactions_unknown_run
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                RunMsg::FinalHarvest(done) => finals.push(done),
+            }
+        }
+        if keep {
+            if let Some(spool) = self.settings.spool.clone() {
+                self.final_mode = true;
+                self.settle(&mut done_rx, Instant::now() + CLOSE_DEADLINE)
+                    .await;
+                let s = Arc::clone(&self.settings);
+                let batches = if self.harvest.is_empty() {
+                    Vec::new()
+                } else {
+                    self.take_everything()
+                };
+                for batch in batches {
+                    match build_payload(&s, &batch) {
+                        Ok(body) => spool.push(&s.spool_app, batch.method(), body).await,
+                        Err(e) => tracing::error!(error = %e, "cannot build a payload to spool"),
+                    }
+                }
+                for task in self.spool_writes.drain(..) {
+                    let _ = task.await;
+                }
+                tracing::info!(
+                    run_id = %s.run_id,
+                    ?end,
+                    "run ended: its unsent data is in the disk spool for the next run"
+                );
+            }
+        }
+        for done in finals {
+            let _ = done.send(());
+        }
     }
 
     fn merge(&mut self, body: &Bytes, origin: &Origin) {
@@ -265,43 +366,71 @@ impl Run {
         Duration::from_millis(idle_ms) >= timeout
     }
 
-    /// Takes and sends metrics, errors, slow SQL, traces and packages.
+    /// Whether a post of `method` may start now: none in flight, and no
+    /// `Retry-After` pending.
+    fn may_post(&self, method: Method) -> bool {
+        self.in_flight_by[method as usize] == 0
+            && self.not_before[method as usize].is_none_or(|t| t <= Instant::now())
+    }
+
+    /// Takes and sends metrics, errors, slow SQL, traces and packages. A
+    /// part whose previous post is still in flight, or that the collector
+    /// asked to wait, stays in the harvest for the next cycle.
     fn harvest_default(&mut self) {
-        if self.metrics_in_flight || self.cycle.is_some() {
-            // The previous metrics post has not finished: this period's
-            // metrics stay in the table (period start, pids and all) for the
-            // next cycle rather than posting two at once.
-            let data = self
-                .harvest
-                .take_default_data_except_metrics(SystemTime::now());
-            self.send_others(data, false);
-            return;
+        let mut others = Vec::new();
+        if self.may_post(Method::ErrorData) {
+            let errors = self.harvest.take_errors();
+            if !errors.is_empty() {
+                others.push(Batch::Errors(errors));
+            }
         }
-        let data = self.harvest.take_default_data(SystemTime::now());
-        let (metrics, distinct_pids, outstanding) = self.send_others(data, true);
-        self.cycle = Some(Cycle {
-            metrics,
-            distinct_pids,
-            outstanding,
-        });
+        if self.may_post(Method::SqlTraceData) {
+            let sqls = self.harvest.take_slow_sqls();
+            if !sqls.is_empty() {
+                others.push(Batch::SlowSqls(sqls));
+            }
+        }
+        if self.may_post(Method::TransactionSampleData) {
+            let traces = self.harvest.take_traces();
+            if !traces.is_empty() {
+                others.push(Batch::Traces(traces));
+            }
+        }
+        if self.may_post(Method::UpdateLoadedModules) {
+            let packages = self.harvest.take_php_packages();
+            if !packages.is_empty() {
+                others.push(Batch::Packages(packages));
+            }
+        }
+        // The previous metrics post has not finished (or must wait): this
+        // period's metrics stay in the table (period start, pids and all)
+        // for the next cycle rather than posting two at once.
+        let with_metrics = self.cycle.is_none() && self.may_post(Method::MetricData);
+        if with_metrics {
+            let metrics = self.harvest.take_metrics(SystemTime::now());
+            let (distinct_pids, _) = self.harvest.take_period_counts();
+            self.cycle = Some(Cycle {
+                metrics,
+                distinct_pids,
+                outstanding: 0,
+            });
+        }
+        for batch in others {
+            self.send(batch, with_metrics, 0);
+        }
         self.maybe_send_metrics();
     }
 
-    /// Sends the non-metric parts of default data. Returns the metrics, the
-    /// distinct pid count and how many posts were started.
-    fn send_others(&mut self, data: DefaultData, in_cycle: bool) -> (MetricTable, usize, usize) {
-        let (metrics, distinct_pids, batches) = default_batches(data);
-        let n = batches.len();
-        for batch in batches {
-            self.send(batch, in_cycle);
-        }
-        (metrics, distinct_pids, n)
-    }
-
-    /// Takes and sends one event type.
+    /// Takes and sends one event type, unless its previous post is still
+    /// in flight or the collector asked to wait: the reservoir then keeps
+    /// sampling until the next period.
     fn harvest_events(&mut self, kind: EventKind) {
+        if !self.may_post(event_method(kind)) {
+            tracing::debug!(method = %event_method(kind), "previous post pending; harvest skipped");
+            return;
+        }
         for batch in self.event_batches(kind) {
-            self.send(batch, false);
+            self.send(batch, false, 0);
         }
     }
 
@@ -330,9 +459,26 @@ impl Run {
             .collect()
     }
 
+    /// Everything the harvest holds, as the posts it makes, metrics (with
+    /// the cycle's supportability metrics) last.
+    fn take_everything(&mut self) -> Vec<Batch> {
+        let mut batches: Vec<Batch> = EventKind::ALL
+            .into_iter()
+            .flat_map(|kind| self.event_batches(kind))
+            .collect();
+        let data = self.harvest.take_default_data(SystemTime::now());
+        let (mut metrics, distinct_pids, others) = default_batches(data);
+        batches.extend(others);
+        let s = &self.settings;
+        self.tracker
+            .append_cycle(&mut metrics, distinct_pids, s.report_period, &s.limits);
+        batches.push(Batch::Metrics(metrics));
+        batches
+    }
+
     fn maybe_send_metrics(&mut self) {
         let Some(cycle) = &self.cycle else { return };
-        if cycle.outstanding > 0 || self.metrics_in_flight {
+        if cycle.outstanding > 0 || self.in_flight_by[Method::MetricData as usize] > 0 {
             return;
         }
         let Some(mut cycle) = self.cycle.take() else {
@@ -345,59 +491,56 @@ impl Run {
             s.report_period,
             &s.limits,
         );
-        self.metrics_in_flight = true;
-        self.send(Batch::Metrics(cycle.metrics), false);
+        self.send(Batch::Metrics(cycle.metrics), false, 0);
     }
 
-    fn send(&mut self, batch: Batch, in_cycle: bool) {
+    fn send(&mut self, batch: Batch, in_cycle: bool, splits: u8) {
+        let method = batch.method();
         self.in_flight += 1;
+        self.in_flight_by[method as usize] += 1;
+        if in_cycle {
+            if let Some(cycle) = &mut self.cycle {
+                cycle.outstanding += 1;
+            }
+        }
         let settings = Arc::clone(&self.settings);
         let done = self.done_tx.clone();
+        let mut cancel = self.cancel.subscribe();
         tokio::spawn(async move {
-            let method = batch.method();
-            let response = match build_payload(&settings, &batch) {
+            let post = Post {
+                batch,
+                in_cycle,
+                splits,
+            };
+            let response = match build_payload(&settings, &post.batch) {
                 Ok(body) => {
-                    settings
-                        .client
-                        .invoke(&settings.endpoint, method, &body)
-                        .await
+                    let call = settings.client.invoke(&settings.endpoint, method, &body);
+                    tokio::select! {
+                        r = call => r,
+                        _ = cancel.wait_for(|c| *c) => not_sent(method, DiscardReason::Timeout("cancelled: the run is closing")),
+                    }
                 }
                 Err(e) => {
                     tracing::error!(method = %method, error = %e, "cannot build payload; dropping it");
-                    Response {
-                        outcome: Outcome::Discard(seraph_collector::DiscardReason::BadResponse(
-                            e.to_string(),
-                        )),
-                        stats: CallStats {
-                            method,
-                            status: 0,
-                            request_bytes: 0,
-                            compressed_bytes: 0,
-                            response_bytes: 0,
-                            sent: false,
-                        },
-                    }
+                    not_sent(method, DiscardReason::BadResponse(e.to_string()))
                 }
             };
-            let _ = done
-                .send(Sent {
-                    batch,
-                    response,
-                    in_cycle,
-                })
-                .await;
+            let _ = done.send(Sent { post, response }).await;
         });
     }
 
     /// Applies a finished send. Returns why the run must end, if it must.
     fn sent(&mut self, sent: Sent) -> Option<RunEnd> {
-        self.in_flight = self.in_flight.saturating_sub(1);
-        let Sent {
+        let Sent { post, response } = sent;
+        let Post {
             batch,
-            response,
             in_cycle,
-        } = sent;
+            splits,
+        } = post;
         let method = batch.method();
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let slot = &mut self.in_flight_by[method as usize];
+        *slot = slot.saturating_sub(1);
         let stats = &response.stats;
         if stats.sent {
             self.tracker.record_call(
@@ -407,12 +550,17 @@ impl Run {
                 stats.response_bytes,
             );
         }
+        let too_large = matches!(
+            response.outcome,
+            Outcome::Discard(DiscardReason::Status(413) | DiscardReason::PayloadTooLarge { .. })
+        );
         let events = match &batch {
             Batch::Events(kind, reservoir) => Some((*kind, reservoir)),
             Batch::Logs(reservoir, _) => Some((EventKind::Log, reservoir)),
             _ => None,
         };
-        if let Some((kind, reservoir)) = events {
+        if let Some((kind, reservoir)) = events.filter(|_| !too_large) {
+            // Split payloads report their events through the halves.
             let sent_count = if response.outcome.is_success() {
                 reservoir.len() as u64
             } else {
@@ -425,9 +573,6 @@ impl Run {
                 reservoir.failed_harvests(),
             );
         }
-        if matches!(batch, Batch::Metrics(_)) {
-            self.metrics_in_flight = false;
-        }
         let end = match response.outcome {
             Outcome::Success(_) => None,
             Outcome::MergeBack { retry_after } => {
@@ -436,6 +581,9 @@ impl Run {
                     ?retry_after,
                     "collector asked to retry; keeping the data for the next harvest"
                 );
+                if let Some(wait) = retry_after {
+                    self.hold_off(method, wait);
+                }
                 self.merge_back(batch);
                 None
             }
@@ -446,6 +594,10 @@ impl Run {
             ) => {
                 tracing::warn!(method = %method, %reason, "collector unreachable; keeping the data");
                 self.merge_back(batch);
+                None
+            }
+            Outcome::Discard(reason) if too_large => {
+                self.split_or_drop(batch, in_cycle, splits, &reason);
                 None
             }
             Outcome::Discard(reason) => {
@@ -470,6 +622,40 @@ impl Run {
             self.maybe_send_metrics();
         }
         end
+    }
+
+    /// Honours a `Retry-After`: no post of `method` before it has passed
+    /// (capped at [`MAX_RETRY_AFTER`]).
+    fn hold_off(&mut self, method: Method, wait: Duration) {
+        if wait > MAX_RETRY_AFTER {
+            tracing::warn!(method = %method, retry_after = ?wait, cap = ?MAX_RETRY_AFTER, "collector asked to wait too long; waiting the cap");
+        }
+        let until = Instant::now() + wait.min(MAX_RETRY_AFTER);
+        let slot = &mut self.not_before[method as usize];
+        *slot = Some(slot.map_or(until, |t| t.max(until)));
+    }
+
+    /// A payload the collector refused as too large (413, or over
+    /// `max_payload_size_in_bytes` before sending): posted again as two
+    /// halves, and once more halved if a half is refused too; after that
+    /// the data is dropped (seed 003). New Relic's daemon drops it at once.
+    fn split_or_drop(&mut self, batch: Batch, in_cycle: bool, splits: u8, reason: &DiscardReason) {
+        let method = batch.method();
+        if splits >= MAX_SPLITS {
+            tracing::warn!(method = %method, %reason, splits, "payload still too large after splitting; its data is dropped");
+            return;
+        }
+        let mut batch = batch;
+        match batch.split_off_half() {
+            Some(other) => {
+                tracing::warn!(method = %method, %reason, "payload too large; posting it in two halves");
+                self.send(batch, in_cycle, splits + 1);
+                self.send(other, in_cycle, splits + 1);
+            }
+            None => {
+                tracing::warn!(method = %method, %reason, "payload too large and cannot be split; its data is dropped");
+            }
+        }
     }
 
     /// Keeps a batch whose post can be retried: merged back into the
@@ -566,19 +752,11 @@ impl Run {
         spool: &SpoolHandle,
         deadline: Instant,
     ) {
-        // Posts already in flight report back first (failures are spooled).
-        self.drain(done_rx, deadline).await;
-        let mut batches: Vec<Batch> = EventKind::ALL
-            .into_iter()
-            .flat_map(|kind| self.event_batches(kind))
-            .collect();
-        let data = self.harvest.take_default_data(SystemTime::now());
-        let (mut metrics, distinct_pids, others) = default_batches(data);
-        batches.extend(others);
+        // Posts already in flight report back first; those the collector
+        // sits on are cancelled. Failures are spooled.
+        self.settle(done_rx, deadline).await;
+        let batches = self.take_everything();
         let s = Arc::clone(&self.settings);
-        self.tracker
-            .append_cycle(&mut metrics, distinct_pids, s.report_period, &s.limits);
-        batches.push(Batch::Metrics(metrics));
         for batch in &batches {
             match build_payload(&s, batch) {
                 Ok(body) => spool.push(&s.spool_app, batch.method(), body).await,
@@ -596,14 +774,20 @@ impl Run {
     }
 
     async fn final_harvest_posts(&mut self, done_rx: &mut mpsc::Receiver<Sent>, deadline: Instant) {
-        if !self.drain(done_rx, deadline).await {
+        if !self.settle(done_rx, deadline).await {
             return;
         }
-        for kind in EventKind::ALL {
-            self.harvest_events(kind);
-        }
+        // The last chance to post: a pending Retry-After is not waited out.
+        let mut batches: Vec<Batch> = EventKind::ALL
+            .into_iter()
+            .flat_map(|kind| self.event_batches(kind))
+            .collect();
         let data = self.harvest.take_default_data(SystemTime::now());
-        let (metrics, distinct_pids, _) = self.send_others(data, false);
+        let (metrics, distinct_pids, others) = default_batches(data);
+        batches.extend(others);
+        for batch in batches {
+            self.send(batch, false, 0);
+        }
         if !self.drain(done_rx, deadline).await {
             return;
         }
@@ -614,6 +798,25 @@ impl Run {
         });
         self.maybe_send_metrics();
         self.drain(done_rx, deadline).await;
+    }
+
+    /// Lets the posts in flight finish for at most [`SETTLE_GRACE`], then
+    /// cancels the rest: their data comes back as undelivered (spooled in
+    /// final mode) instead of being lost with the task. False if the run
+    /// must end first.
+    async fn settle(&mut self, done_rx: &mut mpsc::Receiver<Sent>, deadline: Instant) -> bool {
+        let grace = (Instant::now() + SETTLE_GRACE).min(deadline);
+        if self.drain(done_rx, grace).await {
+            return true;
+        }
+        if self.in_flight > 0 {
+            tracing::warn!(
+                posts = self.in_flight,
+                "collector still busy with earlier posts; cancelling them"
+            );
+        }
+        let _ = self.cancel.send(true);
+        self.drain(done_rx, deadline).await
     }
 
     /// Waits for every in-flight send. False if the run must end (or the
@@ -632,6 +835,38 @@ impl Run {
         true
     }
 }
+
+/// A response for a post that never reached the collector.
+fn not_sent(method: Method, reason: DiscardReason) -> Response {
+    Response {
+        outcome: Outcome::Discard(reason),
+        stats: CallStats {
+            method,
+            status: 0,
+            request_bytes: 0,
+            compressed_bytes: 0,
+            response_bytes: 0,
+            sent: false,
+        },
+    }
+}
+
+/// How many times a payload refused as too large is halved (seed 003: split,
+/// split once more, then drop).
+const MAX_SPLITS: u8 = 2;
+
+/// Longest `Retry-After` honoured: a larger value (or a date far ahead)
+/// would stop a data type for good while its reservoir keeps discarding.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// At shutdown, how long posts already in flight may still finish before
+/// they are cancelled and their data spooled (or, without a spool, given
+/// up) so the final posts can start.
+const SETTLE_GRACE: Duration = Duration::from_secs(5);
+
+/// After a run ended, how long its posts in flight and its spool writes may
+/// take.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Integration mode (`--integration`, used by test runners): the
 /// transaction is also aggregated on its own into a throwaway harvest and

@@ -39,6 +39,41 @@ struct State {
     last_seq: u64,
     /// license → status answered to every call.
     license_status: HashMap<String, u16>,
+    /// Bodies above this many (compressed) bytes are answered 413.
+    max_body: Option<usize>,
+    /// method → calls being handled now.
+    active: HashMap<String, usize>,
+    /// method → most calls handled at once.
+    peak: HashMap<String, usize>,
+}
+
+/// Counts a call as active for its method while alive.
+struct Active<'a> {
+    shared: &'a Shared,
+    method: String,
+}
+
+impl<'a> Active<'a> {
+    fn new(shared: &'a Shared, method: &str) -> Self {
+        let mut st = shared.state();
+        let n = st.active.entry(method.to_owned()).or_default();
+        *n += 1;
+        let n = *n;
+        let peak = st.peak.entry(method.to_owned()).or_default();
+        *peak = (*peak).max(n);
+        Active {
+            shared,
+            method: method.to_owned(),
+        }
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self.shared.state().active.get_mut(&self.method) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 struct Shared {
@@ -240,6 +275,11 @@ impl Standin {
         self.shared.state().calls.clear();
     }
 
+    /// Drops every queued fault.
+    pub fn clear_faults(&self) {
+        self.shared.state().faults.clear();
+    }
+
     /// Queues a fault.
     pub fn inject(&self, fault: Fault) {
         self.shared.state().faults.push(fault);
@@ -253,6 +293,24 @@ impl Standin {
             Some(s) => st.license_status.insert(license.to_owned(), s),
             None => st.license_status.remove(license),
         };
+    }
+
+    /// Answers 413 to every call whose (compressed) body is larger than
+    /// `bytes`, as the real collector does above its payload limit; `None`
+    /// lifts it. Injected faults come first.
+    pub fn set_max_body(&self, bytes: Option<usize>) {
+        self.shared.state().max_body = bytes;
+    }
+
+    /// Calls of `method` being handled right now (still waiting on an
+    /// injected delay, for instance).
+    pub fn active_calls(&self, method: &str) -> usize {
+        self.shared.state().active.get(method).copied().unwrap_or(0)
+    }
+
+    /// The most calls of `method` ever handled at once.
+    pub fn peak_concurrency(&self, method: &str) -> usize {
+        self.shared.state().peak.get(method).copied().unwrap_or(0)
     }
 
     /// The human-readable summary `/__standin/summary` serves.
@@ -406,6 +464,7 @@ async fn handle_invoke(
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(HangUp),
     };
+    let _active = Active::new(shared, &method);
     let encoding = parts
         .headers
         .get(http::header::CONTENT_ENCODING)
@@ -441,10 +500,15 @@ async fn handle_invoke(
     // Decide the answer under the lock, act on it after.
     let (action, license_status) = {
         let mut st = shared.state();
-        (
-            fault::take(&mut st.faults, &method),
-            st.license_status.get(&license).copied(),
-        )
+        let action = fault::take(&mut st.faults, &method).or_else(|| {
+            st.max_body
+                .filter(|&max| body.len() > max)
+                .map(|_| FaultAction::Status {
+                    status: 413,
+                    retry_after: None,
+                })
+        });
+        (action, st.license_status.get(&license).copied())
     };
     if let Some(FaultAction::Delay(d)) = &action {
         tokio::time::sleep(*d).await;

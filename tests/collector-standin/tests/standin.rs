@@ -256,6 +256,40 @@ async fn faults_and_license_statuses() {
 }
 
 #[tokio::test]
+async fn payload_limit_and_concurrency() {
+    let standin = plain(StandinConfig::default()).await;
+    let target = invoke_target("analytic_event_data", "k", Some("1"));
+    let small = zlib(b"[]");
+    let large = vec![b'x'; 2000];
+    standin.set_max_body(Some(1000));
+    assert_eq!(
+        send(&standin, "POST", &target, &small).await.unwrap().0,
+        200
+    );
+    assert_eq!(
+        send(&standin, "POST", &target, &large).await.unwrap().0,
+        413
+    );
+    standin.set_max_body(None);
+    assert_ne!(
+        send(&standin, "POST", &target, &large).await.unwrap().0,
+        413
+    );
+
+    // Two calls stalled at once.
+    standin.inject(Fault::delay(Duration::from_millis(500)).times(2));
+    let (a, b) = tokio::join!(send(&standin, "POST", &target, &small), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(standin.active_calls("analytic_event_data"), 1);
+        send(&standin, "POST", &target, &small).await
+    });
+    assert_eq!((a.unwrap().0, b.unwrap().0), (200, 200));
+    assert_eq!(standin.peak_concurrency("analytic_event_data"), 2);
+    assert_eq!(standin.active_calls("analytic_event_data"), 0);
+    assert_eq!(standin.peak_concurrency("metric_data"), 0);
+}
+
+#[tokio::test]
 async fn wait_for_gives_up_and_reports_what_it_saw() {
     let standin = plain(StandinConfig::default()).await;
     let err = standin
