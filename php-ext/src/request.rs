@@ -201,6 +201,31 @@ impl Agent {
         self.settings = Arc::new(settings);
     }
 
+    /// After a fork (`pcntl_fork` in a CLI script, or any fork the agent did
+    /// not see): the child reseeds its id generators, or it would hand out
+    /// the very span ids, guids and trace ids its parent (and every sibling)
+    /// does; and it drops the transaction it inherited. That transaction is
+    /// the parent's, which sends it: a copy from the child would repeat its
+    /// guid, trace id and span ids and count everything before the fork
+    /// twice. The child records again once it starts its own transaction
+    /// (`newrelic_start_transaction`). Called at every transaction
+    /// boundary and API call, and right after a wrapped `pcntl_fork`.
+    pub fn check_fork(&mut self) {
+        let pid = std::process::id();
+        if pid == self.pid {
+            return;
+        }
+        let parent = std::mem::replace(&mut self.pid, pid);
+        self.rng = Rng::seeded();
+        self.ids = Rng::seeded();
+        if self.txn.take().is_some() {
+            tracing::debug!(
+                "forked from {parent}: the open transaction is left to the parent; \
+                 this process records again from its own newrelic_start_transaction()"
+            );
+        }
+    }
+
     /// The connected application's entity guid.
     pub fn entity_guid(&self) -> Option<String> {
         self.connect
@@ -219,12 +244,7 @@ impl Agent {
         if !self.settings.enabled {
             return false;
         }
-        let pid = std::process::id();
-        if pid != self.pid {
-            self.pid = pid;
-            self.rng = Rng::seeded();
-            self.ids = Rng::seeded();
-        }
+        self.check_fork();
         self.clock.refine();
         crate::hooks::instrument::install();
         !self.settings.license.is_empty()
@@ -238,6 +258,7 @@ impl Agent {
         override_app: Option<(String, Option<String>)>,
         request: &RequestFacts,
     ) -> bool {
+        self.check_fork();
         let mut settings = (*self.settings).clone();
         if let Some((app, lic)) = override_app {
             settings.appname = app;
@@ -322,6 +343,7 @@ impl Agent {
     /// Finishes the open transaction and sends it (RSHUTDOWN or
     /// `newrelic_end_transaction`).
     pub fn end_transaction(&mut self) {
+        self.check_fork();
         let Some(mut txn) = self.txn.take() else {
             return;
         };

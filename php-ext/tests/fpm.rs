@@ -4,7 +4,7 @@
 mod common;
 use common::fake_daemon::{FakeDaemon, Mode};
 use common::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -169,15 +169,32 @@ fn workers_connect_lazily_after_fork() {
 }
 
 #[test]
-fn pcntl_fork_child_uses_its_own_connection() {
+fn pcntl_fork_children_send_only_their_own_transactions() {
+    // The parent's transaction is open when it forks. A child inherits a
+    // copy: sending it would repeat the parent's guid, trace id and span
+    // ids and count the work before the fork twice, so only the parent
+    // sends it. A child that starts its own transaction sends that, on its
+    // own connection, with ids of its own (children used to draw the same
+    // ids from the same generator state).
     let d = FakeDaemon::start(Mode::Connected);
     let code = r#"
-        function work() { return 1; }
+        function work() { usleep(3000); }
         work();
-        $pid = pcntl_fork();
-        if ($pid === 0) { work(); exit(0); }
-        pcntl_waitpid($pid, $status);
-        echo "parent done\n";
+        for ($i = 0; $i < 3; $i++) {
+            $pid = pcntl_fork();
+            if ($pid === 0) {
+                work();
+                if ($i > 0) {
+                    var_dump(newrelic_start_transaction("child"));
+                    work();
+                }
+                exit(0);
+            }
+            pcntl_waitpid($pid, $status);
+        }
+        work();
+        echo "parent done
+";
     "#;
     let addr = d.address();
     let out = php(&[
@@ -187,22 +204,54 @@ fn pcntl_fork_child_uses_its_own_connection() {
             "newrelic.license",
             "0123456789012345678901234567890123456789",
         ),
+        ("newrelic.appname", "parent"),
         ("newrelic.daemon.app_connect_timeout", "5s"),
     ])
     .args(["-r", code])
     .output()
     .unwrap();
-    assert_eq!(stdout(&out), "parent done\n");
-    let frames = d.wait_frames(3);
+    assert_eq!(stdout(&out), "bool(true)\nbool(true)\nparent done\n");
+    let frames = d.wait_frames(6);
     let txns: Vec<_> = frames
         .iter()
         .filter(|f| f.kind() == "Transaction")
-        .map(|f| (f.conn, f.txn().pid))
+        .map(|f| {
+            let t = f.txn();
+            let ev: serde_json::Value =
+                serde_json::from_str(t.txn_event.as_deref().unwrap()).unwrap();
+            let guid = ev[0]["guid"].as_str().unwrap().to_owned();
+            let trace = ev[0]["traceId"].as_str().unwrap().to_owned();
+            (f.conn, t.pid, t.name.clone(), guid, trace, t)
+        })
         .collect();
-    assert_eq!(txns.len(), 2, "parent and child each finish a transaction");
-    assert_ne!(txns[0].1, txns[1].1, "different pids");
-    assert_ne!(
-        txns[0].0, txns[1].0,
-        "the child never writes into the parent's socket"
+    assert_eq!(
+        txns.len(),
+        3,
+        "the parent's and the two children's own: {:?}",
+        txns.iter().map(|t| (&t.2, t.1)).collect::<Vec<_>>()
     );
+    let pids: HashSet<_> = txns.iter().map(|t| t.1).collect();
+    let conns: HashSet<_> = txns.iter().map(|t| t.0).collect();
+    let guids: HashSet<_> = txns.iter().map(|t| t.3.clone()).collect();
+    let traces: HashSet<_> = txns.iter().map(|t| t.4.clone()).collect();
+    assert_eq!(pids.len(), 3, "three processes");
+    assert_eq!(conns.len(), 3, "nobody writes into another's socket");
+    assert_eq!(guids.len(), 3, "distinct transaction guids");
+    assert_eq!(traces.len(), 3, "distinct trace ids");
+    let spans: Vec<String> = txns
+        .iter()
+        .flat_map(|t| t.5.span_events.iter())
+        .map(|e| {
+            let v: serde_json::Value = serde_json::from_str(e).unwrap();
+            v[0]["guid"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let unique: HashSet<_> = spans.iter().collect();
+    assert_eq!(unique.len(), spans.len(), "span ids are never shared");
+    // The parent's transaction has its own work, before and after the
+    // forks (root + 2 spans), and none of the children's; each child's
+    // has its own (root + 1).
+    let mut counts: Vec<usize> = txns.iter().map(|t| t.5.span_events.len()).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [2, 2, 3]);
 }

@@ -15,6 +15,7 @@ fn with_txn<R>(api: &str, f: impl FnOnce(&mut Agent) -> R) -> Option<R> {
     AGENT
         .with(|a| {
             let a = a.as_mut()?;
+            a.check_fork();
             a.txn.as_mut()?.count_api(api);
             Some(f(a))
         })
@@ -258,6 +259,7 @@ php_fn!(start_transaction, args, ret, {
     let ok = AGENT
         .with(|a| {
             let a = a.as_mut()?;
+            a.check_fork();
             if a.txn.is_some() || !a.settings.enabled {
                 return Some(false);
             }
@@ -277,6 +279,7 @@ php_fn!(end_transaction, args, ret, {
     let ok = AGENT
         .with(|a| {
             let a = a.as_mut()?;
+            a.check_fork();
             let t = a.txn.as_mut()?;
             t.count_api("end_transaction");
             if ignore {

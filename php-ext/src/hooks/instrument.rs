@@ -1,6 +1,7 @@
 //! Wrapping internal functions by swapping `zend_internal_function.handler`.
 //!
-//! Used for the few internal functions the agent instruments (PDO, curl).
+//! Used for the few internal functions the agent instruments (PDO, curl)
+//! or must know about (`pcntl_fork` and friends).
 //! It works the same on PHP 8.1 (whose observer ignores internal
 //! functions) and 8.2+, costs nothing for other functions, and gives the
 //! wrapper the arguments and the return value. The swap happens on the
@@ -37,12 +38,16 @@ pub enum Hooked {
     CurlSetoptArray,
     /// `curl_exec`.
     CurlExec,
+    /// `pcntl_fork`, `pcntl_rfork`, `pcntl_forkx`: the child lets go of
+    /// the parent's transaction at once (see `Agent::check_fork`).
+    Fork,
 }
 
 impl Hooked {
-    /// `Supportability/InstrumentedFunction/<name>`, counted per call.
-    pub fn metric(self) -> &'static str {
-        match self {
+    /// `Supportability/InstrumentedFunction/<name>`, counted per call (not
+    /// for the fork functions, which New Relic's agent does not count).
+    pub fn metric(self) -> Option<&'static str> {
+        Some(match self {
             Hooked::PdoConstruct => "Supportability/InstrumentedFunction/pdo::__construct",
             Hooked::PdoExec => "Supportability/InstrumentedFunction/pdo::exec",
             Hooked::PdoQuery => "Supportability/InstrumentedFunction/pdo::query",
@@ -52,7 +57,8 @@ impl Hooked {
             Hooked::CurlSetopt => "Supportability/InstrumentedFunction/curl_setopt",
             Hooked::CurlSetoptArray => "Supportability/InstrumentedFunction/curl_setopt_array",
             Hooked::CurlExec => "Supportability/InstrumentedFunction/curl_exec",
-        }
+            Hooked::Fork => return None,
+        })
     }
 }
 
@@ -66,6 +72,9 @@ const TARGETS: &[(Option<&str>, &str, Hooked)] = &[
     (None, "curl_setopt", Hooked::CurlSetopt),
     (None, "curl_setopt_array", Hooked::CurlSetoptArray),
     (None, "curl_exec", Hooked::CurlExec),
+    (None, "pcntl_fork", Hooked::Fork),
+    (None, "pcntl_rfork", Hooked::Fork),
+    (None, "pcntl_forkx", Hooked::Fork),
 ];
 
 struct Slot {
@@ -122,6 +131,19 @@ pub struct Pre {
     pub bailed: bool,
 }
 
+/// After a fork function: in the child (it returned 0), let go of the
+/// parent's transaction now, before the child's calls are recorded into it.
+fn after_fork(rv: *mut ffi::zval) {
+    // SAFETY: the return value slot of the finished call.
+    if let crate::zend::zval::Val::Long(0) = unsafe { crate::zend::zval::read(rv) } {
+        let _ = AGENT.with(|a| {
+            if let Some(a) = a.as_mut() {
+                a.check_fork();
+            }
+        });
+    }
+}
+
 unsafe extern "C" fn wrapper(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
     // SAFETY: PHP passes the live frame of the wrapped function.
     let func = unsafe { (*ex).func } as usize;
@@ -143,8 +165,8 @@ unsafe extern "C" fn wrapper(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval
     let bailed = pre.bailed;
     guard("instrumentation (count)", (), || {
         let _ = AGENT.with(|a| {
-            if let Some(t) = a.as_mut().and_then(|a| a.txn.as_mut()) {
-                t.count_metric(kind.metric());
+            if let (Some(t), Some(m)) = (a.as_mut().and_then(|a| a.txn.as_mut()), kind.metric()) {
+                t.count_metric(m);
             }
         });
     });
@@ -157,6 +179,7 @@ unsafe extern "C" fn wrapper(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval
         Hooked::CurlSetopt => curl::after_setopt(ex),
         Hooked::CurlSetoptArray => curl::after_setopt_array(ex),
         Hooked::CurlExec => curl::after_exec(ex, pre),
+        Hooked::Fork => after_fork(rv),
     });
     // The original handler, or a call the before/after steps made into PHP,
     // bailed out: the shim caught it; re-raise now that the bookkeeping
