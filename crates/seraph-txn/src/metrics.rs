@@ -60,18 +60,39 @@ impl ApdexZone {
     }
 }
 
-/// Metrics keyed by (name, scoped), in first-insertion order.
+/// Metrics per table (scoped, unscoped) before new unforced ones are
+/// dropped: New Relic's agent's `NR_METRIC_DEFAULT_LIMIT`. A transaction
+/// that runs for days (a CLI worker) and names metrics after data (custom
+/// metrics, datastore tables) would otherwise grow without bound.
+pub const METRIC_LIMIT: usize = 2000;
+
+/// Counts the unforced metrics refused because their table was full.
+pub const METRICS_DROPPED: &str = "Supportability/MetricsDropped";
+
+/// Metrics keyed by (name, scoped), in first-insertion order. Scoped and
+/// unscoped metrics are two tables of at most [`METRIC_LIMIT`] each, as in
+/// New Relic's agent: once a table is full, a new unforced metric is
+/// dropped and counted in [`METRICS_DROPPED`]; forced ones are always
+/// added.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct MetricTable {
     entries: Vec<Entry>,
     index: HashMap<(String, bool), usize>,
+    /// Entries per table: [unscoped, scoped].
+    sizes: [usize; 2],
 }
 
 impl MetricTable {
-    fn slot(&mut self, name: &str, scoped: bool, forced: bool, apdex: bool) -> &mut Acc {
+    fn slot(&mut self, name: &str, scoped: bool, forced: bool, apdex: bool) -> Option<&mut Acc> {
         let i = match self.index.get(&(name.to_owned(), scoped)) {
             Some(&i) => i,
             None => {
+                if !forced && self.sizes[usize::from(scoped)] >= METRIC_LIMIT {
+                    if let Some(d) = self.slot(METRICS_DROPPED, scoped, true, false) {
+                        d.count += 1;
+                    }
+                    return None;
+                }
                 self.entries.push(Entry {
                     name: name.to_owned(),
                     scoped,
@@ -81,12 +102,13 @@ impl MetricTable {
                         ..Acc::default()
                     },
                 });
+                self.sizes[usize::from(scoped)] += 1;
                 let i = self.entries.len() - 1;
                 self.index.insert((name.to_owned(), scoped), i);
                 i
             }
         };
-        &mut self.entries[i].acc
+        Some(&mut self.entries[i].acc)
     }
 
     /// Adds one observation of `total_us` with `exclusive_us` exclusive.
@@ -98,7 +120,9 @@ impl MetricTable {
         total_us: u64,
         exclusive_us: u64,
     ) {
-        let a = self.slot(name, scoped, forced, false);
+        let Some(a) = self.slot(name, scoped, forced, false) else {
+            return;
+        };
         if a.count == 0 || total_us < a.min {
             a.min = total_us;
         }
@@ -125,7 +149,9 @@ impl MetricTable {
 
     /// Adds an apdex observation.
     pub fn add_apdex(&mut self, name: &str, forced: bool, zone: ApdexZone, apdex_us: u64) {
-        let a = self.slot(name, false, forced, true);
+        let Some(a) = self.slot(name, false, forced, true) else {
+            return;
+        };
         match zone {
             ApdexZone::Satisfying => a.count += 1,
             ApdexZone::Tolerating => a.total += 1,
@@ -155,7 +181,9 @@ impl MetricTable {
             return;
         };
         let src = self.entries[i].clone();
-        let dst = self.slot(to, false, src.forced, src.acc.apdex);
+        let Some(dst) = self.slot(to, false, src.forced, src.acc.apdex) else {
+            return;
+        };
         if dst.count == 0 && dst.total == 0 {
             *dst = src.acc;
             return;
@@ -253,6 +281,31 @@ mod tests {
         assert_eq!(ApdexZone::of(2_000_000, 500_000), ApdexZone::Tolerating);
         assert_eq!(ApdexZone::of(2_000_001, 500_000), ApdexZone::Failing);
         assert_eq!(ApdexZone::Failing.label(), "F");
+    }
+
+    #[test]
+    fn a_full_table_drops_new_unforced_metrics_and_counts_them() {
+        let mut t = MetricTable::default();
+        for i in 0..METRIC_LIMIT + 500 {
+            t.add(&format!("Custom/job/{i}"), false, false, 1);
+        }
+        assert_eq!(
+            t.len(),
+            METRIC_LIMIT + 1,
+            "the limit plus the dropped counter"
+        );
+        assert_eq!(t.get(METRICS_DROPPED, false).unwrap().count, 500);
+        // Existing metrics keep accumulating; forced ones are still added.
+        t.add("Custom/job/0", false, false, 1);
+        assert_eq!(t.get("Custom/job/0", false).unwrap().count, 2);
+        t.add("OtherTransaction/all", false, true, 1);
+        assert!(t.contains("OtherTransaction/all"));
+        // The scoped table has room of its own.
+        t.add("Custom/job/0", true, false, 1);
+        assert!(t.get("Custom/job/0", true).is_some());
+        let w = t.to_wire();
+        let dropped = w.iter().find(|m| m.name == METRICS_DROPPED).unwrap();
+        assert!(dropped.forced && !dropped.scoped);
     }
 
     #[test]

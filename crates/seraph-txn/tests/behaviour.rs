@@ -1096,3 +1096,44 @@ fn random_call_sequences_are_safe() {
         }
     }
 }
+
+#[test]
+fn a_long_transaction_keeps_its_metric_tables_bounded() {
+    // A CLI worker in one transaction for days, naming metrics after its
+    // data: 10 000 custom metrics and 3 000 tables. New Relic's agent keeps
+    // 2 000 per table and counts the rest in Supportability/MetricsDropped.
+    let mut t = cli(TxnConfig::default());
+    for i in 0..10_000 {
+        assert!(t.add_custom_metric(&format!("Custom/job/{i}"), 1.0));
+    }
+    let mut now = MS;
+    for i in 0..3_000u64 {
+        t.enter_internal(now);
+        now += 1000;
+        t.leave_datastore(
+            now,
+            DatastoreCall {
+                product: "SQLite".into(),
+                sql: Some(format!("SELECT * FROM shard_{i}")),
+                ..DatastoreCall::default()
+            },
+        );
+    }
+    let d = finish(t, now + MS).unwrap();
+    let unscoped = d.metrics.iter().filter(|m| !m.scoped).count();
+    let scoped = d.metrics.iter().filter(|m| m.scoped).count();
+    assert!(unscoped <= 2_001 + 40, "unscoped metrics: {unscoped}");
+    assert!(scoped <= 2_001, "scoped metrics: {scoped}");
+    let dropped = metric(&d, "Supportability/MetricsDropped").unwrap();
+    assert!(dropped.forced && dropped.count >= 8_000.0, "{dropped:?}");
+    // The transaction's own (forced) metrics are all there.
+    for name in [
+        "OtherTransaction/all",
+        "OtherTransaction/php/job.php",
+        "Datastore/all",
+        "Datastore/SQLite/all",
+    ] {
+        assert!(metric(&d, name).is_some(), "{name} missing");
+    }
+    assert_eq!(metric(&d, "Custom/job/0").unwrap().count, 1.0);
+}
