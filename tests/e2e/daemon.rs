@@ -1252,3 +1252,31 @@ async fn sigterm_while_the_collector_sits_on_a_post_keeps_that_posts_data() {
         status.1.log_text()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_applications_do_not_lock_new_ones_out_for_good() {
+    // app_limit 1 stands for New Relic's 250.
+    let mut config = StandinConfig::fast();
+    let bad = "9999999999999999999999999999999999999999";
+    config.licenses_401.push(bad.into());
+    let (standin, daemon) = setup(config, &["app_limit = 1", "app_timeout = 1s"]).await;
+    let mut agent = daemon.agent().await;
+    let typo = app_info(bad, "typo", &standin.host());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while agent.app_query(&typo, None).await.unwrap().status != AppStatus::InvalidLicense {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The refused application's agents give up on it; a real one arrives.
+    let real = app_info(LICENSE, "real", &standin.host());
+    assert_eq!(
+        agent.app_query(&real, None).await.unwrap().status,
+        AppStatus::Unknown,
+        "the limit holds while the other app is recent"
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    agent
+        .connect_app(&real, WAIT)
+        .await
+        .expect("the new app connects once the refused one is idle");
+}

@@ -267,7 +267,12 @@ mod tests {
             _activity: Arc<AtomicU64>,
             _registry: RegistryHandle,
         ) -> BoxFuture<registry::ConnectOutcome> {
-            Box::pin(async { ConnectOutcome::Failed("test".into()) })
+            Box::pin(async {
+                ConnectOutcome::Failed {
+                    reason: "test".into(),
+                    retry_after: None,
+                }
+            })
         }
     }
 

@@ -115,6 +115,7 @@ async fn serve(
     let registry = registry::spawn(
         RegistryConfig {
             app_limit: config.app_limit,
+            app_timeout: config.app_timeout,
             ..RegistryConfig::default()
         },
         runs.clone(),

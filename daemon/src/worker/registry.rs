@@ -134,8 +134,14 @@ pub enum ConnectOutcome {
     Disconnected,
     /// The collector answered 401.
     InvalidLicense,
-    /// Anything else: try again later.
-    Failed(String),
+    /// Anything else: try again later, not before `retry_after` when the
+    /// collector sent one.
+    Failed {
+        /// What went wrong, for the log.
+        reason: String,
+        /// The collector's `Retry-After`, if any.
+        retry_after: Option<Duration>,
+    },
 }
 
 /// Why a run ended (reported by its task).
@@ -173,6 +179,10 @@ pub struct RegistryConfig {
     pub retry_initial: Duration,
     /// Longest delay between connect attempts (New Relic waits 30 s).
     pub retry_max: Duration,
+    /// `app_timeout`: an application that is not connected and has not
+    /// been asked about for this long may make room for a new one when
+    /// `app_limit` is reached (`None`: never).
+    pub app_timeout: Option<Duration>,
 }
 
 impl Default for RegistryConfig {
@@ -181,6 +191,7 @@ impl Default for RegistryConfig {
             app_limit: 250,
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
+            app_timeout: Some(Duration::from_secs(600)),
         }
     }
 }
@@ -306,6 +317,9 @@ impl Registry {
         let now = Instant::now();
         if !self.apps.contains_key(&key) {
             if self.apps.len() >= self.config.app_limit {
+                self.forget_idle_unconnected();
+            }
+            if self.apps.len() >= self.config.app_limit {
                 if !self.limit_warned {
                     tracing::warn!(
                         limit = self.config.app_limit,
@@ -381,9 +395,15 @@ impl Registry {
                 tracing::error!(app = %key.app_name, "the collector refused the license key (401)");
                 entry.state = AppState::InvalidLicense;
             }
-            ConnectOutcome::Failed(reason) => {
+            ConnectOutcome::Failed {
+                reason,
+                retry_after,
+            } => {
                 entry.failures = entry.failures.saturating_add(1);
-                let delay = retry_delay(&self.config, entry.failures);
+                // The collector's Retry-After is a floor (capped: a far
+                // date must not shut the application out for good).
+                let delay = retry_delay(&self.config, entry.failures)
+                    .max(retry_after.unwrap_or_default().min(MAX_CONNECT_RETRY_AFTER));
                 tracing::warn!(
                     app = %key.app_name,
                     %reason,
@@ -421,6 +441,35 @@ impl Registry {
         }
     }
 
+    /// At the application limit: forgets applications that never connected
+    /// or were refused (Unknown, Disconnected, InvalidLicense) and that no
+    /// agent has asked about for `app_timeout`. New Relic's daemon keeps
+    /// them for the life of the process, so 250 such names (typos, a
+    /// deleted application, a test license) lock every new application
+    /// out until a restart. Connected apps expire through their run.
+    fn forget_idle_unconnected(&mut self) {
+        let Some(timeout) = self.config.app_timeout else {
+            return;
+        };
+        let now_ms = self.handle.now_ms();
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.apps.retain(|key, entry| {
+            let idle = now_ms.saturating_sub(entry.activity.load(Ordering::Relaxed));
+            let unconnected = matches!(
+                entry.state,
+                AppState::Unknown | AppState::Disconnected | AppState::InvalidLicense
+            );
+            let forget = unconnected && idle >= timeout_ms;
+            if forget {
+                tracing::info!(app = %key.app_name, "forgetting an idle application that is not connected");
+            }
+            !forget
+        });
+        if self.apps.len() < self.config.app_limit {
+            self.limit_warned = false;
+        }
+    }
+
     async fn shutdown(&mut self, deadline: Duration) -> usize {
         let mut waits = Vec::new();
         for entry in self.apps.values() {
@@ -453,6 +502,9 @@ impl Registry {
         }
     }
 }
+
+/// Longest connect `Retry-After` honoured.
+const MAX_CONNECT_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 fn retry_delay(config: &RegistryConfig, failures: u32) -> Duration {
     let shift = failures.saturating_sub(1).min(16);
@@ -512,7 +564,14 @@ mod tests {
                 }
                 "410" => ConnectOutcome::Disconnected,
                 "401" => ConnectOutcome::InvalidLicense,
-                _ => ConnectOutcome::Failed("scripted failure".into()),
+                "429" => ConnectOutcome::Failed {
+                    reason: "scripted 429".into(),
+                    retry_after: Some(Duration::from_secs(20)),
+                },
+                _ => ConnectOutcome::Failed {
+                    reason: "scripted failure".into(),
+                    retry_after: None,
+                },
             };
             Box::pin(async move { outcome })
         }
@@ -603,6 +662,58 @@ mod tests {
         tokio::time::advance(Duration::from_secs(3600)).await;
         assert_eq!(ask(&reg, "a", None).await.status, AppStatus::Disconnected);
         assert_eq!(upstream.attempts.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connect_retry_after_is_honoured() {
+        let upstream = FakeUpstream::new(&["429", "ok"]);
+        let reg = spawn(RegistryConfig::default(), Runs::default(), upstream.clone());
+        ask(&reg, "a", None).await;
+        settle().await;
+        // The backoff alone would allow another attempt after 1 s.
+        for _ in 0..19 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            ask(&reg, "a", None).await;
+            settle().await;
+        }
+        assert_eq!(upstream.attempts.load(Ordering::SeqCst), 1);
+        tokio::time::advance(Duration::from_millis(1001)).await;
+        ask(&reg, "a", None).await;
+        settle().await;
+        assert_eq!(upstream.attempts.load(Ordering::SeqCst), 2);
+        assert_eq!(ask(&reg, "a", None).await.status, AppStatus::Connected);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_refused_apps_make_room_at_the_limit() {
+        let upstream = FakeUpstream::new(&["401", "410", "ok"]);
+        let config = RegistryConfig {
+            app_limit: 2,
+            app_timeout: Some(Duration::from_secs(600)),
+            ..Default::default()
+        };
+        let reg = spawn(config, Runs::default(), upstream.clone());
+        ask(&reg, "typo", None).await;
+        ask(&reg, "deleted", None).await;
+        settle().await;
+        assert_eq!(
+            ask(&reg, "typo", None).await.status,
+            AppStatus::InvalidLicense
+        );
+        assert_eq!(
+            ask(&reg, "deleted", None).await.status,
+            AppStatus::Disconnected
+        );
+        // While they are recent, the limit holds.
+        assert_eq!(ask(&reg, "new", None).await.status, AppStatus::Unknown);
+        settle().await;
+        assert_eq!(upstream.attempts.load(Ordering::SeqCst), 2);
+        // Nobody asks about them for app_timeout: a new app gets in.
+        tokio::time::advance(Duration::from_secs(601)).await;
+        ask(&reg, "new", None).await;
+        settle().await;
+        assert_eq!(upstream.attempts.load(Ordering::SeqCst), 3);
+        assert_eq!(ask(&reg, "new", None).await.status, AppStatus::Connected);
     }
 
     #[tokio::test(start_paused = true)]

@@ -98,7 +98,13 @@ impl Upstream for CollectorUpstream {
                 Outcome::LicenseInvalid => ConnectOutcome::InvalidLicense,
                 // New Relic's daemon never reconnects after a 409 on connect
                 // (a quirk); retrying later is what the collector asked for.
-                other => ConnectOutcome::Failed(other.describe()),
+                other => ConnectOutcome::Failed {
+                    reason: other.describe(),
+                    retry_after: match other {
+                        Outcome::MergeBack { retry_after } => retry_after,
+                        _ => None,
+                    },
+                },
             }
         })
     }
