@@ -535,6 +535,13 @@ pub fn rshutdown() {
     });
 }
 
+/// Nanoseconds, saturating: `as u64` wrapped a huge INI time value around
+/// to an arbitrary small one (a trace threshold of `18446744073709552` ms,
+/// "never", became 0.384 ms, "always").
+fn nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// The transaction model's settings for this request.
 fn txn_config(s: &AgentSettings, is_cli: bool) -> TxnConfig {
     let _ = is_cli;
@@ -551,7 +558,7 @@ fn txn_config(s: &AgentSettings, is_cli: bool) -> TxnConfig {
             enabled: s.tt_enabled,
             threshold: match s.tt_threshold {
                 crate::config::TraceThreshold::ApdexF => Threshold::ApdexF,
-                crate::config::TraceThreshold::Fixed(d) => Threshold::Duration(d.as_nanos() as u64),
+                crate::config::TraceThreshold::Fixed(d) => Threshold::Duration(nanos(d)),
             },
             detail: s.tt_detail,
             max_segments_cli: s.tt_max_segments_cli as usize,
@@ -562,8 +569,8 @@ fn txn_config(s: &AgentSettings, is_cli: bool) -> TxnConfig {
                 crate::config::RecordSql::Obfuscated => RecordSql::Obfuscated,
             },
             slow_sql: s.tt_slow_sql,
-            explain_threshold_ns: s.tt_explain_threshold.as_nanos() as u64,
-            stack_trace_threshold_ns: s.tt_stack_trace_threshold.as_nanos() as u64,
+            explain_threshold_ns: nanos(s.tt_explain_threshold),
+            stack_trace_threshold_ns: nanos(s.tt_stack_trace_threshold),
         },
         error_collector: ErrorCollectorConfig {
             enabled: s.errors_enabled,
@@ -583,9 +590,36 @@ fn txn_config(s: &AgentSettings, is_cli: bool) -> TxnConfig {
             local_decorating_enabled: s.logging_local_decorating,
             forwarding_max_samples_stored: s.log_events_max as u32,
         },
-        expensive_node_min_ns: u64::try_from(s.expensive_node_min.as_nanos()).unwrap_or(u64::MAX),
+        expensive_node_min_ns: nanos(s.expensive_node_min),
         php_version: globals::php_version().to_owned(),
         agent_version: crate::AGENT_VERSION.to_owned(),
         ..defaults
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_time_settings_saturate_instead_of_wrapping() {
+        let ini = |name: &str| {
+            matches!(
+                name,
+                "newrelic.transaction_tracer.threshold"
+                    | "newrelic.transaction_tracer.explain_threshold"
+                    | "newrelic.transaction_tracer.stack_trace_threshold"
+            )
+            .then(|| "18446744073709552".to_owned())
+        };
+        let (settings, bad) = AgentSettings::resolve(&ini);
+        assert!(bad.is_empty(), "{bad:?}");
+        let cfg = txn_config(&settings, true);
+        assert_eq!(
+            cfg.transaction_tracer.threshold,
+            Threshold::Duration(u64::MAX)
+        );
+        assert_eq!(cfg.transaction_tracer.explain_threshold_ns, u64::MAX);
+        assert_eq!(cfg.transaction_tracer.stack_trace_threshold_ns, u64::MAX);
     }
 }

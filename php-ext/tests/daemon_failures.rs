@@ -204,3 +204,26 @@ fn angelic_mode_spawns_the_configured_daemon() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(!marker.exists());
 }
+
+#[test]
+fn absurd_time_settings_do_not_switch_the_agent_off() {
+    // Both parse (seconds, no upper bound); adding them to the clock used
+    // to overflow `Instant`, a panic in RINIT that disabled the agent for
+    // the process before it ever asked for the app.
+    let d = FakeDaemon::start(Mode::Connected);
+    let huge = "9223372036854775807s";
+    let (out, took) = run_timed(
+        php(&ini(
+            &d.address(),
+            &[
+                ("newrelic.special.appinfo_timeout", huge),
+                ("newrelic.daemon.app_connect_timeout", huge),
+            ],
+        ))
+        .args(["-r", SCRIPT]),
+    );
+    assert_eq!(stdout(&out), "out\n");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let kinds: Vec<_> = d.wait_frames(2).iter().map(|f| f.kind()).collect();
+    assert_eq!(kinds, ["App", "Transaction"]);
+}

@@ -8,7 +8,7 @@
 
 use super::address::DaemonAddress;
 use super::appcache::{Action, AppCache, AppKey, Connected, Refusal};
-use super::conn::{Conn, ConnError};
+use super::conn::{deadline_after, Conn, ConnError};
 use super::spawn::{self, Spawner};
 use crate::config::AgentSettings;
 use seraph_wire::{AppInfo, AppReplyInfo, Body};
@@ -150,7 +150,7 @@ impl DaemonClient {
         info: &AppInfo,
         run_id: Option<&str>,
     ) -> Result<AppReplyInfo, SendError> {
-        let deadline = Instant::now() + settings.appinfo_timeout;
+        let deadline = deadline_after(settings.appinfo_timeout);
         let frame = seraph_wire::frame::encode(&info.encode(run_id));
         let result = (|| {
             let conn = self.connection(settings, kind, deadline)?;
@@ -198,7 +198,7 @@ impl DaemonClient {
             }
         };
         let poll_until = (!self.queried_once && !settings.daemon.app_connect_timeout.is_zero())
-            .then(|| Instant::now() + settings.daemon.app_connect_timeout);
+            .then(|| deadline_after(settings.daemon.app_connect_timeout));
         let mut info = Some(info);
         let mut built: Option<AppInfo> = None;
         loop {
@@ -271,7 +271,7 @@ impl DaemonClient {
         kind: ProcessKind,
         body: &[u8],
     ) -> Result<(), SendError> {
-        let deadline = Instant::now() + TXN_WRITE_TIMEOUT;
+        let deadline = deadline_after(TXN_WRITE_TIMEOUT);
         let frame = seraph_wire::frame::encode(body);
         let r = self
             .connection(settings, kind, deadline)

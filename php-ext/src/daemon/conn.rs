@@ -9,7 +9,7 @@ use super::address::DaemonAddress;
 use seraph_wire::frame::{Preamble, FORMAT_BINARY, PREAMBLE_LEN};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Why talking to the daemon failed. Every variant closes the connection.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,16 @@ pub struct Conn {
 
 fn last_err() -> io::Error {
     io::Error::last_os_error()
+}
+
+/// The longest wait a setting can ask for. INI time values have no upper
+/// bound (`9223372036854775807s` parses), and `Instant + Duration` panics on
+/// overflow, which would switch the agent off for the process.
+pub const MAX_WAIT: Duration = Duration::from_secs(365 * 86_400);
+
+/// `now + d`, with `d` capped at [`MAX_WAIT`]: never panics.
+pub fn deadline_after(d: Duration) -> Instant {
+    Instant::now() + d.min(MAX_WAIT)
 }
 
 fn remaining_ms(deadline: Instant) -> Option<i32> {
@@ -312,6 +322,14 @@ mod tests {
 
     fn soon(ms: u64) -> Instant {
         Instant::now() + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn absurd_settings_make_far_deadlines_not_panics() {
+        let far = deadline_after(Duration::from_secs(u64::MAX));
+        assert!(far > Instant::now() + Duration::from_secs(300 * 86_400));
+        let near = deadline_after(Duration::from_millis(5));
+        assert!(near <= Instant::now() + Duration::from_millis(5));
     }
 
     #[test]
