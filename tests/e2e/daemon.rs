@@ -1280,3 +1280,60 @@ async fn refused_applications_do_not_lock_new_ones_out_for_good() {
         .await
         .expect("the new app connects once the refused one is idle");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_large_transactions_is_held_to_the_queue_budget() {
+    // Custom events are off: the padding is not kept by the harvest, so
+    // memory is what waits in the queue.
+    let mut config = StandinConfig::fast();
+    config
+        .harvest_limits
+        .insert("custom_event_data".into(), json!(0));
+    let (standin, daemon) = setup(config, &["loglevel = info"]).await;
+    let (_agent, run_id) = connect(&daemon, &standin, "burst").await;
+    let mut t = template("01-cli-minimal");
+    let pad = format!(r#"[{{"type":"Pad","x":"{}"}},{{}}]"#, "x".repeat(200));
+    t.custom_events = vec![pad; 10_000];
+    let body = seraph_wire::encode_transaction(&run_id, &t);
+    assert!(body.len() > 2 << 20);
+    // Sample the daemon's memory while 20 agents write 600 of them
+    // (1.4 GB) as fast as they can.
+    let pid = daemon.pid();
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampler = {
+        let peak = std::sync::Arc::clone(&peak);
+        tokio::spawn(async move {
+            loop {
+                let rss = seraph_e2e::daemon::rss_kib_of(pid);
+                peak.fetch_max(rss, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    let base = daemon.rss_kib();
+    let mut writers = Vec::new();
+    for _ in 0..20 {
+        let mut conn = daemon.agent().await;
+        let body = body.clone();
+        writers.push(tokio::spawn(async move {
+            for _ in 0..30 {
+                conn.send_body(&body).await.unwrap();
+            }
+            conn
+        }));
+    }
+    let mut open = Vec::new();
+    for w in writers {
+        open.push(w.await.unwrap());
+    }
+    wait_for_transactions(&standin, &run_id, 600.0).await;
+    sampler.abort();
+    let grown = peak
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(base);
+    // 128 MiB of queue, a frame per connection being read, the harvest.
+    assert!(
+        grown < 512 * 1024,
+        "the daemon grew by {grown} KiB while 1.4 GB of Transactions arrived"
+    );
+}

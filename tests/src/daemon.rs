@@ -196,6 +196,11 @@ impl Daemon {
     }
 }
 
+/// The resident memory of process `pid` in KiB (0 once it has exited).
+pub fn rss_kib_of(pid: u32) -> u64 {
+    status_field(pid, "VmRSS:")
+}
+
 /// A `kB` field of `/proc/<pid>/status`.
 fn status_field(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -7,7 +7,7 @@
 //! fails verification ends this connection only, logged once.
 
 use super::registry::{AppQuery, RegistryHandle};
-use super::runs::{Origin, RunMsg, Runs};
+use super::runs::{Origin, Runs};
 use super::stats::WorkerStats;
 use bytes::BytesMut;
 use seraph_wire::frame::{self, FrameDecoder, FrameError, FORMAT_BINARY, LEGACY_REPLY};
@@ -136,8 +136,11 @@ where
                     .fetch_add(1, Ordering::Relaxed);
                 match ctx.runs.get(run_id) {
                     Some(run) => {
-                        let msg = RunMsg::Transaction(frame.body, Arc::clone(&origin));
-                        if run.send(msg).await.is_err() {
+                        if run
+                            .transaction(frame.body, Arc::clone(&origin))
+                            .await
+                            .is_err()
+                        {
                             ctx.stats
                                 .transactions_unknown_run
                                 .fetch_add(1, Ordering::Relaxed);

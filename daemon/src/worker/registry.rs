@@ -550,6 +550,7 @@ mod tests {
                 "ok" => {
                     let (tx, rx) = mpsc::channel(8);
                     self.runs.lock().unwrap().push(rx);
+                    let tx = RunSender::new(tx, crate::worker::runs::queue_budget());
                     ConnectOutcome::Connected(
                         RunInfo {
                             run_id: format!("RUN-{n}").into(),

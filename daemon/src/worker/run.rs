@@ -16,7 +16,7 @@
 //! harvest, whose reservoirs and tables are bounded.
 
 use super::registry::{AppKey, RegistryHandle, RunEnd};
-use super::runs::{Origin, RunMsg, RunSender};
+use super::runs::{self, Origin, RunMsg, RunSender};
 use super::spool::{self, SpoolHandle};
 use super::stats::WorkerStats;
 use bytes::Bytes;
@@ -86,6 +86,7 @@ pub fn spawn(
     stats: Arc<WorkerStats>,
 ) -> RunSender {
     let (tx, rx) = mpsc::channel(RUN_QUEUE);
+    let budget = runs::queue_budget();
     let (done_tx, done_rx) = mpsc::channel(64);
     let tracker = SupportabilityTracker::new(&settings.agent_language, settings.certificates);
     let run = Run {
@@ -105,9 +106,10 @@ pub fn spawn(
         final_mode: false,
         replaying: Arc::new(AtomicBool::new(false)),
         cancel: watch::channel(false).0,
+        budget: Arc::clone(&budget),
     };
     tokio::spawn(run.run(rx, done_rx));
-    tx
+    RunSender::new(tx, budget)
 }
 
 /// Data taken out of the harvest and on its way to the collector; it comes
@@ -212,6 +214,8 @@ struct Run {
     /// Set to true to make every send still waiting on the collector give
     /// up and return its data (at shutdown).
     cancel: watch::Sender<bool>,
+    /// The byte budget of the queue; closed when the run ends.
+    budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl Run {
@@ -230,7 +234,9 @@ impl Run {
                     }
                     for msg in batch.drain(..) {
                         match msg {
-                            RunMsg::Transaction(body, origin) => self.merge(&body, &origin),
+                            RunMsg::Transaction(body, origin, _queued) => {
+                                self.merge(&body, &origin);
+                            }
                             RunMsg::FinalHarvest(done) => {
                                 self.final_harvest(&mut done_rx).await;
                                 let _ = done.send(());
@@ -286,11 +292,12 @@ impl Run {
         // count the Transaction as for an unknown run) instead of waiting
         // on a queue nobody reads.
         rx.close();
+        self.budget.close();
         let keep = end != RunEnd::Disconnected && self.settings.spool.is_some();
         let mut finals = Vec::new();
         while let Some(msg) = rx.recv().await {
             match msg {
-                RunMsg::Transaction(body, origin) if keep => self.merge(&body, &origin),
+                RunMsg::Transaction(body, origin, _queued) if keep => self.merge(&body, &origin),
                 RunMsg::Transaction(..) => {
                     self.stats
                         .transactions_unknown_run

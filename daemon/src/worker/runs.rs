@@ -7,15 +7,16 @@
 use bytes::Bytes;
 use dashmap::DashMap;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 /// Messages to a run task.
 #[derive(Debug)]
 pub enum RunMsg {
     /// A Transaction frame body for this run, from the connection whose
     /// [`Origin`] comes with it. Only its envelope has been read: the run
-    /// task verifies the whole body before using it.
-    Transaction(Bytes, Arc<Origin>),
+    /// task verifies the whole body before using it. The permit holds the
+    /// body's bytes against the run's queue budget until it is dropped.
+    Transaction(Bytes, Arc<Origin>, OwnedSemaphorePermit),
     /// Harvest everything now and stop; reply when done.
     FinalHarvest(oneshot::Sender<()>),
 }
@@ -48,8 +49,58 @@ impl Origin {
     }
 }
 
-/// Sender half of a run task's queue.
-pub type RunSender = mpsc::Sender<RunMsg>;
+/// Most bytes of Transaction bodies a run's queue holds. The queue is
+/// also limited to [`super::run::RUN_QUEUE`] messages, but by count alone
+/// 10 000 frames of up to 32 MiB could wait at once: 600 frames of 2.4 MiB
+/// from 20 agents already took the worker to 1.7 GB.
+pub const RUN_QUEUE_BYTES: usize = 128 << 20;
+
+/// Sender half of a run task's queue: a bounded channel plus a byte
+/// budget, so a burst of large Transactions waits at the connection (only
+/// that application's agents are slowed) instead of piling up in memory.
+#[derive(Debug, Clone)]
+pub struct RunSender {
+    tx: mpsc::Sender<RunMsg>,
+    budget: Arc<Semaphore>,
+}
+
+/// The run is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the run has ended")]
+pub struct RunClosed;
+
+impl RunSender {
+    /// A sender on `tx` whose Transactions may hold at most `budget` bytes
+    /// at once; the budget is shared with the receiving task, which closes
+    /// it when the run ends.
+    pub fn new(tx: mpsc::Sender<RunMsg>, budget: Arc<Semaphore>) -> Self {
+        RunSender { tx, budget }
+    }
+
+    /// Queues a Transaction body, waiting while the queue is full by count
+    /// or by bytes. A body larger than the whole budget takes all of it.
+    pub async fn transaction(&self, body: Bytes, origin: Arc<Origin>) -> Result<(), RunClosed> {
+        let cost = u32::try_from(body.len().clamp(1, RUN_QUEUE_BYTES)).unwrap_or(u32::MAX);
+        let permit = Arc::clone(&self.budget)
+            .acquire_many_owned(cost)
+            .await
+            .map_err(|_| RunClosed)?;
+        self.tx
+            .send(RunMsg::Transaction(body, origin, permit))
+            .await
+            .map_err(|_| RunClosed)
+    }
+
+    /// Sends a control message (the final harvest).
+    pub async fn send(&self, msg: RunMsg) -> Result<(), RunClosed> {
+        self.tx.send(msg).await.map_err(|_| RunClosed)
+    }
+}
+
+/// A fresh byte budget for one run's queue.
+pub fn queue_budget() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(RUN_QUEUE_BYTES))
+}
 
 /// Live runs by agent run id.
 #[derive(Clone, Default)]
@@ -84,5 +135,45 @@ impl Runs {
     /// True when no run is live.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn large_transactions_wait_for_queue_bytes() {
+        let (tx, mut rx) = mpsc::channel(100);
+        let budget = queue_budget();
+        let sender = RunSender::new(tx, Arc::clone(&budget));
+        let origin = Arc::new(Origin::default());
+        let big = Bytes::from(vec![0u8; RUN_QUEUE_BYTES / 2 + 1]);
+        sender
+            .transaction(big.clone(), Arc::clone(&origin))
+            .await
+            .unwrap();
+        // The second does not fit while the first is queued.
+        let second = sender.transaction(big.clone(), Arc::clone(&origin));
+        tokio::pin!(second);
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), &mut second)
+                .await
+                .is_err()
+        );
+        // Once the run has merged (dropped) the first, it goes through.
+        drop(rx.recv().await);
+        second.await.unwrap();
+        // A body above the whole budget still fits alone.
+        drop(rx.recv().await);
+        let huge = Bytes::from(vec![0u8; RUN_QUEUE_BYTES + 1]);
+        sender.transaction(huge, Arc::clone(&origin)).await.unwrap();
+        assert_eq!(budget.available_permits(), 0);
+        // A closed budget (the run ended) refuses at once.
+        budget.close();
+        assert_eq!(
+            sender.transaction(Bytes::from_static(b"x"), origin).await,
+            Err(RunClosed)
+        );
     }
 }
