@@ -79,10 +79,28 @@ fn fcgi_get(sock: &Path, script: &Path, uri: &str) -> String {
 struct Fpm(Child);
 
 impl Drop for Fpm {
+    /// SIGTERM: the master stops its workers, then exits. (SIGKILL, which
+    /// `Child::kill` sends, left the workers running, re-parented to init,
+    /// after every test run.)
     fn drop(&mut self) {
+        // SAFETY: a signal to the child we spawned.
+        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Whether a process exists.
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
 }
 
 #[test]
@@ -166,6 +184,14 @@ fn workers_connect_lazily_after_fork() {
     assert_eq!(d.connections(), conns_by_pid.len());
     let apps = frames.iter().filter(|f| f.kind() == "App").count();
     assert_eq!(apps, conns_by_pid.len(), "one App query per worker");
+    // Stopping php-fpm stops its workers too (no orphans left behind).
+    drop(fpm);
+    let until = Instant::now() + Duration::from_secs(10);
+    while worker_pids.iter().any(|&p| alive(p)) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left: Vec<_> = worker_pids.iter().filter(|&&p| alive(p)).collect();
+    assert!(left.is_empty(), "workers still running: {left:?}");
 }
 
 #[test]
