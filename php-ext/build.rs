@@ -24,6 +24,8 @@ fn php_config(arg: &str) -> String {
 const FUNCTIONS: &[&str] = &[
     "zend_observer_fcall_register",
     "zend_observer_error_register",
+    "zend_observer_fiber_switch_register",
+    "zend_observer_fiber_destroy_register",
     "zend_register_ini_entries",
     "zend_unregister_ini_entries",
     "zend_ini_string_ex",

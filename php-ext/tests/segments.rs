@@ -202,3 +202,100 @@ echo "done\n";
         ]
     );
 }
+
+/// Span events (the root included) of a run: name -> (parent name,
+/// timestamp ms, duration ms).
+fn span_tree(
+    d: &FakeDaemon,
+    script: &str,
+    ini: &[(&str, &str)],
+) -> HashMap<String, (String, f64, f64)> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.php"), script).unwrap();
+    let addr = d.address();
+    let mut all = vec![
+        ("newrelic.daemon.address", addr.as_str()),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+    ];
+    all.extend_from_slice(ini);
+    let out = php(&all)
+        .arg("s.php")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out),
+        "done\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frames = d.wait_frames(2);
+    let spans: Vec<serde_json::Value> = frames[1]
+        .txn()
+        .span_events
+        .iter()
+        .map(|e| serde_json::from_str::<serde_json::Value>(e).unwrap()[0].clone())
+        .collect();
+    let by_guid: HashMap<String, String> = spans
+        .iter()
+        .map(|s| {
+            (
+                s["guid"].as_str().unwrap().to_owned(),
+                s["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    spans
+        .iter()
+        .map(|s| {
+            let parent = s["parentId"]
+                .as_str()
+                .and_then(|p| by_guid.get(p))
+                .cloned()
+                .unwrap_or_default();
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                (
+                    parent,
+                    s["timestamp"].as_f64().unwrap(),
+                    s["duration"].as_f64().unwrap() * 1000.0,
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn fibers_keep_their_calls_apart() {
+    // outer_main() starts a fiber that suspends; outer_main returns; 20 ms
+    // later resume_it() resumes the fiber, which finishes. With one shared
+    // stack, outer_main's end popped fiber_fn's frame and resume_it's
+    // popped outer_main's: outer_main lasted until the very end and
+    // resume_it became its child.
+    const FIBERS: &str = r#"<?php
+function fiber_fn() { usleep(2000); Fiber::suspend(); usleep(2000); }
+function outer_main($f) { usleep(5000); $f->start(); }
+function resume_it($f) { $f->resume(); }
+$f = new Fiber('fiber_fn');
+outer_main($f);
+usleep(20000);
+resume_it($f);
+echo "done\n";
+"#;
+    let d = FakeDaemon::start(Mode::Connected);
+    let tree = span_tree(&d, FIBERS, &[]);
+    let root = "OtherTransaction/php/s.php".to_owned();
+    let (outer_parent, outer_ts, outer_ms) = tree["Custom/outer_main"].clone();
+    let (resume_parent, resume_ts, _) = tree["Custom/resume_it"].clone();
+    let (fiber_parent, _, fiber_ms) = tree["Custom/fiber_fn"].clone();
+    assert_eq!(outer_parent, root, "{tree:?}");
+    assert_eq!(resume_parent, root, "{tree:?}");
+    // The fiber's function ends under the call that resumed it, and spans
+    // the time it was suspended.
+    assert_eq!(fiber_parent, "Custom/resume_it", "{tree:?}");
+    assert!(fiber_ms >= 20.0, "{tree:?}");
+    // outer_main ended before resume_it began (timestamps are whole ms).
+    assert!(outer_ts + outer_ms <= resume_ts + 1.0, "{tree:?}");
+}

@@ -41,6 +41,11 @@ function fcc() { usleep(2500); }
 fcc();
 $c = fcc(...); $c(); unset($c);
 $d = (new ArrayObject([]))->count(...); $d(); unset($d);
+// Fibers: one suspended and resumed, one left suspended (destroyed at the
+// end of the script, which unwinds it).
+function in_fiber() { fcc(); Fiber::suspend(1); fcc(); }
+$f1 = new Fiber('in_fiber'); $f1->start(); fcc(); $f1->resume();
+$f2 = new Fiber('in_fiber'); $f2->start();
 echo "ok\n";
 throw new RuntimeException('uncaught');
 "#,

@@ -32,6 +32,7 @@
 
 use crate::attrs::AttrList;
 use crate::Ticks;
+use std::collections::HashMap;
 
 /// "No node".
 pub(crate) const NIL: u32 = u32::MAX;
@@ -177,7 +178,23 @@ pub(crate) struct Recorder {
     extras: Vec<Option<Extra>>,
     free_extras: Vec<u32>,
     scratch: Vec<u32>,
+    fibers: Fibers,
 }
+
+/// Open calls of fibers (PHP 8.1): see [`Recorder::switch_context`].
+#[derive(Debug, Default)]
+struct Fibers {
+    /// Contexts running one inside the other (the main context first), each
+    /// with the stack depth its own frames start at and the overflowed
+    /// calls of the context below it (its resumer) while it runs.
+    running: Vec<(usize, usize, u64)>,
+    /// The open frames (and overflowed calls) of suspended contexts.
+    suspended: HashMap<usize, (Vec<Frame>, u64)>,
+}
+
+/// Suspended fibers whose open calls are kept; beyond this their calls
+/// are forgotten (they still end, as unbalanced leaves, which are ignored).
+pub(crate) const SUSPENDED_FIBER_LIMIT: usize = 65_536;
 
 impl Recorder {
     /// A recorder whose root starts at `start`. `min_keep` is the
@@ -207,7 +224,76 @@ impl Recorder {
             extras: Vec::new(),
             free_extras: Vec::new(),
             scratch: Vec::new(),
+            fibers: Fibers::default(),
         }
+    }
+
+    /// PHP switched from execution context `from` to `to` (fibers). The
+    /// frames of a context are the top of the stack while it runs; left on
+    /// the shared stack across a switch, the calls of the context that runs
+    /// next would pop them, so each call would end with another's time and
+    /// parent. So: a context switching back to the one that started or
+    /// resumed it (a suspend, or the fiber's end) takes its open frames off
+    /// the stack and keeps them; a context that is started or resumed gets
+    /// its kept frames back on top of its resumer's.
+    ///
+    /// Parent links stay within the stack: the lowest frame taken off that
+    /// has a node is re-parented to the root (its old parent may end, and be
+    /// freed, while the fiber sleeps), and on resume to the resumer's
+    /// innermost segment.
+    pub fn switch_context(&mut self, from: usize, to: usize) {
+        if self.fibers.running.is_empty() {
+            self.fibers.running.push((from, 0, 0));
+        }
+        let n = self.fibers.running.len();
+        let returning =
+            n >= 2 && self.fibers.running[n - 1].0 == from && self.fibers.running[n - 2].0 == to;
+        if returning {
+            let Some((ctx, base, resumer_overflow)) = self.fibers.running.pop() else {
+                return;
+            };
+            let base = base.min(self.depth);
+            let frames: Vec<Frame> = self.frames[base..self.depth].to_vec();
+            if let Some(low) = frames.iter().find(|f| f.node != NIL) {
+                self.nodes[low.node as usize].parent = ROOT;
+            }
+            self.depth = base;
+            let overflow = std::mem::replace(&mut self.overflow, resumer_overflow);
+            if frames.is_empty() && overflow == 0 {
+                self.fibers.suspended.remove(&ctx);
+            } else if self.fibers.suspended.len() < SUSPENDED_FIBER_LIMIT
+                || self.fibers.suspended.contains_key(&ctx)
+            {
+                self.fibers.suspended.insert(ctx, (frames, overflow));
+            }
+            return;
+        }
+        let resumer_overflow = std::mem::take(&mut self.overflow);
+        self.fibers.running.push((to, self.depth, resumer_overflow));
+        let Some((frames, overflow)) = self.fibers.suspended.remove(&to) else {
+            return;
+        };
+        if let Some(low) = frames.iter().find(|f| f.node != NIL) {
+            let parent = self.current();
+            self.nodes[low.node as usize].parent = parent;
+        }
+        for f in frames {
+            if self.depth < self.max_depth && self.overflow == 0 {
+                match self.frames.get_mut(self.depth) {
+                    Some(slot) => *slot = f,
+                    None => self.frames.push(f),
+                }
+                self.depth += 1;
+            } else {
+                self.overflow += 1;
+            }
+        }
+        self.overflow += overflow;
+    }
+
+    /// PHP freed an execution context: forget its kept frames, if any.
+    pub fn context_destroyed(&mut self, ctx: usize) {
+        self.fibers.suspended.remove(&ctx);
     }
 
     /// The innermost open segment's node (the root when none is open),
@@ -863,6 +949,111 @@ mod tests {
         r.enter(7, 200);
         r.leave(201);
         assert_eq!(r.nodes.len(), before);
+    }
+
+    #[test]
+    fn a_suspended_fiber_keeps_its_calls_off_the_stack() {
+        const MAIN: usize = 1000;
+        const FIBER: usize = 2000;
+        let mut r = Recorder::new(0, 10, 100, 64);
+        r.enter(1, 0); // outer(), which starts the fiber
+        r.switch_context(MAIN, FIBER);
+        r.enter(2, 5); // fiber_fn()
+        r.switch_context(FIBER, MAIN); // Fiber::suspend()
+        assert_eq!(r.depth(), 1);
+        r.leave(70); // outer() ends: it is outer's frame that is popped
+        r.enter(3, 200); // resumer()
+        r.switch_context(MAIN, FIBER); // ->resume()
+        assert_eq!(r.depth(), 2);
+        r.leave(290); // fiber_fn() ends (285 ticks: kept)
+        r.switch_context(FIBER, MAIN); // the fiber is done
+        r.leave(300); // resumer() ends
+        r.close_root(300);
+        check_links(&r, ROOT);
+        assert_eq!(shape(&r, ROOT), "R(1,3(2))");
+        let durations: Vec<(usize, u64)> = r
+            .children(ROOT)
+            .map(|c| (r.nodes[c as usize].func, r.nodes[c as usize].duration()))
+            .collect();
+        assert_eq!(durations, [(1, 70), (3, 100)]);
+        assert!(r.fibers.suspended.is_empty());
+    }
+
+    #[test]
+    fn a_fiber_node_outlives_the_segment_it_started_under() {
+        const MAIN: usize = 1000;
+        const FIBER: usize = 2000;
+        let mut r = Recorder::new(0, 10, 100, 64);
+        r.enter(1, 0); // outer()
+        r.switch_context(MAIN, FIBER);
+        r.enter(2, 1); // fiber_fn()
+        r.enter(4, 2); // db(): instrumented, kept: fiber_fn and outer get nodes
+        let c = r.current();
+        r.mark(c, flag::INSTRUMENTED);
+        r.leave(3);
+        r.switch_context(FIBER, MAIN); // suspended with fiber_fn materialised
+        r.leave(5); // outer: short and plain, dropped: its node is freed...
+        for t in 0..20 {
+            // ...and reused by the next segments
+            r.enter(9, 10 + t);
+            let c = r.current();
+            r.mark(c, flag::INSTRUMENTED);
+            r.leave(10 + t);
+        }
+        r.enter(3, 100);
+        r.switch_context(MAIN, FIBER);
+        r.leave(200); // fiber_fn ends under the resumer
+        r.switch_context(FIBER, MAIN);
+        r.leave(210);
+        r.close_root(210);
+        check_links(&r, ROOT);
+        let expected = format!("R({}3(2(4)))", "9,".repeat(20));
+        assert_eq!(shape(&r, ROOT), expected);
+    }
+
+    #[test]
+    fn overflowed_calls_stay_with_their_context() {
+        let (main, fiber) = (1usize, 2usize);
+        let mut r = Recorder::new(0, 1, 100, 2);
+        r.enter(1, 0);
+        r.enter(2, 1);
+        r.enter(3, 2); // beyond the stack: counted
+        r.switch_context(main, fiber); // resumed from deep down
+        r.enter(10, 3); // the fiber's calls are beyond the stack too
+        r.switch_context(fiber, main); // suspend
+        r.leave(4); // main's overflowed call
+        r.leave(5); // 2
+        r.leave(6); // 1
+        assert_eq!(r.depth(), 0);
+        r.switch_context(main, fiber); // resumed at the top
+        assert_eq!(r.depth(), 0, "its overflowed call is not a frame");
+        r.leave(7); // 10, counted
+        r.switch_context(fiber, main);
+        r.close_root(8);
+        check_links(&r, ROOT);
+        assert_eq!(shape(&r, ROOT), "R(1(2))");
+    }
+
+    #[test]
+    fn nested_fibers_and_a_fiber_destroyed_while_suspended() {
+        let (main, a, b) = (1usize, 2usize, 3usize);
+        let mut r = Recorder::new(0, 1, 100, 64);
+        r.switch_context(main, a);
+        r.enter(10, 1);
+        r.switch_context(a, b); // a starts b
+        r.enter(20, 2);
+        r.switch_context(b, a); // b suspends back to a
+        assert_eq!(r.depth(), 1);
+        r.switch_context(a, main); // a suspends
+        assert_eq!(r.depth(), 0);
+        r.context_destroyed(b);
+        r.switch_context(main, a); // a resumed, ends
+        r.leave(30);
+        r.switch_context(a, main);
+        r.close_root(40);
+        check_links(&r, ROOT);
+        assert_eq!(shape(&r, ROOT), "R(10)");
+        assert!(r.fibers.suspended.is_empty());
     }
 
     #[test]

@@ -514,6 +514,17 @@ impl Transaction {
         self.rec.enter(0, now);
     }
 
+    /// PHP switched execution context (fibers, PHP 8.1): see the
+    /// recorder. `from` and `to` identify the contexts (their addresses).
+    pub fn switch_context(&mut self, from: usize, to: usize) {
+        self.rec.switch_context(from, to);
+    }
+
+    /// PHP freed an execution context (a fiber object went away).
+    pub fn context_destroyed(&mut self, ctx: usize) {
+        self.rec.context_destroyed(ctx);
+    }
+
     /// User function calls so far (`Supportability/execute/user/call_count`).
     pub fn user_calls(&self) -> u64 {
         self.rec.calls

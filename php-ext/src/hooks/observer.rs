@@ -77,10 +77,37 @@ fn file_name(path: &str) -> Option<String> {
     NAMING.with(|n| n.1.name_for(path)).flatten()
 }
 
-/// Registers the observer (MINIT).
+/// Registers the observer (MINIT), and the fiber observers that keep each
+/// fiber's open calls apart (see `seraph_txn`'s recorder).
 pub fn register() {
     // SAFETY: called in MINIT, the only time PHP accepts observers.
-    unsafe { ffi::zend_observer_fcall_register(Some(init)) };
+    unsafe {
+        ffi::zend_observer_fcall_register(Some(init));
+        ffi::zend_observer_fiber_switch_register(Some(fiber_switch));
+        ffi::zend_observer_fiber_destroy_register(Some(fiber_destroy));
+    }
+}
+
+/// A fiber starts, suspends, resumes or ends: the transaction moves the
+/// open calls of the context left off the stack. Without this, the calls
+/// of one context popped the frames of another (a function that started a
+/// fiber took the fiber's end time, the fiber's function the starter's).
+unsafe extern "C" fn fiber_switch(
+    from: *mut ffi::zend_fiber_context,
+    to: *mut ffi::zend_fiber_context,
+) {
+    let (from, to) = (from as usize, to as usize);
+    guard("fiber switch", (), || {
+        with_txn(|t| t.switch_context(from, to))
+    });
+}
+
+/// A fiber context is freed; its address may be reused by the next one.
+unsafe extern "C" fn fiber_destroy(ctx: *mut ffi::zend_fiber_context) {
+    let ctx = ctx as usize;
+    guard("fiber destroy", (), || {
+        with_txn(|t| t.context_destroyed(ctx))
+    });
 }
 
 const NONE: ffi::zend_observer_fcall_handlers = ffi::zend_observer_fcall_handlers {
@@ -158,7 +185,7 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
 }
 
 /// Runs `f` on the open transaction, if any. Only for the hot handlers:
-/// `f` is `Transaction::enter` or `Transaction::leave`, which are pure
+/// `f` is `Transaction::enter`, `leave` or `switch_context`, which are pure
 /// bookkeeping in `seraph_txn` and never reach PHP or the agent state.
 #[inline(always)]
 fn with_txn(f: impl FnOnce(&mut Transaction)) {
