@@ -22,6 +22,12 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 const MAX_REPLY: usize = 32 << 20;
 /// Minimum time between two identical warnings.
 const WARN_EVERY: Duration = Duration::from_secs(60);
+/// Applications one process keeps (New Relic's agent's `NR_APP_LIMIT`, which
+/// matches its daemon's). Each keeps its connect reply; a worker that names
+/// its transactions' application after its data (one per tenant, via
+/// `newrelic_start_transaction` or `ini_set`) would otherwise keep one per
+/// name for as long as it lives.
+pub const APP_LIMIT: usize = 250;
 
 /// Why a Transaction was not delivered.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +73,7 @@ pub struct DaemonClient {
     spawner: Spawner,
     warn_connect: RateLimit,
     warn_app: RateLimit,
+    warn_limit: RateLimit,
 }
 
 impl DaemonClient {
@@ -192,6 +199,15 @@ impl DaemonClient {
         };
         let idx = match self.apps.iter().position(|a| *a.key() == key) {
             Some(i) => i,
+            None if self.apps.len() >= APP_LIMIT => {
+                if self.warn_limit.allow(Instant::now()) {
+                    tracing::warn!(
+                        "application '{}' not started: this process already uses {APP_LIMIT} applications",
+                        settings.appname
+                    );
+                }
+                return None;
+            }
             None => {
                 self.apps.push(AppCache::new(key));
                 self.apps.len() - 1
@@ -280,5 +296,32 @@ impl DaemonClient {
             self.conn = None;
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_keeps_at_most_the_app_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let address = dir.path().join("nobody.sock");
+        let address = address.to_str().unwrap().to_owned();
+        let mut client = DaemonClient::new();
+        let kind = ProcessKind { is_cli: true };
+        for i in 0..APP_LIMIT + 50 {
+            let appname = format!("tenant-{i}");
+            let ini = |name: &str| match name {
+                "newrelic.daemon.address" => Some(address.clone()),
+                "newrelic.daemon.dont_launch" => Some("3".to_owned()),
+                "newrelic.license" => Some("0123456789012345678901234567890123456789".to_owned()),
+                "newrelic.appname" => Some(appname.clone()),
+                _ => None,
+            };
+            let (settings, _) = AgentSettings::resolve(&ini);
+            assert!(client.app(&settings, kind, AppInfo::default).is_none());
+        }
+        assert_eq!(client.apps.len(), APP_LIMIT);
     }
 }
