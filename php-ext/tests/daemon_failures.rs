@@ -227,3 +227,76 @@ fn absurd_time_settings_do_not_switch_the_agent_off() {
     let kinds: Vec<_> = d.wait_frames(2).iter().map(|f| f.kind()).collect();
     assert_eq!(kinds, ["App", "Transaction"]);
 }
+
+#[test]
+fn a_spawned_daemon_starts_with_default_signal_handling() {
+    // A CLI worker that blocks SIGTERM and ignores SIGINT, then (mid-script)
+    // starts a transaction while no daemon runs: the daemon it starts used
+    // to inherit both (a blocked mask and ignored signals survive exec), so
+    // `kill` could not stop it gracefully.
+    require("python3", "python3");
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("signals");
+    let fake = dir.path().join("fake-newrelic-daemon");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/usr/bin/env python3\n\
+             open({:?}, 'w').write(''.join(l for l in open('/proc/self/status') \
+             if l.startswith(('SigBlk', 'SigIgn'))))\n",
+            marker.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let sock = dir.path().join("absent.sock");
+    let script = format!(
+        "pcntl_sigprocmask(SIG_BLOCK, [SIGTERM, SIGUSR1]);\n\
+         pcntl_signal(SIGINT, SIG_IGN);\n\
+         newrelic_start_transaction('spawned', '{LICENSE}');\n\
+         echo \"out\\n\";"
+    );
+    // No license in php.ini: RINIT starts nothing (and spawns nothing);
+    // the API call does, after the script changed its signal state.
+    let out = php(&[
+        ("newrelic.daemon.address", sock.to_str().unwrap()),
+        ("newrelic.daemon.dont_launch", "0"),
+        ("newrelic.daemon.location", fake.to_str().unwrap()),
+        (
+            "newrelic.daemon.pidfile",
+            dir.path().join("pid").to_str().unwrap(),
+        ),
+    ])
+    .args(["-r", &script])
+    .output()
+    .unwrap();
+    assert_eq!(
+        stdout(&out),
+        "out\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    let mut status = String::new();
+    while std::time::Instant::now() < until {
+        status = std::fs::read_to_string(&marker).unwrap_or_default();
+        if status.lines().count() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mask = |name: &str| {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("the daemon was not started: {status:?}"));
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    let bit = |sig: i32| 1u64 << (sig - 1);
+    assert_eq!(mask("SigBlk"), 0, "no signal blocked: {status}");
+    assert_eq!(
+        mask("SigIgn") & (bit(libc::SIGINT) | bit(libc::SIGTERM)),
+        0,
+        "SIGINT and SIGTERM not ignored: {status}"
+    );
+}

@@ -165,6 +165,19 @@ impl Spawner {
                 if pid2 != 0 {
                     libc::_exit(0);
                 }
+                // A blocked mask and ignored signals survive exec: a CLI
+                // worker that blocks SIGTERM (pcntl_sigprocmask) or ignores
+                // SIGINT would start a daemon that `kill` cannot stop
+                // gracefully. The daemon starts with PHP's signal state
+                // undone.
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+                let mut dfl: libc::sigaction = std::mem::zeroed();
+                dfl.sa_sigaction = libc::SIG_DFL;
+                for sig in 1..65 {
+                    libc::sigaction(sig, &dfl, std::ptr::null_mut());
+                }
                 let null = libc::open(devnull.as_ptr(), libc::O_RDWR);
                 if null >= 0 {
                     libc::dup2(null, 0);
