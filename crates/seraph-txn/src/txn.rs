@@ -186,6 +186,17 @@ pub(crate) const RAW_MESSAGE_DISALLOWED: &str = "Message removed by New Relic se
 /// Slow SQL entries kept per transaction.
 const MAX_SLOW_SQLS: usize = 10;
 
+/// Bytes of a query the agent looks at (parsing, obfuscation). An
+/// unterminated literal at the cut is masked whole by the obfuscator.
+pub const SQL_SCAN_LIMIT: usize = 64 * 1024;
+
+/// Bytes of (raw or obfuscated) SQL kept per datastore segment and slow
+/// query: New Relic's limit on an event attribute value (`db.statement`),
+/// 4095. Whole queries were kept: 2 500 queries of 100 KB grew a process
+/// by 197 MB of agent memory (PHP's `memory_limit` does not cover it) and
+/// made frames too large for the daemon.
+pub const SQL_KEPT_LIMIT: usize = 4095;
+
 /// One transaction. See the crate docs for the call sequence.
 pub struct Transaction {
     pub(crate) cfg: Arc<TxnConfig>,
@@ -562,7 +573,11 @@ impl Transaction {
 
     /// The innermost call ends as a datastore call: it is always kept, gets
     /// the datastore metrics, and may become a slow SQL entry.
-    pub fn leave_datastore(&mut self, now: Ticks, ds: DatastoreCall) {
+    pub fn leave_datastore(&mut self, now: Ticks, mut ds: DatastoreCall) {
+        if let Some(q) = ds.sql.as_mut() {
+            let keep = crate::attrs::truncate_utf8(q, SQL_SCAN_LIMIT).len();
+            q.truncate(keep);
+        }
         let popped = self.rec.pop(now);
         let dur_us = popped.map_or(0, |i| self.node_dur_us(i));
         let product = if ds.product.is_empty() {
@@ -628,9 +643,10 @@ impl Transaction {
             seg.backtrace = ds.backtrace.as_deref().map(json::string_array);
         }
         if let Some(q) = &ds.sql {
+            let kept = |s: &str| crate::attrs::truncate_utf8(s, SQL_KEPT_LIMIT).to_owned();
             match self.cfg.sql_recording() {
-                RecordSql::Raw => seg.sql = Some(q.clone()),
-                RecordSql::Obfuscated => seg.sql_obfuscated = Some(sql::obfuscate(q)),
+                RecordSql::Raw => seg.sql = Some(kept(q)),
+                RecordSql::Obfuscated => seg.sql_obfuscated = Some(kept(&sql::obfuscate(q))),
                 RecordSql::Off => {}
             }
         }

@@ -1137,3 +1137,69 @@ fn a_long_transaction_keeps_its_metric_tables_bounded() {
     }
     assert_eq!(metric(&d, "Custom/job/0").unwrap().count, 1.0);
 }
+
+#[test]
+fn huge_queries_are_kept_bounded_and_never_leak_a_literal() {
+    // Bulk statements of hundreds of KB used to be kept whole in every
+    // datastore segment (up to 2 000 of them), in agent memory that PHP's
+    // memory_limit does not cover, and sent in traces and spans.
+    let statement = |d: &seraph_wire::TransactionData| -> Vec<String> {
+        d.span_events
+            .iter()
+            .filter_map(|e| json(e)[2]["db.statement"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let big_literal = "x".repeat(200_000);
+    let mut cfg = TxnConfig::default();
+    cfg.transaction_tracer.threshold = Threshold::Duration(0);
+    let mut t = cli(cfg.clone());
+    for i in 0..50u64 {
+        t.enter_internal(i * MS);
+        t.leave_datastore(
+            i * MS + 500_000,
+            DatastoreCall {
+                product: "MySQL".into(),
+                // The scan limit cuts inside the big literal: it is masked
+                // whole, and the secret after it is never looked at.
+                sql: Some(format!(
+                    "INSERT INTO imports VALUES ('{big_literal}', 'secret')"
+                )),
+                ..DatastoreCall::default()
+            },
+        );
+    }
+    let d = finish(t, 60 * MS).unwrap();
+    let stmts = statement(&d);
+    assert_eq!(stmts.len(), 50);
+    assert!(
+        stmts.iter().all(|s| s == "INSERT INTO imports VALUES (?"),
+        "{:?}",
+        &stmts[0]
+    );
+    assert!(metric(&d, "Datastore/statement/MySQL/imports/insert").is_some());
+
+    // Raw SQL is cut at SQL_KEPT_LIMIT bytes, on a character boundary.
+    cfg.transaction_tracer.record_sql = RecordSql::Raw;
+    let mut t = cli(cfg);
+    t.enter_internal(0);
+    t.leave_datastore(
+        500_000,
+        DatastoreCall {
+            product: "MySQL".into(),
+            sql: Some(format!("SELECT '{}' FROM t", "é".repeat(10_000))),
+            ..DatastoreCall::default()
+        },
+    );
+    let d = finish(t, MS).unwrap();
+    let stmts = statement(&d);
+    assert_eq!(stmts.len(), 1);
+    assert!(stmts[0].len() <= SQL_KEPT_LIMIT && stmts[0].len() >= SQL_KEPT_LIMIT - 1);
+    assert!(stmts[0].starts_with("SELECT 'éé"));
+    let trace = d.trace.as_ref().unwrap().data.clone();
+    // (JSON escapes é as \u00e9: 6 bytes for 2.) The whole query would be 60 KB.
+    assert!(
+        trace.len() < 4 * SQL_KEPT_LIMIT,
+        "trace: {} bytes",
+        trace.len()
+    );
+}
