@@ -707,3 +707,47 @@ fn ignore_exceptions_covers_subclasses_of_uncaught_exceptions_only() {
     assert_eq!(txn.errors.len(), 1);
     assert!(txn.span_events.iter().any(|s| s.contains("error.class")));
 }
+
+#[test]
+fn huge_exception_messages_are_bounded_and_the_transaction_is_sent() {
+    // 40 exceptions with 100 KB messages, each through 51 frames: every
+    // segment an exception leaves carries its message. Whole messages made
+    // a ~200 MB frame (and as much agent memory); the daemon could not
+    // take it within the 500 ms write deadline and the transaction was lost.
+    let d = FakeDaemon::start(Mode::Connected);
+    let code = r#"
+        function thrower($n, $msg) { if ($n == 0) throw new RuntimeException($msg); thrower($n - 1, $msg); }
+        $msg = str_repeat('m', 100000);
+        for ($i = 0; $i < 40; $i++) { try { thrower(50, $msg . $i); } catch (Exception $e) {} }
+        echo "done\n";
+    "#;
+    let addr = d.address();
+    let out = php(&[
+        ("newrelic.daemon.address", &addr),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+    ])
+    .args(["-r", code])
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), "done\n");
+    let frames = d.wait_frames(2);
+    assert_eq!(frames.len(), 2);
+    assert!(
+        frames[1].body.len() < 16 << 20,
+        "{} bytes",
+        frames[1].body.len()
+    );
+    let txn = frames[1].txn();
+    let longest = txn
+        .span_events
+        .iter()
+        .filter_map(|s| {
+            let v: serde_json::Value = serde_json::from_str(s).unwrap();
+            v[2]["error.message"].as_str().map(str::len)
+        })
+        .max()
+        .unwrap();
+    assert!(longest <= seraph_txn::ERROR_MESSAGE_LIMIT, "{longest}");
+}

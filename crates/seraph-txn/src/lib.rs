@@ -77,7 +77,7 @@ pub use metrics::ApdexZone;
 pub use sampler::Sampler;
 pub use txn::{
     ClockScale, DatastoreCall, ExternalCall, FuncNames, NameSource, NoticedError, ResourceUsage,
-    Transaction, TxnKind, WebRequest, SQL_KEPT_LIMIT, SQL_SCAN_LIMIT,
+    Transaction, TxnKind, WebRequest, ERROR_MESSAGE_LIMIT, SQL_KEPT_LIMIT, SQL_SCAN_LIMIT,
 };
 
 /// Monotonic clock ticks; their unit is given by [`ClockScale`].

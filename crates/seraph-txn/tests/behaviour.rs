@@ -1203,3 +1203,36 @@ fn huge_queries_are_kept_bounded_and_never_leak_a_literal() {
         trace.len()
     );
 }
+
+#[test]
+fn error_messages_are_bounded_on_every_segment_and_the_error() {
+    let huge = "m".repeat(100_000);
+    let mut cfg = TxnConfig::default();
+    cfg.transaction_tracer.threshold = Threshold::Duration(0);
+    let mut t = cli(cfg);
+    for i in 0..50u64 {
+        t.enter(1, i * MS);
+        t.set_current_segment_error("RuntimeException", &huge);
+        t.leave(i * MS + 1000);
+    }
+    assert!(t.notice_error(NoticedError {
+        priority: 50,
+        message: huge.clone(),
+        class: "RuntimeException".into(),
+        stack_trace: vec![],
+        now_unix_us: T0_US,
+    }));
+    let d = finish(t, 60 * MS).unwrap();
+    let messages: Vec<usize> = d
+        .span_events
+        .iter()
+        .filter_map(|e| json(e)[2]["error.message"].as_str().map(str::len))
+        .collect();
+    // The 50 segments and the root (the noticed error's segment).
+    assert_eq!(messages.len(), 51);
+    assert!(
+        messages.iter().all(|&l| l == ERROR_MESSAGE_LIMIT),
+        "{messages:?}"
+    );
+    assert!(d.errors[0].data.len() < 2 * ERROR_MESSAGE_LIMIT + 2_000);
+}

@@ -177,11 +177,17 @@ unsafe fn read(obj: *mut ffi::zend_object, with_stack: bool) -> Option<Exception
     // names.
     let n = unsafe { ffi::seraph_class_chain(obj, names.as_mut_ptr(), names.len()) };
     // SAFETY: strings borrowed from the live object and its classes, copied
-    // at once.
+    // at once (the message no further than the model keeps of it: it is
+    // formatted again for every frame the exception leaves).
     unsafe {
         Some(ExceptionInfo {
             class: zstr_lossy(info.class_name).unwrap_or_default(),
-            message: zstr_lossy(info.message).unwrap_or_default(),
+            message: zstr(info.message)
+                .map(|m| {
+                    let cut = &m[..m.len().min(seraph_txn::ERROR_MESSAGE_LIMIT)];
+                    String::from_utf8_lossy(cut).into_owned()
+                })
+                .unwrap_or_default(),
             file: zstr_lossy(info.file).unwrap_or_default(),
             line: info.line,
             stack,
