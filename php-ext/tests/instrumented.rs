@@ -185,3 +185,107 @@ echo $db->query('SELECT name FROM main.products')->fetchColumn(), "\n";
         ]
     );
 }
+
+/// An HTTP server that answers 200 to every request and records each
+/// request line with its headers.
+fn recording_server() -> (u16, Arc<Mutex<Vec<Vec<String>>>>) {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::<Vec<String>>::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for s in server.incoming() {
+            let Ok(s) = s else { return };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut lines = Vec::new();
+            let mut line = String::new();
+            while r.read_line(&mut line).is_ok() && line != "\r\n" && !line.is_empty() {
+                lines.push(line.trim_end().to_owned());
+                line.clear();
+            }
+            seen2.lock().unwrap().push(lines);
+            let mut s = s;
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn trace_headers_never_bring_back_headers_the_handle_no_longer_has() {
+    // The trace headers are merged into CURLOPT_HTTPHEADER with the
+    // handle's own headers, as the agent remembers them. It remembered
+    // them across curl_reset, and a handle made by curl_copy_handle (whose
+    // object number was a freed handle's) got that handle's headers: an
+    // Authorization header went with later requests, to other URLs, and
+    // the copy lost its own X-User.
+    let d = FakeDaemon::start(Mode::Connected);
+    let (port, seen) = recording_server();
+    let script = format!(
+        r#"$base = "http://127.0.0.1:{port}";
+$ch = curl_init("$base/first");
+curl_setopt($ch, CURLOPT_HTTPHEADER, ['Authorization: Bearer secret-for-first']);
+curl_setopt($ch, CURLOPT_RETURNTRANSFER, true);
+curl_exec($ch);
+curl_reset($ch);
+curl_setopt($ch, CURLOPT_URL, "$base/after-reset");
+curl_setopt($ch, CURLOPT_RETURNTRANSFER, true);
+curl_exec($ch);
+unset($ch);
+$ch3 = curl_init("$base/own");
+curl_setopt($ch3, CURLOPT_HTTPHEADER, ['X-User: alice']);
+curl_setopt($ch3, CURLOPT_RETURNTRANSFER, true);
+curl_exec($ch3);
+$ch4 = curl_copy_handle($ch3);
+curl_setopt($ch4, CURLOPT_URL, "$base/copy");
+curl_exec($ch4);
+try {{ curl_setopt($ch4, CURLOPT_HTTPHEADER, 'not an array'); }} catch (TypeError $e) {{}}
+curl_setopt($ch4, CURLOPT_URL, "$base/after-failed-setopt");
+curl_exec($ch4);
+echo "done\n";"#
+    );
+    let addr = d.address();
+    let out = php(&[
+        ("newrelic.daemon.address", &addr),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+        ("extension", "curl"),
+    ])
+    .args(["-r", &script])
+    .output()
+    .unwrap();
+    assert_eq!(
+        stdout(&out),
+        "done\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requests = seen.lock().unwrap().clone();
+    let headers = |path: &str| -> Vec<String> {
+        requests
+            .iter()
+            .find(|r| r[0].contains(&format!(" /{path} ")))
+            .unwrap_or_else(|| panic!("no request to /{path}: {requests:?}"))
+            .iter()
+            .skip(1)
+            .filter(|h| {
+                !h.starts_with("traceparent")
+                    && !h.starts_with("tracestate")
+                    && !h.starts_with("newrelic")
+            })
+            .filter(|h| h.starts_with("Authorization") || h.starts_with("X-User"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(headers("first"), ["Authorization: Bearer secret-for-first"]);
+    assert!(headers("after-reset").is_empty(), "{requests:?}");
+    assert_eq!(headers("own"), ["X-User: alice"]);
+    assert_eq!(headers("copy"), ["X-User: alice"]);
+    assert_eq!(headers("after-failed-setopt"), ["X-User: alice"]);
+    // Every request still carries the trace headers.
+    assert!(requests
+        .iter()
+        .all(|r| r.iter().any(|h| h.starts_with("traceparent: 00-"))));
+}

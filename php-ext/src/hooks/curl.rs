@@ -4,6 +4,14 @@
 //! headers are merged into the request's `CURLOPT_HTTPHEADER` just before
 //! `curl_exec` runs (the user's own headers are remembered so the merge
 //! never duplicates ours).
+//!
+//! Because the merge *replaces* the handle's header list, what is
+//! remembered must be exactly the handle's own: `curl_reset` clears it,
+//! `curl_copy_handle` copies it to the new handle (whose object handle
+//! number may be a freed handle's, with that handle's headers), and a
+//! `curl_setopt` that failed changes nothing. Otherwise a request got an
+//! earlier request's headers (an `Authorization` sent to another host)
+//! and lost its own.
 
 use super::instrument::Pre;
 use crate::request::AGENT;
@@ -99,8 +107,12 @@ pub(super) fn after_init(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
     });
 }
 
-/// `curl_setopt($ch, $opt, $value)`.
-pub(super) fn after_setopt(ex: *mut ffi::zend_execute_data) {
+/// `curl_setopt($ch, $opt, $value)`, when it succeeded.
+pub(super) fn after_setopt(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
+    // SAFETY: the return slot of the finished call.
+    if !matches!(unsafe { read(rv) }, Val::Bool(true)) {
+        return;
+    }
     let (Some(h), Val::Long(opt)) = (handle_of(arg(ex, 1)), arg(ex, 2)) else {
         return;
     };
@@ -122,6 +134,31 @@ pub(super) fn after_setopt_array(ex: *mut ffi::zend_execute_data) {
                 }
             })
         };
+    });
+}
+
+/// `curl_reset($ch)`: every option is back to its default.
+pub(super) fn after_reset(ex: *mut ffi::zend_execute_data) {
+    if let Some(h) = handle_of(arg(ex, 1)) {
+        with_state(h, |s| *s = CurlState::default());
+    }
+}
+
+/// `curl_copy_handle($ch)`: the new handle starts with the original's
+/// options (and must not keep whatever a freed handle with its number had).
+pub(super) fn after_copy_handle(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
+    // SAFETY: the return slot of the finished call.
+    let Some(new) = handle_of(unsafe { read(rv) }) else {
+        return;
+    };
+    let old = handle_of(arg(ex, 1));
+    let _ = AGENT.with(|a| {
+        if let Some(a) = a.as_mut() {
+            let copied = old
+                .and_then(|h| a.req.curl.get(&h).cloned())
+                .unwrap_or_default();
+            a.req.curl.insert(new, copied);
+        }
     });
 }
 

@@ -38,6 +38,10 @@ pub enum Hooked {
     CurlSetoptArray,
     /// `curl_exec`.
     CurlExec,
+    /// `curl_reset`: the handle's options are gone, so is what we know.
+    CurlReset,
+    /// `curl_copy_handle`: the copy has the original's options.
+    CurlCopyHandle,
     /// `pcntl_fork`, `pcntl_rfork`, `pcntl_forkx`: the child lets go of
     /// the parent's transaction at once (see `Agent::check_fork`).
     Fork,
@@ -57,7 +61,7 @@ impl Hooked {
             Hooked::CurlSetopt => "Supportability/InstrumentedFunction/curl_setopt",
             Hooked::CurlSetoptArray => "Supportability/InstrumentedFunction/curl_setopt_array",
             Hooked::CurlExec => "Supportability/InstrumentedFunction/curl_exec",
-            Hooked::Fork => return None,
+            Hooked::CurlReset | Hooked::CurlCopyHandle | Hooked::Fork => return None,
         })
     }
 }
@@ -72,6 +76,8 @@ const TARGETS: &[(Option<&str>, &str, Hooked)] = &[
     (None, "curl_setopt", Hooked::CurlSetopt),
     (None, "curl_setopt_array", Hooked::CurlSetoptArray),
     (None, "curl_exec", Hooked::CurlExec),
+    (None, "curl_reset", Hooked::CurlReset),
+    (None, "curl_copy_handle", Hooked::CurlCopyHandle),
     (None, "pcntl_fork", Hooked::Fork),
     (None, "pcntl_rfork", Hooked::Fork),
     (None, "pcntl_forkx", Hooked::Fork),
@@ -176,9 +182,11 @@ unsafe extern "C" fn wrapper(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval
             pdo::after(kind, ex, rv, pre)
         }
         Hooked::CurlInit => curl::after_init(ex, rv),
-        Hooked::CurlSetopt => curl::after_setopt(ex),
+        Hooked::CurlSetopt => curl::after_setopt(ex, rv),
         Hooked::CurlSetoptArray => curl::after_setopt_array(ex),
         Hooked::CurlExec => curl::after_exec(ex, pre),
+        Hooked::CurlReset => curl::after_reset(ex),
+        Hooked::CurlCopyHandle => curl::after_copy_handle(ex, rv),
         Hooked::Fork => after_fork(rv),
     });
     // The original handler, or a call the before/after steps made into PHP,
