@@ -29,15 +29,8 @@ async fn setup(standin: StandinConfig, cfg: &[&str]) -> (Standin, Daemon) {
 /// [`setup`] with more daemon options (`cfg` gets the CA line added).
 async fn setup_with(standin: StandinConfig, mut options: DaemonOptions) -> (Standin, Daemon) {
     let standin = Standin::start(standin).await.expect("start stand-in");
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    standin.write_ca(&ca).unwrap();
-    options
-        .cfg
-        .push(format!("ssl_ca_bundle = {}", ca.display()));
+    options.ca_pem = standin.ca_pem().map(str::to_owned);
     let daemon = Daemon::start(options).await;
-    // Keep the CA file alive as long as the daemon's temp dir.
-    std::fs::copy(&ca, daemon.path().join("ca.pem")).unwrap();
     (standin, daemon)
 }
 
@@ -1336,4 +1329,81 @@ async fn a_burst_of_large_transactions_is_held_to_the_queue_budget() {
         grown < 512 * 1024,
         "the daemon grew by {grown} KiB while 1.4 GB of Transactions arrived"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_is_respawned_and_the_spool_survives_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DaemonOptions {
+        cfg: vec![format!(
+            "spool_dir = {}",
+            dir.path().join("spool").display()
+        )],
+        args: vec!["--watchdog-foreground".into()],
+        foreground: false,
+        ..Default::default()
+    };
+    let (standin, daemon) = setup_with(StandinConfig::fast(), options).await;
+    let (mut agent, run_one) = connect(&daemon, &standin, "killed").await;
+    // The collector refuses error traces retryably: they go to the spool
+    // at once (New Relic never retries them). Metrics and events are
+    // merged back in memory.
+    standin.inject(Fault::status(503).for_method("error_data").times(1));
+    standin.inject(Fault::status(503).for_method("metric_data").times(1000));
+    agent
+        .send_transaction(&run_one, &template("03-cli-error/a-uncaught"))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !daemon.log_text().contains("payload kept in the disk spool") {
+        assert!(tokio::time::Instant::now() < deadline, "nothing spooled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SIGKILL the worker in the middle of its harvests.
+    let worker = seraph_e2e::daemon::children_of(daemon.pid());
+    assert_eq!(worker.len(), 1, "one worker: {worker:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker[0] as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // The agent's connection dies with it; the watcher starts a new worker.
+    assert!(agent.is_closed_by_peer(Duration::from_secs(5)).await);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let respawned = loop {
+        let now = seraph_e2e::daemon::children_of(daemon.pid());
+        if now.len() == 1 && now != worker {
+            break now[0];
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no new worker: {now:?}; log:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_ne!(respawned, worker[0]);
+    standin.clear_faults();
+    // The application connects again; its new run replays the spooled
+    // error trace. (What the killed worker held in memory is gone.)
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let run_two = loop {
+        if let Ok(mut conn) = AgentConn::connect(&daemon.address).await {
+            let app = app_info(LICENSE, "killed", &standin.host());
+            if let Ok(run) = conn.connect_app(&app, WAIT).await {
+                break run;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no new worker listening"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_ne!(run_two, run_one);
+    let replayed = standin.wait_for("error_data", 2, WAIT).await.unwrap();
+    let last = replayed.last().unwrap();
+    assert_eq!(last.response_status, 200);
+    assert_eq!(last.run_id.as_deref(), Some(run_two.as_str()));
+    assert_eq!(last.payload[0], json!(run_two));
 }

@@ -30,6 +30,10 @@ pub struct DaemonOptions {
     pub loglevel: &'static str,
     /// Start it with this `RLIMIT_NOFILE` (soft and hard).
     pub nofile: Option<u64>,
+    /// A CA certificate (PEM) to trust: written into the daemon's own
+    /// directory (so it outlives the test's setup, e.g. for a respawned
+    /// worker) and set as `ssl_ca_bundle`.
+    pub ca_pem: Option<String>,
 }
 
 impl Default for DaemonOptions {
@@ -40,6 +44,7 @@ impl Default for DaemonOptions {
             foreground: true,
             loglevel: "debug",
             nofile: None,
+            ca_pem: None,
         }
     }
 }
@@ -57,7 +62,13 @@ impl Daemon {
         let address = Address::Abstract(name);
         let log = dir.path().join("daemon.log");
         let cfg = dir.path().join("newrelic.cfg");
-        std::fs::write(&cfg, options.cfg.join("\n") + "\n").unwrap();
+        let mut lines = options.cfg.clone();
+        if let Some(pem) = &options.ca_pem {
+            let ca = dir.path().join("ca.pem");
+            std::fs::write(&ca, pem).unwrap();
+            lines.push(format!("ssl_ca_bundle = {}", ca.display()));
+        }
+        std::fs::write(&cfg, lines.join("\n") + "\n").unwrap();
         let mut cmd = match options.nofile {
             // The shell lowers the limit, then execs the daemon in place
             // (same pid).
@@ -196,6 +207,24 @@ impl Daemon {
     }
 }
 
+/// Live children of process `pid` (from `/proc/*/stat`).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            // "pid (comm) state ppid ...": comm may hold spaces, so split
+            // after its closing parenthesis.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            let mut fields = after.split_whitespace();
+            let state = fields.next().unwrap_or("Z");
+            state != "Z" && fields.next().and_then(|p| p.parse().ok()) == Some(pid)
+        })
+        .collect()
+}
+
 /// The resident memory of process `pid` in KiB (0 once it has exited).
 pub fn rss_kib_of(pid: u32) -> u64 {
     status_field(pid, "VmRSS:")
@@ -214,7 +243,15 @@ fn status_field(pid: u32, field: &str) -> u64 {
 impl Drop for Daemon {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A watcher's worker would outlive it (and keep the test's
+            // stderr pipe open): kill it too.
+            let workers = children_of(child.id());
             let _ = child.kill();
+            for pid in workers {
+                if let Ok(pid) = i32::try_from(pid) {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+            }
             let _ = child.wait();
         }
     }
