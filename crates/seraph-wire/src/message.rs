@@ -1,6 +1,7 @@
 //! Verified decoding of a frame body into a typed, borrowed message.
 
 use crate::fb;
+use crate::repair::{replace_invalid_utf8, sanitize_strings};
 
 /// Why a frame body is not a usable `Message`.
 #[derive(Debug, thiserror::Error)]
@@ -165,9 +166,16 @@ pub fn decode<'a>(body: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<MessageRef
         .collect::<Vec<_>>()
         .into_iter();
     let mut shift = 0;
+    let mut walked = false;
     realign(body, offset, 0, scratch);
     for _ in 0..MAX_REPAIRS {
         match &err {
+            // The first bad string: fix every string in one walk (one
+            // verification per string would cost a verification each).
+            DecodeError::Invalid(flatbuffers::InvalidFlatbuffer::Utf8Error { .. }) if !walked => {
+                sanitize_strings(scratch);
+                walked = true;
+            }
             DecodeError::Invalid(flatbuffers::InvalidFlatbuffer::Utf8Error { range, .. }) => {
                 match scratch.get_mut(range.clone()) {
                     Some(bytes) => replace_invalid_utf8(bytes),
@@ -206,22 +214,6 @@ fn repairable(err: &DecodeError) -> bool {
     )
 }
 
-/// Overwrites every byte of `bytes` that is not part of valid UTF-8 with `?`.
-fn replace_invalid_utf8(bytes: &mut [u8]) {
-    let mut i = 0;
-    while i < bytes.len() {
-        match std::str::from_utf8(&bytes[i..]) {
-            Ok(_) => return,
-            Err(e) => {
-                let start = i + e.valid_up_to();
-                let len = e.error_len().unwrap_or(bytes.len() - start);
-                bytes[start..start + len].fill(b'?');
-                i = start + len;
-            }
-        }
-    }
-}
-
 /// Moves the content of a realigned copy from padding `from` to `to`.
 fn reshift(buf: &mut Vec<u8>, offset: u32, from: usize, to: usize) {
     let content = buf.split_off(4 + from);
@@ -255,6 +247,12 @@ fn realign(body: &[u8], offset: u32, shift: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(&(offset + shift as u32).to_le_bytes());
     out.resize(4 + shift, 0);
     out.extend_from_slice(&body[4..]);
+}
+
+/// [`verify`] alone (no repairs), for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) fn tests_verify(body: &[u8]) -> Result<MessageRef<'_>, DecodeError> {
+    verify(body)
 }
 
 fn verify(body: &[u8]) -> Result<MessageRef<'_>, DecodeError> {
@@ -325,6 +323,38 @@ mod tests {
             .unwrap()
             .contains(r"caf\u00e9 ?"));
         assert_eq!(msg.agent_run_id, Some("RUN"));
+    }
+
+    #[test]
+    fn many_non_utf8_strings_are_all_repaired() {
+        // A transaction whose 500 span events each carry a latin-1 byte
+        // (a non-UTF-8 URL or attribute in every segment).
+        let txn = crate::TransactionData {
+            name: "OtherTransaction/php/x.php".into(),
+            span_events: (0..500)
+                .map(|i| format!(r#"[{{"name":"caf\u00a7X{i}"}},{{}},{{}}]"#))
+                .collect(),
+            ..Default::default()
+        };
+        let mut body = crate::encode_transaction("RUN", &txn);
+        let mut patched = 0;
+        for w in 0..body.len() - 1 {
+            if body[w] == b'X' && body[w - 1] == b'7' {
+                body[w] = 0xe9;
+                patched += 1;
+            }
+        }
+        assert_eq!(patched, 500);
+        let mut scratch = Vec::new();
+        let msg = decode(&body, &mut scratch).expect("every string repaired");
+        let Body::Transaction(t) = msg.body else {
+            panic!("not a transaction")
+        };
+        let spans = t.span_events().unwrap();
+        assert_eq!(spans.len(), 500);
+        assert!(spans
+            .iter()
+            .all(|e| e.data().unwrap().contains(r"caf\u00a7?")));
     }
 
     #[test]
