@@ -1407,3 +1407,30 @@ async fn a_killed_worker_is_respawned_and_the_spool_survives_it() {
     assert_eq!(last.run_id.as_deref(), Some(run_two.as_str()));
     assert_eq!(last.payload[0], json!(run_two));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_stalled_connect_exits_promptly() {
+    let (standin, mut daemon) = setup(StandinConfig::fast(), &[]).await;
+    standin.inject(
+        Fault::delay(Duration::from_secs(120))
+            .for_method("preconnect")
+            .times(1),
+    );
+    let mut agent = daemon.agent().await;
+    let app = app_info(LICENSE, "connecting", &standin.host());
+    assert_eq!(
+        agent.app_query(&app, None).await.unwrap().status,
+        AppStatus::Unknown
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while standin.active_calls("preconnect") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no preconnect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Nothing to harvest: the worker must not wait for the connect (nor
+    // for the 45 s request timeout).
+    let status = tokio::task::spawn_blocking(move || daemon.terminate(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
