@@ -1434,3 +1434,29 @@ async fn sigterm_during_a_stalled_connect_exits_promptly() {
         .unwrap();
     assert!(status.success(), "exit status {status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_app_queries_are_refused_before_they_are_stored() {
+    let (standin, daemon) = setup(StandinConfig::fast(), &["loglevel = info"]).await;
+    let base = daemon.rss_kib();
+    // 60 applications whose App queries carry 4 MiB of settings each (a
+    // real one is a few KiB; New Relic's daemon refuses frames over 2 MiB).
+    let padding = format!(r#"{{"x":"{}"}}"#, "s".repeat(4 << 20));
+    for i in 0..60 {
+        let mut conn = daemon.agent().await;
+        let mut app = app_info(LICENSE, &format!("huge{i}"), &standin.host());
+        app.settings = padding.clone();
+        match conn.app_query(&app, None).await {
+            Ok(reply) => assert_eq!(reply.status, AppStatus::Unknown),
+            Err(_) => assert!(conn.is_closed_by_peer(Duration::from_secs(5)).await),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let grown = daemon.rss_kib().saturating_sub(base);
+    assert!(
+        grown < 64 * 1024,
+        "60 oversized App queries left {grown} KiB behind"
+    );
+    // Ordinary applications still connect.
+    connect(&daemon, &standin, "ordinary").await;
+}

@@ -52,6 +52,9 @@ pub enum ConnectionError {
     /// The worker is shutting down.
     #[error("worker shutting down")]
     Shutdown,
+    /// An App query above [`MAX_APP_FRAME`].
+    #[error("App query of {0} bytes (the limit is {MAX_APP_FRAME})")]
+    AppTooLarge(usize),
     /// A frame was started but not finished within [`PARTIAL_FRAME_DEADLINE`].
     #[error("frame not completed within {0:?}")]
     Stalled(Duration),
@@ -155,6 +158,11 @@ where
                 }
                 continue;
             }
+            // Each application keeps its first App for life (up to
+            // app_limit of them): a real one is a few KiB.
+            if envelope.kind == KIND_APP && frame.body.len() > MAX_APP_FRAME {
+                return Err(ConnectionError::AppTooLarge(frame.body.len()));
+            }
             let msg = decode(&frame.body, &mut scratch)?;
             match msg.body {
                 Body::App(app) => {
@@ -232,6 +240,15 @@ fn release_large_buffer(buf: &mut BytesMut) {
         *buf = BytesMut::new();
     }
 }
+
+/// Largest App query accepted: New Relic's daemon refuses every frame above
+/// 2 MiB; Transactions may be larger here (`max_frame_size`), App queries
+/// may not, since the registry keeps each application's first App for as
+/// long as it knows the application (60 App queries of 4 MiB held 300 MiB).
+pub const MAX_APP_FRAME: usize = 2 << 20;
+
+/// Union tag of an App query.
+const KIND_APP: u8 = 1;
 
 /// Largest read buffer an idle connection keeps.
 const KEEP_BUFFER: usize = 64 << 10;
