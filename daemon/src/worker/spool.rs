@@ -16,7 +16,7 @@ use super::stats::WorkerStats;
 use seraph_collector::Method;
 use seraph_config::DaemonConfig;
 use seraph_spool::{Record, Spool, SpoolConfig, SpoolError, StoredRecord};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,7 +25,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct SpoolHandle {
     inner: Arc<Mutex<Spool>>,
     stats: Arc<WorkerStats>,
+    /// Pushes started and not finished.
+    pending: Arc<AtomicUsize>,
 }
+
+/// Most pushes waiting at once. A disk that hangs (a dying drive, a
+/// remote file system) would otherwise collect every undeliverable payload
+/// of every application in memory, one blocked task each, for as long as
+/// it hangs. Past this, payloads are dropped and counted.
+pub const MAX_PENDING_PUSHES: usize = 1024;
 
 impl SpoolHandle {
     /// Opens the configured spool. A spool that cannot be opened (locked by
@@ -55,6 +63,7 @@ impl SpoolHandle {
                 Some(SpoolHandle {
                     inner: Arc::new(Mutex::new(spool)),
                     stats,
+                    pending: Arc::new(AtomicUsize::new(0)),
                 })
             }
             Err(e @ SpoolError::Locked { .. }) => {
@@ -86,6 +95,17 @@ impl SpoolHandle {
     /// Writes one payload (its uncompressed JSON) for application `app`;
     /// it is stored deflated (event payloads shrink about tenfold).
     pub async fn push(&self, app: &str, method: Method, body: Vec<u8>) {
+        if self.pending.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_PUSHES {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            self.stats.spool_dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(method = %method, "disk spool not keeping up (too many writes waiting); payload dropped");
+            return;
+        }
+        self.push_now(app, method, body).await;
+        self.pending.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    async fn push_now(&self, app: &str, method: Method, body: Vec<u8>) {
         let body = seraph_collector::deflate(&body);
         let app_owned = app.to_owned();
         let created = SystemTime::now()
@@ -212,6 +232,54 @@ pub fn with_run_id(method: Method, body: &[u8], run_id: &str) -> Option<Vec<u8>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hung_disk_does_not_collect_payloads_without_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = Arc::new(WorkerStats::default());
+        let config = DaemonConfig {
+            spool_dir: Some(dir.path().join("spool")),
+            ..DaemonConfig::default()
+        };
+        let spool = SpoolHandle::open(&config, Arc::clone(&stats)).unwrap();
+        // The disk hangs: every write blocks (here: on the spool's lock).
+        let inner = Arc::clone(&spool.inner);
+        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+        let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _guard = inner.lock().unwrap();
+            held_tx.send(()).unwrap();
+            let _ = hold_rx.recv();
+        });
+        held_rx.recv().unwrap();
+        let extra = 50;
+        let mut tasks = Vec::new();
+        for _ in 0..MAX_PENDING_PUSHES + extra {
+            let spool = spool.clone();
+            tasks.push(tokio::spawn(async move {
+                spool.push("app", Method::ErrorData, b"[]".to_vec()).await;
+            }));
+        }
+        // The pushes past the limit return at once, dropped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while stats.spool_dropped.load(Ordering::Relaxed) < extra as u64 {
+            assert!(std::time::Instant::now() < deadline, "overflow not dropped");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(spool.pending.load(Ordering::Acquire), MAX_PENDING_PUSHES);
+        // The disk comes back: the waiting ones are written.
+        hold_tx.send(()).unwrap();
+        holder.join().unwrap();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(
+            stats.spool_written.load(Ordering::Relaxed),
+            MAX_PENDING_PUSHES as u64
+        );
+        assert_eq!(stats.spool_dropped.load(Ordering::Relaxed), extra as u64);
+        assert_eq!(spool.pending.load(Ordering::Acquire), 0);
+    }
 
     #[test]
     fn run_ids_are_replaced_only_where_they_are() {
