@@ -1460,3 +1460,53 @@ async fn huge_app_queries_are_refused_before_they_are_stored() {
     // Ordinary applications still connect.
     connect(&daemon, &standin, "ordinary").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_type_is_handled_on_one_connection() {
+    let (standin, daemon) = setup(StandinConfig::fast(), &[]).await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "kinds").await;
+    let app = app_info(LICENSE, "kinds", &standin.host());
+    // NONE, an AppReply (a daemon's message, sent by an agent), a
+    // SpanBatch (Infinite Tracing, unsupported), a Transaction for a run
+    // that does not exist: ignored or dropped, the connection stays.
+    agent
+        .send_body(&seraph_wire::encode_other(Some(&run_id), 0, 0, &[]))
+        .await
+        .unwrap();
+    agent
+        .send_body(&seraph_wire::AppReplyInfo::status(AppStatus::Connected).encode())
+        .await
+        .unwrap();
+    agent
+        .send_body(&seraph_wire::encode_other(
+            Some(&run_id),
+            4,
+            2,
+            &[0xde, 0xad],
+        ))
+        .await
+        .unwrap();
+    agent
+        .send_transaction("no-such-run", &template("01-cli-minimal"))
+        .await
+        .unwrap();
+    agent
+        .send_transaction(&run_id, &template("01-cli-minimal"))
+        .await
+        .unwrap();
+    assert_eq!(
+        agent.app_query(&app, Some(&run_id)).await.unwrap().status,
+        AppStatus::StillValid
+    );
+    wait_for_transactions(&standin, &run_id, 1.0).await;
+    // An unknown message type is a bad frame: that connection closes.
+    let mut odd = daemon.agent().await;
+    odd.send_body(&seraph_wire::encode_other(Some(&run_id), 9, 0, &[]))
+        .await
+        .unwrap();
+    assert!(odd.is_closed_by_peer(Duration::from_secs(5)).await);
+    assert_eq!(
+        agent.app_query(&app, Some(&run_id)).await.unwrap().status,
+        AppStatus::StillValid
+    );
+}

@@ -42,7 +42,9 @@ pub use generated::protocol as fb;
 
 pub use app::{AppInfo, AppReplyInfo, AppStatus};
 pub use frame::{Frame, FrameDecoder, FrameError, Preamble};
-pub use message::{decode, peek, Body, DecodeError, Envelope, MessageRef, KIND_TRANSACTION};
+pub use message::{
+    decode, encode_other, peek, Body, DecodeError, Envelope, MessageRef, KIND_TRANSACTION,
+};
 pub use txn::{
     encode_transaction, ErrorData, EventData, MetricData, SlowSqlData, TraceData, TransactionData,
 };
