@@ -1510,3 +1510,52 @@ async fn every_message_type_is_handled_on_one_connection() {
         AppStatus::StillValid
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_409_on_a_harvest_loses_nothing_with_a_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let (standin, daemon) =
+        setup_spooled(StandinConfig::fast(), &dir.path().join("spool"), &[]).await;
+    let (mut agent, run_one) = connect(&daemon, &standin, "restarted").await;
+    // The collector asks for a reconnect in answer to the metrics post;
+    // New Relic's daemon drops that post and everything the run holds.
+    standin.inject(Fault::status(409).for_method("metric_data").times(1));
+    for _ in 0..3 {
+        agent
+            .send_transaction(&run_one, &template("03-cli-error/a-uncaught"))
+            .await
+            .unwrap();
+    }
+    standin.wait_for("metric_data", 1, WAIT).await.unwrap();
+    let app = app_info(LICENSE, "restarted", &standin.host());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if agent.connect_app(&app, WAIT).await.unwrap() != run_one {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no reconnect");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let table = harvested_metrics(
+            &standin
+                .calls_for("metric_data")
+                .into_iter()
+                .filter(|c| c.response_status == 200)
+                .collect::<Vec<_>>(),
+        );
+        let txns = table
+            .get(&("OtherTransaction/all".to_owned(), String::new()))
+            .map_or(0.0, |v| v[0]);
+        if txns == 3.0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{txns} of 3 transactions delivered after the 409; log:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

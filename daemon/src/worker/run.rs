@@ -617,6 +617,9 @@ impl Run {
             }
             Outcome::LicenseInvalid | Outcome::Restart => {
                 tracing::warn!(method = %method, run_id = %self.settings.run_id, "collector asked for a restart");
+                // Not delivered: kept like the rest of the run's data (the
+                // run's close spools it when there is a spool).
+                self.merge_back(batch);
                 Some(RunEnd::Restart)
             }
         };
