@@ -1559,3 +1559,59 @@ async fn a_409_on_a_harvest_loses_nothing_with_a_spool() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_timeout_while_a_post_is_in_flight_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (standin, daemon) = setup_spooled(
+        StandinConfig::fast(),
+        &dir.path().join("spool"),
+        &["app_timeout = 2s"],
+    )
+    .await;
+    let (mut agent, run_one) = connect(&daemon, &standin, "in-flight").await;
+    standin.inject(
+        Fault::delay(Duration::from_secs(120))
+            .for_method("analytic_event_data")
+            .times(1),
+    );
+    for t in numbered_transactions(4) {
+        agent.send_transaction(&run_one, &t).await.unwrap();
+    }
+    // The agents go quiet while the collector sits on the events post; the
+    // application expires with that post still in flight.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !daemon.log_text().contains("application expired") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the app never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(standin.active_calls("analytic_event_data"), 1);
+    let app = app_info(LICENSE, "in-flight", &standin.host());
+    let run_two = agent.connect_app(&app, WAIT).await.unwrap();
+    assert_ne!(run_one, run_two);
+    // The cancelled post's events come back with the next run (the agent
+    // keeps asking, so the app stays active).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        agent.app_query(&app, None).await.unwrap();
+        let delivered: Vec<RecordedCall> = standin
+            .calls_for("analytic_event_data")
+            .into_iter()
+            .filter(|c| c.response_status == 200 && c.run_id.as_deref() != Some(&run_one))
+            .collect();
+        let (_, got) = events(&delivered, "analytic_event_data");
+        if got.len() == 4 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of 4 events delivered; log:\n{}",
+            got.len(),
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
