@@ -317,6 +317,7 @@ impl Run {
                 } else {
                     self.take_everything()
                 };
+                let payloads = batches.len() + self.spool_writes.len();
                 for batch in batches {
                     match build_payload(&s, &batch) {
                         Ok(body) => spool.push(&s.spool_app, batch.method(), body).await,
@@ -326,11 +327,14 @@ impl Run {
                 for task in self.spool_writes.drain(..) {
                     let _ = task.await;
                 }
-                tracing::info!(
-                    run_id = %s.run_id,
-                    ?end,
-                    "run ended: its unsent data is in the disk spool for the next run"
-                );
+                if payloads > 0 {
+                    tracing::info!(
+                        run_id = %s.run_id,
+                        ?end,
+                        payloads,
+                        "run ended: its unsent data went to the disk spool for the next run"
+                    );
+                }
             }
         }
         for done in finals {
