@@ -951,10 +951,13 @@ async fn payloads_refused_as_too_large_are_split_twice_then_dropped() {
     let (standin, daemon) = setup(config, &[]).await;
     let (mut agent, run_id) = connect(&daemon, &standin, "too-large").await;
     // The events are refused whole and as halves: quarters get through.
-    // The metrics are refused whole: halves get through.
+    // (By size: the halves are posted together, and a quarter of one may
+    // reach the stand-in before the other half.) The metrics are refused
+    // whole: halves get through.
     standin.inject(
         Fault::status(413)
             .for_method("analytic_event_data")
+            .min_items(3)
             .times(3),
     );
     standin.inject(Fault::status(413).for_method("metric_data").times(1));
@@ -1614,4 +1617,52 @@ async fn app_timeout_while_a_post_is_in_flight_keeps_its_data() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_spool_a_hung_post_does_not_stop_the_final_posts() {
+    let (standin, mut daemon) = setup(StandinConfig::fast(), &[]).await;
+    let (mut agent, run_id) = connect(&daemon, &standin, "final-no-spool").await;
+    standin.inject(
+        Fault::delay(Duration::from_secs(120))
+            .for_method("analytic_event_data")
+            .times(1),
+    );
+    let all = numbered_transactions(6);
+    for t in &all[..3] {
+        agent.send_transaction(&run_id, t).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while standin.active_calls("analytic_event_data") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no events post");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // More events arrive while that post hangs: only the final harvest
+    // can deliver them.
+    for t in &all[3..] {
+        agent.send_transaction(&run_id, t).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = tokio::task::spawn_blocking(move || {
+        let status = daemon.terminate(Duration::from_secs(60));
+        (status, daemon)
+    })
+    .await
+    .unwrap();
+    assert!(status.0.success());
+    let (_, got) = events(
+        &answered(&standin, "analytic_event_data", &run_id, 200),
+        "analytic_event_data",
+    );
+    let mut ids: Vec<i64> = got.iter().map(|e| e[0]["i"].as_i64().unwrap()).collect();
+    ids.sort_unstable();
+    // The hung post is cancelled after the grace period and its events
+    // go out with the final posts, next to the later ones (New Relic's
+    // daemon would lose the first three).
+    assert_eq!(
+        ids,
+        (0..6).collect::<Vec<_>>(),
+        "log:\n{}",
+        status.1.log_text()
+    );
 }

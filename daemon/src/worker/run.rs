@@ -742,9 +742,9 @@ impl Run {
     /// data, then the metrics with their supportability counts.
     async fn final_harvest(&mut self, done_rx: &mut mpsc::Receiver<Sent>) {
         let deadline = Instant::now() + FINAL_HARVEST_DEADLINE;
-        self.final_mode = true;
         match self.settings.spool.clone() {
             Some(spool) => {
+                self.final_mode = true;
                 self.final_harvest_via_spool(done_rx, &spool, deadline)
                     .await
             }
@@ -788,7 +788,11 @@ impl Run {
     }
 
     async fn final_harvest_posts(&mut self, done_rx: &mut mpsc::Receiver<Sent>, deadline: Instant) {
-        if !self.settle(done_rx, deadline).await {
+        // Posts cancelled while settling merge their data back, so the final
+        // posts below carry it; after those there is no later harvest.
+        let settled = self.settle(done_rx, deadline).await;
+        self.final_mode = true;
+        if !settled {
             return;
         }
         // The last chance to post: a pending Retry-After is not waited out.
@@ -829,8 +833,13 @@ impl Run {
                 "collector still busy with earlier posts; cancelling them"
             );
         }
-        let _ = self.cancel.send(true);
-        self.drain(done_rx, deadline).await
+        // `send_replace`: `send` leaves the value alone when no receiver
+        // is left, and the reset below must happen regardless.
+        self.cancel.send_replace(true);
+        let settled = self.drain(done_rx, deadline).await;
+        // Posts started from now on (the final ones) must go out.
+        self.cancel.send_replace(false);
+        settled
     }
 
     /// Waits for every in-flight send. False if the run must end (or the

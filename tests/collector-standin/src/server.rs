@@ -500,7 +500,8 @@ async fn handle_invoke(
     // Decide the answer under the lock, act on it after.
     let (action, license_status) = {
         let mut st = shared.state();
-        let action = fault::take(&mut st.faults, &method).or_else(|| {
+        let items = fault::payload_items(&call.payload);
+        let action = fault::take(&mut st.faults, &method, items).or_else(|| {
             st.max_body
                 .filter(|&max| body.len() > max)
                 .map(|_| FaultAction::Status {
