@@ -3,101 +3,20 @@
 //! classified.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use collector_standin::{pki, Fault, Standin, StandinConfig};
+use collector_standin::{pki, Fault, StandinConfig};
 use seraph_collector::{
     connect_payload, encode_blob, http_date, ClientConfig, ClientError, CollectorClient,
-    ConnectRequest, DiscardReason, Endpoint, LicenseKey, Method, Outcome, Timeouts, Utilization,
+    DiscardReason, LicenseKey, Method, Outcome, Timeouts,
 };
-use seraph_wire::AppInfo;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const LICENSE: &str = "eu01xx0123456789abcdef0123456789abcdefgh";
-const WAIT: Duration = Duration::from_secs(10);
-
-struct Fixture {
-    standin: Standin,
-    _dir: tempfile::TempDir,
-    ca_file: PathBuf,
-}
-
-impl Fixture {
-    async fn new(config: StandinConfig) -> Self {
-        let standin = Standin::start(config).await.expect("stand-in starts");
-        let dir = tempfile::tempdir().unwrap();
-        let ca_file = dir.path().join("ca.pem");
-        standin.write_ca(&ca_file).unwrap();
-        Fixture {
-            standin,
-            _dir: dir,
-            ca_file,
-        }
-    }
-
-    fn config(&self) -> ClientConfig {
-        ClientConfig {
-            ca_bundle: Some(self.ca_file.clone()),
-            user_agent: "NewRelic-PHP-Agent/test Seraph/test".into(),
-            ..Default::default()
-        }
-    }
-
-    fn client(&self) -> CollectorClient {
-        CollectorClient::new(self.config()).expect("client builds")
-    }
-
-    fn endpoint(&self) -> Endpoint {
-        Endpoint::new(self.standin.host(), LICENSE)
-    }
-
-    fn app(&self) -> AppInfo {
-        AppInfo {
-            license: LICENSE.into(),
-            app_name: "shop;all".into(),
-            agent_language: "php".into(),
-            agent_version: "12.9.0.0".into(),
-            redirect_collector: self.standin.host(),
-            settings: r#"{"newrelic.appname":"shop"}"#.into(),
-            environment: r#"[["Dispatcher","cli"]]"#.into(),
-            host: "web1".into(),
-            metadata: "{}".into(),
-            supported_security_policies: r#"{"record_sql":{"enabled":true,"supported":true}}"#
-                .into(),
-            span_events_max_samples_stored: 2000,
-            log_events_max_samples_stored: 10_000,
-            custom_events_max_samples_stored: 30_000,
-            ..Default::default()
-        }
-    }
-}
-
-fn util() -> Utilization {
-    Utilization {
-        metadata_version: 5,
-        logical_processors: Some(2),
-        total_ram_mib: Some(512),
-        hostname: "ignored".into(),
-        ..Default::default()
-    }
-}
-
-async fn connect(client: &CollectorClient, app: &AppInfo) -> seraph_collector::ConnectAttempt {
-    let u = util();
-    client
-        .connect_application(ConnectRequest {
-            app,
-            utilization: Some(&u),
-            daemon_pid: 4242,
-            daemon_hostname: "daemon-host",
-            user_agent: Some("NewRelic-PHP-Agent/12.9.0.0 Seraph/test"),
-        })
-        .await
-}
+mod common;
+use common::*;
 
 #[tokio::test]
 async fn connect_sequence_over_verified_tls() {
@@ -713,55 +632,6 @@ async fn audit_log_has_two_obfuscated_lines_per_call() {
             "command='metric_data' url='{}', status=503, response={{}}",
             url("metric_data", "&run_id=1")
         )
-    );
-}
-
-#[test]
-fn the_license_key_never_reaches_the_debug_log() {
-    use std::io::Write;
-
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    let sink = Sink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let f = Fixture::new(StandinConfig::default()).await;
-        let client = f.client();
-        let a = connect(&client, &f.app()).await;
-        assert!(a.outcome.is_success());
-        f.standin.inject(Fault::status(401));
-        let mut ep = f.endpoint();
-        ep.run_id = Some("1".into());
-        let r = client.invoke(&ep, Method::MetricData, b"[]").await;
-        assert!(matches!(r.outcome, Outcome::LicenseInvalid));
-    });
-    let logged = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        logged.contains("license_key=eu..gh"),
-        "debug log lacks the obfuscated URL:\n{logged}"
-    );
-    assert!(
-        !logged.contains(LICENSE),
-        "full license key logged:\n{logged}"
     );
 }
 
