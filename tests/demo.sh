@@ -135,7 +135,7 @@ for i in $(seq "$REQUESTS"); do
   esac
   codes+="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WEB_PORT$path") "
 done
-echo "response codes: $(tr ' ' '\n' <<<"$codes" | sort | uniq -c | tr -s ' ' | tr '\n' ',' | sed 's/,$//')"
+echo "response codes: $(tr ' ' '\n' <<<"$codes" | grep . | sort | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep=", "}')"
 
 say "waiting for the next harvests"
 sleep 12
