@@ -141,6 +141,7 @@ fn is_daemon_metric(name: &str) -> bool {
         || name.starts_with("Supportability/PHP/Collector/")
         || name.starts_with("Supportability/Agent/Collector/")
         || name.starts_with("Supportability/PHP/SystemCertificates/")
+        || name.starts_with("Supportability/Seraph/Daemon/")
 }
 
 /// Waits until the harvested `OtherTransaction/all` + `WebTransaction`
@@ -661,6 +662,34 @@ async fn a_bad_frame_closes_only_its_connection() {
         good.app_query(&app, Some(&run_id)).await.unwrap().status,
         AppStatus::StillValid
     );
+    // The daemon reports its own trouble with the application's metrics:
+    // three connections closed for bad frames, one Transaction without a
+    // run, and its memory and open connections each cycle.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let got = harvested_metrics(&standin.calls_for("metric_data"));
+        let count = |name: &str| got.get(&(name.to_owned(), String::new())).map(|v| v[0]);
+        let invalid = count("Supportability/Seraph/Daemon/Frames/Invalid");
+        let unknown = count("Supportability/Seraph/Daemon/Transactions/UnknownRun");
+        if invalid == Some(3.0) && unknown == Some(1.0) {
+            let rss = got[&(
+                "Supportability/Seraph/Daemon/Memory/RSS".to_owned(),
+                String::new(),
+            )];
+            assert!(rss[1] > 1.0, "resident memory in MiB: {rss:?}");
+            let open = got[&(
+                "Supportability/Seraph/Daemon/Connections/Open".to_owned(),
+                String::new(),
+            )];
+            assert!(open[4] >= 1.0, "the good connection is open: {open:?}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "invalid frames {invalid:?}, unknown-run transactions {unknown:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

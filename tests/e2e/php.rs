@@ -142,6 +142,8 @@ fn ignored_metric(name: &str) -> bool {
         || name.starts_with("Supportability/EventHarvest/")
         // Span counts: compared span by span instead (see near_threshold).
         || name.starts_with("Supportability/SpanEvent/")
+        // The daemon's own health: process-wide, the same for both apps.
+        || name.starts_with("Supportability/Seraph/Daemon/")
         || name == "Instance/Reporting"
 }
 

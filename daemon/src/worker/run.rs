@@ -18,7 +18,7 @@
 use super::registry::{AppKey, RegistryHandle, RunEnd};
 use super::runs::{self, Origin, RunMsg, RunSender};
 use super::spool::{self, SpoolHandle};
-use super::stats::WorkerStats;
+use super::stats::{Reported, WorkerStats};
 use bytes::Bytes;
 use seraph_collector::{
     CallStats, CollectorClient, DiscardReason, Endpoint, Method, Outcome, Response,
@@ -107,6 +107,7 @@ pub fn spawn(
         replaying: Arc::new(AtomicBool::new(false)),
         cancel: watch::channel(false).0,
         budget: Arc::clone(&budget),
+        reported: Reported::default(),
     };
     tokio::spawn(run.run(rx, done_rx));
     RunSender::new(tx, budget)
@@ -216,6 +217,8 @@ struct Run {
     cancel: watch::Sender<bool>,
     /// The byte budget of the queue; closed when the run ends.
     budget: Arc<tokio::sync::Semaphore>,
+    /// The daemon's trouble counters as this run last reported them.
+    reported: Reported,
 }
 
 impl Run {
@@ -480,11 +483,18 @@ impl Run {
         let data = self.harvest.take_default_data(SystemTime::now());
         let (mut metrics, distinct_pids, others) = default_batches(data);
         batches.extend(others);
-        let s = &self.settings;
-        self.tracker
-            .append_cycle(&mut metrics, distinct_pids, s.report_period, &s.limits);
+        self.close_cycle(&mut metrics, distinct_pids);
         batches.push(Batch::Metrics(metrics));
         batches
+    }
+
+    /// Completes a cycle's metrics before they are posted: the
+    /// supportability metrics of §4.9 and the daemon's own health.
+    fn close_cycle(&mut self, metrics: &mut MetricTable, distinct_pids: usize) {
+        let s = &self.settings;
+        self.tracker
+            .append_cycle(metrics, distinct_pids, s.report_period, &s.limits);
+        self.stats.append_metrics(metrics, &mut self.reported);
     }
 
     fn maybe_send_metrics(&mut self) {
@@ -495,13 +505,7 @@ impl Run {
         let Some(mut cycle) = self.cycle.take() else {
             return;
         };
-        let s = &self.settings;
-        self.tracker.append_cycle(
-            &mut cycle.metrics,
-            cycle.distinct_pids,
-            s.report_period,
-            &s.limits,
-        );
+        self.close_cycle(&mut cycle.metrics, cycle.distinct_pids);
         self.send(Batch::Metrics(cycle.metrics), false, 0);
     }
 
