@@ -47,7 +47,11 @@ pub fn run(_config: &DaemonConfig, argv: &[OsString]) -> i32 {
 }
 
 async fn supervise(argv: &[OsString]) -> i32 {
-    let mut term = match signal(SignalKind::terminate()) {
+    let term = signal(SignalKind::terminate());
+    // The watcher's runtime is single-threaded: this is the thread that
+    // held SIGTERM back since before the pid file was taken.
+    signals::release_termination();
+    let mut term = match term {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("unable to handle SIGTERM: {e}");
