@@ -2,4 +2,5 @@
 //! and benchmarks can drive the worker in-process. The binary
 //! (`src/main.rs`) only parses the command line and picks a process role.
 
+pub mod termination;
 pub mod worker;

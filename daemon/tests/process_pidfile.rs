@@ -103,3 +103,44 @@ fn a_running_daemon_keeps_a_second_one_out_and_removes_its_pidfile() {
     assert_eq!(first.wait().unwrap().code(), Some(0));
     assert!(!sb.pidfile().exists(), "pid file left behind");
 }
+
+/// SIGTERM the moment the pid file holds the daemon's pid, before its
+/// handler can be in place: the stop is held back, not fatal, so the
+/// daemon still exits 0 and removes its pid file (without the hold, about
+/// half of these stops left the file behind).
+fn stop_at_once(role_flag: &str, worker: &str) {
+    for round in 0..20 {
+        let sb = Sandbox::new();
+        let mut daemon = sb
+            .daemon(Some(worker))
+            .arg(role_flag)
+            .arg("--pidfile")
+            .arg(sb.pidfile())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = daemon.id() as i32;
+        wait_for("the pid file", || {
+            (read_pid(&sb.pidfile()) == Some(pid)).then_some(())
+        });
+        signal(pid, Signal::SIGTERM);
+        let status = daemon.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "round {round}: {status:?}");
+        assert!(
+            !sb.pidfile().exists(),
+            "round {round}: pid file left behind\n{}",
+            sb.log_text()
+        );
+    }
+}
+
+#[test]
+fn a_stop_right_after_start_still_removes_the_watchers_pid_file() {
+    stop_at_once("--watchdog-foreground", "hold-unready");
+}
+
+#[test]
+fn a_stop_right_after_start_still_removes_the_foreground_workers_pid_file() {
+    stop_at_once("-f", "hold-unready");
+}

@@ -73,9 +73,9 @@ impl Role {
 /// Runs `role` to completion and returns the exit status. The pid file (if
 /// this role takes it) is released and removed before this returns.
 pub fn run(role: Role, config: DaemonConfig, argv: &[OsString]) -> i32 {
-    if role == Role::Watcher {
-        // Released once the watcher's SIGTERM handler is installed.
-        signals::hold_termination();
+    if role != Role::Progenitor {
+        // Released once the role's SIGTERM handler is installed.
+        seraph_daemon::termination::hold();
     }
     let _pidfile = match take_pidfile(role, &config) {
         Ok(pidfile) => pidfile,

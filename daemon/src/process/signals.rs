@@ -11,7 +11,7 @@
 //! SIGPIPE is ignored (writes to a closed agent socket must be errors, not
 //! deaths); SIGHUP keeps its default and terminates, as New Relic's does.
 
-use nix::sys::signal::{pthread_sigmask, signal, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{signal, SigHandler, Signal};
 
 /// Ignores SIGUSR1 and SIGPIPE for this process (and, through `exec`, for
 /// the children it spawns).
@@ -24,34 +24,6 @@ pub fn ignore_ready_and_pipe_signals() {
             // Nothing is logged yet; stderr is all there is.
             eprintln!("newrelic-daemon: cannot ignore {sig}: {e}");
         }
-    }
-}
-
-/// SIGTERM and SIGINT.
-fn termination() -> SigSet {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGTERM);
-    set.add(Signal::SIGINT);
-    set
-}
-
-/// Holds SIGTERM and SIGINT back (blocks them on this thread, which threads
-/// created later inherit) until [`release_termination`]: between taking the
-/// pid file and installing its handler, the watcher would otherwise die of
-/// a stop request with its pid file left behind. A signal sent meanwhile
-/// stays pending and reaches the handler once released. Children started
-/// through `std::process` begin with an empty mask.
-pub fn hold_termination() {
-    if let Err(e) = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&termination()), None) {
-        tracing::warn!("cannot hold back SIGTERM during start-up: {e}");
-    }
-}
-
-/// Lets SIGTERM and SIGINT through again on this thread, once their
-/// handlers are in place.
-pub fn release_termination() {
-    if let Err(e) = pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&termination()), None) {
-        tracing::warn!("cannot release SIGTERM: {e}");
     }
 }
 

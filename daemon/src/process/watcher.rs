@@ -50,7 +50,7 @@ async fn supervise(argv: &[OsString]) -> i32 {
     let term = signal(SignalKind::terminate());
     // The watcher's runtime is single-threaded: this is the thread that
     // held SIGTERM back since before the pid file was taken.
-    signals::release_termination();
+    seraph_daemon::termination::release();
     let mut term = match term {
         Ok(s) => s,
         Err(e) => {

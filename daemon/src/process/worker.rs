@@ -127,10 +127,12 @@ mod test_hook {
             }
         };
         runtime.block_on(async {
-            let (Ok(mut term), Ok(mut int)) = (
+            let handlers = (
                 signal(SignalKind::terminate()),
                 signal(SignalKind::interrupt()),
-            ) else {
+            );
+            seraph_daemon::termination::release();
+            let (Ok(mut term), Ok(mut int)) = handlers else {
                 return 1;
             };
             tokio::select! {

@@ -60,6 +60,9 @@ async fn serve(
     foreground: bool,
     on_ready: Box<dyn FnOnce() + Send>,
 ) -> WorkerExit {
+    // First: a stop request during start-up then ends the worker in order.
+    let stop = shutdown_signal(foreground);
+    tokio::pin!(stop);
     let client_config = ClientConfig {
         ca_bundle: config.ca_bundle.clone(),
         ca_path: config.ca_path.clone(),
@@ -138,8 +141,6 @@ async fn serve(
     // Each connection task holds a clone; recv() returns None once all of
     // them have finished (their transactions are then in the run queues).
     let (conn_alive_tx, mut conn_alive_rx) = mpsc::channel::<()>(1);
-    let stop = shutdown_signal(foreground);
-    tokio::pin!(stop);
     let status_every = Duration::from_secs(60);
     let mut status =
         tokio::time::interval_at(tokio::time::Instant::now() + status_every, status_every);
@@ -242,24 +243,31 @@ impl RefusalLog {
     }
 }
 
-/// Resolves on SIGTERM, or SIGINT when running in the foreground.
-async fn shutdown_signal(foreground: bool) -> &'static str {
+/// Installs the stop handlers at once (and lets the stop signals held back
+/// since start-up through, see [`crate::termination`]); the future
+/// resolves on SIGTERM, or SIGINT when running in the foreground. Called
+/// on the thread that runs `block_on`.
+fn shutdown_signal(foreground: bool) -> impl std::future::Future<Output = &'static str> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot handle SIGTERM");
-            return std::future::pending().await;
-        }
-    };
+    let term = signal(SignalKind::terminate());
     let mut int = if foreground {
         signal(SignalKind::interrupt()).ok()
     } else {
         None
     };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        Some(()) = async { match &mut int { Some(s) => s.recv().await, None => None } } => "SIGINT",
+    crate::termination::release();
+    async move {
+        let mut term = match term {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot handle SIGTERM");
+                return std::future::pending().await;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            Some(()) = async { match &mut int { Some(s) => s.recv().await, None => None } } => "SIGINT",
+        }
     }
 }
 
