@@ -21,12 +21,13 @@ fn vector(file: &str) -> PathBuf {
 fn vector_metric_names(file: &str) -> BTreeSet<String> {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(vector(file)).unwrap()).unwrap();
-    v["data"]["metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap().to_owned())
-        .collect()
+    for_this_php(
+        v["data"]["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_owned()),
+    )
 }
 
 /// Starts the vector's script against `d`; returns the child.

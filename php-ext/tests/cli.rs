@@ -19,12 +19,13 @@ fn vector_metric_names(scenario: &str) -> BTreeSet<String> {
     let dir = vectors().expect("vectors").join(scenario);
     let text = std::fs::read_to_string(dir.join("002-Transaction.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["data"]["metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap().to_owned())
-        .collect()
+    for_this_php(
+        v["data"]["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_owned()),
+    )
 }
 
 /// Runs a vector's script with its INI (cmd.txt) against `daemon`.

@@ -70,12 +70,13 @@ fn cgi_env(
 fn vector_metric_names(scenario: &str) -> BTreeSet<String> {
     let p = vectors_dir().join(scenario).join("002-Transaction.json");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-    v["data"]["metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap().to_owned())
-        .collect()
+    for_this_php(
+        v["data"]["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_owned()),
+    )
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 pub mod fake_daemon;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -70,6 +71,36 @@ pub fn php_version() -> String {
         .output()
         .expect("run php");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The CLI's full `PHP_VERSION` (e.g. `8.4.27`), asked once.
+pub fn php_full_version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let out = Command::new("php")
+            .args(["-n", "-r", "echo PHP_VERSION;"])
+            .output()
+            .expect("run php");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    })
+}
+
+/// Metric names from a captured vector as this PHP sends them. The vectors
+/// were captured on PHP 8.2.36, so their `Supportability/PHP/Version/<v>`
+/// is replaced by the running version (tests also run on PHP 8.4, see
+/// tests/php-versions/check-php84.sh).
+pub fn for_this_php(names: impl IntoIterator<Item = String>) -> BTreeSet<String> {
+    const PREFIX: &str = "Supportability/PHP/Version/";
+    names
+        .into_iter()
+        .map(|n| {
+            if n.starts_with(PREFIX) {
+                format!("{PREFIX}{}", php_full_version())
+            } else {
+                n
+            }
+        })
+        .collect()
 }
 
 /// The php-fpm binary for the CLI's PHP version: `php-fpm<ver>` or
