@@ -23,8 +23,9 @@
 #  4. `cargo test -p newrelic-php` against 8.4: `php`, `php-cgi`,
 #     `php-fpm8.4` and `valgrind` on PATH are the root's (opt/seraph-bin).
 #  5. integration-runner over tests/integration on 8.4 (OPcache on, off,
-#     with the real daemon, under valgrind) and, for comparison, on the
-#     host's PHP.
+#     with the real daemon, under valgrind), over php84/ (tests of 8.4-only
+#     syntax: property hooks, lazy objects, #[\Deprecated], exit()) and,
+#     for comparison, over tests/integration on the host's PHP.
 # Prints a summary; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -106,10 +107,11 @@ trap cleanup EXIT
 bind_ro() { # bind_ro <host dir>
     local at=$ROOT$1
     mkdir -p "$at"
-    if ! mountpoint -q "$at"; then
-        mount --bind "$1" "$at" && mount -o remount,bind,ro "$at" && MOUNTS+=("$at") ||
-            die "cannot bind-mount $1"
-    fi
+    # A bind left over from an interrupted run may show a directory that
+    # has since been deleted and re-created: always bind afresh.
+    while mountpoint -q "$at"; do umount "$at" || die "cannot unmount a stale $at"; done
+    mount --bind "$1" "$at" && mount -o remount,bind,ro "$at" && MOUNTS+=("$at") ||
+        die "cannot bind-mount $1"
 }
 mkdir -p "$TARGET"
 if ! mountpoint -q "$ROOT/proc"; then
@@ -174,11 +176,11 @@ else
 fi
 
 # --- 5. the PHP test files ----------------------------------------------------
-run_runner() { # run_runner <label> <runner args...>
+run_runner() { # run_runner <label> <runner args...> <test dir>
     local label=$1
     shift
     local out
-    out=$("$RUNNER" "$@" tests/integration 2>&1)
+    out=$("$RUNNER" "$@" 2>&1)
     local rc=$?
     local totals
     totals=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
@@ -190,16 +192,20 @@ run_runner() { # run_runner <label> <runner args...>
     fi
 }
 P84=(--agent "$SO84" --php "$HERE/php84.sh" --cgi "$HERE/php-cgi84.sh")
+VG=(--valgrind "$HERE/valgrind-root.sh" --threads 2)
 step "integration-runner, PHP 8.4"
-run_runner "PHP 8.4" "${P84[@]}"
+run_runner "PHP 8.4" "${P84[@]}" tests/integration
 step "integration-runner, PHP 8.4, OPcache off"
-run_runner "PHP 8.4 --opcacheoff" "${P84[@]}" --opcacheoff
+run_runner "PHP 8.4 --opcacheoff" "${P84[@]}" --opcacheoff tests/integration
 step "integration-runner, PHP 8.4, real daemon"
-run_runner "PHP 8.4 --daemon" "${P84[@]}" --daemon "$DAEMON" --threads 2
+run_runner "PHP 8.4 --daemon" "${P84[@]}" --daemon "$DAEMON" --threads 2 tests/integration
 step "integration-runner, PHP 8.4, under valgrind"
-run_runner "PHP 8.4 --valgrind" "${P84[@]}" --valgrind "$HERE/valgrind-root.sh" --threads 2
+run_runner "PHP 8.4 --valgrind" "${P84[@]}" "${VG[@]}" tests/integration
+step "integration-runner, PHP 8.4 only features (tests/php-versions/php84)"
+run_runner "PHP 8.4 features" "${P84[@]}" tests/php-versions/php84
+run_runner "PHP 8.4 features --valgrind" "${P84[@]}" "${VG[@]}" tests/php-versions/php84
 step "integration-runner, host PHP ($(php -r 'echo PHP_VERSION;'))"
-run_runner "PHP $(php -r 'echo PHP_VERSION;') (host)" --agent "$SO82"
+run_runner "PHP $(php -r 'echo PHP_VERSION;') (host)" --agent "$SO82" tests/integration
 
 # --- summary ------------------------------------------------------------------
 printf '\n==> summary\n'
