@@ -61,6 +61,21 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// Start a stand-in with production harvest periods (60 s) and limits
+    /// and the daemon, fill many applications' harvests before their first
+    /// harvest, report the daemon's memory.
+    Memory {
+        /// Applications.
+        #[arg(long, default_value_t = 250)]
+        apps: usize,
+        /// Transactions per application (10 000 fills the transaction
+        /// event reservoir of a 60 s harvest).
+        #[arg(long, default_value_t = 10_000)]
+        per_app: u64,
+        /// Connections per application.
+        #[arg(long, default_value_t = 2)]
+        connections: usize,
+    },
 }
 
 fn parse_address(s: &str) -> Result<Address> {
@@ -283,6 +298,68 @@ async fn bench(connection_counts: &[usize], total: u64, rounds: usize) -> Result
     Ok(())
 }
 
+/// Fills `apps` applications with `per_app` transactions each, all within
+/// their first (60 s) harvest period, and reports the daemon's memory: the
+/// worst case an operator has to plan for is every application's harvest
+/// full at once. The daemon is then killed, not stopped: its final harvest
+/// would hand millions of events to the in-process stand-in.
+async fn memory(apps: usize, per_app: u64, connections: usize) -> Result<()> {
+    let standin = Standin::start(StandinConfig::default()).await?;
+    let dir = tempfile::tempdir()?;
+    let ca = dir.path().join("ca.pem");
+    standin.write_ca(&ca)?;
+    let mut daemon = Daemon::start(DaemonOptions {
+        cfg: vec![format!("ssl_ca_bundle = {}", ca.display())],
+        loglevel: "info",
+        ..Default::default()
+    })
+    .await;
+    let pid = daemon.pid();
+    let idle = daemon.rss_kib() as f64 / 1024.0;
+    let start = Instant::now();
+    // All at once, so every application connects and fills within one
+    // harvest period.
+    let mut tasks = Vec::with_capacity(apps);
+    for i in 0..apps {
+        let address = daemon.address.clone();
+        let host = standin.host();
+        tasks.push(tokio::spawn(async move {
+            load(
+                &address,
+                &host,
+                &format!("memory-{i}"),
+                connections,
+                per_app,
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let elapsed = start.elapsed();
+    // Let the run queues drain into the harvests.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let full = daemon.rss_kib() as f64 / 1024.0;
+    let peak = peak_rss_mib(pid)?;
+    let harvests = standin.calls_for("analytic_event_data").len();
+    daemon.signal(nix::sys::signal::Signal::SIGKILL);
+    daemon.wait_exit(Duration::from_secs(10));
+    println!(
+        "| applications | transactions per app | load time (s) | event harvests during load | daemon RSS idle (MiB) | RSS full (MiB) | peak RSS (MiB) | per application (MiB) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {apps} | {per_app} | {:.1} | {harvests} | {idle:.1} | {full:.1} | {peak:.1} | {:.2} |",
+        elapsed.as_secs_f64(),
+        (full - idle) / apps as f64
+    );
+    if elapsed > Duration::from_secs(55) {
+        println!("note: the load took longer than a harvest period; early applications may have been harvested already");
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -315,6 +392,11 @@ async fn main() -> Result<()> {
             transactions,
             rounds,
         } => bench(&connections, transactions, rounds).await?,
+        Command::Memory {
+            apps,
+            per_app,
+            connections,
+        } => memory(apps, per_app, connections).await?,
     }
     Ok(())
 }
