@@ -1236,3 +1236,55 @@ fn error_messages_are_bounded_on_every_segment_and_the_error() {
     );
     assert!(d.errors[0].data.len() < 2 * ERROR_MESSAGE_LIMIT + 2_000);
 }
+
+/// `transaction_tracer.max_segments_cli` / `_web` bound the segments a
+/// transaction keeps (the root included); the longest ones are kept.
+#[test]
+fn max_segments_keeps_the_longest_segments() {
+    let run = |web_txn: bool, max_cli: usize, max_web: usize| {
+        let mut cfg = TxnConfig::default();
+        cfg.transaction_tracer.threshold = Threshold::Duration(0);
+        cfg.transaction_tracer.max_segments_cli = max_cli;
+        cfg.transaction_tracer.max_segments_web = max_web;
+        let mut t = if web_txn {
+            web(cfg, connect(""))
+        } else {
+            cli(cfg)
+        };
+        // 30 sequential calls of function i lasting 3 + i ms.
+        let mut now = 0;
+        for i in 0..30u64 {
+            t.enter(i as usize, now);
+            now += (3 + i) * MS;
+            t.leave(now);
+            now += MS;
+        }
+        let d = finish(t, now + MS).unwrap();
+        let mut kept: Vec<String> = span_tree(&d)
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|n| n.starts_with("Custom/"))
+            .collect();
+        kept.sort();
+        let trace = json(&d.trace.as_ref().unwrap().data);
+        let nodes = trace[0][3][4][0][4].as_array().unwrap().len();
+        (kept, nodes)
+    };
+    let longest = |n: u64| -> Vec<String> {
+        let mut v: Vec<String> = (30 - n..30).map(|i| format!("Custom/f{i}")).collect();
+        v.sort();
+        v
+    };
+
+    // CLI: 10 segments in all, so the root and the 9 longest calls.
+    let (kept, nodes) = run(false, 10, 0);
+    assert_eq!(kept, longest(9));
+    assert_eq!(nodes, 9);
+    // Web transactions use their own setting; 0 means no limit.
+    let (kept, nodes) = run(true, 10, 0);
+    assert_eq!(kept.len(), 30);
+    assert_eq!(nodes, 30);
+    let (kept, nodes) = run(true, 0, 5);
+    assert_eq!(kept, longest(4));
+    assert_eq!(nodes, 4);
+}
