@@ -2,6 +2,7 @@
 # the tests need on a Debian 12 machine that has only Rust. Idempotent.
 need_pkgs=()
 for pkg in php8.2-dev php8.2-cli php8.2-cgi php8.2-fpm php8.2-sqlite3 php8.2-curl \
+           apache2-bin libapache2-mod-php8.2 \
            libclang-dev clang nginx openssl python3-pip valgrind curl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done

@@ -164,7 +164,11 @@ fi
 # --- 4. the extension's own tests on 8.4 --------------------------------------
 step "cargo test -p newrelic-php against PHP 8.4 (php, php-cgi, php-fpm8.4, valgrind from the root)"
 log=$TARGET/cargo-test-php84.log
-PATH=$BIN:$PATH "${B84[@]}" cargo test --no-fail-fast -p newrelic-php >"$log" 2>&1
+# The Apache test (tests/apache.rs) needs the host's Apache with a mod_php of
+# the same PHP version: the root's mod_php 8.4 cannot load into the host's
+# Apache (glibc), so it is left out here.
+PATH=$BIN:$PATH "${B84[@]}" cargo test --no-fail-fast -p newrelic-php -- \
+    --skip prefork_children_connect_lazily_and_report_their_requests >"$log" 2>&1
 rc=$?
 passed=$(grep -o '[0-9]* passed' "$log" | awk '{s += $1} END {print s + 0}')
 failed=$(grep -o '[0-9]* failed' "$log" | awk '{s += $1} END {print s + 0}')

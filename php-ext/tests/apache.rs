@@ -1,0 +1,257 @@
+//! Apache with mod_php (prefork): the extension is loaded in the parent,
+//! which forks the children that serve requests. Nothing may connect to
+//! the daemon before the fork; each child connects on its first request,
+//! reuses its connection, and names its transactions from Apache's request.
+
+mod common;
+use common::fake_daemon::{FakeDaemon, Mode};
+use common::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Apache's binary and the mod_php module for the CLI's PHP version.
+fn apache_and_mod_php() -> (PathBuf, PathBuf) {
+    let ver = php_version();
+    let module = PathBuf::from(format!("/usr/lib/apache2/modules/libphp{ver}.so"));
+    let apache = PathBuf::from("/usr/sbin/apache2");
+    assert!(
+        apache.exists() && module.exists(),
+        "Apache or mod_php for PHP {ver} is not installed, so this test cannot run. \
+         Install apache2-bin and libapache2-mod-php{ver} (tests/setup-host.sh does). \
+         A skipped check would hide a defect, so this test fails instead."
+    );
+    (apache, module)
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `GET path` over HTTP/1.0; returns (status line, body).
+fn get(port: u16, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to Apache");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: apache.test\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.lines().next().unwrap_or("").to_owned();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+/// Stops Apache (and with it its children) when the test ends, however.
+struct Apache(Child);
+
+impl Drop for Apache {
+    fn drop(&mut self) {
+        // SIGTERM: the parent kills its children and exits.
+        // SAFETY: signalling a child process we started.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether a process exists.
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+fn make_readable(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn prefork_children_connect_lazily_and_report_their_requests() {
+    let (apache_bin, mod_php) = apache_and_mod_php();
+    let d = FakeDaemon::start(Mode::Connected);
+    // Its socket file must be writable by www-data too.
+    make_readable(Path::new(&d.address()), 0o777);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // The children run as www-data (Apache refuses to serve as root): they
+    // must be able to read the extension, the scripts and the ini, and
+    // write the agent log, wherever the repository is checked out.
+    make_readable(root, 0o755);
+    let ext = root.join("newrelic.so");
+    std::fs::copy(extension_path(), &ext).unwrap();
+    make_readable(&ext, 0o755);
+    let www = root.join("www");
+    std::fs::create_dir(&www).unwrap();
+    std::fs::write(
+        www.join("index.php"),
+        "<?php function work() { usleep(3000); } work(); echo getmypid();",
+    )
+    .unwrap();
+    std::fs::write(
+        www.join("missing.php"),
+        "<?php http_response_code(404); echo getmypid();",
+    )
+    .unwrap();
+    let logs = root.join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    make_readable(&logs, 0o777);
+    let ini_dir = root.join("ini");
+    std::fs::create_dir(&ini_dir).unwrap();
+    std::fs::write(
+        ini_dir.join("php.ini"),
+        format!(
+            "extension={ext}\n\
+             newrelic.license=0123456789012345678901234567890123456789\n\
+             newrelic.appname=apache\n\
+             newrelic.daemon.address={addr}\n\
+             newrelic.daemon.dont_launch=3\n\
+             newrelic.daemon.app_connect_timeout=5s\n\
+             newrelic.logfile={log}\n\
+             newrelic.loglevel=info\n",
+            ext = ext.display(),
+            addr = d.address(),
+            log = logs.join("agent.log").display(),
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let conf = root.join("httpd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "ServerRoot {root}\n\
+             PidFile {root}/httpd.pid\n\
+             ErrorLog {root}/error.log\n\
+             LoadModule mpm_prefork_module /usr/lib/apache2/modules/mod_mpm_prefork.so\n\
+             LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n\
+             LoadModule php_module {mod_php}\n\
+             PHPINIDir {ini}\n\
+             Listen 127.0.0.1:{port}\n\
+             ServerName localhost\n\
+             User www-data\n\
+             Group www-data\n\
+             StartServers 2\n\
+             MinSpareServers 2\n\
+             MaxSpareServers 2\n\
+             MaxRequestWorkers 2\n\
+             DocumentRoot {www}\n\
+             <FilesMatch \"\\.php$\">\n  SetHandler application/x-httpd-php\n</FilesMatch>\n\
+             <Directory {www}>\n  Require all granted\n</Directory>\n",
+            root = root.display(),
+            mod_php = mod_php.display(),
+            ini = ini_dir.display(),
+            www = www.display(),
+        ),
+    )
+    .unwrap();
+    let apache = Apache(
+        Command::new(&apache_bin)
+            // Its own process group: on SIGTERM Apache signals its whole
+            // group, which would otherwise include this test process.
+            .process_group(0)
+            .arg("-f")
+            .arg(&conf)
+            .args(["-D", "FOREGROUND"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let until = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < until,
+            "Apache did not start:\n{}",
+            std::fs::read_to_string(root.join("error.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(d.connections(), 0, "nothing connects before a request");
+
+    let mut child_pids = BTreeSet::new();
+    for i in 0..8 {
+        let path = if i % 4 == 3 {
+            "/missing.php"
+        } else {
+            "/index.php?i=1"
+        };
+        let (status, body) = get(port, path);
+        let expected = if path == "/missing.php" { "404" } else { "200" };
+        assert!(status.contains(expected), "{path}: {status}");
+        child_pids.insert(body.trim().parse::<i32>().expect("a pid"));
+    }
+    let frames = d.wait_frames(8 + child_pids.len());
+    let txns: Vec<_> = frames
+        .iter()
+        .filter(|f| f.kind() == "Transaction")
+        .map(|f| (f.conn, f.txn()))
+        .collect();
+    assert_eq!(txns.len(), 8);
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, t) in &txns {
+        *names.entry(t.name.clone()).or_default() += 1;
+    }
+    assert_eq!(
+        names,
+        BTreeMap::from([
+            ("WebTransaction/Uri/index.php".to_owned(), 6),
+            ("WebTransaction/Uri/missing.php".to_owned(), 2),
+        ])
+    );
+    for (_, t) in &txns {
+        let ev: serde_json::Value =
+            serde_json::from_str(t.txn_event.as_deref().expect("a transaction event")).unwrap();
+        let agent = &ev[2];
+        assert_eq!(agent["request.method"], "GET", "{ev}");
+        let code = if t.name.ends_with("missing.php") {
+            404
+        } else {
+            200
+        };
+        assert_eq!(agent["response.statusCode"], code, "{ev}");
+        assert!(
+            t.uri.ends_with(".php"),
+            "query strings are not kept: {}",
+            t.uri
+        );
+    }
+    // Every transaction came from a child, never the parent, over one
+    // connection per child.
+    let parent = apache.0.id() as i32;
+    let mut conns_by_pid: BTreeMap<i32, BTreeSet<usize>> = BTreeMap::new();
+    for (conn, t) in &txns {
+        assert_ne!(t.pid, parent);
+        assert!(child_pids.contains(&t.pid));
+        conns_by_pid.entry(t.pid).or_default().insert(*conn);
+    }
+    assert!(
+        conns_by_pid.values().all(|c| c.len() == 1),
+        "{conns_by_pid:?}"
+    );
+    assert_eq!(d.connections(), conns_by_pid.len());
+    let apps = frames.iter().filter(|f| f.kind() == "App").count();
+    assert_eq!(apps, conns_by_pid.len(), "one App query per child");
+    // Stopping Apache stops its children.
+    drop(apache);
+    let until = Instant::now() + Duration::from_secs(10);
+    while child_pids.iter().any(|&p| alive(p)) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left: Vec<_> = child_pids.iter().filter(|&&p| alive(p)).collect();
+    assert!(left.is_empty(), "children still running: {left:?}");
+}
