@@ -83,17 +83,17 @@ fn make_readable(path: &Path, mode: u32) {
 fn prefork_children_connect_lazily_and_report_their_requests() {
     let (apache_bin, mod_php) = apache_and_mod_php();
     let d = FakeDaemon::start(Mode::Connected);
-    // Its socket file must be writable by www-data too.
-    make_readable(Path::new(&d.address()), 0o777);
+    // The children run as www-data (Apache refuses to serve as root): they
+    // must reach the fake daemon's socket, read the extension, the scripts
+    // and the ini, and write the agent log, whatever the umask and wherever
+    // the repository is checked out. Permissions are set explicitly.
+    let socket = PathBuf::from(d.address());
+    make_readable(socket.parent().unwrap(), 0o755);
+    make_readable(&socket, 0o777);
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    // The children run as www-data (Apache refuses to serve as root): they
-    // must be able to read the extension, the scripts and the ini, and
-    // write the agent log, wherever the repository is checked out.
-    make_readable(root, 0o755);
     let ext = root.join("newrelic.so");
     std::fs::copy(extension_path(), &ext).unwrap();
-    make_readable(&ext, 0o755);
     let www = root.join("www");
     std::fs::create_dir(&www).unwrap();
     std::fs::write(
@@ -108,7 +108,6 @@ fn prefork_children_connect_lazily_and_report_their_requests() {
     .unwrap();
     let logs = root.join("logs");
     std::fs::create_dir(&logs).unwrap();
-    make_readable(&logs, 0o777);
     let ini_dir = root.join("ini");
     std::fs::create_dir(&ini_dir).unwrap();
     std::fs::write(
@@ -128,6 +127,18 @@ fn prefork_children_connect_lazily_and_report_their_requests() {
         ),
     )
     .unwrap();
+    for entry in [root, &www, &ini_dir] {
+        make_readable(entry, 0o755);
+    }
+    make_readable(&logs, 0o777);
+    make_readable(&ext, 0o755);
+    for file in [
+        www.join("index.php"),
+        www.join("missing.php"),
+        ini_dir.join("php.ini"),
+    ] {
+        make_readable(&file, 0o644);
+    }
     let port = free_port();
     let conf = root.join("httpd.conf");
     std::fs::write(
