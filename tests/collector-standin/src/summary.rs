@@ -140,6 +140,27 @@ fn unscoped<'a>(app: &'a AppDigest, name: &str) -> Option<&'a MetricAgg> {
     app.metrics.get(&(name.to_owned(), String::new()))
 }
 
+/// The reporting daemon's own health, when it sends it (Seraph's daemon
+/// adds `Supportability/Seraph/Daemon/*` to every application's metrics).
+fn render_daemon_health(out: &mut String, app: &AppDigest) {
+    const PREFIX: &str = "Supportability/Seraph/Daemon/";
+    let Some(rss) = unscoped(app, &format!("{PREFIX}Memory/RSS")) else {
+        return;
+    };
+    let count = |name: &str| unscoped(app, &format!("{PREFIX}{name}")).map_or(0.0, |m| m.count);
+    let _ = writeln!(
+        out,
+        "  daemon health: peak RSS {:.1} MiB, {} bad frame(s), {} transaction(s) for unknown runs, \
+         spool {} written / {} replayed / {} dropped",
+        rss.max,
+        count("Frames/Invalid"),
+        count("Transactions/UnknownRun"),
+        count("Spool/Written"),
+        count("Spool/Replayed"),
+        count("Spool/Dropped"),
+    );
+}
+
 /// A transaction's own metric (not a rollup such as `WebTransaction` or a
 /// `*TotalTime`).
 fn is_transaction_metric(name: &str) -> bool {
@@ -278,6 +299,7 @@ pub fn render(calls: &[RecordedCall]) -> String {
             app.span_events,
             app.log_events
         );
+        render_daemon_health(&mut out, app);
     }
     if !unattributed.is_empty() {
         let methods: Vec<String> = unattributed
@@ -329,7 +351,9 @@ mod tests {
                     [{"name": "Apdex"}, [1, 1, 0, 0.5, 0.5, 0]],
                     [{"name": "Datastore/MySQL/all"}, [4, 0.04, 0.04, 0.01, 0.01, 0.0]],
                     [{"name": "Datastore/all", "scope": "WebTransaction/Action/home"}, [4, 0.04, 0.04, 0.01, 0.01, 0.0]],
-                    [{"name": "Supportability/PHP/x"}, [1, 0, 0, 0, 0, 0]]
+                    [{"name": "Supportability/PHP/x"}, [1, 0, 0, 0, 0, 0]],
+                    [{"name": "Supportability/Seraph/Daemon/Memory/RSS"}, [1, 41.5, 41.5, 41.5, 41.5, 1722.25]],
+                    [{"name": "Supportability/Seraph/Daemon/Frames/Invalid"}, [2, 0, 0, 0, 0, 0]]
                 ]]),
             ),
             call(
@@ -420,6 +444,13 @@ mod tests {
         );
         assert!(
             text.contains("WebTransaction/Action/home 1234.5 ms (/home)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "daemon health: peak RSS 41.5 MiB, 2 bad frame(s), 0 transaction(s) for unknown runs, \
+                 spool 0 written / 0 replayed / 0 dropped"
+            ),
             "{text}"
         );
     }
