@@ -97,12 +97,6 @@ impl Drop for Fpm {
     }
 }
 
-/// Whether a process exists.
-fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid, 0) == 0 }
-}
-
 #[test]
 fn workers_connect_lazily_after_fork() {
     let fpm_bin = php_fpm();
