@@ -597,7 +597,7 @@ mod tests {
             Err(ClientError::CaPathRead { .. })
         ));
         let bad_proxy = ClientConfig {
-            proxy: Some("socks5://127.0.0.1:1080".into()),
+            proxy: Some("socks4://127.0.0.1:1080".into()),
             ..Default::default()
         };
         assert!(matches!(

@@ -19,6 +19,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::proxy::{connect_tunnel, ProxyScheme, ProxySettings};
+use crate::socks;
 
 /// The stream under the collector's TLS session: straight TCP, or TCP with
 /// a TLS session to an `https://` proxy.
@@ -170,16 +171,30 @@ impl Inner {
                     io::Error::new(e.kind(), format!("proxy {}: {e}", proxy.redacted))
                 })?;
                 let mut t = match proxy.scheme {
-                    ProxyScheme::Http => Transport::Tcp(tcp),
+                    ProxyScheme::Http | ProxyScheme::Socks5 => Transport::Tcp(tcp),
                     ProxyScheme::Https => {
                         Transport::Tls(Box::new(self.handshake(&proxy.host, tcp).await?))
                     }
                 };
-                let tunnel = connect_tunnel(&mut t, &host, port, proxy.authorization.as_deref());
-                tokio::time::timeout(self.dial_timeout, tunnel)
+                let setup = async {
+                    match proxy.scheme {
+                        ProxyScheme::Socks5 => {
+                            let creds = proxy
+                                .credentials
+                                .as_ref()
+                                .map(|(u, p)| (u.as_str(), p.as_str()));
+                            socks::connect(&mut t, &host, port, creds).await
+                        }
+                        ProxyScheme::Http | ProxyScheme::Https => {
+                            connect_tunnel(&mut t, &host, port, proxy.authorization.as_deref())
+                                .await
+                        }
+                    }
+                };
+                tokio::time::timeout(self.dial_timeout, setup)
                     .await
                     .map_err(|_| {
-                        io::Error::new(io::ErrorKind::TimedOut, "proxy CONNECT timed out")
+                        io::Error::new(io::ErrorKind::TimedOut, "proxy handshake timed out")
                     })??;
                 t
             }

@@ -43,9 +43,9 @@ pub enum ClientError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The proxy scheme is one we cannot speak (socks5, ...).
+    /// The proxy scheme is one we cannot speak (socks4, ftp, ...).
     #[error(
-        "unsupported proxy scheme {0:?}: only http:// and https:// (CONNECT) proxies are supported"
+        "unsupported proxy scheme {0:?}: http:// and https:// (CONNECT) and socks5:// proxies are supported"
     )]
     UnsupportedProxyScheme(String),
     /// The audit log could not be opened for appending.

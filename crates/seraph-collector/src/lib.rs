@@ -37,6 +37,7 @@ mod outcome;
 mod payload;
 mod proxy;
 mod reply;
+mod socks;
 mod time;
 mod tls;
 pub mod utilization;

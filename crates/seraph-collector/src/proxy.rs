@@ -1,6 +1,7 @@
 //! Outbound proxies (§5): an `http://` or `https://` proxy reached with
-//! HTTP CONNECT, configured explicitly or taken from `HTTPS_PROXY` /
-//! `NO_PROXY` the way Go's `ProxyFromEnvironment` reads them.
+//! HTTP CONNECT, or a `socks5://` one (see `socks.rs`), configured
+//! explicitly or taken from `HTTPS_PROXY` / `NO_PROXY` the way Go's
+//! `ProxyFromEnvironment` reads them.
 
 use std::net::IpAddr;
 
@@ -16,6 +17,8 @@ pub(crate) enum ProxyScheme {
     Http,
     /// TLS to the proxy (verified with the same roots), then CONNECT.
     Https,
+    /// Plain TCP to a SOCKS5 proxy (`socks5://` or `socks5h://`).
+    Socks5,
 }
 
 /// A parsed proxy URL.
@@ -27,6 +30,8 @@ pub(crate) struct Proxy {
     pub(crate) port: u16,
     /// `Basic …` from the URL's userinfo.
     pub(crate) authorization: Option<String>,
+    /// The URL's user and password, decoded (SOCKS5 login).
+    pub(crate) credentials: Option<(String, String)>,
     /// For logs: the URL with any credentials replaced by `***`.
     pub(crate) redacted: String,
 }
@@ -58,6 +63,7 @@ pub(crate) fn parse_proxy(raw: &str) -> Result<Proxy, ClientError> {
     let scheme = match scheme_lc.as_str() {
         "http" => ProxyScheme::Http,
         "https" => ProxyScheme::Https,
+        "socks5" | "socks5h" => ProxyScheme::Socks5,
         "" => return Err(bad("missing scheme")),
         _ => return Err(ClientError::UnsupportedProxyScheme(scheme_lc)),
     };
@@ -67,15 +73,20 @@ pub(crate) fn parse_proxy(raw: &str) -> Result<Proxy, ClientError> {
     }
     let port = match port {
         Some(p) => p,
-        None if scheme == ProxyScheme::Https => 443,
-        None => 80,
+        None => match scheme {
+            ProxyScheme::Http => 80,
+            ProxyScheme::Https => 443,
+            ProxyScheme::Socks5 => 1080,
+        },
     };
-    let authorization = userinfo.map(|u| {
+    let credentials = userinfo.map(|u| {
         let (user, pass) = u.split_once(':').unwrap_or((u, ""));
-        let creds = format!("{}:{}", percent_decode(user), percent_decode(pass));
+        (percent_decode(user), percent_decode(pass))
+    });
+    let authorization = credentials.as_ref().map(|(user, pass)| {
         format!(
             "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(creds)
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
         )
     });
     Ok(Proxy {
@@ -83,6 +94,7 @@ pub(crate) fn parse_proxy(raw: &str) -> Result<Proxy, ClientError> {
         host,
         port,
         authorization,
+        credentials,
         redacted,
     })
 }
@@ -395,9 +407,18 @@ mod tests {
         assert_eq!(p.port, 80);
         assert_eq!(p.authorization.as_deref(), Some("Basic dXNlcjo="));
 
+        let p = parse_proxy("socks5://us%40r:pw@127.0.0.1").unwrap();
+        assert_eq!(p.scheme, ProxyScheme::Socks5);
+        assert_eq!((p.host.as_str(), p.port), ("127.0.0.1", 1080));
+        assert_eq!(p.credentials, Some(("us@r".into(), "pw".into())));
+        assert_eq!(p.redacted, "socks5://***@127.0.0.1");
+        assert_eq!(
+            parse_proxy("SOCKS5H://proxy:9050").unwrap().scheme,
+            ProxyScheme::Socks5
+        );
         assert!(matches!(
-            parse_proxy("socks5://127.0.0.1:1080"),
-            Err(ClientError::UnsupportedProxyScheme(s)) if s == "socks5"
+            parse_proxy("socks4://127.0.0.1:1080"),
+            Err(ClientError::UnsupportedProxyScheme(s)) if s == "socks4"
         ));
         for bad in [
             "http://",
@@ -469,9 +490,10 @@ mod tests {
 
         let none = ProxySettings::resolve(None, |_| None).unwrap();
         assert!(none.route("collector.newrelic.com", 443).is_none());
-        assert!(ProxySettings::resolve(None, |k| (k == "HTTPS_PROXY")
-            .then(|| "socks5://x".into()))
-        .is_err());
+        assert!(
+            ProxySettings::resolve(None, |k| (k == "HTTPS_PROXY").then(|| "ftp://x".into()))
+                .is_err()
+        );
     }
 
     #[tokio::test]
