@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Apache's binary and the mod_php module for the CLI's PHP version.
@@ -47,26 +47,6 @@ fn get(port: u16, path: &str) -> (String, String) {
     let status = out.lines().next().unwrap_or("").to_owned();
     let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
     (status, body)
-}
-
-/// Stops Apache (and with it its children) when the test ends, however.
-struct Apache(Child);
-
-impl Drop for Apache {
-    fn drop(&mut self) {
-        // SIGTERM: the parent kills its children and exits.
-        // SAFETY: signalling a child process we started.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn make_readable(path: &Path, mode: u32) {
@@ -163,7 +143,7 @@ fn prefork_children_connect_lazily_and_report_their_requests() {
         ),
     )
     .unwrap();
-    let apache = Apache(
+    let apache = Server(
         Command::new(&apache_bin)
             // Its own process group: on SIGTERM Apache signals its whole
             // group, which would otherwise include this test process.
@@ -237,26 +217,14 @@ fn prefork_children_connect_lazily_and_report_their_requests() {
     }
     // Every transaction came from a child, never the parent, over one
     // connection per child.
-    let parent = apache.0.id() as i32;
-    let mut conns_by_pid: BTreeMap<i32, BTreeSet<usize>> = BTreeMap::new();
-    for (conn, t) in &txns {
-        assert_ne!(t.pid, parent);
-        assert!(child_pids.contains(&t.pid));
-        conns_by_pid.entry(t.pid).or_default().insert(*conn);
-    }
-    assert!(
-        conns_by_pid.values().all(|c| c.len() == 1),
-        "{conns_by_pid:?}"
+    assert_one_connection_per_worker(
+        &frames,
+        &txns,
+        apache.0.id() as i32,
+        &child_pids,
+        d.connections(),
     );
-    assert_eq!(d.connections(), conns_by_pid.len());
-    let apps = frames.iter().filter(|f| f.kind() == "App").count();
-    assert_eq!(apps, conns_by_pid.len(), "one App query per child");
     // Stopping Apache stops its children.
     drop(apache);
-    let until = Instant::now() + Duration::from_secs(10);
-    while child_pids.iter().any(|&p| alive(p)) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let left: Vec<_> = child_pids.iter().filter(|&&p| alive(p)).collect();
-    assert!(left.is_empty(), "children still running: {left:?}");
+    assert_all_exit(&child_pids);
 }

@@ -4,11 +4,11 @@
 mod common;
 use common::fake_daemon::{FakeDaemon, Mode};
 use common::*;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn record(ty: u8, id: u16, content: &[u8]) -> Vec<u8> {
@@ -76,27 +76,6 @@ fn fcgi_get(sock: &Path, script: &Path, uri: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-struct Fpm(Child);
-
-impl Drop for Fpm {
-    /// SIGTERM: the master stops its workers, then exits. (SIGKILL, which
-    /// `Child::kill` sends, left the workers running, re-parented to init,
-    /// after every test run.)
-    fn drop(&mut self) {
-        // SAFETY: a signal to the child we spawned.
-        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn workers_connect_lazily_after_fork() {
     let fpm_bin = php_fpm();
@@ -115,23 +94,25 @@ fn workers_connect_lazily_after_fork() {
         ),
     )
     .unwrap();
-    let fpm = Fpm(Command::new(&fpm_bin)
-        .args(["-n", "-R", "-F", "-y"])
-        .arg(&conf)
-        .arg("-d")
-        .arg(format!("extension={}", extension_path().display()))
-        .args(["-d", &format!("newrelic.daemon.address={}", d.address())])
-        .args(["-d", "newrelic.daemon.dont_launch=3"])
-        .args([
-            "-d",
-            "newrelic.license=0123456789012345678901234567890123456789",
-        ])
-        .args(["-d", "newrelic.appname=fpm"])
-        .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let fpm = Server(
+        Command::new(&fpm_bin)
+            .args(["-n", "-R", "-F", "-y"])
+            .arg(&conf)
+            .arg("-d")
+            .arg(format!("extension={}", extension_path().display()))
+            .args(["-d", &format!("newrelic.daemon.address={}", d.address())])
+            .args(["-d", "newrelic.daemon.dont_launch=3"])
+            .args([
+                "-d",
+                "newrelic.license=0123456789012345678901234567890123456789",
+            ])
+            .args(["-d", "newrelic.appname=fpm"])
+            .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let until = Instant::now() + Duration::from_secs(10);
     while !sock.exists() && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(20));
@@ -162,30 +143,18 @@ fn workers_connect_lazily_after_fork() {
     assert!(txns
         .iter()
         .all(|(_, t)| t.name == "WebTransaction/Uri/index.php"));
-    // Every transaction came from a worker, never the master.
-    let master = fpm.0.id() as i32;
-    let mut conns_by_pid: BTreeMap<i32, BTreeSet<usize>> = BTreeMap::new();
-    for (conn, t) in &txns {
-        assert_ne!(t.pid, master);
-        assert!(worker_pids.contains(&t.pid));
-        conns_by_pid.entry(t.pid).or_default().insert(*conn);
-    }
-    // One connection per worker, reused across its requests.
-    assert!(
-        conns_by_pid.values().all(|c| c.len() == 1),
-        "{conns_by_pid:?}"
+    // Every transaction came from a worker, never the master, over one
+    // connection per worker, reused across its requests.
+    assert_one_connection_per_worker(
+        &frames,
+        &txns,
+        fpm.0.id() as i32,
+        &worker_pids,
+        d.connections(),
     );
-    assert_eq!(d.connections(), conns_by_pid.len());
-    let apps = frames.iter().filter(|f| f.kind() == "App").count();
-    assert_eq!(apps, conns_by_pid.len(), "one App query per worker");
     // Stopping php-fpm stops its workers too (no orphans left behind).
     drop(fpm);
-    let until = Instant::now() + Duration::from_secs(10);
-    while worker_pids.iter().any(|&p| alive(p)) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let left: Vec<_> = worker_pids.iter().filter(|&&p| alive(p)).collect();
-    assert!(left.is_empty(), "workers still running: {left:?}");
+    assert_all_exit(&worker_pids);
 }
 
 #[test]

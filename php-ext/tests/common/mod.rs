@@ -160,3 +160,63 @@ pub fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     unsafe { libc::kill(pid, 0) == 0 }
 }
+
+/// For a pre-forking server (php-fpm, Apache prefork): every Transaction
+/// came from one of its `workers`, never the `parent`, and each worker used
+/// one daemon connection (of the `connections` the daemon accepted) and
+/// sent one App query on it.
+pub fn assert_one_connection_per_worker(
+    frames: &[fake_daemon::Received],
+    txns: &[(usize, seraph_wire::TransactionData)],
+    parent: i32,
+    workers: &BTreeSet<i32>,
+    connections: usize,
+) {
+    let mut conns_by_pid: std::collections::BTreeMap<i32, BTreeSet<usize>> =
+        std::collections::BTreeMap::new();
+    for (conn, t) in txns {
+        assert_ne!(t.pid, parent, "a transaction from the parent process");
+        assert!(workers.contains(&t.pid), "pid {} is no worker", t.pid);
+        conns_by_pid.entry(t.pid).or_default().insert(*conn);
+    }
+    assert!(
+        conns_by_pid.values().all(|c| c.len() == 1),
+        "{conns_by_pid:?}"
+    );
+    assert_eq!(connections, conns_by_pid.len());
+    let apps = frames.iter().filter(|f| f.kind() == "App").count();
+    assert_eq!(apps, conns_by_pid.len(), "one App query per worker");
+}
+
+/// Waits (at most 10 s) for every process in `pids` to be gone; fails
+/// naming those still running.
+pub fn assert_all_exit(pids: &BTreeSet<i32>) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|&p| alive(p)) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left: Vec<_> = pids.iter().filter(|&&p| alive(p)).collect();
+    assert!(left.is_empty(), "workers still running: {left:?}");
+}
+
+/// A pre-forking server (php-fpm, Apache) stopped with SIGTERM when
+/// dropped, however the test ends: its parent then stops its workers and
+/// exits. (SIGKILL, which `Child::kill` sends, leaves the workers running,
+/// re-parented to init.) Killed after 10 s if it has not exited.
+pub struct Server(pub std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SAFETY: a signal to the child we spawned.
+        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
