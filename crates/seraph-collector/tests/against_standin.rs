@@ -500,15 +500,10 @@ async fn calls_tunnel_through_a_connect_proxy() {
     let f = Fixture::new(StandinConfig::default()).await;
     let (proxy, seen) = start_proxy("200", None).await;
     // No scheme: http:// is assumed. The password is percent-encoded.
-    let client = CollectorClient::new(ClientConfig {
-        proxy: Some(format!("proxyuser:p%40ss@{proxy}")),
-        ..f.config()
-    })
-    .unwrap();
-    let r = client
-        .invoke(&f.endpoint(), Method::Preconnect, b"[{}]")
+    let outcome = f
+        .preconnect_through(format!("proxyuser:p%40ss@{proxy}"))
         .await;
-    assert!(r.outcome.is_success(), "{:?}", r.outcome);
+    assert!(outcome.is_success(), "{:?}", outcome);
     let heads = seen.lock().unwrap().clone();
     assert_eq!(heads.len(), 1);
     let host = f.standin.host();
@@ -527,15 +522,8 @@ async fn calls_tunnel_through_a_connect_proxy() {
     assert_eq!(f.standin.calls().len(), 1);
 
     let (refusing, _) = start_proxy("407", None).await;
-    let client = CollectorClient::new(ClientConfig {
-        proxy: Some(format!("http://{refusing}")),
-        ..f.config()
-    })
-    .unwrap();
-    let r = client
-        .invoke(&f.endpoint(), Method::Preconnect, b"[{}]")
-        .await;
-    match &r.outcome {
+    let outcome = f.preconnect_through(format!("http://{refusing}")).await;
+    match &outcome {
         Outcome::Discard(DiscardReason::Transport(m)) => assert!(m.contains("407"), "{m}"),
         other => panic!("{other:?}"),
     }
@@ -613,15 +601,10 @@ async fn start_socks5_proxy() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
 async fn calls_go_through_a_socks5_proxy() {
     let f = Fixture::new(StandinConfig::default()).await;
     let (proxy, seen) = start_socks5_proxy().await;
-    let client = CollectorClient::new(ClientConfig {
-        proxy: Some(format!("socks5://proxyuser:p%40ss@{proxy}")),
-        ..f.config()
-    })
-    .unwrap();
-    let r = client
-        .invoke(&f.endpoint(), Method::Preconnect, b"[{}]")
+    let outcome = f
+        .preconnect_through(format!("socks5://proxyuser:p%40ss@{proxy}"))
         .await;
-    assert!(r.outcome.is_success(), "{:?}", r.outcome);
+    assert!(outcome.is_success(), "{:?}", outcome);
     // TLS to the collector runs inside the SOCKS5 connection and is
     // verified as usual.
     assert_eq!(
@@ -632,15 +615,8 @@ async fn calls_go_through_a_socks5_proxy() {
 
     // Without credentials this proxy refuses: a transport failure that
     // says why.
-    let client = CollectorClient::new(ClientConfig {
-        proxy: Some(format!("socks5h://{proxy}")),
-        ..f.config()
-    })
-    .unwrap();
-    let r = client
-        .invoke(&f.endpoint(), Method::Preconnect, b"[{}]")
-        .await;
-    match &r.outcome {
+    let outcome = f.preconnect_through(format!("socks5h://{proxy}")).await;
+    match &outcome {
         Outcome::Discard(DiscardReason::Transport(m)) => {
             assert!(m.contains("requires a user name and password"), "{m}")
         }
@@ -776,18 +752,11 @@ async fn calls_tunnel_through_an_https_proxy() {
     assert_eq!(f.standin.calls().len(), 1);
 
     // Trusting only the collector's CA, the proxy's certificate fails.
-    let strict = CollectorClient::new(ClientConfig {
-        proxy: Some(format!("https://{proxy}")),
-        ..f.config()
-    })
-    .unwrap();
-    let r = strict
-        .invoke(&f.endpoint(), Method::Preconnect, b"[{}]")
-        .await;
+    let outcome = f.preconnect_through(format!("https://{proxy}")).await;
     assert!(
-        matches!(&r.outcome, Outcome::Discard(DiscardReason::Transport(m)) if m.contains("certificate")),
+        matches!(&outcome, Outcome::Discard(DiscardReason::Transport(m)) if m.contains("certificate")),
         "{:?}",
-        r.outcome
+        outcome
     );
     assert_eq!(f.standin.calls().len(), 1);
 }

@@ -44,6 +44,24 @@ impl Fixture {
         CollectorClient::new(self.config()).expect("client builds")
     }
 
+    /// Preconnects through `proxy` (otherwise as [`Fixture::config`]) and
+    /// returns the outcome.
+    pub async fn preconnect_through(&self, proxy: String) -> seraph_collector::Outcome {
+        let client = CollectorClient::new(ClientConfig {
+            proxy: Some(proxy),
+            ..self.config()
+        })
+        .expect("client builds");
+        client
+            .invoke(
+                &self.endpoint(),
+                seraph_collector::Method::Preconnect,
+                b"[{}]",
+            )
+            .await
+            .outcome
+    }
+
     pub fn endpoint(&self) -> Endpoint {
         Endpoint::new(self.standin.host(), LICENSE)
     }
