@@ -917,19 +917,32 @@ async fn idle_agents_cannot_take_the_descriptors_harvests_need() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_agents_do_not_keep_the_memory_of_their_largest_frame() {
-    // Custom events are off, so the padding below is not kept anywhere:
-    // whatever memory stays is the connections'.
+/// Fast harvests with custom events switched off, so custom events used as
+/// padding make frames large without being kept by the harvest.
+fn custom_events_off() -> StandinConfig {
     let mut config = StandinConfig::fast();
     config
         .harvest_limits
         .insert("custom_event_data".into(), json!(0));
-    let (standin, daemon) = setup(config, &["loglevel = info"]).await;
-    let (_agent, run_id) = connect(&daemon, &standin, "big-frames").await;
+    config
+}
+
+/// A minimal transaction padded with `count` custom events of about
+/// `bytes` bytes each.
+fn padded(bytes: usize, count: usize) -> TransactionData {
     let mut t = template("01-cli-minimal");
-    let pad = format!(r#"[{{"type":"Pad","x":"{}"}},{{}}]"#, "x".repeat(4000));
-    t.custom_events = vec![pad; 1000];
+    let pad = format!(r#"[{{"type":"Pad","x":"{}"}},{{}}]"#, "x".repeat(bytes));
+    t.custom_events = vec![pad; count];
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_agents_do_not_keep_the_memory_of_their_largest_frame() {
+    // Custom events are off, so the padding below is not kept anywhere:
+    // whatever memory stays is the connections'.
+    let (standin, daemon) = setup(custom_events_off(), &["loglevel = info"]).await;
+    let (_agent, run_id) = connect(&daemon, &standin, "big-frames").await;
+    let t = padded(4000, 1000);
     let base = daemon.rss_kib();
     // 60 php-fpm workers each send one 4 MiB transaction, then idle.
     let mut workers = Vec::new();
@@ -1310,15 +1323,9 @@ async fn refused_applications_do_not_lock_new_ones_out_for_good() {
 async fn a_burst_of_large_transactions_is_held_to_the_queue_budget() {
     // Custom events are off: the padding is not kept by the harvest, so
     // memory is what waits in the queue.
-    let mut config = StandinConfig::fast();
-    config
-        .harvest_limits
-        .insert("custom_event_data".into(), json!(0));
-    let (standin, daemon) = setup(config, &["loglevel = info"]).await;
+    let (standin, daemon) = setup(custom_events_off(), &["loglevel = info"]).await;
     let (_agent, run_id) = connect(&daemon, &standin, "burst").await;
-    let mut t = template("01-cli-minimal");
-    let pad = format!(r#"[{{"type":"Pad","x":"{}"}},{{}}]"#, "x".repeat(200));
-    t.custom_events = vec![pad; 10_000];
+    let t = padded(200, 10_000);
     let body = seraph_wire::encode_transaction(&run_id, &t);
     assert!(body.len() > 2 << 20);
     // Sample the daemon's memory while 20 agents write 600 of them
