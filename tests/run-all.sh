@@ -8,6 +8,9 @@ source tests/setup-host.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "the repository stands alone (no ../shared, no build-machine paths)"
+tests/check-standalone.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

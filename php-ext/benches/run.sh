@@ -12,8 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SO=${SO:-$ROOT/target/release/libnewrelic_php.so}
 RUNS=${1:-11}
-VECTORS=${VECTORS:-$ROOT/../shared/protocol/vectors}
-[ -d "$VECTORS" ] || VECTORS=/work/shared/protocol/vectors
+VECTORS=${VECTORS:-$ROOT/tests/vectors}
 [ -f "$SO" ] || { echo "build first: cargo build --release -p newrelic-php" >&2; exit 1; }
 TMP=$(mktemp -d)
 SOCK=$TMP/daemon.sock

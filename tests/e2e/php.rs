@@ -1,7 +1,7 @@
 //! The whole system: real PHP with our extension, the real daemon, the
 //! collector stand-in over TLS.
 //!
-//! For every captured scenario in `../shared/protocol/vectors`, the
+//! For every captured scenario in `tests/vectors`, the
 //! scenario's `script.php` runs with our extension exactly as its
 //! `cmd.txt` ran it under New Relic's agent 12.9, while New Relic's own
 //! frames for that run are sent to the same daemon as another application.

@@ -14,10 +14,10 @@
 #
 # Steps:
 #  1. PHP 8.4 (trixie's php8.4-cli/-cgi/-fpm/-dev/-sqlite3/-curl, valgrind,
-#     libc6-dbg) in $PHP84_ROOT (default /work/php84root), via debootstrap.
+#     libc6-dbg) in $PHP84_ROOT (default /var/cache/seraph/php84root), via debootstrap.
 #  2. `cargo build -p newrelic-php` with PHP_CONFIG=php-config-root.sh (the
 #     root's php-config with root-prefixed paths) into $PHP84_TARGET_DIR
-#     (default /work/target-php84), so the normal 8.2 build is untouched.
+#     (default /var/cache/seraph/target-php84), so the normal 8.2 build is untouched.
 #  3. `--ri newrelic` and smoke.php on 8.4 (trixie's php runs on this host
 #     through trixie's own loader: php84.sh), output compared with 8.2's.
 #  4. `cargo test -p newrelic-php` against 8.4: `php`, `php-cgi`,
@@ -31,8 +31,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
 HERE=$REPO/tests/php-versions
-ROOT=${PHP84_ROOT:-/work/php84root}
-TARGET=${PHP84_TARGET_DIR:-/work/target-php84}
+ROOT=${PHP84_ROOT:-/var/cache/seraph/php84root}
+TARGET=${PHP84_TARGET_DIR:-/var/cache/seraph/target-php84}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=(php8.4-cli php8.4-cgi php8.4-fpm php8.4-dev php8.4-sqlite3 php8.4-curl valgrind libc6-dbg)
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs the PHP 8.4 of a Debian trixie root ($PHP_ROOT, default
-# /work/php84root) on this host without chroot: through the root's own
+# /var/cache/seraph/php84root) on this host without chroot: through the root's own
 # dynamic loader and libraries, since trixie's php needs a newer glibc than
 # bookworm's. The CLI by default; PHP_ROOT_BIN=php-cgi8.4 for the CGI.
 #
@@ -10,7 +10,7 @@
 # load; with -n they are never loaded by PHP itself). Those are copies that
 # check-php84.sh makes under opt/seraph-conf.d: the root's own conf.d holds
 # absolute symlinks, which dangle when seen from outside the root.
-root=${PHP_ROOT:-/work/php84root}
+root=${PHP_ROOT:-/var/cache/seraph/php84root}
 bin=${PHP_ROOT_BIN:-php8.4}
 case $bin in
 php-cgi*) sapi=cgi ;;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # valgrind for the PHP 8.4 of a Debian trixie root ($PHP_ROOT, default
-# /work/php84root). The host's valgrind cannot run trixie's loader (it finds
+# /var/cache/seraph/php84root). The host's valgrind cannot run trixie's loader (it finds
 # no usable symbols for the newer ld.so), so this runs the root's own
 # valgrind inside the root with chroot. The program to check — `php`,
 # `php-cgi` or the php84.sh / php-cgi84.sh wrappers — becomes the root's
@@ -10,7 +10,7 @@
 # read-only at their own paths, mounts /proc, and points TMPDIR into the
 # root (a symlink makes the host path of the root valid inside it too).
 set -euo pipefail
-root=${PHP_ROOT:-/work/php84root}
+root=${PHP_ROOT:-/var/cache/seraph/php84root}
 args=()
 mapped=0
 after_dashdash=0

@@ -37,7 +37,7 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// `../shared` next to the repository.
-pub fn shared_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+/// `tests/vectors`: the frames New Relic's agent sent (see its README).
+pub fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors")
 }

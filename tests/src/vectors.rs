@@ -1,6 +1,6 @@
-//! The frames New Relic's PHP agent 12.9 sent, from `../shared/protocol/vectors`.
+//! The frames New Relic's PHP agent 12.9 sent, from `tests/vectors`.
 
-use crate::shared_dir;
+use crate::vectors_dir;
 use seraph_wire::frame::PREAMBLE_LEN;
 use std::path::PathBuf;
 
@@ -29,7 +29,7 @@ impl Captured {
 
 /// The vectors directory.
 pub fn dir() -> PathBuf {
-    shared_dir().join("protocol/vectors")
+    vectors_dir()
 }
 
 /// Every captured frame, sorted by scenario and file name.

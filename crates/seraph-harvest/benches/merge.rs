@@ -50,7 +50,7 @@ impl Lcg {
 /// The captured frame bodies, preamble stripped, exactly as the agent sent
 /// them.
 fn captured() -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/protocol/vectors");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors");
     let mut paths = Vec::new();
     frames(&dir, &mut paths);
     assert!(!paths.is_empty(), "no vectors under {}", dir.display());

@@ -25,7 +25,7 @@ fn end() -> SystemTime {
 }
 
 fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/protocol/vectors")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
 }
 
 fn expected_dir() -> PathBuf {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 // Fixtures
 
 fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/protocol/vectors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
 }
 
 fn load(scenario: &str, frame: &str) -> TransactionData {

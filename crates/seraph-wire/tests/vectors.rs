@@ -1,5 +1,5 @@
 //! Every frame captured from New Relic's PHP agent 12.9.0
-//! (`../shared/protocol/vectors/`) must decode, and decode to exactly the
+//! (`tests/vectors/`) must decode, and decode to exactly the
 //! JSON stored beside it.
 
 use seraph_wire::frame::{FrameDecoder, PREAMBLE_LEN};
@@ -8,7 +8,7 @@ use seraph_wire::{decode, json, AppInfo, AppReplyInfo, TransactionData};
 use std::path::{Path, PathBuf};
 
 fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/protocol/vectors")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
 }
 
 fn frames() -> Vec<PathBuf> {

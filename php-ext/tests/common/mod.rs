@@ -27,15 +27,9 @@ pub fn extension_path() -> PathBuf {
     so
 }
 
-/// `shared/protocol/vectors`: beside the repository (CI's layout), else
-/// the development machine's `/work/shared`.
+/// `tests/vectors`: the frames New Relic's agent sent for each scenario.
 pub fn vectors_dir() -> PathBuf {
-    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/protocol/vectors");
-    if beside.exists() {
-        beside
-    } else {
-        PathBuf::from("/work/shared/protocol/vectors")
-    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
 }
 
 /// Whether a binary is on PATH.

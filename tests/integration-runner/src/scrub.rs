@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn file_names_become_file() {
-        let p = Path::new("/work/tests/api/test_x.php");
+        let p = Path::new("/srv/app/tests/api/test_x.php");
         assert_eq!(
             file_name(r#""OtherTransaction\/php\/test_x.php""#, p),
             r#""OtherTransaction\/php__FILE__""#
@@ -111,12 +111,12 @@ mod tests {
         );
         assert_eq!(
             file_name(
-                r#"" in f called at \/work\/tests\/api\/test_x.php (??)""#,
+                r#"" in f called at \/srv\/app\/tests\/api\/test_x.php (??)""#,
                 p
             ),
             r#"" in f called at __FILE__ (??)""#
         );
-        assert_eq!(file_name("/work/tests/api/test_x.php:3", p), "__FILE__:3");
+        assert_eq!(file_name("/srv/app/tests/api/test_x.php:3", p), "__FILE__:3");
         assert_eq!(file_name("test_x.php", p), "__FILE__");
         assert_eq!(file_name("other.php", p), "other.php");
     }

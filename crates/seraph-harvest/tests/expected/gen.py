@@ -18,7 +18,7 @@ import struct
 from decimal import Decimal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VECTORS = os.path.normpath(os.path.join(HERE, "../../../../../shared/protocol/vectors"))
+VECTORS = os.path.normpath(os.path.join(HERE, "../../../../tests/vectors"))
 RUN_ID = "RUN-1"
 START, END = 1700000000, 1700000060
 LIMITS = dict(analytic=10000, custom=100000, error=100, span=10000, log=20000)
