@@ -5,6 +5,8 @@
 //! Parsing INI strings is the extension's job; this crate only consumes the
 //! typed values.
 
+use crate::attr_filter::AttributeFilter;
+
 /// `newrelic.transaction_tracer.threshold`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Threshold {
@@ -128,58 +130,6 @@ impl Default for ApplicationLoggingConfig {
     }
 }
 
-/// The `*.attributes.enabled` switches: an attribute never reaches a
-/// disabled destination.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AttributeConfig {
-    /// `newrelic.attributes.enabled`: off disables every destination.
-    pub enabled: bool,
-    /// `newrelic.transaction_events.attributes.enabled`.
-    pub transaction_events: bool,
-    /// `newrelic.transaction_tracer.attributes.enabled`.
-    pub transaction_tracer: bool,
-    /// `newrelic.error_collector.attributes.enabled`.
-    pub error_collector: bool,
-    /// `newrelic.span_events.attributes.enabled`.
-    pub span_events: bool,
-}
-
-impl Default for AttributeConfig {
-    fn default() -> Self {
-        AttributeConfig {
-            enabled: true,
-            transaction_events: true,
-            transaction_tracer: true,
-            error_collector: true,
-            span_events: true,
-        }
-    }
-}
-
-impl AttributeConfig {
-    /// The destination bits this configuration leaves open.
-    pub(crate) fn allowed(&self) -> u8 {
-        use crate::attrs::dest;
-        if !self.enabled {
-            return 0;
-        }
-        let mut d = dest::BROWSER;
-        if self.transaction_events {
-            d |= dest::TXN_EVENT;
-        }
-        if self.transaction_tracer {
-            d |= dest::TXN_TRACE;
-        }
-        if self.error_collector {
-            d |= dest::ERROR;
-        }
-        if self.span_events {
-            d |= dest::SPAN;
-        }
-        d
-    }
-}
-
 /// Everything the transaction model needs from `newrelic.*` INI settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TxnConfig {
@@ -212,8 +162,8 @@ pub struct TxnConfig {
     pub instance_reporting_enabled: bool,
     /// `newrelic.datastore_tracer.database_name_reporting.enabled`.
     pub database_name_reporting_enabled: bool,
-    /// Attribute destination switches.
-    pub attributes: AttributeConfig,
+    /// Attribute destination rules.
+    pub attributes: AttributeFilter,
     /// `newrelic.special.expensive_node_min` in nanoseconds: user function
     /// segments faster than this are not kept (default 2 ms).
     pub expensive_node_min_ns: u64,
@@ -242,7 +192,7 @@ impl Default for TxnConfig {
             application_logging: ApplicationLoggingConfig::default(),
             instance_reporting_enabled: true,
             database_name_reporting_enabled: true,
-            attributes: AttributeConfig::default(),
+            attributes: AttributeFilter::default(),
             expensive_node_min_ns: 2_000_000,
             max_stack_depth: 4096,
             php_version: "unknown".into(),
@@ -303,16 +253,5 @@ mod tests {
         c.transaction_tracer.record_sql = RecordSql::Raw;
         c.high_security = true;
         assert_eq!(c.sql_recording(), RecordSql::Obfuscated);
-    }
-
-    #[test]
-    fn attribute_switches_close_destinations() {
-        use crate::attrs::dest;
-        let mut a = AttributeConfig::default();
-        assert_eq!(a.allowed() & dest::ALL, dest::ALL);
-        a.span_events = false;
-        assert_eq!(a.allowed() & dest::SPAN, 0);
-        a.enabled = false;
-        assert_eq!(a.allowed(), 0);
     }
 }

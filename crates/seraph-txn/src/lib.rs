@@ -51,6 +51,7 @@
 //! keeping the tree consistent. Instrumented segments (datastore, external,
 //! custom tracers) carry a priority flag that ranks them above plain calls.
 
+pub mod attr_filter;
 mod attrs;
 mod config;
 mod connect;
@@ -65,11 +66,11 @@ mod sampler;
 pub mod sql;
 mod txn;
 
+pub use attr_filter::{dest, AttributeFilter};
 pub use attrs::AttrValue;
 pub use config::{
-    ApplicationLoggingConfig, AttributeConfig, ErrorCollectorConfig, RecordSql, Threshold,
-    TransactionTracerConfig, TxnConfig, DEFAULT_SPAN_EVENTS_PER_TXN, MAX_SPAN_EVENTS_PER_TXN,
-    TRACE_SEGMENT_LIMIT,
+    ApplicationLoggingConfig, ErrorCollectorConfig, RecordSql, Threshold, TransactionTracerConfig,
+    TxnConfig, DEFAULT_SPAN_EVENTS_PER_TXN, MAX_SPAN_EVENTS_PER_TXN, TRACE_SEGMENT_LIMIT,
 };
 pub use connect::{ConnectInfo, ConnectInfoError, EventLimits};
 pub use ids::{guid, IdSource, SeededIds};

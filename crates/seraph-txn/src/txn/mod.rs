@@ -184,7 +184,6 @@ pub struct Transaction {
     pub(crate) ignore_apdex: bool,
     pub(crate) user_attrs: AttrList,
     pub(crate) agent_attrs: AttrList,
-    pub(crate) attr_allowed: u8,
     pub(crate) metrics: MetricTable,
     pub(crate) error: Option<TxnError>,
     pub(crate) custom_events: Vec<String>,
@@ -236,7 +235,6 @@ impl Transaction {
         let rec = Recorder::new(start_ticks, min_keep, heap_cap, cfg.max_stack_depth.max(1));
         let txn_guid = guid(ids);
         let rng = SeededIds::new(ids.next_u64());
-        let attr_allowed = cfg.attributes.allowed();
         let priority = if sampling.1.is_finite() {
             sampling.1
         } else {
@@ -266,7 +264,6 @@ impl Transaction {
             ignore_apdex: false,
             user_attrs: AttrList::default(),
             agent_attrs: AttrList::default(),
-            attr_allowed,
             metrics: MetricTable::default(),
             error: None,
             custom_events: Vec::new(),
@@ -291,8 +288,8 @@ impl Transaction {
     }
 
     pub(crate) fn agent_attr(&mut self, key: &str, v: AttrValue, dests: u8) {
-        self.agent_attrs
-            .add(key, v, dests & self.attr_allowed, false);
+        let dests = self.cfg.attributes.apply(key, dests);
+        self.agent_attrs.add(key, v, dests, false);
     }
 
     pub(crate) fn agent_str(&mut self, key: &str, v: Option<&str>, dests: u8) {

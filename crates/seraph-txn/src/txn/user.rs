@@ -17,7 +17,7 @@ impl Transaction {
         }
         if self.should_create_span_events() {
             let cur = self.rec.current();
-            let span_dest = dest::SPAN & self.attr_allowed;
+            let span_dest = self.cfg.attributes.apply(key, dest::SPAN);
             if span_dest != 0 {
                 let added =
                     self.rec
@@ -29,8 +29,12 @@ impl Transaction {
                 }
             }
         }
-        self.user_attrs
-            .add(key, value, dest::USER_DEFAULT & self.attr_allowed, true)
+        self.user_attrs.add(
+            key,
+            value,
+            self.cfg.attributes.apply(key, dest::USER_DEFAULT),
+            true,
+        )
     }
 
     /// `newrelic_record_custom_event()`. The event type must match
