@@ -156,13 +156,27 @@ pub struct TxnConfig {
     pub custom_parameters_enabled: bool,
     /// `newrelic.high_security`.
     pub high_security: bool,
+    /// `newrelic.security_policies_token` is set (LASP): request
+    /// parameters are never captured.
+    pub lasp: bool,
+    /// `newrelic.capture_params`: request parameters go to traces and
+    /// errors by default (attribute rules can still move them).
+    pub capture_params: bool,
+    /// `newrelic.browser_monitoring.auto_instrument`.
+    pub autorum_enabled: bool,
+    /// `newrelic.synthetics.enabled`.
+    pub synthetics_enabled: bool,
+    /// `newrelic.code_level_metrics.enabled`: `code.*` attributes on
+    /// spans.
+    pub code_level_metrics_enabled: bool,
     /// `newrelic.application_logging.*`.
     pub application_logging: ApplicationLoggingConfig,
     /// `newrelic.datastore_tracer.instance_reporting.enabled`.
     pub instance_reporting_enabled: bool,
     /// `newrelic.datastore_tracer.database_name_reporting.enabled`.
     pub database_name_reporting_enabled: bool,
-    /// Attribute destination rules.
+    /// Attribute destination rules (by default everything but browser
+    /// monitoring, whose attributes New Relic leaves off by default).
     pub attributes: AttributeFilter,
     /// `newrelic.special.expensive_node_min` in nanoseconds: user function
     /// segments faster than this are not kept (default 2 ms).
@@ -189,10 +203,20 @@ impl Default for TxnConfig {
             error_collector: ErrorCollectorConfig::default(),
             custom_parameters_enabled: true,
             high_security: false,
+            lasp: false,
+            capture_params: false,
+            autorum_enabled: true,
+            synthetics_enabled: true,
+            code_level_metrics_enabled: false,
             application_logging: ApplicationLoggingConfig::default(),
             instance_reporting_enabled: true,
             database_name_reporting_enabled: true,
-            attributes: AttributeFilter::default(),
+            attributes: {
+                // browser_monitoring.attributes.enabled is off by default.
+                let mut f = AttributeFilter::new();
+                f.disable(crate::attr_filter::dest::BROWSER);
+                f
+            },
             expensive_node_min_ns: 2_000_000,
             max_stack_depth: 4096,
             php_version: "unknown".into(),

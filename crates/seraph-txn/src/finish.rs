@@ -87,6 +87,8 @@ struct Seg {
     exclusive_us: u64,
     name: String,
     flags: u16,
+    /// Code-level metrics attributes of the span (a user function's).
+    code: Vec<(&'static str, AttrValue)>,
 }
 
 impl Seg {
@@ -111,6 +113,7 @@ impl Transaction {
         if self.ignored {
             return None;
         }
+        let end_ticks = self.ended_at.unwrap_or(end_ticks);
         if end_unix_us < self.start_unix_us {
             tracing::debug!("transaction ends before it starts on the wall clock");
         }
@@ -177,7 +180,7 @@ impl Transaction {
                 .clone()
                 .unwrap_or_else(|| "<unknown>".to_owned()),
             name,
-            synthetics_resource_id: None,
+            synthetics_resource_id: self.synthetics.as_ref().map(|s| s.resource_id.clone()),
             pid,
             txn_event,
             metrics: self.metrics.to_wire(),
@@ -216,6 +219,7 @@ impl Transaction {
                     names.name(n.func).unwrap_or_else(|| "<unknown>".to_owned())
                 )
             };
+            let code = self.code_attributes(node, n.func, names);
             segs.push(Seg {
                 node,
                 parent,
@@ -224,6 +228,7 @@ impl Transaction {
                 exclusive_us: 0,
                 name,
                 flags: n.flags,
+                code,
             });
             let me = segs.len() - 1;
             kids.clear();
@@ -240,6 +245,33 @@ impl Transaction {
             s.exclusive_us = recorder::exclusive(s.start_us, s.stop_us, ivs);
         }
         segs
+    }
+
+    /// The `code.*` span attributes of a kept user-function segment, with
+    /// `code_level_metrics.enabled`, as the attribute rules let them reach
+    /// spans.
+    fn code_attributes(
+        &self,
+        node: u32,
+        func: crate::FuncKey,
+        names: &dyn FuncNames,
+    ) -> Vec<(&'static str, AttrValue)> {
+        let generic = matches!(
+            self.rec.extra(node).map(|e| &e.kind),
+            None | Some(SegKind::Generic)
+        );
+        if !self.cfg.code_level_metrics_enabled || node == ROOT || func == 0 || !generic {
+            return Vec::new();
+        }
+        let Some(loc) = names.code_location(func) else {
+            return Vec::new();
+        };
+        loc.attributes()
+            .into_iter()
+            .filter(|(k, _)| {
+                self.cfg.attributes.apply(k, crate::txn::CLM_DESTINATIONS) & dest::SPAN != 0
+            })
+            .collect()
     }
 
     fn end_metrics(
@@ -440,8 +472,22 @@ impl Transaction {
         if self.cfg.distributed_tracing_enabled {
             self.dt_intrinsics(&mut o);
         }
+        if let Some(s) = &self.synthetics {
+            o.str("synthetics_resource_id", &s.resource_id)
+                .str("synthetics_job_id", &s.job_id)
+                .str("synthetics_monitor_id", &s.monitor_id);
+        }
         o.end();
         out
+    }
+
+    /// `nr.synthetics*` of a synthetics transaction's events.
+    fn synthetics_event_fields(&self, o: &mut json::Obj<'_>) {
+        if let Some(s) = &self.synthetics {
+            o.str("nr.syntheticsResourceId", &s.resource_id)
+                .str("nr.syntheticsJobId", &s.job_id)
+                .str("nr.syntheticsMonitorId", &s.monitor_id);
+        }
     }
 
     fn metric_total_s(&self, name: &str) -> Option<f64> {
@@ -473,6 +519,10 @@ impl Transaction {
             .f64("timestamp", self.start_unix_us as f64 / 1e6)
             .f64("duration", duration_us as f64 / 1e6)
             .f64("totalTime", total_time_us as f64 / 1e6);
+        let is_dt = self.dt.inbound.is_some() || self.dt.created;
+        if self.synthetics.is_some() && !is_dt {
+            o.str("nr.guid", &self.guid);
+        }
         if !self.background && !self.ignore_apdex {
             let zone = if self.error.is_some() {
                 ApdexZone::Failing
@@ -481,6 +531,7 @@ impl Transaction {
             };
             o.str("nr.apdexPerfZone", zone.label());
         }
+        self.synthetics_event_fields(&mut o);
         if let Some(v) = self.metric_total_s("WebFrontend/QueueTime") {
             o.f64("queueDuration", v);
         }
@@ -587,6 +638,7 @@ impl Transaction {
                 o.i64("externalCallCount", v);
             }
             o.str("nr.transactionGuid", &self.guid);
+            self.synthetics_event_fields(&mut o);
             if self.cfg.distributed_tracing_enabled {
                 self.dt_intrinsics(&mut o);
                 if let Some(s) = &e.span_id {
@@ -619,7 +671,8 @@ impl Transaction {
             Threshold::ApdexF => apdex_us.saturating_mul(4),
             Threshold::Duration(ns) => ns / 1000,
         };
-        if duration_us < threshold_us {
+        // A synthetics transaction's trace is always kept.
+        if duration_us < threshold_us && self.synthetics.is_none() {
             return None;
         }
         // The slowest segments only, when there are too many.
@@ -872,6 +925,9 @@ impl Transaction {
                 dest::TXN_EVENT,
                 &["errorType", "errorMessage", "error.class", "error.message"],
             );
+        }
+        for (k, v) in &s.code {
+            v.write_json(a.key(k));
         }
         if let Some((class, message)) = extra.and_then(|e| e.error.as_ref()) {
             a.str("error.message", message).str("error.class", class);

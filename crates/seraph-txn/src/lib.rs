@@ -62,8 +62,11 @@ pub mod json;
 mod metrics;
 mod recorder;
 pub mod rules;
+pub mod rum;
 mod sampler;
+pub mod security;
 pub mod sql;
+pub mod synthetics;
 mod txn;
 
 pub use attr_filter::{dest, AttributeFilter};
@@ -72,13 +75,15 @@ pub use config::{
     ApplicationLoggingConfig, ErrorCollectorConfig, RecordSql, Threshold, TransactionTracerConfig,
     TxnConfig, DEFAULT_SPAN_EVENTS_PER_TXN, MAX_SPAN_EVENTS_PER_TXN, TRACE_SEGMENT_LIMIT,
 };
-pub use connect::{ConnectInfo, ConnectInfoError, EventLimits};
+pub use connect::{BrowserConfig, ConnectInfo, ConnectInfoError, EventLimits};
 pub use ids::{guid, IdSource, SeededIds};
 pub use metrics::ApdexZone;
 pub use sampler::Sampler;
+pub use security::SecurityPolicies;
 pub use txn::{
-    ClockScale, DatastoreCall, ExternalCall, FuncNames, NameSource, NoticedError, ResourceUsage,
-    Transaction, TxnKind, WebRequest, ERROR_MESSAGE_LIMIT, SQL_KEPT_LIMIT, SQL_SCAN_LIMIT,
+    ClockScale, CodeLocation, DatastoreCall, ExternalCall, FuncNames, NameSource, NoticedError,
+    ResourceUsage, Transaction, TxnKind, WebRequest, ERROR_MESSAGE_LIMIT, SQL_KEPT_LIMIT,
+    SQL_SCAN_LIMIT,
 };
 
 /// Monotonic clock ticks; their unit is given by [`ClockScale`].

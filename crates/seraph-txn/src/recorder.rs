@@ -179,6 +179,8 @@ pub(crate) struct Recorder {
     free_extras: Vec<u32>,
     scratch: Vec<u32>,
     fibers: Fibers,
+    /// Set by [`Recorder::stop`]: nothing that ends later is kept.
+    stopped: bool,
 }
 
 /// Open calls of fibers (PHP 8.1): see [`Recorder::switch_context`].
@@ -225,6 +227,7 @@ impl Recorder {
             free_extras: Vec::new(),
             scratch: Vec::new(),
             fibers: Fibers::default(),
+            stopped: false,
         }
     }
 
@@ -457,7 +460,7 @@ impl Recorder {
     #[inline]
     pub fn settle(&mut self, i: u32) {
         let n = &self.nodes[i as usize];
-        if n.flags == 0 && n.duration() < self.min_keep {
+        if self.stopped || (n.flags == 0 && n.duration() < self.min_keep) {
             self.dissolve(i);
         } else {
             self.keep(i);
@@ -584,6 +587,14 @@ impl Recorder {
             self.nodes[i as usize].flags |= flag::UNWOUND;
             self.settle(i);
         }
+    }
+
+    /// Ends recording at `now` (`newrelic_end_of_transaction`): the open
+    /// segments end there, and segments that end later are dropped.
+    pub fn stop(&mut self, now: Ticks) {
+        self.unwind(now);
+        self.close_root(now);
+        self.stopped = true;
     }
 
     /// Adds flags to a segment (making it worth keeping).

@@ -2,6 +2,7 @@
 //! record on the transaction and on segments.
 
 use super::{NoticedError, Transaction, TxnError};
+use crate::attrs::{dest, AttrValue};
 use crate::json;
 use crate::recorder::flag;
 
@@ -97,5 +98,16 @@ impl Transaction {
         let cur = self.rec.current();
         self.rec.mark(cur, flag::ATTR);
         self.rec.extra_mut(cur).error = Some((class.to_owned(), message));
+    }
+
+    /// The error group name the user's error group callback returned: the
+    /// `error.group.name` agent attribute of the error trace and event (at
+    /// most 255 bytes; empty names are ignored).
+    pub fn set_error_group_name(&mut self, name: &str) {
+        if name.is_empty() {
+            return;
+        }
+        let name = crate::attrs::truncate_utf8(name, crate::attrs::VALUE_LIMIT).to_owned();
+        self.agent_attr("error.group.name", AttrValue::Str(name), dest::ERROR);
     }
 }

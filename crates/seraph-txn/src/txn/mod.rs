@@ -52,6 +52,55 @@ impl ClockScale {
 pub trait FuncNames {
     /// The function's name, or `None` if unknown (printed `<unknown>`).
     fn name(&self, key: FuncKey) -> Option<String>;
+
+    /// Where the function is defined, for code-level metrics; `None` when
+    /// unknown (no `code.*` attributes then).
+    fn code_location(&self, _key: FuncKey) -> Option<CodeLocation> {
+        None
+    }
+}
+
+/// Where a function is defined: the `code.*` attributes of code-level
+/// metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CodeLocation {
+    /// `code.function`: the function's name (for a file, its path).
+    pub function: String,
+    /// `code.namespace`: the class of a method.
+    pub namespace: Option<String>,
+    /// `code.filepath`.
+    pub filepath: Option<String>,
+    /// `code.lineno`: the first line of the function (1 for a file).
+    pub lineno: i64,
+}
+
+impl CodeLocation {
+    /// The `code.*` attributes, newest first as New Relic prints them:
+    /// none when a value exceeds 255 bytes or when neither a file nor a
+    /// class goes with the function name.
+    pub(crate) fn attributes(&self) -> Vec<(&'static str, crate::attrs::AttrValue)> {
+        use crate::attrs::{AttrValue, VALUE_LIMIT};
+        fn fits(s: &Option<String>) -> Option<&str> {
+            s.as_deref()
+                .filter(|v| !v.is_empty() && v.len() <= VALUE_LIMIT)
+        }
+        let (namespace, filepath) = (fits(&self.namespace), fits(&self.filepath));
+        if self.function.is_empty()
+            || self.function.len() > VALUE_LIMIT
+            || (namespace.is_none() && filepath.is_none())
+        {
+            return Vec::new();
+        }
+        let mut out = vec![("code.lineno", AttrValue::Int(self.lineno))];
+        if let Some(n) = namespace {
+            out.push(("code.namespace", AttrValue::Str(n.to_owned())));
+        }
+        if let Some(f) = filepath {
+            out.push(("code.filepath", AttrValue::Str(f.to_owned())));
+        }
+        out.push(("code.function", AttrValue::Str(self.function.clone())));
+        out
+    }
 }
 
 impl<F: Fn(FuncKey) -> Option<String>> FuncNames for F {
@@ -164,6 +213,10 @@ pub(crate) struct DtState {
     pub created: bool,
 }
 
+/// Where code-level metrics attributes go.
+pub(crate) const CLM_DESTINATIONS: u8 =
+    crate::attrs::dest::TRACE_ERROR_EVENT | crate::attrs::dest::SPAN;
+
 /// One transaction. See the crate docs for the call sequence.
 pub struct Transaction {
     pub(crate) cfg: Arc<TxnConfig>,
@@ -196,6 +249,13 @@ pub struct Transaction {
     pub(crate) queue_start_us: Option<u64>,
     pub(crate) extra_allocated: u64,
     pub(crate) cpu_sample: Option<(f64, u32)>,
+    /// False once the transaction is ignored or ended early: API calls
+    /// then change nothing, as in New Relic's agent.
+    pub(crate) recording: bool,
+    /// When `newrelic_end_of_transaction` ended it.
+    pub(crate) ended_at: Option<Ticks>,
+    pub(crate) rum: crate::rum::RumState,
+    pub(crate) synthetics: Option<crate::synthetics::Synthetics>,
 }
 
 impl Transaction {
@@ -275,6 +335,10 @@ impl Transaction {
             queue_start_us: None,
             extra_allocated: 0,
             cpu_sample: None,
+            recording: true,
+            ended_at: None,
+            rum: crate::rum::RumState::new(cfg.autorum_enabled),
+            synthetics: None,
             cfg,
             connect,
         };
@@ -478,6 +542,38 @@ impl Transaction {
     /// `newrelic_ignore_transaction()`: nothing will be sent.
     pub fn ignore(&mut self) {
         self.ignored = true;
+        self.recording = false;
+    }
+
+    /// Whether API calls still change the transaction (not ignored, not
+    /// ended by `newrelic_end_of_transaction`).
+    pub fn is_recording(&self) -> bool {
+        self.recording
+    }
+
+    /// Code-level metrics of the transaction itself (the main script: its
+    /// path as function, line 1): agent attributes of its events, traces,
+    /// errors and root span, with `code_level_metrics.enabled`.
+    pub fn set_code_location(&mut self, loc: &CodeLocation) {
+        if !self.cfg.code_level_metrics_enabled {
+            return;
+        }
+        for (k, v) in loc.attributes().into_iter().rev() {
+            self.agent_attr(k, v, CLM_DESTINATIONS);
+        }
+    }
+
+    /// `newrelic_end_of_transaction()`: the transaction ends now as far as
+    /// timing goes (its name is frozen, open segments end here, nothing
+    /// later is recorded); it is still sent when the request ends.
+    pub fn end_of_transaction(&mut self, now: Ticks) {
+        if !self.recording {
+            return;
+        }
+        self.recording = false;
+        self.rec.stop(now);
+        self.ended_at = Some(now);
+        let _ = self.freeze_name();
     }
 
     /// Whether the transaction is ignored.

@@ -37,6 +37,61 @@ impl Transaction {
         )
     }
 
+    /// `newrelic_add_custom_span_parameter()`: a user attribute on the
+    /// current segment's span only. As in New Relic's agent neither high
+    /// security nor `custom_parameters_enabled` applies here; the span
+    /// attribute rules do (`span_events.attributes.enabled = 0` refuses
+    /// every key). Refused when the transaction makes no span events.
+    pub fn add_custom_span_parameter(&mut self, key: &str, value: AttrValue) -> bool {
+        if !self.should_create_span_events() {
+            return false;
+        }
+        let dests = self.cfg.attributes.apply(key, dest::SPAN);
+        let cur = self.rec.current();
+        let added = self
+            .rec
+            .extra_mut(cur)
+            .user_attrs
+            .add(key, value, dests, true);
+        if added {
+            self.rec.mark(cur, flag::ATTR);
+        }
+        added
+    }
+
+    /// `newrelic_set_user_id()`: the `enduser.id` agent attribute, for
+    /// transaction events, traces, errors and spans. The caller checks the
+    /// value is a non-empty string of at most 255 bytes.
+    pub fn set_user_id(&mut self, id: &str) {
+        self.agent_attr(
+            "enduser.id",
+            AttrValue::Str(id.to_owned()),
+            dest::TRACE_ERROR_EVENT | dest::SPAN,
+        );
+    }
+
+    /// A request parameter (`$_REQUEST[key]`, already turned into text):
+    /// the `request.parameters.<key>` agent attribute. With
+    /// `newrelic.capture_params` (or `newrelic_capture_params()`,
+    /// `legacy_enable`) it goes to traces and errors by default; otherwise
+    /// only where an attribute `include` rule sends it. Never under high
+    /// security or with a security policies token.
+    pub fn add_request_parameter(&mut self, key: &str, value: &str, legacy_enable: bool) {
+        if key.is_empty() || self.cfg.high_security || self.cfg.lasp {
+            return;
+        }
+        let defaults = if legacy_enable {
+            dest::TXN_TRACE | dest::ERROR
+        } else {
+            0
+        };
+        self.agent_attr(
+            &format!("request.parameters.{key}"),
+            AttrValue::Str(value.to_owned()),
+            defaults,
+        );
+    }
+
     /// `newrelic_record_custom_event()`. The event type must match
     /// `^[a-zA-Z0-9:_ ]+$` and be at most 255 bytes.
     pub fn record_custom_event(

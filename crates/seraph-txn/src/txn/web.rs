@@ -173,6 +173,49 @@ impl Transaction {
     }
 }
 
+impl Transaction {
+    /// Reads an inbound `X-NewRelic-Synthetics` header (with
+    /// `synthetics.enabled`): decoded with the connect reply's
+    /// `encoding_key`, accepted when it is a valid version 1 header from an
+    /// account in `trusted_account_ids`. Returns whether it was accepted;
+    /// a second header is refused.
+    pub fn accept_synthetics_header(&mut self, encoded: &str) -> bool {
+        if !self.cfg.synthetics_enabled || self.synthetics.is_some() {
+            return false;
+        }
+        let Some(key) = self.connect.encoding_key.as_deref() else {
+            return false;
+        };
+        let Some(s) = crate::synthetics::decode_header(encoded.trim(), key)
+            .as_deref()
+            .and_then(crate::synthetics::Synthetics::parse)
+        else {
+            return false;
+        };
+        if s.account_id <= 0 || !self.connect.trusted_account_ids.contains(&s.account_id) {
+            return false;
+        }
+        self.synthetics = Some(s);
+        true
+    }
+
+    /// Whether a synthetics header was accepted.
+    pub fn is_synthetics(&self) -> bool {
+        self.synthetics.is_some()
+    }
+
+    /// The `X-NewRelic-Synthetics` header to pass on with an outbound
+    /// request of a synthetics transaction.
+    pub fn synthetics_outbound_header(&self) -> Option<String> {
+        let s = self.synthetics.as_ref()?;
+        if !self.cfg.synthetics_enabled {
+            return None;
+        }
+        let key = self.connect.encoding_key.as_deref()?;
+        crate::synthetics::encode_header(&s.outbound_json(), key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
