@@ -40,6 +40,7 @@ const FUNCTIONS: &[&str] = &[
     "zend_hash_str_update",
     "zend_hash_next_index_insert",
     "zend_parse_parameters",
+    "zend_register_internal_class",
     "zend_wrong_parameters_count_error",
     "zend_get_executed_lineno",
     "zend_get_executed_filename",
@@ -88,6 +89,8 @@ const TYPES: &[&str] = &[
     "sapi_module_struct",
     "php_core_globals",
     "zif_handler",
+    "zend_fcall_info",
+    "zend_fcall_info_cache",
     "zend_result",
 ];
 
@@ -122,6 +125,7 @@ const VARS: &[&str] = &[
 fn main() {
     println!("cargo:rerun-if-changed=src/zend/wrapper.h");
     println!("cargo:rerun-if-changed=src/zend/shim.c");
+    println!("cargo:rerun-if-changed=src/zend/shim_api.c");
     println!("cargo:rerun-if-changed=src/zend/shim.h");
     println!("cargo:rerun-if-env-changed=PHP_CONFIG");
 
@@ -203,6 +207,7 @@ fn main() {
 
     let mut cc = cc::Build::new();
     cc.file("src/zend/shim.c")
+        .file("src/zend/shim_api.c")
         .warnings(true)
         .flag_if_supported("-Wno-unused-parameter");
     for inc in &include_args {

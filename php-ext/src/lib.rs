@@ -10,6 +10,7 @@
 //! * [`log`]: the agent log.
 
 pub mod api;
+pub mod browser;
 pub mod clock;
 pub mod config;
 pub mod daemon;
@@ -18,6 +19,7 @@ pub mod json;
 pub mod lifecycle;
 pub mod log;
 pub mod naming;
+pub mod params;
 pub mod request;
 pub mod zend;
 

@@ -58,6 +58,7 @@ unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> ffi::zend_resu
             crate::hooks::observer::register();
         }
         crate::hooks::errors::register();
+        crate::api::register_classes();
         ffi::SUCCESS
     })
 }

@@ -120,6 +120,18 @@ impl AttributeFilter {
         }
     }
 
+    /// Whether some include rule could add a destination to a key that
+    /// starts with `prefix` (so attributes of that family, which have no
+    /// default destination, are worth gathering at all).
+    pub fn may_include_prefix(&self, prefix: &str) -> bool {
+        self.disabled != dest::ALL
+            && self.rules.iter().any(|r| {
+                r.include & !self.disabled != 0
+                    && (r.prefix.starts_with(prefix)
+                        || (r.wildcard && prefix.starts_with(&r.prefix)))
+            })
+    }
+
     /// The destinations `key` reaches, starting from `defaults`.
     pub fn apply(&self, key: &str, defaults: u8) -> u8 {
         let mut d = defaults;
@@ -202,6 +214,24 @@ mod tests {
         assert_eq!(f.apply("request.parameters.q", 0), TXN_EVENT);
         f.disable(ALL);
         assert_eq!(f.apply("request.parameters.q", ALL), 0);
+    }
+
+    #[test]
+    fn prefixes_that_an_include_may_reach() {
+        let mut f = AttributeFilter::new();
+        assert!(!f.may_include_prefix("request.parameters."));
+        f.add_rule("request.parameters.q", 0, ERROR);
+        assert!(
+            !f.may_include_prefix("request.parameters."),
+            "excludes only"
+        );
+        f.add_rule("request.parameters.q", TXN_EVENT, 0);
+        assert!(f.may_include_prefix("request.parameters."));
+        let mut g = AttributeFilter::new();
+        g.add_rule("request.*", TXN_EVENT, 0);
+        assert!(g.may_include_prefix("request.parameters."));
+        g.disable(TXN_EVENT);
+        assert!(!g.may_include_prefix("request.parameters."));
     }
 
     #[test]

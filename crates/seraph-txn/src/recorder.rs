@@ -414,6 +414,15 @@ impl Recorder {
         self.depth = self.frames.len();
     }
 
+    /// The function of the innermost open call (none while calls overflow
+    /// the stack or nothing is open).
+    pub fn current_func(&self) -> Option<usize> {
+        if self.overflow > 0 {
+            return None;
+        }
+        self.frames.get(self.depth.checked_sub(1)?).map(|f| f.func)
+    }
+
     /// Closes the innermost segment and returns its node, not yet settled.
     /// `None` when the call was beyond the stack capacity or nothing is
     /// open.

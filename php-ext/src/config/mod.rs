@@ -6,9 +6,11 @@
 //! them with no syscalls and no PHP, and a bad value becomes a warning plus
 //! the default, never an error that stops the request.
 
+mod attributes;
 mod ini_table;
 mod parse;
 
+pub use attributes::attribute_filter;
 pub use ini_table::INI_DEFS;
 pub use parse::{parse_bool, parse_duration};
 
@@ -224,6 +226,16 @@ pub struct AgentSettings {
     pub trace_observer_port: u16,
     /// Infinite tracing queue size.
     pub span_queue_size: u64,
+    /// Attribute include/exclude rules and disabled destinations.
+    pub attributes: seraph_txn::AttributeFilter,
+    /// `newrelic.capture_params`: request parameters to traces and errors.
+    pub capture_params: bool,
+    /// `newrelic.browser_monitoring.auto_instrument`.
+    pub autorum: bool,
+    /// `newrelic.synthetics.enabled`.
+    pub synthetics_enabled: bool,
+    /// `newrelic.code_level_metrics.enabled`.
+    pub code_level_metrics: bool,
 }
 
 /// A setting whose value could not be used; the default applies.
@@ -249,6 +261,12 @@ impl std::fmt::Display for BadValue {
 pub trait RawIni {
     /// The current value of `name`, or `None` if unknown.
     fn get(&self, name: &str) -> Option<String>;
+
+    /// Whether the user gave `name` a value (php.ini, `-d`, per
+    /// directory, `ini_set`), rather than it keeping its default.
+    fn is_set(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
 }
 
 impl<F: Fn(&str) -> Option<String>> RawIni for F {
@@ -491,6 +509,11 @@ impl AgentSettings {
                 s.parse::<u16>().ok()
             }),
             span_queue_size: r.uint("newrelic.infinite_tracing.span_events.queue_size"),
+            attributes: attribute_filter(raw),
+            capture_params: r.bool("newrelic.capture_params"),
+            autorum: r.bool("newrelic.browser_monitoring.auto_instrument"),
+            synthetics_enabled: r.bool("newrelic.synthetics.enabled"),
+            code_level_metrics: r.bool("newrelic.code_level_metrics.enabled"),
         };
         (settings, r.bad)
     }

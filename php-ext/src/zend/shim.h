@@ -153,4 +153,73 @@ void seraph_ref_array_add_strings(zval *ref, const char *const *keys, const size
 /* php_printf("%s", s) for INI displayers. */
 void seraph_print(const char *s, size_t len);
 
+/* ---- The newrelic_* API and browser monitoring (shim_api.c) ---- */
+
+/* Calls any PHP callable with argc arguments inside zend_try. Returns 0 on
+ * success, -1 when it is not callable or the call failed, 1 after a
+ * bailout. retval must be released with seraph_zval_dtor. */
+int seraph_call_callable(zval *callable, uint32_t argc, zval *argv, zval *retval);
+
+/* The number of declared parameters of a callable (its function's
+ * num_args); -1 when it is not callable. */
+int seraph_callable_num_args(zval *callable);
+
+/* An E_WARNING as an internal function raises it ("func(): msg"), and an
+ * E_DEPRECATED. A user error handler may run: under zend_try. */
+void seraph_warning(const char *msg, size_t len);
+void seraph_deprecated(const char *msg, size_t len);
+/* An E_WARNING without the function prefix (zend_error). */
+void seraph_plain_warning(const char *msg, size_t len);
+
+/* out = (string)src by PHP's rules, under zend_try. Returns 0 with out a
+ * string, -1 when the conversion threw (out undefined), 1 after a
+ * bailout. Release out with seraph_zval_dtor. */
+int seraph_zval_to_string(zval *src, zval *out);
+
+/* The output handler type PHP's php_output_start_internal takes. */
+typedef void (*seraph_output_fn)(char *output, size_t output_len, char **handled_output,
+	size_t *handled_output_len, int mode);
+/* Starts an internal output handler (40960-byte chunks, standard flags);
+ * PHP refuses a second handler of the same name. Returns 0 on success. */
+int seraph_output_install(const char *name, size_t len, seraph_output_fn fn);
+/* Whether an output handler call carries content (not a clean). */
+int seraph_output_has_content(int mode);
+/* Request memory for an output handler's result (PHP frees it). */
+char *seraph_emalloc(size_t n);
+
+/* The response's MIME type as PHP will send it: a Content-Type header set
+ * by the script, else the SAPI's mimetype, else default_mimetype, else
+ * text/html (parameters included). Copies at most cap bytes; returns the
+ * full length. */
+size_t seraph_response_mimetype(char *buf, size_t cap);
+/* Whether a response header starting with prefix (case-insensitive, e.g.
+ * "content-length:") was set. */
+int seraph_response_has_header(const char *prefix, size_t len);
+/* SG(headers_sent). */
+int seraph_headers_sent(void);
+
+/* Registers an internal class with one private string property (MINIT). */
+zend_class_entry *seraph_register_class(const char *name, size_t len,
+	const zend_function_entry *methods, const char *prop, size_t prop_len);
+/* rv = new ce with the string property set. */
+void seraph_object_with_string_prop(zval *rv, zend_class_entry *ce, const char *prop, size_t prop_len,
+	const char *val, size_t val_len);
+
+/* Whether php.ini, -d, a per-directory setting or ini_set gave the INI
+ * entry a value (New Relic's "set by user"). */
+int seraph_ini_set_by_user(const char *name, size_t len);
+
+/* $_REQUEST (armed under zend_try), or NULL. */
+HashTable *seraph_request_array(void);
+
+/* rv = v (the value moves; v is left undefined). */
+void seraph_retval_move(zval *rv, zval *v);
+/* Adds key => integer to an array. */
+void seraph_array_add_long(HashTable *ht, const char *key, size_t key_len, zend_long v);
+/* A copy of a zval holding a reference (ZVAL_COPY). */
+void seraph_zval_keep(zval *dst, const zval *src);
+/* zv = [k => v, ...] of strings, then k => integer entries. */
+void seraph_zval_string_map(zval *out, const char *const *keys, const size_t *key_lens,
+	const char *const *vals, const size_t *val_lens, size_t n);
+
 #endif

@@ -28,22 +28,8 @@ impl Transaction {
         let app = self.connect.primary_application_id.clone();
         let tk = self.connect.trusted_account_key.clone();
         if !self.cfg.dt_exclude_newrelic_header {
-            if self.cfg.span_events_enabled || self.cfg.analytics_events_enabled {
-                let payload = dt::PayloadOut {
-                    account: account.as_deref(),
-                    app: app.as_deref(),
-                    span_id: span_id.as_deref(),
-                    trace_id: &self.dt.trace_id,
-                    txn_id: &self.guid,
-                    priority: self.dt.priority,
-                    sampled: self.dt.sampled,
-                    timestamp_ms: now_ms,
-                    trusted_key: tk.as_deref(),
-                };
-                out.push(("newrelic".to_owned(), dt::newrelic_header(&payload)));
-                self.metrics.count(dtm::CREATE_SUCCESS);
-            } else {
-                self.metrics.count(dtm::CREATE_EXCEPTION);
+            if let Some(p) = self.payload_out(span_id.as_deref(), now_ms, dt::newrelic_header) {
+                out.push(("newrelic".to_owned(), p));
             }
         }
         let tp_span = span_id.clone().unwrap_or_else(|| guid(ids));
@@ -79,6 +65,72 @@ impl Transaction {
         }
         self.dt.created = true;
         out
+    }
+
+    /// The `newrelic` payload (encoded by `encode`) with its create
+    /// metric: refused, with the exception metric, when neither span nor
+    /// transaction events are on.
+    fn payload_out(
+        &mut self,
+        span_id: Option<&str>,
+        now_ms: u64,
+        encode: impl FnOnce(&dt::PayloadOut<'_>) -> String,
+    ) -> Option<String> {
+        if !(self.cfg.span_events_enabled || self.cfg.analytics_events_enabled) {
+            self.metrics.count(dtm::CREATE_EXCEPTION);
+            return None;
+        }
+        let account = self.connect.account_id.clone();
+        let app = self.connect.primary_application_id.clone();
+        let tk = self.connect.trusted_account_key.clone();
+        let payload = dt::PayloadOut {
+            account: account.as_deref(),
+            app: app.as_deref(),
+            span_id,
+            trace_id: &self.dt.trace_id,
+            txn_id: &self.guid,
+            priority: self.dt.priority,
+            sampled: self.dt.sampled,
+            timestamp_ms: now_ms,
+            trusted_key: tk.as_deref(),
+        };
+        let out = encode(&payload);
+        self.metrics.count(dtm::CREATE_SUCCESS);
+        Some(out)
+    }
+
+    /// `newrelic_create_distributed_trace_payload()`: the `newrelic`
+    /// payload as JSON text (not base64), for a call made from the
+    /// innermost segment. `None`, with the exception metric, when
+    /// distributed tracing is off, the `newrelic` header is excluded, or
+    /// neither span nor transaction events are on.
+    pub fn create_newrelic_payload(&mut self, now_unix_us: u64) -> Option<String> {
+        if !self.cfg.distributed_tracing_enabled || self.cfg.dt_exclude_newrelic_header {
+            self.metrics.count(dtm::CREATE_EXCEPTION);
+            return None;
+        }
+        let cur = self.rec.current();
+        let span_id = self.ensure_span_id(cur, flag::DT);
+        let out = self.payload_out(
+            span_id.as_deref(),
+            now_unix_us / 1000,
+            dt::newrelic_payload_json,
+        )?;
+        self.dt.created = true;
+        Some(out)
+    }
+
+    /// The trace id for the API's metadata functions: `None` with
+    /// distributed tracing off.
+    pub fn trace_id_for_api(&self) -> Option<String> {
+        self.cfg
+            .distributed_tracing_enabled
+            .then(|| self.dt.trace_id.clone())
+    }
+
+    /// `newrelic_is_sampled()`: sampled, with distributed tracing on.
+    pub fn is_sampled_for_api(&self) -> bool {
+        self.cfg.distributed_tracing_enabled && self.dt.sampled
     }
 
     /// Accepts inbound DT headers (W3C `traceparent`/`tracestate`, else the

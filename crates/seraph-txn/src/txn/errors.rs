@@ -110,4 +110,11 @@ impl Transaction {
         let name = crate::attrs::truncate_utf8(name, crate::attrs::VALUE_LIMIT).to_owned();
         self.agent_attr("error.group.name", AttrValue::Str(name), dest::ERROR);
     }
+
+    /// Whether an error of `priority` would be recorded now: error
+    /// collection on and no higher-priority error kept
+    /// (`newrelic_notice_error` checks this before reading its arguments).
+    pub fn error_worthy(&self, priority: i32) -> bool {
+        self.error_collection_on() && self.error.as_ref().is_none_or(|e| priority >= e.priority)
+    }
 }

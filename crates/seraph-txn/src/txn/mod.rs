@@ -256,6 +256,9 @@ pub struct Transaction {
     pub(crate) ended_at: Option<Ticks>,
     pub(crate) rum: crate::rum::RumState,
     pub(crate) synthetics: Option<crate::synthetics::Synthetics>,
+    /// Functions made custom tracers by the API after PHP had chosen their
+    /// observer handlers: their plain `leave` becomes `leave_custom`.
+    pub(crate) custom_keys: Vec<(FuncKey, String)>,
 }
 
 impl Transaction {
@@ -339,6 +342,7 @@ impl Transaction {
             ended_at: None,
             rum: crate::rum::RumState::new(cfg.autorum_enabled),
             synthetics: None,
+            custom_keys: Vec::new(),
             cfg,
             connect,
         };
@@ -427,10 +431,42 @@ impl Transaction {
         self.rec.calls
     }
 
-    /// The innermost function returns. Hot path.
+    /// The innermost function returns. Hot path: one length test beyond
+    /// the recorder's pop while no late custom tracer exists.
     #[inline]
     pub fn leave(&mut self, now: Ticks) {
+        if !self.custom_keys.is_empty() && self.leave_if_custom(now) {
+            return;
+        }
         self.rec.leave(now);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn leave_if_custom(&mut self, now: Ticks) -> bool {
+        let Some(f) = self.rec.current_func() else {
+            return false;
+        };
+        let Some(name) = self
+            .custom_keys
+            .iter()
+            .find(|(k, _)| *k == f)
+            .map(|(_, n)| n.clone())
+        else {
+            return false;
+        };
+        self.leave_custom(now, &name);
+        true
+    }
+
+    /// `newrelic_add_custom_tracer` for a function whose calls already
+    /// reach [`Transaction::enter`]/[`Transaction::leave`] (PHP chose its
+    /// handlers before the call): from now on its calls end as custom
+    /// traced ones, `Custom/<name>`.
+    pub fn add_custom_key(&mut self, key: FuncKey, name: &str) {
+        if key != 0 && !self.custom_keys.iter().any(|(k, _)| *k == key) {
+            self.custom_keys.push((key, name.to_owned()));
+        }
     }
 
     /// Segments the extension allocated on its own (such as the curl_exec
@@ -472,6 +508,11 @@ impl Transaction {
     /// The trace id (`newrelic_get_trace_metadata`).
     pub fn trace_id(&self) -> &str {
         &self.dt.trace_id
+    }
+
+    /// The naming path so far (`/index.php`, a custom name…).
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
     }
 
     /// The transaction guid.

@@ -92,6 +92,14 @@ impl Transaction {
         );
     }
 
+    /// Whether custom events can be recorded at all (settings, security
+    /// policies, the connect reply and its event limit).
+    pub fn custom_events_allowed(&self) -> bool {
+        self.cfg.custom_events_enabled
+            && self.connect.collect_custom_events
+            && self.connect.event_limits.custom_events > 0
+    }
+
     /// `newrelic_record_custom_event()`. The event type must match
     /// `^[a-zA-Z0-9:_ ]+$` and be at most 255 bytes.
     pub fn record_custom_event(
