@@ -213,8 +213,17 @@ impl DaemonClient {
                 self.apps.len() - 1
             }
         };
-        let poll_until = (!self.queried_once && !settings.daemon.app_connect_timeout.is_zero())
-            .then(|| deadline_after(settings.daemon.app_connect_timeout));
+        // The first query of the process, and the first of an application
+        // the process has not asked for before (`newrelic_set_appname`,
+        // `newrelic_start_transaction` with another name), wait for it as
+        // New Relic's agent does.
+        let first_of_app = matches!(
+            self.apps[idx].state(),
+            super::appcache::AppState::Unqueried
+        );
+        let poll_until = ((!self.queried_once || first_of_app)
+            && !settings.daemon.app_connect_timeout.is_zero())
+        .then(|| deadline_after(settings.daemon.app_connect_timeout));
         let mut info = Some(info);
         let mut built: Option<AppInfo> = None;
         loop {
