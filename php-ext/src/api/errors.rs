@@ -53,8 +53,9 @@ fn weak_string(v: Val<'_>) -> Option<String> {
 ///   handler's arguments (PHP 8 passes four): class `NoticedError`,
 ///   message `errstr`; the other values are only checked.
 ///
-/// The second value is the exception's file, for the error group callback.
-fn noticed(args: &Args, priority: i32) -> Option<(NoticedError, Option<String>)> {
+/// The second value is the exception's message and file, for the error
+/// group callback.
+fn noticed(args: &Args, priority: i32) -> Option<(NoticedError, Option<(String, String)>)> {
     let now = crate::clock::unix_us();
     let from_exception = |obj: *mut ffi::zend_object| {
         // SAFETY: an object argument of this call is alive.
@@ -67,7 +68,7 @@ fn noticed(args: &Args, priority: i32) -> Option<(NoticedError, Option<String>)>
                     stack_trace: e.stack,
                     now_unix_us: now,
                 },
-                Some(e.file),
+                Some((e.message, e.file)),
             )
         })
     };
@@ -125,11 +126,11 @@ php_fn!(notice_error, args, ret, {
     // the backtrace), which may run user code or bail out: not while the
     // agent is borrowed.
     ret.null();
-    let Some((error, file)) = noticed(&args, priority) else {
+    let Some((error, exception)) = noticed(&args, priority) else {
         return;
     };
-    if let Some(file) = &file {
-        call_error_group_callback(&error.class, &error.message, file, &error.stack_trace);
+    if let Some((message, file)) = &exception {
+        call_error_group_callback(&error.class, message, file, &error.stack_trace);
     }
     let recorded = with_recording(|a| a.txn.as_mut().map(|t| t.notice_error(error))).flatten();
     if recorded.is_some() {

@@ -217,10 +217,7 @@ impl DaemonClient {
         // the process has not asked for before (`newrelic_set_appname`,
         // `newrelic_start_transaction` with another name), wait for it as
         // New Relic's agent does.
-        let first_of_app = matches!(
-            self.apps[idx].state(),
-            super::appcache::AppState::Unqueried
-        );
+        let first_of_app = matches!(self.apps[idx].state(), super::appcache::AppState::Unqueried);
         let poll_until = ((!self.queried_once || first_of_app)
             && !settings.daemon.app_connect_timeout.is_zero())
         .then(|| deadline_after(settings.daemon.app_connect_timeout));

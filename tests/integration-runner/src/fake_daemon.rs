@@ -135,6 +135,9 @@ struct Shared {
     changed: Condvar,
     reply: Map<String, Value>,
     limits: HarvestLimits,
+    /// The account's security policies (`--security-policies`), as a
+    /// preconnect reply gives them.
+    policies: Option<Value>,
 }
 
 impl Shared {
@@ -170,6 +173,7 @@ impl FakeDaemon {
         name: &str,
         ids: &AccountIds,
         limits: HarvestLimits,
+        policies: Option<Value>,
     ) -> std::io::Result<FakeDaemon> {
         use std::os::linux::net::SocketAddrExt;
         let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
@@ -188,6 +192,7 @@ impl FakeDaemon {
             changed: Condvar::new(),
             reply,
             limits,
+            policies,
         });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(FakeDaemon {
@@ -343,6 +348,26 @@ async fn connection(mut stream: UnixStream, shared: Arc<Shared>) {
     }
 }
 
+/// The policies an App reply carries, as the daemon works them out: with a
+/// token and account policies, every policy the agent supports, enabled
+/// when both the account and the agent enable it; otherwise none.
+fn enabled_policies(account: Option<&Value>, token: &str, supported: &str) -> String {
+    let (Some(Value::Object(account)), false) = (account, token.is_empty()) else {
+        return "{}".to_owned();
+    };
+    let agent: Value = serde_json::from_str(supported).unwrap_or(Value::Null);
+    let mut out = Map::new();
+    for (name, p) in account {
+        let a = &agent[name.as_str()];
+        if a["supported"].as_bool() != Some(true) {
+            continue;
+        }
+        let on = p["enabled"].as_bool().unwrap_or(false) && a["enabled"].as_bool().unwrap_or(false);
+        out.insert(name.clone(), Value::Bool(on));
+    }
+    Value::Object(out).to_string()
+}
+
 /// Handles one frame body; returns the reply body to send, if any.
 fn handle(shared: &Shared, tag: &mut Tag<'_>, body: &[u8]) -> Option<Vec<u8>> {
     let mut scratch = Vec::new();
@@ -363,7 +388,11 @@ fn handle(shared: &Shared, tag: &mut Tag<'_>, body: &[u8]) -> Option<Vec<u8>> {
             let reply = AppReplyInfo {
                 status: AppStatus::Connected,
                 connect_reply: Some(shared.connect_reply(name)),
-                security_policies: Some("{}".into()),
+                security_policies: Some(enabled_policies(
+                    shared.policies.as_ref(),
+                    app.security_policy_token().unwrap_or_default(),
+                    app.supported_security_policies().unwrap_or_default(),
+                )),
                 connect_timestamp: now,
                 harvest_frequency: 60,
                 sampling_target: 10,
@@ -401,7 +430,9 @@ mod tests {
             app: "2".into(),
             trusted: "1".into(),
         };
-        let d = Arc::new(FakeDaemon::start(&name, &ids, crate::payloads::runner_limits()).unwrap());
+        let d = Arc::new(
+            FakeDaemon::start(&name, &ids, crate::payloads::runner_limits(), None).unwrap(),
+        );
         assert_eq!(d.address(), format!("@{name}"));
 
         use std::os::linux::net::SocketAddrExt;

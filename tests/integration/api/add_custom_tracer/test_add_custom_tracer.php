@@ -54,20 +54,23 @@ Custom/My_Class::Do_It, 1
 
 require_once(realpath(dirname(__FILE__)) . '/../../include/tap.php');
 
-function Fresh_Function() { return 1; }
-function early_function() { return 2; }
-class My_Class { public static function Do_It() { return 3; } }
+// Bodies that do something: OPcache's optimizer replaces a call to a
+// function that only returns a constant by the constant, and no agent can
+// trace a call that never happens.
+function Fresh_Function($x) { return strlen($x); }
+function early_function($x) { return strtoupper($x); }
+class My_Class { public static function Do_It($x) { return str_repeat($x, 2); } }
 
-early_function();
+early_function('a');
 $ok = newrelic_add_custom_tracer('fresh_FUNCTION')
     && newrelic_add_custom_tracer('EARLY_function')
     && newrelic_add_custom_tracer('my_class::do_it')
     && newrelic_add_custom_tracer('$)O#()@::@)@)@@')
     && newrelic_add_custom_tracer('a::b::c');
 tap_assert($ok, 'added');
-Fresh_Function();
-Fresh_Function();
-early_function();
-My_Class::Do_It();
+Fresh_Function('a');
+Fresh_Function('b');
+early_function('c');
+My_Class::Do_It('d');
 tap_identical(false, @newrelic_add_custom_tracer(), 'no args');
 tap_identical(false, @newrelic_add_custom_tracer('a', 'b'), 'two args');
