@@ -6,10 +6,6 @@ transaction ends (sent here, with xmit) counting set_appname/lasp_denied,
 and no new transaction starts. Bad arguments return false.
 */
 
-/*INI
-newrelic.security_policies_token = ffff-ffff-ffff-ffff
-*/
-
 /*EXPECT_REGEX
 ^\s*Warning: newrelic_set_appname\(\): newrelic_set_appname: when a security_policies_token is present in the newrelic.ini file, it is not permitted to call newrelic_set_appname\(\) with a non-empty license key. LASP does not permit changing accounts during runtime. Consider using "" for the second parameter in .* on line \d+
 ok - refused
@@ -22,7 +18,7 @@ Supportability/api/set_appname/before, 1
 Supportability/api/set_appname/lasp_denied, 1
 */
 
-require_once(realpath(dirname(__FILE__)) . '/../../include/tap.php');
+require_once(realpath(dirname(__FILE__)) . '/../../integration/include/tap.php');
 
 $other = str_repeat('a', 40);
 tap_identical(false, newrelic_set_appname(ini_get('newrelic.appname'), $other, true), 'refused');
