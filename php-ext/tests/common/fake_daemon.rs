@@ -19,7 +19,10 @@ pub fn browser_connect_reply() -> String {
     for (k, val) in [
         ("browser_key", "b1234567"),
         ("application_id", "2"),
-        ("js_agent_loader", "window.NREUM||(NREUM={});NREUM.loader=1;"),
+        (
+            "js_agent_loader",
+            "window.NREUM||(NREUM={});NREUM.loader=1;",
+        ),
         ("js_agent_file", "js-agent.newrelic.com/nr-1.min.js"),
         ("beacon", "bam.nr-data.net"),
         ("error_beacon", "bam.nr-data.net"),

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_daemon;
+pub mod web;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
