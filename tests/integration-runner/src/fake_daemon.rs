@@ -22,9 +22,21 @@ use serde_json::{json, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
+/// The connect reply's `encoding_key` (synthetics and CAT headers).
+pub const ENCODING_KEY: &str = "d67afc830dab717fd163bfcb0b8b88423e9a1a3b";
+
+/// The ids of the synthetics header tests get as
+/// `SYNTHETICS_HEADER_supportability`.
+pub const SYNTHETICS_IDS: [&str; 3] = [
+    "rrrrrrr-rrrr-1234-rrrr-rrrrrrrrrrrr",
+    "jjjjjjj-jjjj-1234-jjjj-jjjjjjjjjjjj",
+    "mmmmmmm-mmmm-1234-mmmm-mmmmmmmmmmmm",
+];
+
 /// Account and application ids the connect reply carries; exported to
 /// tests as `ACCOUNT_supportability`, `APP_supportability` and
-/// `ACCOUNT_supportability_trusted`.
+/// `ACCOUNT_supportability_trusted`, with a valid synthetics header from
+/// the account as `SYNTHETICS_HEADER_supportability`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountIds {
     /// `account_id`.
@@ -47,13 +59,27 @@ impl AccountIds {
         }
     }
 
-    /// The three environment variables tests read.
-    pub fn env_vars(&self) -> [(&'static str, String); 3] {
+    /// The environment variables tests read.
+    pub fn env_vars(&self) -> [(&'static str, String); 4] {
         [
             ("ACCOUNT_supportability", self.account.clone()),
             ("APP_supportability", self.app.clone()),
             ("ACCOUNT_supportability_trusted", self.trusted.clone()),
+            ("SYNTHETICS_HEADER_supportability", self.synthetics_header()),
         ]
+    }
+
+    /// An `X-NewRelic-Synthetics` value from this (trusted) account:
+    /// version 1, the account, then [`SYNTHETICS_IDS`] (resource, job,
+    /// monitor), obfuscated with [`ENCODING_KEY`].
+    pub fn synthetics_header(&self) -> String {
+        let account: Value = self
+            .account
+            .parse::<u64>()
+            .map_or_else(|_| json!(self.account), |n| json!(n));
+        let [resource, job, monitor] = SYNTHETICS_IDS;
+        let plain = json!([1, account, resource, job, monitor]).to_string();
+        seraph_txn::synthetics::encode_header(&plain, ENCODING_KEY).unwrap_or_default()
     }
 
     /// The fields of a connect reply that name the account and
@@ -70,7 +96,7 @@ impl AccountIds {
             "application_id": self.app,
             "trusted_account_key": self.trusted,
             "trusted_account_ids": [account_num],
-            "encoding_key": "d67afc830dab717fd163bfcb0b8b88423e9a1a3b",
+            "encoding_key": ENCODING_KEY,
             "cross_process_id": format!("{}#{}", self.account, self.app),
             "entity_guid": "MTAwMDF8QVBNfEFQUExJQ0FUSU9OfDIwMDAy",
             "apdex_t": 0.5,
