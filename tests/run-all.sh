@@ -8,7 +8,7 @@ source tests/setup-host.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "the repository stands alone (no ../shared, no build-machine paths)"
+step "the repository stands alone (no references to files outside it)"
 tests/check-standalone.sh
 
 step "cargo fmt --check"
