@@ -18,6 +18,7 @@ pub mod config;
 pub mod daemon;
 pub mod hooks;
 pub mod json;
+pub mod libs;
 pub mod lifecycle;
 pub mod log;
 pub mod naming;
