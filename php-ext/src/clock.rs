@@ -2,7 +2,9 @@
 //!
 //! Observer begin/end handlers read the clock on every observed call, and
 //! on this machine `rdtsc` is about five times cheaper than the vDSO
-//! `clock_gettime` (`shared/notes/observer-cost.md`). So when the CPU
+//! `clock_gettime` (an observer reading one or the other at both ends of
+//! every call made `fib(30)` about 2.3× or 4.3–4.5× slower;
+//! `docs/benchmarks.md`). So when the CPU
 //! advertises an invariant TSC the extension reads raw TSC ticks and
 //! converts them once, at the end of the transaction, with a scale
 //! calibrated against `CLOCK_MONOTONIC`; otherwise it reads

@@ -8,6 +8,9 @@
 //!   each phase written above its hook.
 //! * [`config`]: the `newrelic.*` INI table and typed settings.
 //! * [`log`]: the agent log.
+//!
+//! Section numbers (§N) in comments refer to the repository's
+//! `docs/protocol.md`.
 
 pub mod api;
 pub mod browser;
@@ -16,6 +19,7 @@ pub mod config;
 pub mod daemon;
 pub mod hooks;
 pub mod json;
+pub mod libs;
 pub mod lifecycle;
 pub mod log;
 pub mod naming;

@@ -46,14 +46,16 @@ unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> ffi::zend_resu
         // Observers can only be registered now. An observer that is
         // registered at all makes PHP take its slower observed call path
         // for every function (about 1.4x on fib(30)), even for functions it
-        // then declines; so with `transaction_tracer.detail = 0` and no
-        // custom functions in php.ini, none is registered. (Per-directory
-        // values cannot turn it on later.)
+        // then declines; so with `transaction_tracer.detail = 0`, no
+        // custom functions in php.ini and no library rows for PHP code or
+        // files in the instrumentation table, none is registered.
+        // (Per-directory values cannot turn it on later.)
         let (settings, _) = AgentSettings::resolve(&ini::PhpIni);
         let wants_observer = settings.tt_detail >= 1
             || !settings.tt_custom.is_empty()
             || !settings.name_functions.is_empty()
-            || !settings.name_files.is_empty();
+            || !settings.name_files.is_empty()
+            || crate::hooks::user::any_rows();
         if settings.enabled && wants_observer {
             crate::hooks::observer::register();
         }

@@ -25,7 +25,6 @@ use seraph_txn::{
     ResourceUsage, Sampler, Threshold, Transaction, TransactionTracerConfig, TxnConfig, TxnKind,
     WebRequest,
 };
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The process's agent state.
@@ -41,12 +40,8 @@ pub struct RequestState {
     pub last_exception: Option<(usize, u32)>,
     /// Closure names seen (closures are keyed by index into this).
     pub closures: observer::ClosureNames,
-    /// Datastore product per PDO object handle.
-    pub pdo_products: HashMap<u32, &'static str>,
-    /// Datastore product per PDOStatement object handle.
-    pub stmt_products: HashMap<u32, &'static str>,
-    /// What is known about each curl handle.
-    pub curl: HashMap<u32, crate::hooks::curl::CurlState>,
+    /// What the instrumented libraries know about their objects.
+    pub libs: crate::hooks::context::LibStates,
     /// Request parameters go to traces and errors (`newrelic.capture_params`,
     /// or `newrelic_capture_params()` during the request).
     pub capture_params: bool,
@@ -289,7 +284,7 @@ impl Agent {
         }
         self.check_fork();
         self.clock.refine();
-        crate::hooks::instrument::install();
+        crate::hooks::wrap::install();
         !self.settings.license.is_empty()
     }
 

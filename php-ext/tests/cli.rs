@@ -1,6 +1,6 @@
 //! CLI transactions against the in-test fake daemon, compared with the
 //! frames New Relic's agent sent for the same scripts
-//! (`shared/protocol/vectors`).
+//! (`tests/vectors`).
 
 mod common;
 use common::fake_daemon::{FakeDaemon, Mode};

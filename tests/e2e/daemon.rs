@@ -93,7 +93,7 @@ fn harvested_metrics(calls: &[RecordedCall]) -> Table {
     table
 }
 
-/// What the daemon must make of `txns` (collector-protocol.md §4.4),
+/// What the daemon must make of `txns` (protocol.md §4.4),
 /// computed independently of the daemon's code.
 fn expected_metrics(txns: &[TransactionData]) -> Table {
     let mut table = Table::new();
@@ -128,7 +128,7 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
-/// Harvest-time metrics the daemon adds itself (§4.9).
+/// Harvest-time metrics the daemon adds itself (protocol.md §4.9).
 fn is_daemon_metric(name: &str) -> bool {
     name == "Instance/Reporting"
         || name.starts_with("Supportability/TxnData/")
@@ -607,7 +607,7 @@ async fn sigterm_harvests_everything_before_exiting() {
     assert_eq!(table[&("Errors/all".to_owned(), String::new())][0], 3.0);
     // A full reservoir (10 000 of 10 003) with distributed tracing on is
     // posted in two halves, each reporting its own length as events_seen
-    // (collector-protocol.md §4.1).
+    // (protocol.md §4.1).
     let posts = standin.calls_for("analytic_event_data");
     assert_eq!(posts.len(), 2);
     let (seen, txn_events) = events(&posts, "analytic_event_data");

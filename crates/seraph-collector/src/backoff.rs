@@ -1,10 +1,13 @@
 //! Retry delays as plain state machines, so callers (and tests) decide how
 //! time passes.
 //!
-//! * [`Backoff`]: connect retries (seed 002): 1 s doubling to a cap, reset
-//!   on success or after a stable minute.
-//! * [`HarvestBackoff`]: failed harvests (seed 003): H×1, H×1, H×2, H×4,
-//!   H×8, then H×16 until a success.
+//! * [`Backoff`]: connect retries: 1 s doubling to a cap, reset on success
+//!   or after a stable minute.
+//! * [`HarvestBackoff`]: failed harvests: H×1, H×1, H×2, H×4, H×8, then
+//!   H×16 until a success.
+//!
+//! `docs/daemon.md` §13 describes the retry rules the daemon applies and
+//! which of these it uses.
 
 use std::time::Duration;
 

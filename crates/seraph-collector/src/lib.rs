@@ -22,6 +22,9 @@
 //!   obfuscate it: only the request URL sees the real key.
 //! * Retry policies ([`Backoff`], [`HarvestBackoff`]) are plain state
 //!   machines; callers own the clock.
+//!
+//! Section numbers (§N) in this crate's comments refer to the repository's
+//! `docs/protocol.md`.
 
 mod audit;
 mod backoff;

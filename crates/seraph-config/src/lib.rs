@@ -14,6 +14,9 @@
 //! Key and value syntax follow New Relic's daemon so an existing
 //! `newrelic.cfg` and the PHP agent's spawn argv work unchanged; the
 //! deliberate differences are listed in `cfgfile.rs` and `listen.rs`.
+//!
+//! Section numbers (§N) in this crate's comments refer to the repository's
+//! `docs/protocol.md`.
 
 mod cfgfile;
 mod error;

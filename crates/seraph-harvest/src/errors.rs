@@ -1,4 +1,4 @@
-//! Error traces (collector-protocol §4.7): the highest-priority errors,
+//! Error traces (protocol.md §4.7): the highest-priority errors,
 //! kept as the agent's JSON.
 
 use crate::goheap;

@@ -1,5 +1,5 @@
 //! One application run's accumulated data and the per-transaction merge
-//! (collector-protocol §4.3–§4.7, §4.9 per-transaction metrics).
+//! (protocol.md §4.3–§4.7, §4.9 per-transaction metrics).
 
 use std::collections::HashSet;
 use std::time::SystemTime;

@@ -1,4 +1,4 @@
-//! Log-forwarding labels (collector-protocol §4.3, last sentence): the
+//! Log-forwarding labels (protocol.md §4.3, last paragraph): the
 //! `common.attributes` of `log_event_data`.
 //!
 //! Every transaction carries the label set (usually `[]`), so the raw text

@@ -1,5 +1,5 @@
 //! Aggregation of agent transactions into per-application harvests, and the
-//! collector payloads built from them (collector-protocol §3.6, §4).
+//! collector payloads built from them (protocol.md §3.6, §4).
 //!
 //! This crate owns everything between a verified `Transaction` frame and an
 //! uncompressed collector request body:
@@ -23,6 +23,9 @@
 //! its own scheduling, lets the PHP integration test runner reuse exactly
 //! the same aggregation in-process, and makes every rule unit-testable
 //! without time or network.
+//!
+//! Section numbers (§N) in this crate's comments refer to the repository's
+//! `docs/protocol.md`.
 
 #![deny(missing_docs)]
 

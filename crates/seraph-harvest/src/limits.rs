@@ -1,4 +1,4 @@
-//! Capacity of every store in a harvest (collector-protocol §4.2).
+//! Capacity of every store in a harvest (protocol.md §4.2).
 
 /// Consecutive failed `metric_data` posts a metric table survives; it is
 /// discarded on the next failure (§4.6).

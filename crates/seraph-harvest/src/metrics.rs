@@ -1,4 +1,4 @@
-//! The metric table of one harvest period (collector-protocol §4.4).
+//! The metric table of one harvest period (protocol.md §4.4).
 //!
 //! Keyed by (name, scope), scope `""` meaning unscoped. Names live in
 //! `Box<str>` keys of per-scope maps and are looked up by `&str`, so merging a

@@ -1,5 +1,5 @@
 //! Detected PHP packages, reported through `update_loaded_modules`
-//! (collector-protocol §3.6).
+//! (protocol.md §3.6).
 //!
 //! The agent sends `[["name","version",{}],…]` with transactions. Each
 //! distinct text is stored raw (no parsing on the transaction path) and only

@@ -1,4 +1,4 @@
-//! Collector payload bodies (collector-protocol §3.6), uncompressed JSON.
+//! Collector payload bodies (protocol.md §3.6), uncompressed JSON.
 //!
 //! Each builder writes straight into a byte buffer. Agent-built JSON (events,
 //! error traces, trace data, SQL parameters) is copied verbatim, never

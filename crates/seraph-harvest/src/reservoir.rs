@@ -1,4 +1,4 @@
-//! Priority-sampled event reservoirs (collector-protocol §4.3, §4.6).
+//! Priority-sampled event reservoirs (protocol.md §4.3, §4.6).
 //!
 //! Events stay the agent's JSON text (`Box<str>`), never parsed: they are
 //! copied in when kept and copied out verbatim into payloads. Until the

@@ -1,5 +1,5 @@
 //! `metric_name_rules` from the connect reply, applied to metric names when
-//! `metric_data` is built (collector-protocol §4.4).
+//! `metric_data` is built (protocol.md §4.4).
 //!
 //! Behaviour follows New Relic's Go daemon, quirks included:
 //! * every expression is compiled case-insensitively;

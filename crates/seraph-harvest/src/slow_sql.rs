@@ -1,4 +1,4 @@
-//! Slow SQL statements (collector-protocol §4.5): up to 10 entries keyed by
+//! Slow SQL statements (protocol.md §4.5): up to 10 entries keyed by
 //! the agent's query id.
 
 /// One slow-SQL observation as the agent reports it, borrowed from the frame,

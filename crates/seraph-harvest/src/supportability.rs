@@ -1,4 +1,4 @@
-//! Harvest-time supportability metrics (collector-protocol §4.9).
+//! Harvest-time supportability metrics (protocol.md §4.9).
 //!
 //! The daemon reports every collector call's outcome and every event post's
 //! counts here; at each metrics cycle [`SupportabilityTracker::append_cycle`]

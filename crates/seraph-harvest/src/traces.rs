@@ -1,4 +1,4 @@
-//! Transaction traces (collector-protocol §4.7): three pools, each keeping
+//! Transaction traces (protocol.md §4.7): three pools, each keeping
 //! its slowest traces.
 
 use crate::goheap;

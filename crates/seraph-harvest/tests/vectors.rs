@@ -1,4 +1,4 @@
-//! Feeds the real New Relic agent frames of `shared/protocol/vectors` into a
+//! Feeds the real New Relic agent frames of `tests/vectors` into a
 //! `Harvest` and compares every payload with `tests/expected/`, which
 //! `tests/expected/gen.py` derives independently from the decoded `.json`
 //! twins of those frames (its own aggregation model and Go number

@@ -1,7 +1,7 @@
 //! Drives a Transaction the way the extension does for each captured
 //! scenario's `script.php`, encodes and decodes the result, and compares it
 //! with what New Relic's PHP agent 12.9 sent (`002-Transaction.json` in
-//! `shared/protocol/vectors/`): metric names, flags and counts; the key
+//! `tests/vectors/`): metric names, flags and counts; the key
 //! order and non-time values of every event, error, span and trace;
 //! slow SQL ids, metrics and queries. Times, guids and priorities differ per
 //! run and are compared by type only.

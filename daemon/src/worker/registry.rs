@@ -4,8 +4,8 @@
 //! One task owns the whole table, so App queries, connect results and run
 //! endings are applied in order without locks. It never waits on the
 //! network itself: connects run in their own tasks and report back with a
-//! message. Answers follow New Relic's daemon (collector-protocol.md
-//! §1.6–1.7): a live run id gets StillValid; otherwise the app key decides;
+//! message. Answers follow New Relic's daemon (protocol.md §1.6–1.7): a
+//! live run id gets StillValid; otherwise the app key decides;
 //! a new app answers Unknown and starts connecting at once.
 
 use super::runs::{RunMsg, RunSender, Runs};
@@ -32,7 +32,7 @@ pub struct AppQuery {
     pub run_id: Option<String>,
 }
 
-/// Identity of an application (collector-protocol.md §1.7): two queries
+/// Identity of an application (protocol.md §1.7): two queries
 /// with equal keys share one application, its connect and its harvest.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AppKey {

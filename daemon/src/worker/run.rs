@@ -656,7 +656,8 @@ impl Run {
     /// A payload the collector refused as too large (413, or over
     /// `max_payload_size_in_bytes` before sending): posted again as two
     /// halves, and once more halved if a half is refused too; after that
-    /// the data is dropped (seed 003). New Relic's daemon drops it at once.
+    /// the data is dropped (`docs/daemon.md` §13). New Relic's daemon drops
+    /// it at once.
     fn split_or_drop(&mut self, batch: Batch, in_cycle: bool, splits: u8, reason: &DiscardReason) {
         let method = batch.method();
         if splits >= MAX_SPLITS {
@@ -878,8 +879,8 @@ fn not_sent(method: Method, reason: DiscardReason) -> Response {
     }
 }
 
-/// How many times a payload refused as too large is halved (seed 003: split,
-/// split once more, then drop).
+/// How many times a payload refused as too large is halved
+/// (`docs/daemon.md` §13: split, split once more, then drop).
 const MAX_SPLITS: u8 = 2;
 
 /// Longest `Retry-After` honoured: a larger value (or a date far ahead)

@@ -1,9 +1,14 @@
 //! Engine hooks: the fcall observer (segments), the error observer and the
-//! exception hook (errors), and wrappers around instrumented internal
-//! functions (PDO, curl).
+//! exception hook (errors), and the machinery that applies the
+//! instrumentation table (`table`) of the libraries in `crate::libs`:
+//! handler wrappers for internal functions (`wrap`), observer handlers for
+//! user functions and files (`user`), the view of a hooked call (`call`)
+//! and the request context hooks are given (`context`).
 
-pub mod curl;
+pub mod call;
+pub mod context;
 pub mod errors;
-pub mod instrument;
 pub mod observer;
-pub mod pdo;
+pub mod table;
+pub mod user;
+pub mod wrap;

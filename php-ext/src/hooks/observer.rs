@@ -29,7 +29,7 @@
 //! closure reused the memory).
 
 use crate::clock;
-use crate::hooks::errors;
+use crate::hooks::{errors, user};
 use crate::naming::FileNamer;
 use crate::request::AGENT;
 use crate::zend::ffi;
@@ -194,6 +194,9 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
         if ty != ffi::ZEND_USER_FUNCTION {
             return NONE;
         }
+        // SAFETY: user functions have an op_array whose file name lives as
+        // long as the function.
+        unsafe { user::saw_file((*func).op_array.filename) };
         if !named {
             // A file (main script or include): only `name.files` cares.
             // SAFETY: user functions have an op_array with a filename.
@@ -215,6 +218,11 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
         let custom = EXTRA.with(|v| v.contains(&lname)).unwrap_or(false)
             || API_CUSTOM.with(|v| v.contains(&lname)).unwrap_or(false);
         let observe = custom || OBSERVE_ALL.load(Ordering::Relaxed);
+        // A library hook (a framework's router, Predis, Guzzle) takes the
+        // function; `name.functions` and custom tracers do not apply to it.
+        if let Some(hook) = user::find(&lname) {
+            return user::handlers(func, hook, observe);
+        }
         let closure = flags & ffi::ZEND_ACC_CLOSURE != 0;
         let tsc = clock::tsc_source();
         let end: ffi::zend_observer_fcall_end_handler = Some(match (custom, tsc) {
@@ -343,6 +351,39 @@ unsafe extern "C" fn begin_file(ex: *mut ffi::zend_execute_data) {
             name_after(NameSource::File, name);
         }
     });
+}
+
+/// Opens the ordinary segment of a hooked user function (see
+/// `hooks::user`).
+///
+/// # Safety
+/// `ex` must be the live frame PHP passed to an observer begin handler.
+pub(super) unsafe fn enter_function(ex: *mut ffi::zend_execute_data) {
+    // SAFETY: forwarded.
+    let key = unsafe { (*ex).func } as usize;
+    guard("observer begin (hooked)", (), || {
+        let now = if clock::tsc_source() {
+            clock::ticks::<true>()
+        } else {
+            clock::ticks::<false>()
+        };
+        with_txn(|t| t.enter(key, now))
+    });
+}
+
+/// Closes the segment [`enter_function`] opened.
+///
+/// # Safety
+/// `ex` and `rv` must be what PHP passed to an observer end handler.
+pub(super) unsafe fn leave_function(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
+    // SAFETY: forwarded.
+    unsafe {
+        if clock::tsc_source() {
+            end::<true>(ex, rv)
+        } else {
+            end::<false>(ex, rv)
+        }
+    }
 }
 
 unsafe extern "C" fn begin_closure(ex: *mut ffi::zend_execute_data) {

@@ -1,5 +1,5 @@
 //! Checking one test's output and harvest against its expectations
-//! (integration-format §2, §3).
+//! (tests/integration/README.md §2, §3).
 
 use serde_json::Value;
 use std::fmt;

@@ -1,6 +1,6 @@
 //! `ENV[NAME]` substitution in expectations, and the
 //! `NR_EXPECT_ENV_VAR[NAME]=value` lines a test prints to publish values
-//! for it (integration-format §3.3).
+//! for it (tests/integration/README.md §3.3).
 
 use regex::Regex;
 use std::collections::BTreeMap;

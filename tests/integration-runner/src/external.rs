@@ -1,5 +1,5 @@
-//! The HTTP server external-call tests talk to (integration-format §4.2),
-//! exported to them as `EXTERNAL_HOST`:
+//! The HTTP server external-call tests talk to
+//! (tests/integration/README.md §4.2), exported to them as `EXTERNAL_HOST`:
 //!
 //! * `/` answers `Hello world!`;
 //! * `/delay?duration=1s` sleeps first;

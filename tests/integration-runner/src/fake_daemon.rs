@@ -1,4 +1,5 @@
-//! The default mode: the runner is the daemon (integration-format §4.3).
+//! The default mode: the runner is the daemon
+//! (tests/integration/README.md §4.3).
 //!
 //! It listens on its own Unix socket and speaks the wire protocol with
 //! `seraph-wire`. Every App query is answered `Connected` with a connect

@@ -1,5 +1,5 @@
 //! The fuzzy JSON match of expected against actual payloads
-//! (integration-format §3.1).
+//! (tests/integration/README.md §3.1).
 //!
 //! * a string starting with `??` on either side matches anything;
 //! * a string starting and ending with `/` is a regular expression matched,

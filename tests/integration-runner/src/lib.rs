@@ -15,6 +15,10 @@
 //! (running PHP), [`fake_daemon`] / [`real_daemon`] (receiving
 //! transactions), [`payloads`], [`scrub`], [`envsub`], [`metrics`],
 //! [`fuzzy`], [`packages`] and [`compare`] (checking), [`report`].
+//!
+//! The test-file format and the runner's behaviour are described in the
+//! repository's `tests/integration/README.md`; a section number (§N) in
+//! this crate's comments refers to that file.
 
 pub mod compare;
 pub mod discover;

@@ -1,5 +1,5 @@
-//! EXPECT_PHP_PACKAGES (integration-format §2): the packages the agent
-//! reported (`update_loaded_modules`) against what a command says is
+//! EXPECT_PHP_PACKAGES (tests/integration/README.md §2): the packages the
+//! agent reported (`update_loaded_modules`) against what a command says is
 //! installed.
 //!
 //! Configuration lines: `command=` (run in the test's directory; its

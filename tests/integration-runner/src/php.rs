@@ -1,6 +1,6 @@
 //! The PHP side: finding out what the PHP binaries need, and building the
 //! command line and environment of a CLI run or a CGI request
-//! (integration-format §4.4).
+//! (tests/integration/README.md §4.4).
 //!
 //! PHP always runs with `-n` (no php.ini), so every test sees PHP's
 //! built-in defaults (display_errors to stdout, error_reporting E_ALL,

@@ -1,6 +1,6 @@
 //! Running a set of test files end to end: start the daemon side and the
 //! external HTTP server, run every test's PHP (in parallel), collect each
-//! test's harvest, compare, report (integration-format §4).
+//! test's harvest, compare, report (tests/integration/README.md §4).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,6 @@
 //! Scrubbing of actual payloads (and, for EXPECT_SCRUBBED, of output) so
 //! expectations can be written without line numbers, paths or host names
-//! (integration-format §3.2).
+//! (tests/integration/README.md §3.2).
 
 use regex::Regex;
 use std::path::Path;

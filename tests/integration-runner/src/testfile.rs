@@ -1,5 +1,5 @@
 //! Reading a PHP test file: the `/*KEYWORD ...*/` directives
-//! (integration-format §2).
+//! (tests/integration/README.md §2).
 //!
 //! The scanner looks at every C-style comment in the file, PHP code
 //! included, exactly like New Relic's runner, so its quirks carry over: a

@@ -1,6 +1,6 @@
-//! Valgrind memcheck mode (integration-format §4.5): the test command runs
-//! under `valgrind --tool=memcheck --xml=yes`, and any `<error>` in the XML
-//! report fails the test. Leaks are not requested.
+//! Valgrind memcheck mode (tests/integration/README.md §4.5): the test
+//! command runs under `valgrind --tool=memcheck --xml=yes`, and any
+//! `<error>` in the XML report fails the test. Leaks are not requested.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

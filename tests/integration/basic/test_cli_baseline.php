@@ -1,8 +1,8 @@
 <?php
 /*DESCRIPTION
 The smallest CLI transaction: the baseline metrics every transaction has
-(integration-format §7), one transaction event, one root span, and no
-errors, traces or slow SQL.
+(tests/integration/README.md §7), one transaction event, one root span,
+and no errors, traces or slow SQL.
 */
 
 /*EXPECT

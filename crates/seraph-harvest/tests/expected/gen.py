@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerates the expected payloads of tests/vectors.rs.
 
-An independent model of the daemon's aggregation (collector-protocol §3.6,
+An independent model of the daemon's aggregation (protocol.md §3.6,
 §4.3-4.7, §4.9 per-transaction metrics) written against the *decoded* vector
 JSON files (not the .bin frames the Rust test reads), with its own Go-style
 number formatting. Run from anywhere:

@@ -13,17 +13,47 @@
 //! earlier request's headers (an `Authorization` sent to another host)
 //! and lost its own.
 
-use super::instrument::Pre;
-use crate::request::AGENT;
+use crate::hooks::call::{object_handle, Call};
+use crate::hooks::context::Ctx;
+use crate::hooks::table::{Before, Hook, Library, Target};
 use crate::zend::ffi;
 use crate::zend::zval::{array_each, read, Key, Val};
 use seraph_txn::ExternalCall;
+use std::collections::HashMap;
+
+/// curl's rows.
+pub static LIBRARY: Library = Library {
+    name: "curl",
+    hooks: &[
+        Hook::new(Target::Function("curl_init"))
+            .after(after_init)
+            .metric("Supportability/InstrumentedFunction/curl_init"),
+        Hook::new(Target::Function("curl_setopt"))
+            .after(after_setopt)
+            .metric("Supportability/InstrumentedFunction/curl_setopt"),
+        Hook::new(Target::Function("curl_setopt_array"))
+            .after(after_setopt_array)
+            .metric("Supportability/InstrumentedFunction/curl_setopt_array"),
+        Hook::new(Target::Function("curl_exec"))
+            .before(before_exec)
+            .after(after_exec)
+            .metric("Supportability/InstrumentedFunction/curl_exec"),
+        // The handle's options are gone, so is what we know of them.
+        Hook::new(Target::Function("curl_reset")).after(after_reset),
+        // The copy starts with the original's options.
+        Hook::new(Target::Function("curl_copy_handle")).after(after_copy_handle),
+    ],
+};
 
 const CURLOPT_URL: i64 = 10002;
 const CURLOPT_HTTPHEADER: i64 = 10023;
 const CURLOPT_CUSTOMREQUEST: i64 = 10036;
 const CURLOPT_POST: i64 = 47;
 const CURLINFO_RESPONSE_CODE: i64 = 0x200002;
+
+/// What the agent knows about each curl handle, by object handle.
+#[derive(Default)]
+struct Handles(HashMap<u32, CurlState>);
 
 /// What the agent knows about one curl handle.
 #[derive(Clone, Debug, Default)]
@@ -46,25 +76,8 @@ fn is_dt_header(line: &str) -> bool {
     matches!(name.as_str(), "traceparent" | "tracestate" | "newrelic")
 }
 
-fn handle_of(v: Val<'_>) -> Option<u32> {
-    match v {
-        // SAFETY: a live object argument.
-        Val::Object(o) if !o.is_null() => Some(unsafe { (*o).handle }),
-        _ => None,
-    }
-}
-
-fn arg<'a>(ex: *mut ffi::zend_execute_data, n: u32) -> Val<'a> {
-    // SAFETY: live frame; the shim bounds-checks.
-    unsafe { read(ffi::seraph_arg(ex, n)) }
-}
-
-fn with_state(handle: u32, f: impl FnOnce(&mut CurlState)) {
-    let _ = AGENT.with(|a| {
-        if let Some(a) = a.as_mut() {
-            f(a.req.curl.entry(handle).or_default());
-        }
-    });
+fn with_state(ctx: &Ctx<'_>, handle: u32, f: impl FnOnce(&mut CurlState)) {
+    ctx.with(|s| f(s.state::<Handles>().0.entry(handle).or_default()));
 }
 
 fn apply_option(state: &mut CurlState, opt: i64, value: Val<'_>) {
@@ -93,13 +106,12 @@ fn apply_option(state: &mut CurlState, opt: i64, value: Val<'_>) {
 }
 
 /// `curl_init([$url])`.
-pub(super) fn after_init(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
-    // SAFETY: the return slot of the finished call.
-    let Some(h) = handle_of(unsafe { read(rv) }) else {
+fn after_init(call: &Call, ctx: &Ctx<'_>, _: Before) {
+    let Some(h) = call.returned_handle() else {
         return;
     };
-    let url = arg(ex, 1).string().unwrap_or_default();
-    with_state(h, |s| {
+    let url = call.arg_string(1).unwrap_or_default();
+    with_state(ctx, h, |s| {
         *s = CurlState {
             url,
             ..Default::default()
@@ -108,24 +120,23 @@ pub(super) fn after_init(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
 }
 
 /// `curl_setopt($ch, $opt, $value)`, when it succeeded.
-pub(super) fn after_setopt(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
-    // SAFETY: the return slot of the finished call.
-    if !matches!(unsafe { read(rv) }, Val::Bool(true)) {
+fn after_setopt(call: &Call, ctx: &Ctx<'_>, _: Before) {
+    if !matches!(call.ret(), Some(Val::Bool(true))) {
         return;
     }
-    let (Some(h), Val::Long(opt)) = (handle_of(arg(ex, 1)), arg(ex, 2)) else {
+    let (Some(h), Val::Long(opt)) = (object_handle(call.arg(1)), call.arg(2)) else {
         return;
     };
-    let value = arg(ex, 3);
-    with_state(h, |s| apply_option(s, opt, value));
+    let value = call.arg(3);
+    with_state(ctx, h, |s| apply_option(s, opt, value));
 }
 
 /// `curl_setopt_array($ch, $options)`.
-pub(super) fn after_setopt_array(ex: *mut ffi::zend_execute_data) {
-    let (Some(h), Val::Array(ht)) = (handle_of(arg(ex, 1)), arg(ex, 2)) else {
+fn after_setopt_array(call: &Call, ctx: &Ctx<'_>, _: Before) {
+    let (Some(h), Val::Array(ht)) = (object_handle(call.arg(1)), call.arg(2)) else {
         return;
     };
-    with_state(h, |s| {
+    with_state(ctx, h, |s| {
         // SAFETY: an array argument of the live call.
         unsafe {
             array_each(ht, |k, v| {
@@ -138,27 +149,25 @@ pub(super) fn after_setopt_array(ex: *mut ffi::zend_execute_data) {
 }
 
 /// `curl_reset($ch)`: every option is back to its default.
-pub(super) fn after_reset(ex: *mut ffi::zend_execute_data) {
-    if let Some(h) = handle_of(arg(ex, 1)) {
-        with_state(h, |s| *s = CurlState::default());
+fn after_reset(call: &Call, ctx: &Ctx<'_>, _: Before) {
+    if let Some(h) = object_handle(call.arg(1)) {
+        with_state(ctx, h, |s| *s = CurlState::default());
     }
 }
 
 /// `curl_copy_handle($ch)`: the new handle starts with the original's
 /// options (and must not keep whatever a freed handle with its number had).
-pub(super) fn after_copy_handle(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
-    // SAFETY: the return slot of the finished call.
-    let Some(new) = handle_of(unsafe { read(rv) }) else {
+fn after_copy_handle(call: &Call, ctx: &Ctx<'_>, _: Before) {
+    let Some(new) = call.returned_handle() else {
         return;
     };
-    let old = handle_of(arg(ex, 1));
-    let _ = AGENT.with(|a| {
-        if let Some(a) = a.as_mut() {
-            let copied = old
-                .and_then(|h| a.req.curl.get(&h).cloned())
-                .unwrap_or_default();
-            a.req.curl.insert(new, copied);
-        }
+    let old = object_handle(call.arg(1));
+    ctx.with(|s| {
+        let handles = &mut s.state::<Handles>().0;
+        let copied = old
+            .and_then(|h| handles.get(&h).cloned())
+            .unwrap_or_default();
+        handles.insert(new, copied);
     });
 }
 
@@ -208,32 +217,30 @@ fn call_curl(
 /// The segment is entered first so the headers' span id is the external
 /// call's own (as in New Relic's agent): creating them from the caller's
 /// segment would keep that function's segment however short it is.
-pub(super) fn before_exec(ex: *mut ffi::zend_execute_data) -> Pre {
-    // SAFETY: live frame; the shim bounds-checks.
-    let ch = unsafe { ffi::seraph_arg(ex, 1) };
-    let Some(h) = handle_of(arg(ex, 1)) else {
-        return Pre::default();
+fn before_exec(call: &Call, ctx: &Ctx<'_>) -> Before {
+    let Some(h) = object_handle(call.arg(1)) else {
+        return Before::default();
     };
     // Step 1, borrowing the agent: enter the segment and build the merged
     // header list from it.
-    let Some((start, merged)) = AGENT
-        .with(|a| {
-            let a = a.as_mut()?;
-            let now = a.clock.now();
-            let t = a.txn.as_mut()?;
+    let Some((start, merged)) = ctx
+        .with(|s| {
+            let now = s.clock.now();
+            let t = s.txn.as_deref_mut()?;
             t.enter_internal(now);
-            if !a.settings.dt_enabled {
+            if !s.settings.dt_enabled {
                 return Some((now, None));
             }
-            let dt = t.create_dt_headers(crate::clock::unix_us(), &mut a.ids);
-            let mut lines = a
-                .req
-                .curl
+            let dt = t.create_dt_headers(crate::clock::unix_us(), s.ids);
+            let exclude_newrelic = s.settings.dt_exclude_newrelic_header;
+            let mut lines = s
+                .state::<Handles>()
+                .0
                 .get(&h)
-                .map(|s| s.headers.clone())
+                .map(|st| st.headers.clone())
                 .unwrap_or_default();
             for (k, v) in dt {
-                if k == "newrelic" && a.settings.dt_exclude_newrelic_header {
+                if k == "newrelic" && exclude_newrelic {
                     continue;
                 }
                 lines.push(format!("{k}: {v}"));
@@ -242,51 +249,52 @@ pub(super) fn before_exec(ex: *mut ffi::zend_execute_data) -> Pre {
         })
         .flatten()
     else {
-        return Pre::default();
+        return Before::default();
     };
     // Step 2, no borrow held: call back into PHP.
     let mut bailed = false;
     if let Some(lines) = merged {
-        bailed = !call_curl("curl_setopt", ch, CURLOPT_HTTPHEADER, Some(&lines), |_| {});
+        bailed = !call_curl(
+            "curl_setopt",
+            call.arg_ptr(1),
+            CURLOPT_HTTPHEADER,
+            Some(&lines),
+            |_| {},
+        );
     }
-    Pre {
-        entered: true,
-        start,
+    Before {
+        start: Some(start),
         bailed,
     }
 }
 
 /// After `curl_exec($ch)`: status, then leave the segment.
-pub(super) fn after_exec(ex: *mut ffi::zend_execute_data, pre: Pre) {
-    if !pre.entered {
+fn after_exec(call: &Call, ctx: &Ctx<'_>, before: Before) {
+    if before.start.is_none() {
         return;
     }
-    // SAFETY: live frame.
-    let ch = unsafe { ffi::seraph_arg(ex, 1) };
-    let h = handle_of(arg(ex, 1));
+    let h = object_handle(call.arg(1));
     let mut status = 0u16;
-    let _ = call_curl("curl_getinfo", ch, CURLINFO_RESPONSE_CODE, None, |v| {
-        if let Val::Long(code) = v {
-            status = u16::try_from(code).unwrap_or(0);
-        }
-    });
-    let _ = AGENT.with(|a| {
-        let Some(a) = a.as_mut() else { return };
-        let state = h
-            .and_then(|h| a.req.curl.get(&h).cloned())
-            .unwrap_or_default();
-        let now = a.clock.now();
-        if let Some(t) = a.txn.as_mut() {
-            t.leave_external(
-                now,
-                ExternalCall {
-                    url: state.url,
-                    library: "curl".to_owned(),
-                    procedure: state.method.unwrap_or_else(|| "GET".to_owned()),
-                    status: (status > 0).then_some(status),
-                },
-            );
-        }
+    let _ = call_curl(
+        "curl_getinfo",
+        call.arg_ptr(1),
+        CURLINFO_RESPONSE_CODE,
+        None,
+        |v| {
+            if let Val::Long(code) = v {
+                status = u16::try_from(code).unwrap_or(0);
+            }
+        },
+    );
+    let state = h
+        .and_then(|h| ctx.with(|s| s.state::<Handles>().0.get(&h).cloned()))
+        .flatten()
+        .unwrap_or_default();
+    ctx.end_external(ExternalCall {
+        url: state.url,
+        library: "curl".to_owned(),
+        procedure: state.method.unwrap_or_else(|| "GET".to_owned()),
+        status: (status > 0).then_some(status),
     });
 }
 

@@ -1,0 +1,172 @@
+//! [`Ctx`]: the request context handed to every library hook.
+//!
+//! Hooks never name the process's agent state themselves: the wrapper
+//! passes them a `Ctx`, and they borrow what they need one step at a time
+//! through [`Ctx::with`]. Between steps a hook may call back into PHP (set a
+//! curl option, read a property, build a backtrace); that call can run other
+//! hooks, which borrow the state in turn, so no borrow may be held across
+//! it. The compound steps below ([`Ctx::end_datastore`] and friends) follow
+//! that rule for the common cases.
+
+use crate::clock::Clock;
+use crate::config::AgentSettings;
+use crate::request::{Agent, Rng, AGENT};
+use crate::zend::nts::NtsCell;
+use seraph_txn::{DatastoreCall, ExternalCall, Ticks, Transaction};
+use std::any::{Any, TypeId};
+
+/// What one borrow step sees.
+pub struct Scope<'a> {
+    /// The open transaction, if any.
+    pub txn: Option<&'a mut Transaction>,
+    /// The request's settings.
+    pub settings: &'a AgentSettings,
+    /// The hot-path clock.
+    pub clock: &'a Clock,
+    /// Ids for trace headers.
+    pub ids: &'a mut Rng,
+    libs: &'a mut LibStates,
+}
+
+impl Scope<'_> {
+    /// This library's per-request state (created empty on first use).
+    pub fn state<T: Default + 'static>(&mut self) -> &mut T {
+        self.libs.get()
+    }
+}
+
+/// The request context of one hooked call.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    cell: &'a NtsCell<Option<Agent>>,
+}
+
+impl Ctx<'static> {
+    /// The context of the current request (the process's one agent, in
+    /// NTS PHP). Only the wrappers call this; hooks get it passed in.
+    pub(crate) fn current() -> Ctx<'static> {
+        Ctx { cell: &AGENT }
+    }
+}
+
+impl Ctx<'_> {
+    /// Runs `f` with the agent state borrowed; `None` when the agent is not
+    /// set up, or when the state is already borrowed further up the stack
+    /// (a hook re-entered through PHP), in which case the call goes
+    /// unrecorded rather than aliasing the state.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Scope<'_>) -> R) -> Option<R> {
+        self.cell
+            .with(|a| {
+                let a = a.as_mut()?;
+                let mut scope = Scope {
+                    txn: a.txn.as_mut(),
+                    settings: &a.settings,
+                    clock: &a.clock,
+                    ids: &mut a.ids,
+                    libs: &mut a.req.libs,
+                };
+                Some(f(&mut scope))
+            })
+            .flatten()
+    }
+
+    /// Runs `f` on the open transaction with the current time.
+    pub fn with_txn<R>(&self, f: impl FnOnce(&mut Transaction, Ticks) -> R) -> Option<R> {
+        self.with(|s| {
+            let now = s.clock.now();
+            s.txn.as_deref_mut().map(|t| f(t, now))
+        })
+        .flatten()
+    }
+
+    /// Opens a segment for an instrumented call; its start time, or `None`
+    /// when no transaction is open.
+    pub fn start_segment(&self) -> Option<Ticks> {
+        self.with_txn(|t, now| {
+            t.enter_internal(now);
+            now
+        })
+    }
+
+    /// Closes the segment opened at `start` as a datastore call. A call
+    /// slow enough to be a slow-SQL or trace candidate gets the PHP
+    /// backtrace, built with no borrow held (it runs PHP code and can hit
+    /// the memory limit).
+    pub fn end_datastore(&self, start: Ticks, mut call: DatastoreCall) {
+        let Some((now, wants)) = self.with_txn(|t, now| (now, t.wants_backtrace(start, now)))
+        else {
+            return;
+        };
+        if wants && call.backtrace.is_none() {
+            call.backtrace = Some(crate::zend::frames::current_stack(300));
+        }
+        self.with_txn(|t, _| t.leave_datastore(now, call));
+    }
+
+    /// Closes the segment opened by [`Ctx::start_segment`] as an external
+    /// call.
+    pub fn end_external(&self, call: ExternalCall) {
+        self.with_txn(|t, now| t.leave_external(now, call));
+    }
+
+    /// A fork returned in the child: let go of the parent's transaction and
+    /// daemon connection now, before the child's calls are recorded.
+    pub fn forked_child(&self) {
+        let _ = self.cell.with(|a| {
+            if let Some(a) = a.as_mut() {
+                a.check_fork();
+            }
+        });
+    }
+
+    /// Counts one call in an unscoped, forced metric.
+    pub fn count(&self, metric: &str) {
+        self.with_txn(|t, _| t.count_metric(metric));
+    }
+}
+
+/// Per-request state of the instrumented libraries, one value per type:
+/// a library keeps what it learns about its objects (a PDO's driver, a
+/// curl handle's URL) in a type of its own, so adding a library touches
+/// no shared struct. A handful of entries, so a vector beats a map.
+#[derive(Default)]
+pub struct LibStates(Vec<(TypeId, Box<dyn Any>)>);
+
+impl LibStates {
+    /// The value of type `T`, created with `T::default()` on first use.
+    pub fn get<T: Default + 'static>(&mut self) -> &mut T {
+        let id = TypeId::of::<T>();
+        let i = match self.0.iter().position(|(t, _)| *t == id) {
+            Some(i) => i,
+            None => {
+                self.0.push((id, Box::new(T::default())));
+                self.0.len() - 1
+            }
+        };
+        self.0[i]
+            .1
+            .downcast_mut()
+            .expect("LibStates entries are keyed by their own type")
+    }
+}
+
+impl std::fmt::Debug for LibStates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LibStates({} libraries)", self.0.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_type_gets_its_own_state() {
+        let mut s = LibStates::default();
+        *s.get::<u32>() += 2;
+        s.get::<String>().push('x');
+        *s.get::<u32>() += 1;
+        assert_eq!(*s.get::<u32>(), 3);
+        assert_eq!(s.get::<String>(), "x");
+    }
+}

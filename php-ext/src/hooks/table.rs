@@ -1,0 +1,220 @@
+//! The instrumentation table: which library hooks which functions, and how.
+//!
+//! Each instrumented library is one module under `crate::libs` that
+//! declares one [`Library`]: its name and its rows of [`Hook`]s (a target,
+//! what runs before and after the call, the supportability metric, and
+//! whether the hook records its own segment). [`LIBRARIES`] lists them all;
+//! adding a library is one file plus one line there. The machinery that
+//! applies the rows is generic:
+//!
+//! * an **internal** target (a function of a PHP extension: PDO, curl,
+//!   mysqli, …) gets its handler swapped for a wrapper on the first
+//!   request, if the extension is loaded (`hooks::wrap`); a library whose
+//!   extension is absent costs nothing;
+//! * a **user** target (PHP code: a framework's router, Predis, Guzzle) is
+//!   matched by name when the Zend observer first sees the function, and
+//!   gets begin/end handlers that run the hook (`hooks::user`);
+//! * a **file** target (a path suffix) runs its hook once per request,
+//!   when code of a matching file first runs: how frameworks are detected.
+
+use super::call::Call;
+use super::context::Ctx;
+use seraph_txn::Ticks;
+
+/// What a library hooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A global function (lower-case name, namespace included).
+    Function(&'static str),
+    /// A method: lower-case class name (namespace included, no leading
+    /// backslash) and lower-case method name.
+    Method(&'static str, &'static str),
+    /// A file whose path ends with this suffix (`/wp-includes/version.php`):
+    /// its row runs once per request, when the file's own code or the first
+    /// of its functions runs (how frameworks are detected).
+    File(&'static str),
+}
+
+/// What a hook's `before` step hands to its `after` step.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Before {
+    /// The hook opened a segment at this time ([`Ctx::start_segment`]).
+    pub start: Option<Ticks>,
+    /// A call the hook made into PHP bailed out; the wrapper re-raises it
+    /// once the call is finished.
+    pub bailed: bool,
+}
+
+/// Runs before the hooked call.
+pub type BeforeFn = fn(&Call, &Ctx<'_>) -> Before;
+/// Runs after the hooked call (also when it threw: [`Call::threw`]).
+pub type AfterFn = fn(&Call, &Ctx<'_>, Before);
+/// Runs when a file a row names is first seen in a request, with its path.
+pub type FileFn = fn(&str, &Ctx<'_>);
+
+/// Whether a user-function hook records the function's own segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Segment {
+    /// The hook records its own (a datastore or external call): the
+    /// ordinary function segment is not recorded.
+    Own,
+    /// The function is traced like any other user function; the hook only
+    /// adds to it (names the transaction, times a framework hook).
+    Function,
+}
+
+/// One row of the table.
+#[derive(Clone, Copy, Debug)]
+pub struct Hook {
+    /// What is hooked.
+    pub target: Target,
+    /// Runs before the call.
+    pub before: Option<BeforeFn>,
+    /// Runs after the call.
+    pub after: Option<AfterFn>,
+    /// For file rows: runs when the file is first seen in a request.
+    pub on_file: Option<FileFn>,
+    /// `Supportability/InstrumentedFunction/<…>`, counted per call, where
+    /// New Relic's agent counts one.
+    pub metric: Option<&'static str>,
+    /// For user functions: whose segment is recorded.
+    pub segment: Segment,
+}
+
+impl Hook {
+    /// A row for an internal function or method, with the usual defaults.
+    pub const fn new(target: Target) -> Hook {
+        Hook {
+            target,
+            before: None,
+            after: None,
+            on_file: None,
+            metric: None,
+            segment: Segment::Own,
+        }
+    }
+
+    /// Sets the step run before the call.
+    pub const fn before(mut self, f: BeforeFn) -> Hook {
+        self.before = Some(f);
+        self
+    }
+
+    /// Sets the step run after the call.
+    pub const fn after(mut self, f: AfterFn) -> Hook {
+        self.after = Some(f);
+        self
+    }
+
+    /// Sets what runs when a file row's file is first seen.
+    pub const fn on_file(mut self, f: FileFn) -> Hook {
+        self.on_file = Some(f);
+        self
+    }
+
+    /// Sets the supportability metric counted per call.
+    pub const fn metric(mut self, name: &'static str) -> Hook {
+        self.metric = Some(name);
+        self
+    }
+
+    /// Keeps the ordinary segment of a hooked user function.
+    pub const fn traced(mut self) -> Hook {
+        self.segment = Segment::Function;
+        self
+    }
+}
+
+/// An instrumented library: a name (for logs and docs) and its rows.
+#[derive(Debug)]
+pub struct Library {
+    /// `PDO`, `curl`, `mysqli`, …
+    pub name: &'static str,
+    /// Its hooks.
+    pub hooks: &'static [Hook],
+}
+
+/// Every instrumented library. One line per library.
+pub static LIBRARIES: &[&Library] = &[
+    &crate::libs::pdo::LIBRARY,
+    &crate::libs::curl::LIBRARY,
+    &crate::libs::pcntl::LIBRARY,
+];
+
+/// Every row of every library, with its library.
+pub fn rows() -> impl Iterator<Item = (&'static Library, &'static Hook)> {
+    LIBRARIES
+        .iter()
+        .flat_map(|lib| lib.hooks.iter().map(move |h| (*lib, h)))
+}
+
+/// What is wrong with a set of rows: a target that is not lower-case, a
+/// class written with a leading backslash, or a target hooked twice (the
+/// second row would never run). Checked once per process by
+/// `wrap::install`; a debug build refuses such a table outright.
+pub fn problems<'a>(rows: impl Iterator<Item = (&'a Library, &'a Hook)>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (lib, h) in rows {
+        let key = match h.target {
+            Target::Function(f) => f.to_owned(),
+            Target::Method(c, m) => format!("{c}::{m}"),
+            Target::File(p) => format!("file:{p}"),
+        };
+        if !matches!(h.target, Target::File(_)) {
+            if key != key.to_ascii_lowercase() {
+                out.push(format!("{}: {key} is not lower-case", lib.name));
+            }
+            if key.starts_with('\\') {
+                out.push(format!("{}: {key} starts with a backslash", lib.name));
+            }
+        }
+        if !seen.insert(key.clone()) {
+            out.push(format!("{}: {key} is hooked twice", lib.name));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The real table cannot be linked into the unit-test binary (its hooks
+    // name engine symbols); every PHP test run checks it instead (see
+    // `problems`). These rows have no hook functions.
+    static GOOD: Library = Library {
+        name: "good",
+        hooks: &[
+            Hook::new(Target::Function("f")),
+            Hook::new(Target::Method("ns\\c", "m")),
+            Hook::new(Target::File("/Wp-Load.php")),
+        ],
+    };
+    static BAD: Library = Library {
+        name: "bad",
+        hooks: &[
+            Hook::new(Target::Function("F")),
+            Hook::new(Target::Method("\\ns\\c", "m")),
+            Hook::new(Target::Function("f")),
+        ],
+    };
+
+    fn rows(lib: &'static Library) -> impl Iterator<Item = (&'static Library, &'static Hook)> {
+        lib.hooks.iter().map(move |h| (lib, h))
+    }
+
+    #[test]
+    fn a_well_formed_table_has_no_problems() {
+        assert!(problems(rows(&GOOD)).is_empty());
+    }
+
+    #[test]
+    fn case_backslashes_and_duplicates_are_refused() {
+        let p = problems(rows(&GOOD).chain(rows(&BAD)));
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("F is not lower-case"));
+        assert!(p[1].contains("starts with a backslash"));
+        assert!(p[2].contains("f is hooked twice"));
+    }
+}

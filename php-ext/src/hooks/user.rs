@@ -1,0 +1,204 @@
+//! User functions and files: the table's rows for PHP code (a framework's
+//! router, Predis, Guzzle, Monolog) and for files (framework detection).
+//!
+//! The Zend observer asks `observer::init` once per function and request;
+//! it asks [`find`] whether a row names the function and, if so, installs
+//! [`begin`]/[`end`] for it, which run the row's hook around the call. A
+//! hooked function whose row keeps the ordinary segment
+//! ([`Segment::Function`]) is also traced like any other function when
+//! user functions are observed at all.
+//!
+//! The observer gives handlers no per-call storage, so what a `before` step
+//! hands to its `after` step waits in a per-request list keyed by the frame
+//! address ([`OpenCalls`]).
+
+use super::call::Call;
+use super::context::Ctx;
+use super::observer;
+use super::table::{self, Before, Hook, Segment, Target};
+use crate::zend::ffi;
+use crate::zend::guard::guard;
+use crate::zend::nts::NtsCell;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Rows for functions and methods, by lower-case `function` or
+/// `class::method`.
+fn by_name() -> &'static HashMap<String, &'static Hook> {
+    static MAP: OnceLock<HashMap<String, &'static Hook>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        table::rows()
+            .filter_map(|(_, h)| match h.target {
+                Target::Function(f) => Some((f.to_owned(), h)),
+                Target::Method(c, m) => Some((format!("{c}::{m}"), h)),
+                Target::File(_) => None,
+            })
+            .collect()
+    })
+}
+
+/// The row for a user function, by its lower-case name (`function` or
+/// `namespace\class::method`).
+pub fn find(lname: &str) -> Option<&'static Hook> {
+    by_name().get(lname).copied()
+}
+
+/// The hooked functions seen so far, by `zend_function` address. Filled by
+/// `init` before PHP can call the handlers; a freed function's address
+/// reused by another hooked function is overwritten by that function's own
+/// `init`, and an unhooked function never looks here.
+static HOOKED: NtsCell<Option<HashMap<usize, &'static Hook>>> = NtsCell::new(None);
+
+/// The observer handlers for a hooked function; `observe` says whether
+/// user functions are traced at all.
+pub fn handlers(
+    func: *const ffi::zend_function,
+    hook: &'static Hook,
+    observe: bool,
+) -> ffi::zend_observer_fcall_handlers {
+    let _ = HOOKED.with(|m| {
+        m.get_or_insert_with(HashMap::new)
+            .insert(func as usize, hook);
+    });
+    let traced = observe && hook.segment == Segment::Function;
+    ffi::zend_observer_fcall_handlers {
+        begin: Some(if traced {
+            begin::<true>
+        } else {
+            begin::<false>
+        }),
+        end: Some(if traced { end::<true> } else { end::<false> }),
+    }
+}
+
+fn hook_of(ex: *mut ffi::zend_execute_data) -> Option<&'static Hook> {
+    // SAFETY: the live frame PHP passed to an observer handler.
+    let func = unsafe { (*ex).func } as usize;
+    HOOKED
+        .with(|m| m.as_ref().and_then(|m| m.get(&func).copied()))
+        .flatten()
+}
+
+/// `before` results of hooked calls still running, by frame address.
+#[derive(Default)]
+struct OpenCalls(Vec<(usize, Before)>);
+
+impl OpenCalls {
+    /// Calls open at once; beyond this (runaway recursion through a hooked
+    /// function) `before` results are dropped and `after` sees defaults.
+    const LIMIT: usize = 4096;
+}
+
+unsafe extern "C" fn begin<const TRACED: bool>(ex: *mut ffi::zend_execute_data) {
+    if TRACED {
+        // SAFETY: forwarded from PHP.
+        unsafe { observer::enter_function(ex) };
+    }
+    let Some(hook) = hook_of(ex) else { return };
+    let Some(f) = hook.before else { return };
+    let ctx = Ctx::current();
+    // SAFETY: the live frame; no return value yet.
+    let call = unsafe { Call::new(ex, std::ptr::null_mut()) };
+    guard("user hook (before)", (), || {
+        let before = f(&call, &ctx);
+        ctx.with(|s| {
+            let open = s.state::<OpenCalls>();
+            if open.0.len() < OpenCalls::LIMIT {
+                open.0.push((ex as usize, before));
+            }
+        });
+    });
+    crate::zend::reraise_pending_bailout();
+}
+
+unsafe extern "C" fn end<const TRACED: bool>(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
+    if let Some(hook) = hook_of(ex) {
+        let ctx = Ctx::current();
+        // SAFETY: the live frame and its return slot (null: it threw).
+        let call = unsafe { Call::new(ex, rv) };
+        guard("user hook (after)", (), || {
+            let before = if hook.before.is_some() {
+                ctx.with(|s| {
+                    let open = s.state::<OpenCalls>();
+                    let i = open.0.iter().rposition(|(e, _)| *e == ex as usize)?;
+                    Some(open.0.remove(i).1)
+                })
+                .flatten()
+                .unwrap_or_default()
+            } else {
+                Before::default()
+            };
+            if let Some(f) = hook.after {
+                f(&call, &ctx, before);
+            }
+            if let Some(m) = hook.metric {
+                ctx.count(m);
+            }
+        });
+    }
+    if TRACED {
+        // SAFETY: forwarded from PHP.
+        unsafe { observer::leave_function(ex, rv) };
+    }
+    crate::zend::reraise_pending_bailout();
+}
+
+/// Files already looked at in this request, by file-name string address
+/// (interned: shared by every function of the file).
+#[derive(Default)]
+struct SeenFiles(std::collections::HashSet<usize>);
+
+/// Runs the file rows that match `filename`, once per file and request.
+///
+/// Called when the observer first sees a user function or a file's own
+/// code run in this request: a file that only declares classes is never
+/// executed itself (PHP skips a file whose code is just `return 1`), but
+/// the first call of one of its functions names it here.
+///
+/// # Safety
+/// `filename` must be null or a live `zend_string`.
+pub(super) unsafe fn saw_file(filename: *const ffi::zend_string) {
+    if filename.is_null() || !has_file_rows() {
+        return;
+    }
+    let ctx = Ctx::current();
+    let first = ctx
+        .with(|s| s.state::<SeenFiles>().0.insert(filename as usize))
+        .unwrap_or(false);
+    if !first {
+        return;
+    }
+    // SAFETY: the caller's contract.
+    let Some(path) = (unsafe { crate::zend::zval::zstr(filename) }) else {
+        return;
+    };
+    for (_, hook) in table::rows() {
+        let Target::File(suffix) = hook.target else {
+            continue;
+        };
+        if !path.ends_with(suffix.as_bytes()) {
+            continue;
+        }
+        let path = String::from_utf8_lossy(path);
+        guard("file hook", (), || {
+            if let Some(f) = hook.on_file {
+                f(&path, &ctx);
+            }
+            if let Some(m) = hook.metric {
+                ctx.count(m);
+            }
+        });
+    }
+}
+
+/// Whether the table has any file rows (if not, files cost nothing).
+fn has_file_rows() -> bool {
+    static ANY: OnceLock<bool> = OnceLock::new();
+    *ANY.get_or_init(|| table::rows().any(|(_, h)| matches!(h.target, Target::File(_))))
+}
+
+/// Whether the table has rows for PHP code or files: then the observer
+/// must be registered even when user functions are not traced.
+pub fn any_rows() -> bool {
+    has_file_rows() || !by_name().is_empty()
+}

@@ -1,0 +1,8 @@
+//! Instrumented libraries: one module each, declaring its rows of the
+//! instrumentation table (`crate::hooks::table`). Each module keeps what it
+//! learns about its objects in a per-request state type of its own
+//! (`Scope::state`).
+
+pub mod curl;
+pub mod pcntl;
+pub mod pdo;
