@@ -4,29 +4,119 @@
 //! right before `<body`; the footer right before the last `</body>`.
 //! Matching is case-insensitive. Pure text work: no PHP, no agent state.
 
-use regex::bytes::Regex;
-use std::sync::OnceLock;
-
-struct Patterns {
-    x_ua: Regex,
-    charset: Regex,
-    head: Regex,
-    body: Regex,
+/// PCRE's `\s` (New Relic compiles its patterns with PCRE): ASCII
+/// whitespace, vertical tab included.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
 }
 
-fn patterns() -> &'static Patterns {
-    static P: OnceLock<Patterns> = OnceLock::new();
-    P.get_or_init(|| {
-        // The patterns are constants; a failure to compile is a bug caught
-        // by the unit tests, and leaves the page untouched.
-        let re = |s: &str| Regex::new(s).unwrap_or_else(|_| Regex::new("$^").expect("trivial"));
-        Patterns {
-            x_ua: re(r#"(?i)<\s*meta[^>]+http-equiv\s*=\s*['"]x-ua-compatible['"][^>]*>"#),
-            charset: re(r"(?i)<\s*meta[^>]+charset\s*=[^>]*>"),
-            head: re(r"(?i)<head(\s+[^>]*>|>)"),
-            body: re(r"(?i)<body[\s>]"),
+/// Whether `html[at..]` starts with `word`, ignoring ASCII case.
+fn has_at(html: &[u8], at: usize, word: &[u8]) -> bool {
+    html.get(at..at + word.len())
+        .is_some_and(|s| s.eq_ignore_ascii_case(word))
+}
+
+fn skip_spaces(html: &[u8], mut at: usize) -> usize {
+    while html.get(at).copied().is_some_and(is_space) {
+        at += 1;
+    }
+    at
+}
+
+/// The first `>` at or after `from`.
+fn close_of(html: &[u8], from: usize) -> Option<usize> {
+    html.get(from..)?
+        .iter()
+        .position(|&b| b == b'>')
+        .map(|p| from + p)
+}
+
+/// The end (after its `>`) of the first tag matching
+/// `<\s*meta[^>]+REST[^>]*>`, where `rest` says whether REST matches at a
+/// position and where it ends; `None` when no tag does.
+fn meta_tag_end(html: &[u8], rest: impl Fn(&[u8], usize) -> Option<usize>) -> Option<usize> {
+    let mut i = 0;
+    while let Some(p) = html.get(i..)?.iter().position(|&b| b == b'<') {
+        let lt = i + p;
+        i = lt + 1;
+        let name = skip_spaces(html, lt + 1);
+        if !has_at(html, name, b"meta") {
+            continue;
         }
-    })
+        let after = name + 4;
+        // No `>` after this tag's name: none after any later one either.
+        let close = close_of(html, after)?;
+        // `[^>]+`: at least one byte of the tag before REST, which must
+        // end inside the tag.
+        if (after + 1..close).any(|at| rest(html, at).is_some_and(|end| end <= close)) {
+            return Some(close + 1);
+        }
+    }
+    None
+}
+
+/// `charset\s*=` at `at`: where it ends.
+fn charset_at(html: &[u8], at: usize) -> Option<usize> {
+    if !has_at(html, at, b"charset") {
+        return None;
+    }
+    let eq = skip_spaces(html, at + 7);
+    (html.get(eq) == Some(&b'=')).then_some(eq + 1)
+}
+
+/// `http-equiv\s*=\s*['"]x-ua-compatible['"]` at `at`: where it ends.
+fn x_ua_at(html: &[u8], at: usize) -> Option<usize> {
+    if !has_at(html, at, b"http-equiv") {
+        return None;
+    }
+    let eq = skip_spaces(html, at + 10);
+    if html.get(eq) != Some(&b'=') {
+        return None;
+    }
+    let quote = skip_spaces(html, eq + 1);
+    let is_quote = |b: Option<&u8>| matches!(b, Some(b'\'' | b'"'));
+    if !is_quote(html.get(quote)) || !has_at(html, quote + 1, b"x-ua-compatible") {
+        return None;
+    }
+    let end = quote + 1 + 15;
+    is_quote(html.get(end)).then_some(end + 1)
+}
+
+/// The end of the first `<head>` or `<head …>` tag.
+fn head_end(html: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(p) = html.get(i..)?.iter().position(|&b| b == b'<') {
+        let lt = i + p;
+        i = lt + 1;
+        if !has_at(html, lt + 1, b"head") {
+            continue;
+        }
+        match html.get(lt + 5) {
+            Some(b'>') => return Some(lt + 6),
+            Some(&b) if is_space(b) => {
+                if let Some(close) = close_of(html, lt + 6) {
+                    return Some(close + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The start of the first `<body` followed by whitespace or `>`.
+fn body_start(html: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(p) = html.get(i..)?.iter().position(|&b| b == b'<') {
+        let lt = i + p;
+        i = lt + 1;
+        if has_at(html, lt + 1, b"body")
+            && html.get(lt + 5).is_some_and(|&b| b == b'>' || is_space(b))
+        {
+            return Some(lt);
+        }
+    }
+    None
 }
 
 /// Where the header script goes, as a byte offset; `None` when the text
@@ -35,16 +125,12 @@ pub fn header_position(html: &[u8]) -> Option<usize> {
     if html.len() < 6 {
         return None;
     }
-    let p = patterns();
-    let x_ua = p.x_ua.find(html).map(|m| m.end());
-    let charset = p.charset.find(html).map(|m| m.end());
+    let x_ua = meta_tag_end(html, x_ua_at);
+    let charset = meta_tag_end(html, charset_at);
     if x_ua.is_some() || charset.is_some() {
         return x_ua.max(charset);
     }
-    if let Some(m) = p.head.find(html) {
-        return Some(m.end());
-    }
-    p.body.find(html).map(|m| m.start())
+    head_end(html).or_else(|| body_start(html))
 }
 
 /// Where the footer script goes: before the last `</body>`.
@@ -109,6 +195,40 @@ mod tests {
         assert_eq!(head("<header>not a head</header>"), None);
         assert_eq!(head("<html>"), None);
         assert_eq!(head("<b>"), None, "too short");
+    }
+
+    #[test]
+    fn hand_matching_follows_the_patterns() {
+        // `[^>]+` needs a byte between `meta` and `charset`.
+        assert_eq!(
+            head("<metacharset=x><head>").unwrap(),
+            "<metacharset=x><head>"
+        );
+        assert_eq!(
+            head("< META  Charset = x >z").unwrap(),
+            "< META  Charset = x >"
+        );
+        // Anywhere in the tag, even inside another attribute.
+        assert_eq!(
+            head("<meta name=a content=\"charset=x\"><p>").unwrap(),
+            "<meta name=a content=\"charset=x\">"
+        );
+        // Not across a `>`.
+        assert_eq!(head("<meta name=a>charset=x<p>"), None);
+        assert_eq!(
+            head("<meta http-equiv = \"X-UA-Compatible\" content=x>").unwrap(),
+            "<meta http-equiv = \"X-UA-Compatible\" content=x>"
+        );
+        assert_eq!(
+            head("<meta http-equiv=x-ua-compatible><p>"),
+            None,
+            "quotes required"
+        );
+        assert_eq!(head("<head\tid=x>a").unwrap(), "<head\tid=x>");
+        assert_eq!(head("<head id=x"), None, "an unclosed head tag");
+        assert_eq!(head("<bodyx><body>").unwrap(), "<bodyx>");
+        assert_eq!(head("<body\n>x").unwrap(), "");
+        assert_eq!(head("<meta charset=x"), None, "an unclosed meta tag");
     }
 
     #[test]
