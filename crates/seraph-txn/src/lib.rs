@@ -56,9 +56,13 @@ mod config;
 mod connect;
 pub mod dt;
 mod finish;
+pub mod framework;
 mod ids;
 pub mod json;
+mod library;
+pub mod logs;
 mod metrics;
+pub mod packages;
 mod recorder;
 pub mod rules;
 mod sampler;
@@ -72,7 +76,9 @@ pub use config::{
     TRACE_SEGMENT_LIMIT,
 };
 pub use connect::{ConnectInfo, ConnectInfoError, EventLimits};
+pub use framework::{Framework, FrameworkOutcome, FrameworkSetting};
 pub use ids::{guid, IdSource, SeededIds};
+pub use logs::{LogLinking, LogRecord};
 pub use metrics::ApdexZone;
 pub use sampler::Sampler;
 pub use txn::{
