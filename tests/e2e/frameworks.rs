@@ -20,7 +20,9 @@ fn wordpress_pages_are_named_after_their_template_with_hook_and_plugin_metrics()
     assert!(body.contains("seraph-test-plugin was here"), "{body}");
     let (status, _) = wp.web.get("/no-such-page/");
     assert_eq!(status, 404);
-    let (status, body) = wp.web.post("/wp-admin/admin-ajax.php", "action=seraph_ping");
+    let (status, body) = wp
+        .web
+        .post("/wp-admin/admin-ajax.php", "action=seraph_ping");
     assert_eq!((status, body.as_str()), (200, "pong"));
 
     m.wait_until(wp.app, WAIT, "four named transactions", |m| {
@@ -48,5 +50,117 @@ fn wordpress_pages_are_named_after_their_template_with_hook_and_plugin_metrics()
             .iter()
             .any(|c| c.payload.to_string().contains("[\"wordpress\",\"6.1")),
         "{packages:?}"
+    );
+}
+
+#[test]
+fn laravel_routes_commands_jobs_errors_and_logs() {
+    let lv = apps::laravel::laravel();
+    let m = monitor();
+    let app = lv.app;
+    for (path, want) in [
+        ("/", 200),
+        ("/hello/ada", 200),
+        ("/posts", 200),
+        ("/posts/7", 200),
+        ("/boom", 500),
+        ("/no/such/page", 404),
+    ] {
+        let (status, body) = lv.web.get(path);
+        assert_eq!(status, want, "{path}: {body}\n{}", lv.web.logs());
+    }
+    let out = lv.artisan(&[], &["app:sync"]);
+    assert!(out.contains("queued 2 orders"), "{out}");
+    let out = lv.artisan(&[], &["queue:work", "--stop-when-empty"]);
+    assert!(out.contains("Processed"), "{out}");
+
+    m.wait_until(app, WAIT, "the Laravel transactions", |m| {
+        m.count(
+            app,
+            "OtherTransaction/Custom/App\\Jobs\\ProcessOrder (database:default)",
+        ) >= 2.0
+            && m.count(app, "WebTransaction/StatusCode/404") >= 1.0
+            && m.count(app, "OtherTransaction/Action/Artisan/app:sync") >= 1.0
+    });
+    for name in [
+        "WebTransaction/Action//",
+        "WebTransaction/Action/hello/{name}",
+        "WebTransaction/Action/posts.index",
+        "WebTransaction/Action/App\\Http\\Controllers\\PostController@show",
+        "WebTransaction/Action/App\\Http\\Controllers\\PostController@fail",
+        "WebTransaction/StatusCode/404",
+        "OtherTransaction/Action/Artisan/app:sync",
+    ] {
+        assert_eq!(
+            m.count(app, name),
+            1.0,
+            "{name}: {:?}",
+            m.transaction_names(app)
+        );
+    }
+    assert!(m.count(app, "Supportability/framework/Laravel/detected") >= 9.0);
+    // queue:work's own run and its waits are not reported, each job is.
+    assert_eq!(
+        m.count(app, "OtherTransaction/Action/Artisan/queue:work"),
+        0.0
+    );
+    // The 500 Laravel rendered is an error; the 404 is not.
+    let errors = m.events(app, "error_event_data");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e[0]["error.class"] == "RuntimeException"
+                && e[0]["transactionName"]
+                    == "WebTransaction/Action/App\\Http\\Controllers\\PostController@fail"),
+        "{errors:?}"
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    // Monolog records: metrics, and forwarded events with trace context.
+    assert!(m.count(app, "Logging/lines") >= 5.0);
+    assert!(m.count(app, "Logging/lines/ERROR") >= 3.0);
+    assert!(m.count(app, "Supportability/library/Monolog/detected") >= 1.0);
+    let logs = m.events(app, "log_event_data");
+    let viewed = logs
+        .iter()
+        .find(|l| l["message"] == "post viewed")
+        .unwrap_or_else(|| panic!("{logs:?}"));
+    assert_eq!(viewed["level"], "WARNING");
+    assert_eq!(
+        viewed["attributes"],
+        serde_json::Value::Null,
+        "context data is off by default"
+    );
+    let show = m
+        .events(app, "analytic_event_data")
+        .into_iter()
+        .find(|e| {
+            e[0]["name"] == "WebTransaction/Action/App\\Http\\Controllers\\PostController@show"
+        })
+        .expect("the transaction event of /posts/7");
+    assert_eq!(viewed["trace.id"], show[0]["traceId"], "{viewed}");
+    assert!(
+        !viewed["span.id"].as_str().unwrap_or_default().is_empty(),
+        "{viewed}"
+    );
+    assert_eq!(viewed["entity.name"], app);
+    assert!(
+        logs.iter()
+            .filter(|l| l["message"] == "order processed")
+            .count()
+            >= 2
+    );
+    assert!(
+        !logs.iter().any(|l| l["message"] == "greeting"),
+        "INFO is below the default forwarding level"
+    );
+    let packages = m
+        .calls(app)
+        .into_iter()
+        .filter(|c| c.method == "update_loaded_modules")
+        .map(|c| c.payload.to_string())
+        .collect::<String>();
+    assert!(
+        packages.contains("[\"laravel/framework\",\"8.83"),
+        "{packages}"
     );
 }

@@ -153,7 +153,12 @@ impl Monitor {
             .filter(|c| c.method == method)
             .flat_map(|c| match method {
                 "log_event_data" => c.payload[0]["logs"].as_array().cloned().unwrap_or_default(),
-                _ => c.payload.get(2).and_then(Value::as_array).cloned().unwrap_or_default(),
+                _ => c
+                    .payload
+                    .get(2)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
             })
             .collect()
     }
@@ -168,14 +173,26 @@ impl Monitor {
 
     /// Waits until `ready` holds for `app`'s harvest, or fails the test
     /// after `limit` with what did arrive.
-    pub fn wait_until(&self, app: &str, limit: Duration, what: &str, ready: impl Fn(&Monitor) -> bool) {
+    pub fn wait_until(
+        &self,
+        app: &str,
+        limit: Duration,
+        what: &str,
+        ready: impl Fn(&Monitor) -> bool,
+    ) {
         let deadline = Instant::now() + limit;
         while !ready(self) {
             if Instant::now() > deadline {
                 let names: Vec<String> = self
                     .metrics(app)
                     .keys()
-                    .map(|(n, s)| if s.is_empty() { n.clone() } else { format!("{n} [{s}]") })
+                    .map(|(n, s)| {
+                        if s.is_empty() {
+                            n.clone()
+                        } else {
+                            format!("{n} [{s}]")
+                        }
+                    })
                     .collect();
                 panic!(
                     "{app}: {what} did not arrive within {limit:?}.\nTransactions: {:?}\nMetrics:\n  {}\n{}",
@@ -190,8 +207,11 @@ impl Monitor {
 
     /// Waits until `app` has harvested a transaction event named `name`.
     pub fn wait_for_transaction(&self, app: &str, name: &str) {
-        self.wait_until(app, Duration::from_secs(30), &format!("transaction {name}"), |m| {
-            m.transaction_names(app).iter().any(|n| n == name)
-        });
+        self.wait_until(
+            app,
+            Duration::from_secs(30),
+            &format!("transaction {name}"),
+            |m| m.transaction_names(app).iter().any(|n| n == name),
+        );
     }
 }

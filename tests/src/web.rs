@@ -131,14 +131,23 @@ impl WebServer {
         let conf_file = dir.join("nginx.conf");
         std::fs::write(&conf_file, conf).map_err(|e| format!("write nginx.conf: {e}"))?;
         let mut cmd = Command::new(nginx);
-        cmd.arg("-c").arg(&conf_file).arg("-e").arg(dir.join("nginx-error.log"));
+        cmd.arg("-c")
+            .arg(&conf_file)
+            .arg("-e")
+            .arg(dir.join("nginx-error.log"));
         let nginx_pid = process::spawn(Spawn {
             name: "nginx",
             cmd,
             log: dir.join("nginx.out"),
             stop_signal: libc::SIGQUIT,
         })?;
-        process::wait_for_port("nginx", nginx_pid, port, &dir.join("nginx-error.log"), Duration::from_secs(20))?;
+        process::wait_for_port(
+            "nginx",
+            nginx_pid,
+            port,
+            &dir.join("nginx-error.log"),
+            Duration::from_secs(20),
+        )?;
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while !sock.exists() {
             if let Some(why) = process::exited(fpm_pid) {
@@ -176,7 +185,13 @@ impl WebServer {
     }
 
     /// One request; panics when the server does not answer in 60 s.
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))
             .unwrap_or_else(|e| panic!("connect to nginx: {e}\n{}", self.logs()));
         s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -192,16 +207,23 @@ impl WebServer {
         req.push_str(body);
         s.write_all(req.as_bytes()).expect("send the request");
         let mut raw = Vec::new();
-        s.read_to_end(&mut raw)
-            .unwrap_or_else(|e| panic!("read the response to {method} {path}: {e}\n{}", self.logs()));
+        s.read_to_end(&mut raw).unwrap_or_else(|e| {
+            panic!("read the response to {method} {path}: {e}\n{}", self.logs())
+        });
         let text = String::from_utf8_lossy(&raw).into_owned();
         let status = text
             .split_whitespace()
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("no status line in the response to {path}: {text:?}"));
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-        let body = if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        let body = if text
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
             dechunk(&body)
         } else {
             body
@@ -237,11 +259,17 @@ fn dechunk(body: &str) -> String {
 }
 
 /// Runs a PHP command-line script with Debian's configuration, the
-/// extension and `ini`, in `cwd`; returns its output (stdout and stderr)
-/// and whether it succeeded.
-pub fn php_cli(cwd: &Path, ini: &[(String, String)], args: &[&str]) -> (bool, String) {
+/// extension, `ini` and the environment `env`, in `cwd`; returns whether it
+/// succeeded and its output (stdout and stderr).
+pub fn php_cli(
+    cwd: &Path,
+    ini: &[(String, String)],
+    env: &[(String, String)],
+    args: &[&str],
+) -> (bool, String) {
     let mut cmd = Command::new("php");
     cmd.current_dir(cwd)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .arg("-d")
         .arg(format!("extension={}", extension().display()));
     for (k, v) in ini {

@@ -15,7 +15,8 @@
 //!   the exception when `shouldReport()` agrees, so a 500 Laravel renders is
 //!   an error (New Relic hooks the application's own handler class, which in
 //!   a stock application inherits `report` and is never hooked).
-//! * **Artisan**: `OtherTransaction/Action/Artisan/<command>`.
+//! * **Artisan**: `OtherTransaction/Action/Artisan/<command>` (from the
+//!   console application's `doRun`, which Laravel inherits from Symfony).
 //! * **Queues**: in `queue:work`, each job is its own transaction,
 //!   `OtherTransaction/Custom/<job> (<connection>:<queue>)`, started when the
 //!   worker raises the job's "before" event and sent at its "after" event;
@@ -62,9 +63,14 @@ pub static FRAMEWORK: FrameworkLibrary = FrameworkLibrary {
             ))
             .traced()
             .before(handler_render),
-            Hook::new(Target::Method("illuminate\\console\\application", "dorun"))
-                .traced()
-                .before(artisan_run),
+            // Laravel's console application inherits `doRun` from
+            // Symfony's; rows name the class that declares the method.
+            Hook::new(Target::Method(
+                "symfony\\component\\console\\application",
+                "dorun",
+            ))
+            .traced()
+            .before(artisan_run),
             Hook::new(Target::Method(
                 "illuminate\\queue\\worker",
                 "raisebeforejobevent",
@@ -117,8 +123,10 @@ fn route_name(route: Obj) -> Option<String> {
             return Some(c);
         }
     }
+    // `uri()` has no leading slash except for the root (`/`): one more
+    // slash keeps the root's name from coming out empty (see above).
     let uri = route.call_string("uri")?;
-    Some(format!("/{}", uri.trim_start_matches('/')))
+    Some(format!("/{uri}"))
 }
 
 /// `Router::runRoute($request, $route)`: the route about to run names the

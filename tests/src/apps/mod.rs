@@ -16,7 +16,9 @@ use std::process::Command;
 
 /// `tests/apps/<name>`: the application's set-up files.
 pub fn files(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("apps").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("apps")
+        .join(name)
 }
 
 /// Runs a set-up command, panicking with its output when it fails.

@@ -75,7 +75,11 @@ pub fn start(app: &'static str, extra_ini: &[(&str, &str)]) -> WordPress {
     );
     assert!(out.contains("installed"), "WordPress install: {out}");
     let mut ini = monitor().ini(app);
-    ini.extend(extra_ini.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    ini.extend(
+        extra_ini
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
     let web = WebServer::start(&Site {
         name: "wordpress".into(),
         root: root.clone(),
