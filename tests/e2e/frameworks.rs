@@ -164,3 +164,45 @@ fn laravel_routes_commands_jobs_errors_and_logs() {
         "{packages}"
     );
 }
+
+#[test]
+fn symfony_routes_console_commands_and_kernel_exceptions() {
+    let sf = apps::symfony::symfony();
+    let m = monitor();
+    let app = sf.app;
+    for (path, want) in [
+        ("/blog", 200),
+        ("/blog/hello-world", 200),
+        ("/health", 200),
+        ("/health/fail", 500),
+        ("/nowhere", 404),
+    ] {
+        let (status, body) = sf.web.get(path);
+        assert_eq!(status, want, "{path}: {body}\n{}", sf.web.logs());
+    }
+    let out = sf.console(&["app:sync"]);
+    assert!(out.contains("synced"), "{out}");
+
+    m.wait_until(app, WAIT, "the Symfony transactions", |m| {
+        m.count(app, "OtherTransaction/Action/app:sync") >= 1.0
+            && m.count(app, "WebTransaction/Action/health_fail") >= 1.0
+    });
+    for name in [
+        "WebTransaction/Action/blog_index",
+        "WebTransaction/Action/blog_show",
+        "WebTransaction/Action/health_check",
+        "WebTransaction/Action/health_fail",
+        "WebTransaction/StatusCode/404",
+        "OtherTransaction/Action/app:sync",
+    ] {
+        assert_eq!(m.count(app, name), 1.0, "{name}: {:?}", m.transaction_names(app));
+    }
+    assert_eq!(m.count(app, "Supportability/framework/Symfony4/detected"), 6.0);
+    let errors = m.events(app, "error_event_data");
+    assert!(
+        errors.iter().any(|e| e[0]["error.class"] == "LogicException"
+            && e[0]["transactionName"] == "WebTransaction/Action/health_fail"),
+        "{errors:?}"
+    );
+    assert_eq!(errors.len(), 1, "the 404 is not an error: {errors:?}");
+}

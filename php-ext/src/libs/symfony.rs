@@ -1,7 +1,10 @@
 //! Symfony 4 to 7 (New Relic's "Symfony4"): requests are named after the
 //! matched route (`_route`, else `_controller`) once the router has resolved
-//! it; console commands after the command (`OtherTransaction/Action/app:sync`);
-//! exceptions the kernel turns into error pages are recorded as errors.
+//! it for the main request; console commands after the command
+//! (`OtherTransaction/Action/app:sync`); exceptions the kernel turns into
+//! error pages are recorded as errors, and a request no route matches is
+//! `…/StatusCode/404` (New Relic names both after the sub-request that
+//! renders the error page, `error_controller`).
 //!
 //! New Relic detects Symfony by `HttpKernel.php`, which a console command
 //! never loads, so `bin/console app:sync` stays `OtherTransaction/php/bin/console`
@@ -72,11 +75,26 @@ fn request_attr(request: Obj, key: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// `RouterListener::onKernelRequest($event)` has matched the route.
+/// Whether an event belongs to the main request (not a sub-request such as
+/// the one rendering an error page).
+fn is_main_request(event: Obj) -> bool {
+    ["isMainRequest", "isMasterRequest"]
+        .iter()
+        .find(|m| event.has_method(&m.to_ascii_lowercase()))
+        .and_then(|m| event.call(m, &[]))
+        .is_none_or(|r| r.val().truthy())
+}
+
+/// `RouterListener::onKernelRequest($event)` has matched the route. Only
+/// the main request names the transaction: New Relic also lets the
+/// sub-request that renders an error page rename it (`error_controller`).
 fn router_listener(call: &Call, ctx: &Ctx<'_>, _: Before) {
     let Some(event) = objects::object(call.arg(1)) else {
         return;
     };
+    if !is_main_request(event) {
+        return;
+    }
     let Some(request) = event.call("getRequest", &[]) else {
         return;
     };
@@ -90,7 +108,8 @@ fn router_listener(call: &Call, ctx: &Ctx<'_>, _: Before) {
 }
 
 /// `ErrorListener::onKernelException($event)`: the exception the kernel is
-/// turning into an error page.
+/// turning into an error page. A route that does not exist makes the
+/// request not-found (`…/StatusCode/404`) rather than an error.
 fn kernel_exception(call: &Call, ctx: &Ctx<'_>, _: Before) {
     let Some(event) = objects::object(call.arg(1)) else {
         return;
@@ -99,7 +118,12 @@ fn kernel_exception(call: &Call, ctx: &Ctx<'_>, _: Before) {
         .call("getThrowable", &[])
         .filter(|e| e.object().is_some())
         .or_else(|| event.call("getException", &[]));
-    if let Some(e) = exception.as_ref().and_then(|e| e.object()) {
+    let Some(e) = exception.as_ref().and_then(|e| e.object()) else {
+        return;
+    };
+    if e.instance_of("symfony\\component\\httpkernel\\exception\\notfoundhttpexception") {
+        ctx.name_not_found();
+    } else {
         ctx.notice_exception(e, priority_of(ffi::E_ERROR));
     }
 }
