@@ -195,14 +195,60 @@ fn symfony_routes_console_commands_and_kernel_exceptions() {
         "WebTransaction/StatusCode/404",
         "OtherTransaction/Action/app:sync",
     ] {
-        assert_eq!(m.count(app, name), 1.0, "{name}: {:?}", m.transaction_names(app));
+        assert_eq!(
+            m.count(app, name),
+            1.0,
+            "{name}: {:?}",
+            m.transaction_names(app)
+        );
     }
-    assert_eq!(m.count(app, "Supportability/framework/Symfony4/detected"), 6.0);
+    assert_eq!(
+        m.count(app, "Supportability/framework/Symfony4/detected"),
+        6.0
+    );
     let errors = m.events(app, "error_event_data");
     assert!(
-        errors.iter().any(|e| e[0]["error.class"] == "LogicException"
-            && e[0]["transactionName"] == "WebTransaction/Action/health_fail"),
+        errors
+            .iter()
+            .any(|e| e[0]["error.class"] == "LogicException"
+                && e[0]["transactionName"] == "WebTransaction/Action/health_fail"),
         "{errors:?}"
     );
     assert_eq!(errors.len(), 1, "the 404 is not an error: {errors:?}");
+}
+
+#[test]
+fn slim_3_requests_are_named_by_route_name_or_pattern() {
+    let sl = apps::slim::slim();
+    let m = monitor();
+    let app = sl.app;
+    for (path, want) in [
+        ("/", 200),
+        ("/hello/ada", 200),
+        ("/items/42", 200),
+        ("/broken", 500),
+    ] {
+        let (status, body) = sl.web.get(path);
+        assert_eq!(status, want, "{path}: {body}\n{}", sl.web.logs());
+    }
+    m.wait_until(app, WAIT, "the Slim transactions", |m| {
+        m.count(app, "WebTransaction/Action/items/{id}") >= 1.0
+            && m.count(app, "WebTransaction/Action/broken") >= 1.0
+    });
+    for name in [
+        "WebTransaction/Action//",
+        "WebTransaction/Action/hello",
+        "WebTransaction/Action/items/{id}",
+        "WebTransaction/Action/broken",
+    ] {
+        assert_eq!(
+            m.count(app, name),
+            1.0,
+            "{name}: {:?}",
+            m.transaction_names(app)
+        );
+    }
+    assert_eq!(m.count(app, "WebTransaction/Uri/index.php"), 0.0);
+    assert_eq!(m.count(app, "Supportability/framework/Slim/detected"), 4.0);
+    assert!(m.count(app, "Supportability/PHP/package/slim/slim/3/detected") >= 1.0);
 }

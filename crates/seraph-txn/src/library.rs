@@ -33,7 +33,12 @@ impl Transaction {
     /// whether it replaces an earlier framework name. Refused when a
     /// higher source (function naming, the API) named it, or once the name
     /// is frozen. Returns whether the name was taken.
+    ///
+    /// The root route `/` is named `…/Action//`: the leading slash of a
+    /// path is dropped from names, which would leave it empty (New Relic
+    /// reports `WebTransaction/Action/` for it).
     pub fn name_by_framework(&mut self, name: &str, overwrite: bool) -> bool {
+        let name = if name == "/" { "//" } else { name };
         self.set_path(name, PathType::Action, overwrite)
     }
 

@@ -77,6 +77,16 @@ fn framework_names_follow_new_relics_priorities() {
 }
 
 #[test]
+fn the_root_route_keeps_a_visible_name() {
+    let mut t = web(TxnConfig::default());
+    t.name_by_framework("/", true);
+    assert_eq!(finish(t).name, "WebTransaction/Action//");
+    let mut t = web(TxnConfig::default());
+    t.name_by_framework("/items/{id}", true);
+    assert_eq!(finish(t).name, "WebTransaction/Action/items/{id}");
+}
+
+#[test]
 fn not_found_replaces_framework_guesses_only() {
     let mut t = web(TxnConfig::default());
     t.name_by_framework("unknown", false);

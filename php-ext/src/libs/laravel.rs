@@ -6,9 +6,9 @@
 //!   named, as New Relic does, after the route's name (unless Laravel
 //!   generated it), else its controller action
 //!   (`App\Http\Controllers\PostController@show`), else its URI pattern.
-//!   New Relic names closure routes by `uri()` without a leading slash, so
-//!   the root route `/` becomes `WebTransaction/Action/` (empty); Seraph
-//!   keeps the slash there: `WebTransaction/Action//`.
+//!   A closure route is named by its URI pattern (`hello/{name}`); the
+//!   root route `/` is `WebTransaction/Action//` where New Relic reports an
+//!   empty `WebTransaction/Action/`.
 //! * **Not found**: a request no route matches is `…/StatusCode/404`
 //!   (New Relic names it after the last global middleware that ran).
 //! * **Errors**: `Illuminate\Foundation\Exceptions\Handler::report()` records
@@ -123,10 +123,7 @@ fn route_name(route: Obj) -> Option<String> {
             return Some(c);
         }
     }
-    // `uri()` has no leading slash except for the root (`/`): one more
-    // slash keeps the root's name from coming out empty (see above).
-    let uri = route.call_string("uri")?;
-    Some(format!("/{uri}"))
+    route.call_string("uri")
 }
 
 /// `Router::runRoute($request, $route)`: the route about to run names the
