@@ -252,3 +252,37 @@ fn slim_3_requests_are_named_by_route_name_or_pattern() {
     assert_eq!(m.count(app, "Supportability/framework/Slim/detected"), 4.0);
     assert!(m.count(app, "Supportability/PHP/package/slim/slim/3/detected") >= 1.0);
 }
+
+#[test]
+fn mediawiki_requests_are_named_by_action() {
+    let mw = apps::mediawiki::mediawiki();
+    let m = monitor();
+    let app = mw.app;
+    for path in [
+        "/index.php?title=Main_Page",
+        "/index.php?title=Main_Page&action=history",
+        "/api.php?action=query&meta=siteinfo&format=json",
+    ] {
+        let (status, body) = mw.web.get(path);
+        assert_eq!(status, 200, "{path}: {body}\n{}", mw.web.logs());
+    }
+    m.wait_until(app, WAIT, "the MediaWiki transactions", |m| {
+        m.count(app, "WebTransaction/Action/api/query") >= 1.0
+    });
+    for name in [
+        "WebTransaction/Action/action/view",
+        "WebTransaction/Action/action/history",
+        "WebTransaction/Action/api/query",
+    ] {
+        assert_eq!(
+            m.count(app, name),
+            1.0,
+            "{name}: {:?}",
+            m.transaction_names(app)
+        );
+    }
+    assert_eq!(
+        m.count(app, "Supportability/framework/MediaWiki/detected"),
+        3.0
+    );
+}
