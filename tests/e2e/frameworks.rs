@@ -286,3 +286,63 @@ fn mediawiki_requests_are_named_by_action() {
         3.0
     );
 }
+
+/// `rss_early=` and `rss_end=` (kB) from `tests/apps/monolog/burst.php`.
+fn rss(out: &str, key: &str) -> i64 {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in:\n{out}"))
+}
+
+#[test]
+fn a_burst_of_100_000_log_records_is_bounded_and_memory_stays_flat() {
+    let m = monitor();
+    let dir = apps::files("monolog");
+    let app = "seraph-monolog-burst";
+    let mut ini = m.ini(app);
+    ini.push((
+        "newrelic.application_logging.forwarding.max_samples_stored".into(),
+        "500".into(),
+    ));
+    let (ok, out) = seraph_e2e::web::php_cli(&dir, &ini, &[], &["burst.php", "100000"]);
+    assert!(ok, "{out}");
+    let (early, end) = (rss(&out, "rss_early="), rss(&out, "rss_end="));
+    eprintln!("burst: resident memory {early} kB after 20 000 records, {end} kB after 100 000");
+    // 80 000 more records than at the first reading: the kept events are
+    // bounded, so the process may not grow by more than a few MB.
+    assert!(
+        end - early < 8 * 1024,
+        "resident memory grew from {early} kB to {end} kB"
+    );
+    m.wait_until(app, WAIT, "the burst's metrics", |m| {
+        m.count(app, "Logging/lines") >= 100_000.0
+    });
+    assert_eq!(m.count(app, "Logging/lines/ERROR"), 100_000.0);
+    assert_eq!(m.count(app, "Logging/Forwarding/Dropped"), 99_500.0);
+    m.wait_until(app, WAIT, "the burst's log events", |m| {
+        !m.events(app, "log_event_data").is_empty()
+    });
+    let events = m.events(app, "log_event_data");
+    assert!(events.len() <= 500, "{} events", events.len());
+    assert!(events.iter().all(|e| e["message"] == "burst record"));
+
+    // Forwarding off: the same run sends metrics and no log event.
+    let quiet = "seraph-monolog-no-forwarding";
+    let mut ini = m.ini(quiet);
+    ini.push((
+        "newrelic.application_logging.forwarding.enabled".into(),
+        "0".into(),
+    ));
+    let (ok, out) = seraph_e2e::web::php_cli(&dir, &ini, &[], &["burst.php", "1000"]);
+    assert!(ok, "{out}");
+    m.wait_until(quiet, WAIT, "the metrics", |m| {
+        m.count(quiet, "Logging/lines") >= 1000.0
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(m.events(quiet, "log_event_data").is_empty());
+    assert_eq!(
+        m.count(quiet, "Supportability/Logging/Forwarding/PHP/disabled"),
+        1.0
+    );
+}
