@@ -184,6 +184,7 @@ pub static FRAMEWORKS: &[&FrameworkLibrary] = &[
     &crate::libs::symfony::FRAMEWORK,
     &crate::libs::slim::FRAMEWORK,
     &crate::libs::mediawiki::FRAMEWORK,
+    &crate::libs::drupal::FRAMEWORK,
 ];
 
 /// Every row of every library and framework, with its library.

@@ -6,6 +6,7 @@
 
 pub mod composer;
 pub mod curl;
+pub mod drupal;
 pub mod laravel;
 pub mod mediawiki;
 pub mod monolog;
