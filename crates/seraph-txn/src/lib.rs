@@ -57,9 +57,13 @@ mod config;
 mod connect;
 pub mod dt;
 mod finish;
+pub mod framework;
 mod ids;
 pub mod json;
+mod library;
+pub mod logs;
 mod metrics;
+pub mod packages;
 mod recorder;
 pub mod rules;
 pub mod rum;
@@ -76,7 +80,9 @@ pub use config::{
     TxnConfig, DEFAULT_SPAN_EVENTS_PER_TXN, MAX_SPAN_EVENTS_PER_TXN, TRACE_SEGMENT_LIMIT,
 };
 pub use connect::{BrowserConfig, ConnectInfo, ConnectInfoError, EventLimits};
+pub use framework::{Framework, FrameworkOutcome, FrameworkSetting};
 pub use ids::{guid, IdSource, SeededIds};
+pub use logs::{LogLinking, LogRecord};
 pub use metrics::ApdexZone;
 pub use sampler::Sampler;
 pub use security::SecurityPolicies;

@@ -7,10 +7,12 @@
 //! the default, never an error that stops the request.
 
 mod attributes;
+mod frameworks;
 mod ini_table;
 mod parse;
 
 pub use attributes::attribute_filter;
+pub use frameworks::{FrameworkSettings, WordPressHooks};
 pub use ini_table::INI_DEFS;
 pub use parse::{parse_bool, parse_duration};
 
@@ -236,6 +238,8 @@ pub struct AgentSettings {
     pub synthetics_enabled: bool,
     /// `newrelic.code_level_metrics.enabled`.
     pub code_level_metrics: bool,
+    /// Framework, log-forwarding and package settings.
+    pub frameworks: FrameworkSettings,
 }
 
 /// A setting whose value could not be used; the default applies.
@@ -514,6 +518,7 @@ impl AgentSettings {
             autorum: r.bool("newrelic.browser_monitoring.auto_instrument"),
             synthetics_enabled: r.bool("newrelic.synthetics.enabled"),
             code_level_metrics: r.bool("newrelic.code_level_metrics.enabled"),
+            frameworks: FrameworkSettings::resolve(&mut r),
         };
         (settings, r.bad)
     }

@@ -70,6 +70,13 @@ impl Ctx<'_> {
             .flatten()
     }
 
+    /// Runs `f` with the whole agent state borrowed (for the few steps that
+    /// need more than a [`Scope`]: ending and starting transactions, the
+    /// connected application's identity). `None` as for [`Ctx::with`].
+    pub(crate) fn agent<R>(&self, f: impl FnOnce(&mut Agent) -> R) -> Option<R> {
+        self.cell.with(|a| a.as_mut().map(f)).flatten()
+    }
+
     /// Runs `f` on the open transaction with the current time.
     pub fn with_txn<R>(&self, f: impl FnOnce(&mut Transaction, Ticks) -> R) -> Option<R> {
         self.with(|s| {

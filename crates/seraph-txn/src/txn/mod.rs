@@ -249,6 +249,8 @@ pub struct Transaction {
     pub(crate) queue_start_us: Option<u64>,
     pub(crate) extra_allocated: u64,
     pub(crate) cpu_sample: Option<(f64, u32)>,
+    /// Framework, log and package data (`library.rs`).
+    pub(crate) lib: crate::library::LibraryData,
     /// False once the transaction is ignored or ended early: API calls
     /// then change nothing, as in New Relic's agent.
     pub(crate) recording: bool,
@@ -338,6 +340,7 @@ impl Transaction {
             queue_start_us: None,
             extra_allocated: 0,
             cpu_sample: None,
+            lib: Default::default(),
             recording: true,
             ended_at: None,
             rum: crate::rum::RumState::new(cfg.autorum_enabled),
