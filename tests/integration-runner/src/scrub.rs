@@ -116,7 +116,10 @@ mod tests {
             ),
             r#"" in f called at __FILE__ (??)""#
         );
-        assert_eq!(file_name("/srv/app/tests/api/test_x.php:3", p), "__FILE__:3");
+        assert_eq!(
+            file_name("/srv/app/tests/api/test_x.php:3", p),
+            "__FILE__:3"
+        );
         assert_eq!(file_name("test_x.php", p), "__FILE__");
         assert_eq!(file_name("other.php", p), "other.php");
     }
