@@ -384,6 +384,24 @@ impl Harvest {
         self.events[kind.index()].merge_back(failed)
     }
 
+    /// Merges back a metric table whose post failed retryably, however
+    /// often it failed before (see [`MetricTable::merge_retained`]).
+    pub fn retain_failed_metrics(&mut self, failed: MetricTable) {
+        self.metrics.merge_retained(failed);
+    }
+
+    /// Re-samples the events of a failed post into the current reservoir,
+    /// however often they failed before.
+    pub fn retain_failed_events(&mut self, kind: EventKind, failed: EventReservoir) {
+        self.events[kind.index()].merge_retained(failed);
+    }
+
+    /// New limits from a reconnect: the containers taken from now on use
+    /// them; what is held now keeps its own until it is taken.
+    pub fn set_limits(&mut self, limits: HarvestLimits) {
+        self.limits = limits;
+    }
+
     /// True when nothing at all has been collected.
     pub fn is_empty(&self) -> bool {
         self.pids.is_empty()

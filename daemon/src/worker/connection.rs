@@ -9,6 +9,7 @@
 use super::registry::{AppQuery, RegistryHandle};
 use super::runs::{Origin, Runs};
 use super::stats::WorkerStats;
+use crate::loglimit::{LogLimit, EVERY_MINUTE};
 use bytes::BytesMut;
 use seraph_wire::frame::{self, FrameDecoder, FrameError, FORMAT_BINARY, LEGACY_REPLY};
 use seraph_wire::message::{decode, peek, Body, KIND_TRANSACTION};
@@ -81,15 +82,19 @@ pub async fn serve<S>(
         }
         Err(e @ ConnectionError::Stalled(_)) => {
             ctx.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, "closing a stalled agent connection");
+            crate::limited!(BAD_FRAMES, warn, error = %e, "closing a stalled agent connection");
         }
         Err(ConnectionError::Frame(FrameError::LegacyAgent)) => {
-            tracing::warn!("an agent older than 5.0 connected; it is not supported, closing");
+            crate::limited!(
+                LEGACY_AGENTS,
+                warn,
+                "an agent older than 5.0 connected; it is not supported, closing"
+            );
             let _ = stream.write_all(&LEGACY_REPLY).await;
         }
         Err(e) => {
             ctx.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, "closing agent connection after a bad frame");
+            crate::limited!(BAD_FRAMES, warn, error = %e, "closing agent connection after a bad frame");
         }
     }
 }
@@ -120,7 +125,9 @@ where
             partial_deadline = None;
             if frame.format != FORMAT_BINARY {
                 if !warned_format {
-                    tracing::warn!(
+                    crate::limited!(
+                        BAD_FRAMES,
+                        warn,
                         format = frame.format,
                         "ignoring frames in a non-binary format"
                     );
@@ -240,6 +247,12 @@ fn release_large_buffer(buf: &mut BytesMut) {
         *buf = BytesMut::new();
     }
 }
+
+/// Bad, stalled or foreign-format frames (a broken or hostile peer can
+/// send thousands a second).
+pub static BAD_FRAMES: LogLimit = LogLimit::new(EVERY_MINUTE);
+/// Pre-5.0 agents.
+static LEGACY_AGENTS: LogLimit = LogLimit::new(EVERY_MINUTE);
 
 /// Largest App query accepted: New Relic's daemon refuses every frame above
 /// 2 MiB; Transactions may be larger here (`max_frame_size`), App queries

@@ -6,6 +6,7 @@
 //! open hundreds of connections within milliseconds of a restart, and
 //! accept errors such as EMFILE back off instead of spinning.
 
+use crate::loglimit::{LogLimit, EVERY_MINUTE};
 use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
 use seraph_config::ListenAddr;
 use std::io;
@@ -128,7 +129,7 @@ impl Listener {
             match res {
                 Ok(stream) => return stream,
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "accept failed");
+                    crate::limited!(ACCEPT_FAILED, warn, error = %e, retry_in = ?backoff, "accept failed");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
@@ -136,6 +137,9 @@ impl Listener {
         }
     }
 }
+
+/// Failed accepts (EMFILE comes in bursts).
+static ACCEPT_FAILED: LogLimit = LogLimit::new(EVERY_MINUTE);
 
 /// The address as a user would write it, for messages.
 pub fn describe(addr: &ListenAddr) -> String {

@@ -135,7 +135,6 @@ async fn serve(
     let max_connections = agent_connection_limit(current_file_limit());
     tracing::debug!(max_connections, "agent connection limit");
     let connection_slots = Arc::new(Semaphore::new(max_connections));
-    let mut refused = RefusalLog::default();
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     // Each connection task holds a clone; recv() returns None once all of
@@ -153,7 +152,12 @@ async fn serve(
                 let Ok(slot) = Arc::clone(&connection_slots).try_acquire_owned() else {
                     drop(stream);
                     stats.connections_refused.fetch_add(1, Ordering::Relaxed);
-                    refused.note(max_connections);
+                    crate::limited!(
+                        REFUSED,
+                        warn,
+                        limit = max_connections,
+                        "too many agent connections: closing new ones (raise rlimit_files)"
+                    );
                     continue;
                 };
                 let ctx = Arc::clone(&ctx);
@@ -216,32 +220,8 @@ fn current_file_limit() -> u64 {
     }
 }
 
-/// Logs refused agent connections at most once a minute.
-#[derive(Default)]
-struct RefusalLog {
-    last: Option<tokio::time::Instant>,
-    since: u64,
-}
-
-impl RefusalLog {
-    fn note(&mut self, limit: usize) {
-        self.since += 1;
-        let now = tokio::time::Instant::now();
-        if self
-            .last
-            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(60))
-        {
-            return;
-        }
-        tracing::warn!(
-            limit,
-            refused = self.since,
-            "too many agent connections: closing new ones (raise rlimit_files)"
-        );
-        self.last = Some(now);
-        self.since = 0;
-    }
-}
+/// Agent connections refused at the connection limit.
+static REFUSED: LogLimit = LogLimit::new(EVERY_MINUTE);
 
 /// Installs the stop handlers at once (and lets the stop signals held back
 /// since start-up through, see [`crate::termination`]); the future
@@ -322,6 +302,7 @@ pub mod spool;
 pub mod stats;
 pub mod upstream;
 
+use crate::loglimit::{LogLimit, EVERY_MINUTE};
 use connection::ConnectionContext;
 use listener::{BindError, Listener, Stream};
 use registry::RegistryConfig;

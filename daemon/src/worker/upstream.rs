@@ -98,15 +98,34 @@ impl Upstream for CollectorUpstream {
                 Outcome::LicenseInvalid => ConnectOutcome::InvalidLicense,
                 // New Relic's daemon never reconnects after a 409 on connect
                 // (a quirk); retrying later is what the collector asked for.
-                other => ConnectOutcome::Failed {
-                    reason: other.describe(),
-                    retry_after: match other {
-                        Outcome::MergeBack { retry_after } => retry_after,
-                        _ => None,
-                    },
-                },
+                other => {
+                    let status = attempt.calls.last().map_or(0, |c| c.status);
+                    ConnectOutcome::Failed {
+                        reason: describe_failure(&other, status),
+                        retry_after: match other {
+                            Outcome::MergeBack { retry_after } => retry_after,
+                            _ => None,
+                        },
+                    }
+                }
             }
         })
+    }
+}
+
+/// A failed connect as an operator needs to read it: the collector
+/// answered (and with what), or could not be reached at all.
+fn describe_failure<T>(outcome: &Outcome<T>, status: u16) -> String {
+    match outcome {
+        Outcome::MergeBack { .. } => format!(
+            "collector answered {status} ({})",
+            seraph_collector::status_message(status)
+        ),
+        Outcome::Discard(
+            reason @ (seraph_collector::DiscardReason::Transport(_)
+            | seraph_collector::DiscardReason::Timeout(_)),
+        ) => format!("collector unreachable: {reason}"),
+        other => other.describe(),
     }
 }
 

@@ -230,7 +230,12 @@ impl Run {
             // Connections route Transactions on their envelope only: this
             // is where a bad body is found. Its connection is closed.
             Err(e) => {
-                tracing::warn!(error = %e, "invalid transaction frame; closing its connection");
+                crate::limited!(
+                    super::connection::BAD_FRAMES,
+                    warn,
+                    error = %e,
+                    "invalid transaction frame; closing its connection"
+                );
                 origin.reject();
             }
         }

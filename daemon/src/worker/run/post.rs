@@ -4,11 +4,11 @@
 
 use super::batch::{build_payload, not_sent, Batch, Post, Sent};
 use super::Run;
+use crate::loglimit::{LogLimit, EVERY_MINUTE};
 use crate::worker::registry::RunEnd;
+use seraph_collector::status_message;
 use seraph_collector::{DiscardReason, Method, Outcome};
-use seraph_harvest::{
-    CallOutcome, EventKind, FAILED_EVENT_ATTEMPTS_LIMIT, FAILED_METRIC_ATTEMPTS_LIMIT,
-};
+use seraph_harvest::{CallOutcome, EventKind, FAILED_EVENT_ATTEMPTS_LIMIT};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -93,13 +93,18 @@ impl Run {
                 reservoir.failed_harvests(),
             );
         }
+        let status = response.stats.status;
         let end = match response.outcome {
             Outcome::Success(_) => None,
             Outcome::MergeBack { retry_after } => {
-                tracing::warn!(
+                crate::limited!(
+                    COLLECTOR_BUSY,
+                    warn,
                     method = %method,
+                    status,
                     ?retry_after,
-                    "collector asked to retry; keeping the data for the next harvest"
+                    "collector answered {status} ({}); keeping the data for the next harvest",
+                    status_message(status)
                 );
                 if let Some(wait) = retry_after {
                     self.hold_off(method, wait);
@@ -112,7 +117,13 @@ impl Run {
             Outcome::Discard(
                 reason @ (DiscardReason::Transport(_) | DiscardReason::Timeout(_)),
             ) => {
-                tracing::warn!(method = %method, %reason, "collector unreachable; keeping the data");
+                crate::limited!(
+                    COLLECTOR_UNREACHABLE,
+                    warn,
+                    method = %method,
+                    %reason,
+                    "collector unreachable; keeping the data for the next harvest"
+                );
                 self.merge_back(batch);
                 None
             }
@@ -121,7 +132,7 @@ impl Run {
                 None
             }
             Outcome::Discard(reason) => {
-                tracing::warn!(method = %method, %reason, "harvest post failed; its data is dropped");
+                crate::limited!(POST_REFUSED, warn, method = %method, %reason, "harvest post failed; its data is dropped");
                 None
             }
             Outcome::Disconnect => {
@@ -129,7 +140,7 @@ impl Run {
                 Some(RunEnd::Disconnected)
             }
             Outcome::LicenseInvalid | Outcome::Restart => {
-                tracing::warn!(method = %method, run_id = %self.settings.run_id, "collector asked for a restart");
+                tracing::warn!(method = %method, run_id = %self.settings.run_id, status, "collector asked for a restart");
                 // Not delivered: kept like the rest of the run's data (the
                 // run's close spools it when there is a spool).
                 self.merge_back(batch);
@@ -187,37 +198,42 @@ impl Run {
         }
     }
 
-    /// Keeps a batch whose post can be retried: merged back into the
-    /// harvest while its retry budget lasts (§4.6), otherwise (and for the
-    /// kinds New Relic never retries, and during the final harvest) written
-    /// to the disk spool when there is one.
+    /// Keeps a batch whose post can be retried. Metrics are merged back
+    /// into the harvest however long the collector stays away (New Relic's
+    /// daemon drops them after 5 failed posts): a table is bounded, so an
+    /// outage costs no metric data. Events are re-sampled into the current
+    /// reservoir; with a disk spool, past New Relic's budget of 10 failed
+    /// posts they go to the spool instead, so none are sampled away. Error
+    /// traces, slow SQL, traces and packages (never retried by New Relic)
+    /// and everything the final harvest could not deliver go to the spool
+    /// when there is one, and are dropped otherwise.
     pub(super) fn merge_back(&mut self, batch: Batch) {
+        let spooled = self.settings.spool.is_some();
+        let keep_events = |r: &seraph_harvest::EventReservoir| {
+            !spooled || r.failed_harvests() < FAILED_EVENT_ATTEMPTS_LIMIT
+        };
         let batch = match batch {
-            Batch::Metrics(table)
-                if !self.final_mode && table.failed_harvests() < FAILED_METRIC_ATTEMPTS_LIMIT =>
-            {
-                self.harvest.merge_back_metrics(table);
+            Batch::Metrics(table) if !self.final_mode => {
+                self.harvest.retain_failed_metrics(table);
                 return;
             }
-            Batch::Logs(reservoir, _)
-                if !self.final_mode
-                    && reservoir.failed_harvests() < FAILED_EVENT_ATTEMPTS_LIMIT =>
-            {
-                self.harvest.merge_back_events(EventKind::Log, reservoir);
+            Batch::Logs(reservoir, _) if !self.final_mode && keep_events(&reservoir) => {
+                self.harvest.retain_failed_events(EventKind::Log, reservoir);
                 return;
             }
-            Batch::Events(kind, reservoir)
-                if !self.final_mode
-                    && reservoir.failed_harvests() < FAILED_EVENT_ATTEMPTS_LIMIT =>
-            {
-                self.harvest.merge_back_events(kind, reservoir);
+            Batch::Events(kind, reservoir) if !self.final_mode && keep_events(&reservoir) => {
+                self.harvest.retain_failed_events(kind, reservoir);
                 return;
             }
             other => other,
         };
         let method = batch.method();
         let Some(spool) = self.settings.spool.clone() else {
-            tracing::warn!(method = %method, "collector unreachable and no disk spool: dropping the data");
+            if self.final_mode {
+                crate::limited!(NOT_KEPT, warn, method = %method, "the final harvest could not deliver this data and there is no disk spool: dropped");
+            } else {
+                crate::limited!(NOT_KEPT, warn, method = %method, "not delivered and never retried without a disk spool (as in New Relic's daemon): dropped");
+            }
             return;
         };
         let settings = Arc::clone(&self.settings);
@@ -240,3 +256,12 @@ const MAX_SPLITS: u8 = 2;
 /// Longest `Retry-After` honoured: a larger value (or a date far ahead)
 /// would stop a data type for good while its reservoir keeps discarding.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// Posts the collector answered with a retryable status (408/429/500/503).
+static COLLECTOR_BUSY: LogLimit = LogLimit::new(EVERY_MINUTE);
+/// Posts that did not reach the collector (refused, reset, timed out).
+static COLLECTOR_UNREACHABLE: LogLimit = LogLimit::new(EVERY_MINUTE);
+/// Posts refused for good (other statuses, exceptions).
+static POST_REFUSED: LogLimit = LogLimit::new(EVERY_MINUTE);
+/// Undelivered data that could not be kept.
+static NOT_KEPT: LogLimit = LogLimit::new(EVERY_MINUTE);

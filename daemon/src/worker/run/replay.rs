@@ -1,6 +1,7 @@
 //! Replaying an application's spooled payloads with the current run id.
 
 use super::{Run, RunSettings};
+use crate::loglimit::{LogLimit, EVERY_MINUTE};
 use crate::worker::spool::{self, SpoolHandle};
 use crate::worker::stats::WorkerStats;
 use seraph_collector::{DiscardReason, Method, Outcome};
@@ -80,7 +81,7 @@ pub(super) async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &
                     stop = true;
                 }
                 Outcome::Discard(reason) => {
-                    tracing::warn!(method = %method, %reason, "collector refused a spooled payload; dropping it");
+                    crate::limited!(REPLAY_REFUSED, warn, method = %method, %reason, "collector refused a spooled payload; dropping it");
                     stats.spool_dropped.fetch_add(1, Ordering::Relaxed);
                     done.push(record.id);
                 }
@@ -104,3 +105,6 @@ pub(super) async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &
 
 /// Spooled payloads taken per replay step.
 const REPLAY_BATCH: usize = 16;
+
+/// Spooled payloads the collector refused for good.
+static REPLAY_REFUSED: LogLimit = LogLimit::new(EVERY_MINUTE);
