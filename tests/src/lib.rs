@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod daemon;
+pub mod harvest;
 pub mod vectors;
 
 use std::path::PathBuf;

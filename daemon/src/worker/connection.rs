@@ -282,23 +282,38 @@ const DRAIN_MAX: Duration = Duration::from_secs(2);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::worker::health::CollectorHealth;
+    use crate::worker::journal::Journal;
+    use crate::worker::record::RunRecord;
     use crate::worker::registry::{
-        self, AppKey, BoxFuture, ConnectOutcome, RegistryConfig, Upstream,
+        self, AppId, BoxFuture, ConnectOutcome, RegistryConfig, RegistryParts, RunInfo, Upstream,
     };
+    use crate::worker::runs::{next_task_id, queue_budget, RunSender};
     use seraph_wire::frame::Preamble;
     use std::sync::atomic::AtomicU64;
     use tokio::io::DuplexStream;
 
-    /// Never connects anything.
+    /// Never connects anything; its tasks read nothing.
     struct NoUpstream;
 
     impl Upstream for NoUpstream {
-        fn connect(
+        fn start(
             &self,
-            _key: AppKey,
+            _id: AppId,
             _info: Arc<AppInfo>,
             _activity: Arc<AtomicU64>,
             _registry: RegistryHandle,
+        ) -> RunSender {
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            std::mem::forget(rx);
+            RunSender::new(tx, queue_budget(), next_task_id())
+        }
+
+        fn connect(
+            &self,
+            _id: AppId,
+            _info: Arc<AppInfo>,
+            _run: RunSender,
         ) -> BoxFuture<registry::ConnectOutcome> {
             Box::pin(async {
                 ConnectOutcome::Failed {
@@ -306,6 +321,21 @@ mod tests {
                     retry_after: None,
                 }
             })
+        }
+
+        fn probe(&self, _info: Arc<AppInfo>) -> BoxFuture<bool> {
+            Box::pin(async { false })
+        }
+
+        fn resume(
+            &self,
+            _record: &RunRecord,
+            _info: Arc<AppInfo>,
+            _run: Option<RunSender>,
+            _activity: Arc<AtomicU64>,
+            _registry: RegistryHandle,
+        ) -> Option<(RunInfo, RunSender)> {
+            None
         }
     }
 
@@ -320,8 +350,13 @@ mod tests {
         let ctx = Arc::new(ConnectionContext {
             registry: registry::spawn(
                 RegistryConfig::default(),
-                runs.clone(),
-                Arc::new(NoUpstream),
+                RegistryParts {
+                    runs: runs.clone(),
+                    upstream: Arc::new(NoUpstream),
+                    health: Arc::new(CollectorHealth::default()),
+                    journal: Journal::default(),
+                    restored: Vec::new(),
+                },
             ),
             runs,
             max_frame: frame::MAX_BODY_LEN,

@@ -105,6 +105,9 @@ async fn serve(
 
     let stats = Arc::new(WorkerStats::default());
     let spool = spool::SpoolHandle::open(&config, Arc::clone(&stats));
+    let (handover, restored) = restored_runs(&config, spool.is_some());
+    let journal = Journal::start(handover, spool.as_ref().and(config.spool_dir.clone()));
+    let health = Arc::new(CollectorHealth::default());
     let runs = Runs::default();
     let upstream = Arc::new(CollectorUpstream {
         client,
@@ -114,6 +117,7 @@ async fn serve(
         stats: Arc::clone(&stats),
         certificates,
         spool,
+        health: Arc::clone(&health),
     });
     let registry = registry::spawn(
         RegistryConfig {
@@ -121,8 +125,13 @@ async fn serve(
             app_timeout: config.app_timeout,
             ..RegistryConfig::default()
         },
-        runs.clone(),
-        upstream,
+        RegistryParts {
+            runs: runs.clone(),
+            upstream,
+            health,
+            journal,
+            restored,
+        },
     );
     let ctx = Arc::new(ConnectionContext {
         registry: registry.clone(),
@@ -192,6 +201,32 @@ async fn serve(
     tracing::info!(runs = harvested, "final harvest done; exiting");
     log_status(&stats);
     WorkerExit::Clean
+}
+
+/// The runs the previous worker had: from the watcher (license included)
+/// and, with a working spool, from its directory (without the license);
+/// the watcher's record wins for an application in both.
+fn restored_runs(
+    config: &DaemonConfig,
+    spool_open: bool,
+) -> (Option<handover::Handover>, Vec<record::RunRecord>) {
+    let (handover, mut records) = match handover::Handover::from_env() {
+        Some((h, records)) => (Some(h), records),
+        None => (None, Vec::new()),
+    };
+    if spool_open {
+        if let Some(dir) = &config.spool_dir {
+            for r in journal::load(dir) {
+                if !records.iter().any(|k| k.app == r.app) {
+                    records.push(r);
+                }
+            }
+        }
+    }
+    if !records.is_empty() {
+        tracing::info!(runs = records.len(), "runs of the previous worker found");
+    }
+    (handover, records)
 }
 
 /// File descriptors kept back from agent connections for the daemon's own
@@ -294,7 +329,11 @@ fn hostname() -> String {
 }
 
 pub mod connection;
+pub mod handover;
+pub mod health;
+pub mod journal;
 pub mod listener;
+pub mod record;
 pub mod registry;
 pub mod run;
 pub mod runs;
@@ -304,8 +343,10 @@ pub mod upstream;
 
 use crate::loglimit::{LogLimit, EVERY_MINUTE};
 use connection::ConnectionContext;
+use health::CollectorHealth;
+use journal::Journal;
 use listener::{BindError, Listener, Stream};
-use registry::RegistryConfig;
+use registry::{RegistryConfig, RegistryParts};
 use runs::Runs;
 use seraph_collector::{ClientConfig, CollectorClient};
 use seraph_harvest::SystemCertificates;

@@ -39,6 +39,8 @@ struct State {
     last_seq: u64,
     /// license → status answered to every call.
     license_status: HashMap<String, u16>,
+    /// run id → status answered to every call carrying it.
+    run_status: HashMap<String, u16>,
     /// Bodies above this many (compressed) bytes are answered 413.
     max_body: Option<usize>,
     /// method → calls being handled now.
@@ -295,6 +297,16 @@ impl Standin {
         };
     }
 
+    /// Makes every call carrying run id `run_id` answer `status` (409 to
+    /// ask for a reconnect, 410, ...); `None` lifts it.
+    pub fn set_run_status(&self, run_id: &str, status: Option<u16>) {
+        let mut st = self.shared.state();
+        match status {
+            Some(s) => st.run_status.insert(run_id.to_owned(), s),
+            None => st.run_status.remove(run_id),
+        };
+    }
+
     /// Answers 413 to every call whose (compressed) body is larger than
     /// `bytes`, as the real collector does above its payload limit; `None`
     /// lifts it. Injected faults come first.
@@ -509,7 +521,12 @@ async fn handle_invoke(
                     retry_after: None,
                 })
         });
-        (action, st.license_status.get(&license).copied())
+        let status = st
+            .license_status
+            .get(&license)
+            .copied()
+            .or_else(|| run_id.as_ref().and_then(|r| st.run_status.get(r).copied()));
+        (action, status)
     };
     if let Some(FaultAction::Delay(d)) = &action {
         tokio::time::sleep(*d).await;

@@ -70,6 +70,8 @@ pub(super) struct Post {
     pub(super) in_cycle: bool,
     /// How many times this data was already halved after a 413.
     pub(super) splits: u8,
+    /// The run it was posted under.
+    pub(super) run_id: std::sync::Arc<str>,
 }
 
 /// A finished send.

@@ -16,12 +16,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 impl Run {
-    /// After the run ended (expiry, restart, disconnect): New Relic's
-    /// daemon discards what the run still holds. With a disk spool, unless
-    /// the collector disconnected the application, that data (what the
-    /// harvest holds, Transactions still queued, and the posts in flight
-    /// that fail) is written to the spool instead, and the application's
-    /// next run replays it.
+    /// After the task ended (expiry, 410, a refused license): New Relic's
+    /// daemon discards what the run still holds. With a disk spool, after
+    /// an expiry, that data (what the harvest holds, Transactions still
+    /// queued, and the posts in flight that fail) is written to the spool
+    /// instead, and the application's next run replays it.
     pub(super) async fn close(
         &mut self,
         end: RunEnd,
@@ -33,7 +32,7 @@ impl Run {
         // on a queue nobody reads.
         rx.close();
         self.budget.close();
-        let keep = end != RunEnd::Disconnected && self.settings.spool.is_some();
+        let keep = end == RunEnd::Expired && self.settings.spool.is_some();
         let mut finals = Vec::new();
         while let Some(msg) = rx.recv().await {
             match msg {
@@ -44,6 +43,7 @@ impl Run {
                         .fetch_add(1, Ordering::Relaxed);
                 }
                 RunMsg::FinalHarvest(done) => finals.push(done),
+                RunMsg::Connected(_) | RunMsg::End(_) => {}
             }
         }
         if keep {
@@ -60,7 +60,7 @@ impl Run {
                 let payloads = batches.len() + self.spool_writes.len();
                 for batch in batches {
                     match build_payload(&s, &batch) {
-                        Ok(body) => spool.push(&s.spool_app, batch.method(), body).await,
+                        Ok(body) => spool.push(&s.app, batch.method(), body).await,
                         Err(e) => tracing::error!(error = %e, "cannot build a payload to spool"),
                     }
                 }
@@ -87,6 +87,15 @@ impl Run {
     /// data, then the metrics with their supportability counts.
     pub(super) async fn final_harvest(&mut self, done_rx: &mut mpsc::Receiver<Sent>) {
         let deadline = Instant::now() + FINAL_HARVEST_DEADLINE;
+        if !self.live() && (self.settings.spool.is_none() || self.harvest.is_empty()) {
+            if !self.harvest.is_empty() {
+                tracing::warn!(
+                    run_id = %self.settings.run_id,
+                    "shutting down while the application is not connected and there is no disk spool: its data is lost"
+                );
+            }
+            return;
+        }
         match self.settings.spool.clone() {
             Some(spool) => {
                 self.final_mode = true;
@@ -118,7 +127,7 @@ impl Run {
         let s = Arc::clone(&self.settings);
         for batch in &batches {
             match build_payload(&s, batch) {
-                Ok(body) => spool.push(&s.spool_app, batch.method(), body).await,
+                Ok(body) => spool.push(&s.app, batch.method(), body).await,
                 Err(e) => tracing::error!(error = %e, "cannot build a final payload"),
             }
         }

@@ -127,6 +127,9 @@ impl Run {
     }
 
     pub(super) fn maybe_send_metrics(&mut self) {
+        if !self.live() {
+            return;
+        }
         let Some(cycle) = &self.cycle else { return };
         if cycle.outstanding > 0 || self.in_flight_by[Method::MetricData as usize] > 0 {
             return;

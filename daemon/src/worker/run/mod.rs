@@ -1,4 +1,10 @@
-//! The task that owns one connected application run.
+//! The task that owns one application's data and its runs.
+//!
+//! It starts with the application's first App query and lives until the
+//! application expires or is refused for good. Until a connect hands it a
+//! run (and again after the collector asked for a reconnect) it is in
+//! standby: it keeps merging Transactions and posts nothing; once
+//! connected it posts what it held under the new run.
 //!
 //! Everything about a run's data lives here and nowhere else: the task
 //! merges each Transaction into its [`Harvest`], and on each harvest tick
@@ -15,7 +21,8 @@
 //! (`Retry-After`), is skipped and its data keeps aggregating in the
 //! harvest, whose reservoirs and tables are bounded.
 
-use super::registry::{AppKey, RegistryHandle, RunEnd};
+use super::health::CollectorHealth;
+use super::registry::{AppId, RegistryHandle, RunEnd};
 use super::runs::{self, Origin, RunMsg, RunSender};
 use super::spool::SpoolHandle;
 use super::stats::{Reported, WorkerStats};
@@ -49,14 +56,17 @@ use schedule::{Due, Schedule};
 /// full, which slows only the agents of this application.
 pub const RUN_QUEUE: usize = 10_000;
 
-/// Everything a run needs, fixed at connect time.
+/// Everything a run needs, fixed at connect time (a task not connected yet
+/// has defaults and no endpoint).
 pub struct RunSettings {
-    /// The application's identity in the registry.
-    pub key: AppKey,
-    /// The agent run id.
+    /// The application's id in the registry, and its opaque id in the
+    /// disk spool.
+    pub app: AppId,
+    /// The agent run id (empty before the first connect).
     pub run_id: Arc<str>,
-    /// Where this run's harvest calls go.
-    pub endpoint: Endpoint,
+    /// Where this run's harvest calls go; `None` while not connected (or,
+    /// for a run restored from disk, while its license is not known).
+    pub endpoint: Option<Endpoint>,
     /// The collector client.
     pub client: CollectorClient,
     /// Reservoir and table limits from the connect reply.
@@ -82,11 +92,11 @@ pub struct RunSettings {
     pub integration: Option<IntegrationFormat>,
     /// The disk spool, when `spool_dir` is set.
     pub spool: Option<SpoolHandle>,
-    /// This application's opaque id in the spool.
-    pub spool_app: String,
+    /// Noted on every successful post.
+    pub health: Arc<CollectorHealth>,
 }
 
-/// Starts the task for a freshly connected run.
+/// Starts the task of an application, connected or not yet.
 pub fn spawn(
     settings: RunSettings,
     activity: Arc<AtomicU64>,
@@ -97,9 +107,17 @@ pub fn spawn(
     let budget = runs::queue_budget();
     let (done_tx, done_rx) = mpsc::channel(64);
     let tracker = SupportabilityTracker::new(&settings.agent_language, settings.certificates);
+    let task = runs::next_task_id();
     let run = Run {
         harvest: Harvest::new(settings.limits, SystemTime::now()),
+        schedule: Schedule::new(
+            settings.default_period,
+            settings.event_periods,
+            Instant::now(),
+        ),
         settings: Arc::new(settings),
+        task,
+        awaiting_reconnect: false,
         activity,
         registry,
         stats,
@@ -118,12 +136,18 @@ pub fn spawn(
         reported: Reported::default(),
     };
     tokio::spawn(run.run(rx, done_rx));
-    RunSender::new(tx, budget)
+    RunSender::new(tx, budget, task)
 }
 
 struct Run {
     settings: Arc<RunSettings>,
+    /// This task's id (what its `RunSender`s carry).
+    task: u64,
+    /// The collector asked for a reconnect (401/409): nothing is posted
+    /// until the registry hands over a new run.
+    awaiting_reconnect: bool,
     harvest: Harvest,
+    schedule: Schedule,
     activity: Arc<AtomicU64>,
     registry: RegistryHandle,
     stats: Arc<WorkerStats>,
@@ -156,18 +180,17 @@ struct Run {
 
 impl Run {
     async fn run(mut self, mut rx: mpsc::Receiver<RunMsg>, mut done_rx: mpsc::Receiver<Sent>) {
-        let s = Arc::clone(&self.settings);
-        let mut schedule = Schedule::new(s.default_period, s.event_periods, Instant::now());
-        let sleep = tokio::time::sleep_until(schedule.next());
+        let sleep = tokio::time::sleep_until(self.schedule.next());
         tokio::pin!(sleep);
         let mut batch = Vec::with_capacity(256);
-        tracing::debug!(run_id = %s.run_id, default_period = ?s.default_period, "run started");
+        tracing::debug!(run_id = %self.settings.run_id, connected = self.live(), "application task started");
         let end = 'run: loop {
             tokio::select! {
                 n = rx.recv_many(&mut batch, 256) => {
                     if n == 0 {
                         return;
                     }
+                    let mut rescheduled = false;
                     for msg in batch.drain(..) {
                         match msg {
                             RunMsg::Transaction(body, origin, _queued) => {
@@ -178,13 +201,25 @@ impl Run {
                                 let _ = done.send(());
                                 return;
                             }
+                            RunMsg::Connected(settings) => {
+                                self.connected(*settings);
+                                rescheduled = true;
+                            }
+                            RunMsg::End(end) => break 'run end,
                         }
+                    }
+                    if rescheduled {
+                        sleep.as_mut().reset(self.schedule.next());
                     }
                 }
                 () = &mut sleep => {
-                    for due in schedule.take_due(Instant::now()) {
+                    for due in self.schedule.take_due(Instant::now()) {
                         if self.expired() {
                             break 'run RunEnd::Expired;
+                        }
+                        if !self.live() {
+                            // Standby: the data keeps aggregating.
+                            continue;
                         }
                         match due {
                             Due::Default => {
@@ -196,7 +231,7 @@ impl Run {
                             }
                         }
                     }
-                    sleep.as_mut().reset(schedule.next());
+                    sleep.as_mut().reset(self.schedule.next());
                 }
                 Some(sent) = done_rx.recv() => {
                     if let Some(end) = self.sent(sent) {
@@ -205,11 +240,34 @@ impl Run {
                 }
             }
         };
-        tracing::debug!(run_id = %s.run_id, ?end, "run ended");
+        let s = Arc::clone(&self.settings);
+        tracing::debug!(run_id = %s.run_id, ?end, "application task ended");
         self.registry
-            .run_ended(s.key.clone(), Arc::clone(&s.run_id), end)
+            .run_ended(Arc::clone(&s.app), self.task, end)
             .await;
         self.close(end, rx, done_rx).await;
+    }
+
+    /// Whether posts can go out: connected, and not waiting for a
+    /// reconnect.
+    fn live(&self) -> bool {
+        self.settings.endpoint.is_some() && !self.awaiting_reconnect
+    }
+
+    /// A connect (or reconnect, or a restored run's license) handed this
+    /// task its run: post under it from now on, with its limits and
+    /// periods. What the harvest holds is carried over.
+    fn connected(&mut self, settings: RunSettings) {
+        tracing::debug!(from = %self.settings.run_id, to = %settings.run_id, "run handed over");
+        self.harvest.set_limits(settings.limits);
+        self.schedule = Schedule::new(
+            settings.default_period,
+            settings.event_periods,
+            Instant::now(),
+        );
+        self.not_before = [None; METHODS];
+        self.awaiting_reconnect = false;
+        self.settings = Arc::new(settings);
     }
 
     fn merge(&mut self, body: &Bytes, origin: &Origin) {

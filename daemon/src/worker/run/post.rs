@@ -1,6 +1,6 @@
 //! Posting a batch and applying the collector's answer: success,
-//! merge-back or spool on a retryable failure, splitting on 413, the end
-//! of the run on 401/409/410.
+//! merge-back or spool on a retryable failure, splitting on 413, standby
+//! until a reconnect on 401/409, the end on 410.
 
 use super::batch::{build_payload, not_sent, Batch, Post, Sent};
 use super::Run;
@@ -31,20 +31,25 @@ impl Run {
                 batch,
                 in_cycle,
                 splits,
+                run_id: Arc::clone(&settings.run_id),
             };
-            let response = match build_payload(&settings, &post.batch) {
-                Ok(body) => {
-                    let call = settings.client.invoke(&settings.endpoint, method, &body);
+            let response = match (build_payload(&settings, &post.batch), &settings.endpoint) {
+                (_, None) => not_sent(method, DiscardReason::Timeout("not connected")),
+                (Ok(body), Some(endpoint)) => {
+                    let call = settings.client.invoke(endpoint, method, &body);
                     tokio::select! {
                         r = call => r,
                         _ = cancel.wait_for(|c| *c) => not_sent(method, DiscardReason::Timeout("cancelled: the run is closing")),
                     }
                 }
-                Err(e) => {
+                (Err(e), Some(_)) => {
                     tracing::error!(method = %method, error = %e, "cannot build payload; dropping it");
                     not_sent(method, DiscardReason::BadResponse(e.to_string()))
                 }
             };
+            if response.outcome.is_success() {
+                settings.health.answered();
+            }
             let _ = done.send(Sent { post, response }).await;
         });
     }
@@ -56,7 +61,11 @@ impl Run {
             batch,
             in_cycle,
             splits,
+            run_id,
         } = post;
+        // An answer about a run this task has since left (posts in flight
+        // across a reconnect) changes nothing but where the data goes.
+        let current = run_id == self.settings.run_id;
         let method = batch.method();
         self.in_flight = self.in_flight.saturating_sub(1);
         let slot = &mut self.in_flight_by[method as usize];
@@ -135,16 +144,23 @@ impl Run {
                 crate::limited!(POST_REFUSED, warn, method = %method, %reason, "harvest post failed; its data is dropped");
                 None
             }
-            Outcome::Disconnect => {
-                tracing::error!(method = %method, run_id = %self.settings.run_id, "collector disconnected the application (410)");
+            Outcome::Disconnect if current => {
+                tracing::error!(method = %method, run_id = %run_id, "collector disconnected the application (410)");
                 Some(RunEnd::Disconnected)
             }
-            Outcome::LicenseInvalid | Outcome::Restart => {
-                tracing::warn!(method = %method, run_id = %self.settings.run_id, status, "collector asked for a restart");
-                // Not delivered: kept like the rest of the run's data (the
-                // run's close spools it when there is a spool).
+            Outcome::LicenseInvalid | Outcome::Restart | Outcome::Disconnect => {
+                // Not delivered: kept with the rest of the application's
+                // data, posted once the registry has reconnected it.
                 self.merge_back(batch);
-                Some(RunEnd::Restart)
+                if current && !self.awaiting_reconnect {
+                    tracing::warn!(method = %method, run_id = %run_id, status, "collector asked for a reconnect; keeping the data meanwhile");
+                    self.awaiting_reconnect = true;
+                    let registry = self.registry.clone();
+                    let app = Arc::clone(&self.settings.app);
+                    let task = self.task;
+                    tokio::spawn(async move { registry.needs_reconnect(app, task).await });
+                }
+                None
             }
         };
         if in_cycle {
@@ -239,7 +255,7 @@ impl Run {
         let settings = Arc::clone(&self.settings);
         let task = tokio::spawn(async move {
             match build_payload(&settings, &batch) {
-                Ok(body) => spool.push(&settings.spool_app, method, body).await,
+                Ok(body) => spool.push(&settings.app, method, body).await,
                 Err(e) => tracing::error!(error = %e, "cannot build a payload to spool"),
             }
         });

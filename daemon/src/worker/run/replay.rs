@@ -15,9 +15,7 @@ impl Run {
         let Some(spool) = self.settings.spool.clone() else {
             return;
         };
-        if !spool.has_pending(&self.settings.spool_app)
-            || self.replaying.swap(true, Ordering::AcqRel)
-        {
+        if !spool.has_pending(&self.settings.app) || self.replaying.swap(true, Ordering::AcqRel) {
             return;
         }
         let settings = Arc::clone(&self.settings);
@@ -34,7 +32,10 @@ impl Run {
 /// oldest first, a few at a time; stops at the first failure that means
 /// "not now" and leaves the rest for a later harvest.
 pub(super) async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &WorkerStats) {
-    let app = &settings.spool_app;
+    let app = &settings.app;
+    let Some(endpoint) = &settings.endpoint else {
+        return;
+    };
     loop {
         let records = spool.take(app, REPLAY_BATCH).await;
         if records.is_empty() {
@@ -63,10 +64,7 @@ pub(super) async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &
                 done.push(record.id);
                 continue;
             };
-            let response = settings
-                .client
-                .invoke(&settings.endpoint, method, &body)
-                .await;
+            let response = settings.client.invoke(endpoint, method, &body).await;
             match response.outcome {
                 Outcome::Success(_) => {
                     stats.spool_replayed.fetch_add(1, Ordering::Relaxed);
