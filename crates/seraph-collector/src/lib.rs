@@ -50,9 +50,7 @@ pub use compress::{decode_blob, deflate, encode_blob, expand_blobs, inflate};
 pub use endpoint::{Endpoint, DEFAULT_MAX_PAYLOAD_SIZE, PROTOCOL_VERSION};
 pub use error::ClientError;
 pub use lasp::{check as check_security_policies, parse_agent_policies, AgentPolicy, LaspError};
-pub use license::{
-    check_license, obfuscate, preconnect_host, LicenseError, LicenseKey, LICENSE_LEN,
-};
+pub use license::{obfuscate, preconnect_host, LicenseKey};
 pub use method::{Method, UnknownMethod};
 pub use outcome::{
     classify_status, parse_response_body, status_message, CallStats, DiscardReason, Outcome,

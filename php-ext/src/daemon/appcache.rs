@@ -6,7 +6,7 @@
 //! are never queried again in this process. Pure state: the caller passes
 //! the clock, which keeps every transition unit-testable.
 
-use seraph_wire::{AppReplyInfo, AppStatus};
+use seraph_wire::{AppInfo, AppReplyInfo, AppStatus};
 use std::time::{Duration, Instant};
 
 /// Re-query interval of a connected app.
@@ -99,6 +99,9 @@ pub enum Refusal {
 pub struct AppCache {
     key: AppKey,
     state: AppState,
+    /// The App message last sent for it, kept to ask again on a new
+    /// connection without the request's help.
+    info: Option<AppInfo>,
 }
 
 impl AppCache {
@@ -107,7 +110,18 @@ impl AppCache {
         AppCache {
             key,
             state: AppState::Unqueried,
+            info: None,
         }
+    }
+
+    /// Keeps the App message built for this application.
+    pub fn remember(&mut self, info: AppInfo) {
+        self.info = Some(info);
+    }
+
+    /// The App message last built for this application.
+    pub fn info(&self) -> Option<&AppInfo> {
+        self.info.as_ref()
     }
 
     /// The key.

@@ -433,7 +433,7 @@ impl Registry {
     }
 
     fn query(&mut self, query: AppQuery) -> AppReplyInfo {
-        if let Err(why) = seraph_collector::check_license(&query.info.license) {
+        if let Err(why) = seraph_wire::check_license(&query.info.license) {
             crate::limited!(
                 BAD_LICENSE,
                 warn,
