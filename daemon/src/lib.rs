@@ -2,6 +2,7 @@
 //! and benchmarks can drive the worker in-process. The binary
 //! (`src/main.rs`) only parses the command line and picks a process role.
 
+pub mod files;
 #[macro_use]
 pub mod loglimit;
 pub mod termination;

@@ -68,6 +68,9 @@ async fn supervise(argv: &[OsString]) -> i32 {
             return 1;
         }
     };
+    let mut hangups = signal(SignalKind::hangup())
+        .map_err(|e| tracing::warn!("unable to handle SIGHUP: {e}"))
+        .ok();
     let mut backoff = Backoff::default();
     let kept = Arc::new(Mutex::new(Kept::default()));
     loop {
@@ -85,12 +88,22 @@ async fn supervise(argv: &[OsString]) -> i32 {
             tokio::spawn(keep_runs(socket, Arc::clone(&kept)));
         }
 
-        let status = tokio::select! {
-            status = worker.wait() => status,
-            _ = term.recv() => {
-                tracing::info!("watcher received SIGTERM - stopping the worker");
-                stop(&mut worker).await;
-                return 0;
+        let status = loop {
+            tokio::select! {
+                status = worker.wait() => break status,
+                _ = term.recv() => {
+                    tracing::info!("watcher received SIGTERM - stopping the worker");
+                    stop(&mut worker).await;
+                    return 0;
+                }
+                Some(()) = async { match &mut hangups { Some(h) => h.recv().await, None => None } } => {
+                    // logrotate signals the pid file's process: reopen our
+                    // own log and pass the signal on.
+                    super::worker::reopen_log();
+                    if let Some(pid) = worker.id().and_then(|p| i32::try_from(p).ok()) {
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGHUP);
+                    }
+                }
             }
         };
         match status {

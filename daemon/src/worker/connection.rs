@@ -8,6 +8,7 @@
 
 use super::registry::{AppQuery, RegistryHandle};
 use super::runs::{Origin, Runs};
+use super::slots::Slot;
 use super::stats::WorkerStats;
 use crate::loglimit::{LogLimit, EVERY_MINUTE};
 use bytes::BytesMut;
@@ -59,6 +60,9 @@ pub enum ConnectionError {
     /// A frame was started but not finished within [`PARTIAL_FRAME_DEADLINE`].
     #[error("frame not completed within {0:?}")]
     Stalled(Duration),
+    /// Closed while idle to make room for a new connection.
+    #[error("closed while idle to make room for a new connection")]
+    Evicted,
 }
 
 /// Serves one connection until the peer hangs up, sends something invalid,
@@ -68,15 +72,16 @@ pub async fn serve<S>(
     mut stream: S,
     ctx: Arc<ConnectionContext>,
     mut shutdown: watch::Receiver<bool>,
+    slot: &Slot,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     ctx.stats.connections_open.fetch_add(1, Ordering::Relaxed);
     ctx.stats.connections_total.fetch_add(1, Ordering::Relaxed);
-    let result = run(&mut stream, &ctx, &mut shutdown).await;
+    let result = run(&mut stream, &ctx, &mut shutdown, slot).await;
     ctx.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
     match result {
-        Ok(()) | Err(ConnectionError::Shutdown) => {}
+        Ok(()) | Err(ConnectionError::Shutdown) | Err(ConnectionError::Evicted) => {}
         Err(ConnectionError::Io(e)) => {
             tracing::debug!(error = %e, "agent connection closed");
         }
@@ -103,6 +108,7 @@ async fn run<S>(
     stream: &mut S,
     ctx: &ConnectionContext,
     shutdown: &mut watch::Receiver<bool>,
+    slot: &Slot,
 ) -> Result<(), ConnectionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -222,13 +228,17 @@ where
                 None => std::future::pending().await,
             }
         };
+        let idle = buf.is_empty();
         tokio::select! {
             biased;
             n = stream.read_buf(&mut buf) => {
                 if n? == 0 {
                     return Ok(());
                 }
+                slot.touch();
             }
+            // Only between frames: a frame being read is not idle.
+            () = slot.activity().evicted(), if idle => return Err(ConnectionError::Evicted),
             _ = shutdown.changed() => {
                 drain_until = Some(tokio::time::Instant::now() + DRAIN_MAX);
             }
@@ -364,7 +374,12 @@ mod tests {
         });
         let (client, server) = tokio::io::duplex(1 << 20);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let task = tokio::spawn(serve(server, Arc::clone(&ctx), shutdown_rx));
+        let slots = crate::worker::slots::ConnectionSlots::new(8, Duration::from_secs(30));
+        let crate::worker::slots::Admission::Free(slot) = slots.admit() else {
+            panic!("a free slot")
+        };
+        let ctx2 = Arc::clone(&ctx);
+        let task = tokio::spawn(async move { serve(server, ctx2, shutdown_rx, &slot).await });
         (client, ctx, task, shutdown_tx)
     }
 
