@@ -9,7 +9,9 @@
 pub mod agent;
 pub mod daemon;
 pub mod harvest;
+pub mod load;
 pub mod vectors;
+pub mod web;
 
 use std::path::PathBuf;
 

@@ -179,8 +179,15 @@ impl AppCache {
     }
 
     /// The query could not be made or answered (connect error, timeout,
-    /// bad frame).
+    /// bad frame). A connected application stays connected: its run is
+    /// still good (a daemon restarting or stalled changes nothing at the
+    /// collector), so requests stay instrumented and the refresh is tried
+    /// again on the next one (a stalled daemon is kept from costing more by
+    /// the client's own backoff). Others back off as before.
     pub fn on_failure(&mut self, now: Instant) {
+        if matches!(self.state, AppState::Connected { .. }) {
+            return;
+        }
         self.fail(now);
     }
 
@@ -303,6 +310,23 @@ mod tests {
             );
             assert_eq!(c.action(t + expect), Action::Query { run_id: None });
         }
+    }
+
+    #[test]
+    fn a_failed_refresh_keeps_the_app_connected() {
+        let t0 = Instant::now();
+        let mut c = AppCache::new(key());
+        c.on_reply(&connected("R1"), t0).unwrap();
+        let t20 = t0 + REFRESH;
+        c.on_failure(t20);
+        assert_eq!(c.connected().unwrap().run_id, "R1");
+        assert_eq!(
+            c.action(t20 + Duration::from_millis(1)),
+            Action::Query {
+                run_id: Some("R1".into())
+            },
+            "asked again on the next request"
+        );
     }
 
     #[test]

@@ -18,6 +18,9 @@
 //!   stall costs each process at most one deadline per period. Only an
 //!   answered App query ends the backoff: a write into a socket buffer
 //!   proves nothing;
+//! - a refresh of a connected application that fails (the daemon is
+//!   restarting or stalled) keeps the application's run: requests stay
+//!   instrumented, and the refresh is tried again on the next request;
 //! - the socket's owner is checked before the license goes out (see
 //!   `owner.rs`), and a malformed license is never sent;
 //! - repeated warnings come once a minute with the count of those held
@@ -442,6 +445,10 @@ impl DaemonClient {
                 },
                 Err(e) => {
                     self.apps[idx].on_failure(now);
+                    // A refresh that failed leaves a connected app usable.
+                    if let Some(c) = self.apps[idx].connected() {
+                        return Some(c.clone());
+                    }
                     let quiet = matches!(
                         e,
                         SendError::Conn(ConnError::Connect { .. })
