@@ -309,7 +309,12 @@ async fn outage_restart_drill() {
     sleep(Duration::from_secs(10)).await;
     s.standin.inject(Fault::status(503).times(usize::MAX));
     sleep(OUTAGE / 2).await;
+    let began = Instant::now();
     s.restart_daemon().await;
+    println!(
+        "FIGURE daemon restart with a spool during the outage took {:?}",
+        began.elapsed()
+    );
     sleep(OUTAGE / 2).await;
     let back = now_ms();
     s.standin.clear_faults();

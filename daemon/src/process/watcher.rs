@@ -73,7 +73,13 @@ async fn supervise(argv: &[OsString]) -> i32 {
         .ok();
     let mut backoff = Backoff::default();
     let kept = Arc::new(Mutex::new(Kept::default()));
+    let mut keeping: Option<tokio::task::JoinHandle<()>> = None;
     loop {
+        // What the previous worker reported before it died is read to the
+        // end before its successor gets the records.
+        if let Some(previous) = keeping.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), previous).await;
+        }
         let started = Instant::now();
         let (mut worker, handover) = match spawn_worker(argv) {
             Ok(spawned) => spawned,
@@ -85,7 +91,7 @@ async fn supervise(argv: &[OsString]) -> i32 {
         let pid = worker.id();
         tracing::info!(pid, "worker started");
         if let Some(socket) = handover {
-            tokio::spawn(keep_runs(socket, Arc::clone(&kept)));
+            keeping = Some(tokio::spawn(keep_runs(socket, Arc::clone(&kept))));
         }
 
         let status = loop {

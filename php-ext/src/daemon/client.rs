@@ -18,6 +18,9 @@
 //!   stall costs each process at most one deadline per period. Only an
 //!   answered App query ends the backoff: a write into a socket buffer
 //!   proves nothing;
+//! - a daemon that answered this process and is suddenly not listening
+//!   (restarting, its worker respawning) is waited for once, within the
+//!   request's deadline, so a quick restart loses nothing;
 //! - a refresh of a connected application that fails (the daemon is
 //!   restarting or stalled) keeps the application's run: requests stay
 //!   instrumented, and the refresh is tried again on the next request;
@@ -54,6 +57,8 @@ pub const STALL_BACKOFF_FIRST: Duration = Duration::from_secs(1);
 /// Longest pause (how late a recovered daemon hears from this process at
 /// worst).
 pub const STALL_BACKOFF_MAX: Duration = Duration::from_secs(8);
+/// How often a daemon that just went away is looked for within a deadline.
+const RESTART_POLL: Duration = Duration::from_millis(20);
 
 /// Why a Transaction (or a query) did not go out.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +168,9 @@ pub struct DaemonClient {
     queried_once: bool,
     spawner: Spawner,
     backoff: Backoff,
+    /// The daemon answered on the current (or last) connection: if it is
+    /// suddenly not listening, wait for it once (see `connect`).
+    wait_for_restart: bool,
     warn_connect: RateLimit,
     warn_app: RateLimit,
     warn_limit: RateLimit,
@@ -220,7 +228,7 @@ impl DaemonClient {
                 return Err(SendError::Backoff(left));
             }
             let addr = DaemonAddress::parse(address)?;
-            let conn = match Conn::connect(&addr, deadline) {
+            let conn = match self.connect(&addr, deadline) {
                 Ok(c) => c,
                 Err(e) => {
                     if let Some(n) = self.warn_connect.allow(now) {
@@ -266,6 +274,33 @@ impl DaemonClient {
             Some(link) => Ok((&mut link.conn, link.fresh)),
             None => Err(SendError::Conn(ConnError::Closed)),
         }
+    }
+
+    /// Connects. When a daemon that answered this process is suddenly not
+    /// listening (it is being restarted, or its worker respawned), waits
+    /// for it within `deadline`, once: the request's Transaction then
+    /// survives a restart of a few hundred milliseconds. A daemon that
+    /// stays away costs each process this wait only once, until a new
+    /// connection has been answered again.
+    fn connect(&mut self, addr: &DaemonAddress, deadline: Instant) -> Result<Conn, ConnError> {
+        let first = Conn::connect(addr, deadline);
+        let gone = matches!(
+            &first,
+            Err(ConnError::Connect { source, .. })
+                if matches!(source.raw_os_error(), Some(libc::ECONNREFUSED | libc::ENOENT))
+        );
+        if !gone || !std::mem::take(&mut self.wait_for_restart) {
+            return first;
+        }
+        let mut last = first;
+        while Instant::now() + RESTART_POLL < deadline {
+            std::thread::sleep(RESTART_POLL);
+            last = Conn::connect(addr, deadline);
+            if last.is_ok() {
+                break;
+            }
+        }
+        last
     }
 
     fn maybe_spawn(
@@ -325,6 +360,7 @@ impl DaemonClient {
         match &result {
             Ok(_) => {
                 self.backoff.reset();
+                self.wait_for_restart = true;
                 if let Some(link) = &mut self.link {
                     link.fresh = false;
                 }

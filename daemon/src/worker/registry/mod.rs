@@ -649,10 +649,15 @@ impl Registry {
                 entry.failures = 0;
                 entry.failed_at = None;
                 active.needs_connect = false;
+                // A run id handed out again must not stay listed as an
+                // alias (trimming aliases would then unroute the current run).
+                active.aliases.retain(|a| **a != *run.run_id);
                 if let Some(old) = active.current.take() {
-                    self.runs.demote(&old);
-                    active.aliases.push_back(old);
-                    trim_aliases(&self.runs, active);
+                    if *old != *run.run_id {
+                        self.runs.demote(&old);
+                        active.aliases.push_back(old);
+                        trim_aliases(&self.runs, active);
+                    }
                 }
                 self.runs.insert(Arc::clone(&run.run_id), active.tx.clone());
                 active.current = Some(Arc::clone(&run.run_id));

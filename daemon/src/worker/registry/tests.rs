@@ -84,6 +84,11 @@ impl Upstream for FakeUpstream {
                 let record = RunRecord::new(&AppKey::of(&info), &info, &run, "fake", None);
                 ConnectOutcome::Connected(run, Box::new(record))
             }
+            "same" => {
+                let run = run_info("RUN-1");
+                let record = RunRecord::new(&AppKey::of(&info), &info, &run, "fake", None);
+                ConnectOutcome::Connected(run, Box::new(record))
+            }
             "410" => ConnectOutcome::Disconnected,
             "401" => ConnectOutcome::InvalidLicense,
             "429" => ConnectOutcome::Failed {
@@ -496,4 +501,22 @@ async fn expiry_forgets_the_app() {
     reg.run_ended(id_of("a"), upstream.task(0), RunEnd::Disconnected)
         .await;
     assert_eq!(ask(&reg, "a", None).await.status, AppStatus::Connected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_id_handed_out_again_stays_current_however_many_aliases_come() {
+    let upstream = FakeUpstream::new(&["ok", "same"]);
+    let (reg, runs) = start(RegistryConfig::default(), upstream.clone());
+    ask(&reg, "a", None).await;
+    settle().await;
+    reg.needs_reconnect(id_of("a"), upstream.task(0)).await;
+    settle().await;
+    assert_eq!(upstream.attempts(), 2);
+    assert!(runs.is_current("RUN-1"));
+    for i in 0..20 {
+        ask(&reg, "a", Some(&format!("OLD-{i}"))).await;
+    }
+    assert!(runs.is_current("RUN-1"), "never trimmed as an alias");
+    assert!(!runs.contains("OLD-0"), "the oldest aliases go");
+    assert!(runs.contains("OLD-19"));
 }
