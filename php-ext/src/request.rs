@@ -471,7 +471,7 @@ impl Agent {
         let body = seraph_wire::encode_transaction(&self.run_id, &data);
         match self.client.send(&self.txn_settings, process_kind(), &body) {
             Ok(()) => tracing::debug!("sent transaction '{}' ({} bytes)", data.name, body.len()),
-            Err(e) => tracing::warn!("transaction '{}' not sent: {e}", data.name),
+            Err(e) => self.client.report_not_sent(&data.name, &e),
         }
     }
 }

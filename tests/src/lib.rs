@@ -11,10 +11,13 @@
 pub mod agent;
 pub mod apps;
 pub mod daemon;
+pub mod harvest;
+pub mod load;
 pub mod monitor;
 pub mod services;
 pub mod vectors;
 pub mod web;
+pub mod web_load;
 
 use std::path::PathBuf;
 

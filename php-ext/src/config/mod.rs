@@ -123,6 +123,9 @@ pub struct DaemonSettings {
     pub detect: [bool; 6],
     /// `--integration`.
     pub integration: bool,
+    /// `newrelic.daemon.user` (Seraph's own): the user the daemon runs as,
+    /// trusted with the license besides root and this process's user.
+    pub user: String,
 }
 
 /// The agent's typed settings for one request.
@@ -390,6 +393,7 @@ impl AgentSettings {
                 let v = r.s("newrelic.special.integration");
                 !v.is_empty() && parse_bool(&v).unwrap_or(false)
             },
+            user: r.s("newrelic.daemon.user"),
         };
         let appinfo_timeout = {
             let v = r.s("newrelic.special.appinfo_timeout");
