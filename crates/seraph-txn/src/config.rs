@@ -45,6 +45,8 @@ pub struct TransactionTracerConfig {
     pub slow_sql: bool,
     /// `explain_threshold` in nanoseconds: slow-SQL candidates.
     pub explain_threshold_ns: u64,
+    /// `explain_enabled`: slow MySQL queries get an explain plan.
+    pub explain_enabled: bool,
     /// `stack_trace_threshold` in nanoseconds: datastore calls slower than
     /// this carry a backtrace.
     pub stack_trace_threshold_ns: u64,
@@ -61,6 +63,7 @@ impl Default for TransactionTracerConfig {
             record_sql: RecordSql::Obfuscated,
             slow_sql: true,
             explain_threshold_ns: 500_000_000,
+            explain_enabled: true,
             stack_trace_threshold_ns: 500_000_000,
         }
     }

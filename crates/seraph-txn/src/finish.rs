@@ -735,6 +735,9 @@ impl Transaction {
                 if let Some(bt) = &d.backtrace {
                     p.raw("backtrace", bt);
                 }
+                if let Some(plan) = &d.explain_plan {
+                    p.raw("explain_plan", plan);
+                }
                 if let Some(q) = &d.sql {
                     p.str("sql", q);
                 }

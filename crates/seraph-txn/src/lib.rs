@@ -55,8 +55,10 @@ mod attrs;
 mod config;
 mod connect;
 pub mod dt;
+pub mod explain;
 mod finish;
 mod ids;
+pub mod instance;
 pub mod json;
 mod metrics;
 mod recorder;
@@ -72,7 +74,9 @@ pub use config::{
     TRACE_SEGMENT_LIMIT,
 };
 pub use connect::{ConnectInfo, ConnectInfoError, EventLimits};
+pub use explain::{ExplainPlan, ExplainValue};
 pub use ids::{guid, IdSource, SeededIds};
+pub use instance::DatastoreInstance;
 pub use metrics::ApdexZone;
 pub use sampler::Sampler;
 pub use txn::{

@@ -127,6 +127,8 @@ pub(crate) struct DatastoreSeg {
     pub sql_obfuscated: Option<String>,
     /// Backtrace JSON array.
     pub backtrace: Option<String>,
+    /// Explain plan JSON (`[[columns], [rows]]`).
+    pub explain_plan: Option<String>,
 }
 
 /// External segment data.

@@ -88,6 +88,22 @@ pub struct DatastoreCall {
     /// PHP backtrace lines (`" in f called at /file (12)"`); only used if
     /// the call was slow enough ([`Transaction::wants_backtrace`]).
     pub backtrace: Option<Vec<String>>,
+    /// The query's explain plan, when one was run
+    /// ([`Transaction::wants_explain`]).
+    pub explain_plan: Option<crate::ExplainPlan>,
+}
+
+impl DatastoreCall {
+    /// Sets the instance fields (host, port, database) from a normalized
+    /// instance.
+    pub fn with_instance(mut self, instance: Option<&crate::DatastoreInstance>) -> Self {
+        if let Some(i) = instance {
+            self.host = Some(i.host.clone());
+            self.port_path_or_id = Some(i.port_path_or_id.clone());
+            self.database_name = Some(i.database_name.clone());
+        }
+        self
+    }
 }
 
 /// An external call ended by [`Transaction::leave_external`].
@@ -566,6 +582,16 @@ impl Transaction {
         self.wants_backtrace(self.rec.current_start(), now)
     }
 
+    /// Whether a datastore call that started at `start` and ends at `now`
+    /// gets an explain plan (`explain_enabled`, slow SQL collected, at least
+    /// `explain_threshold`), so the extension runs the `EXPLAIN` only then.
+    pub fn wants_explain(&self, start: Ticks, now: Ticks) -> bool {
+        let dur_us = self.us(now.saturating_sub(start));
+        self.cfg.transaction_tracer.explain_enabled
+            && self.slow_sql_enabled()
+            && dur_us >= self.cfg.transaction_tracer.explain_threshold_ns / 1000
+    }
+
     fn backtrace_worthy(&self, dur_us: u64) -> bool {
         let tt = &self.cfg.transaction_tracer;
         let ss = tt.stack_trace_threshold_ns / 1000;
@@ -649,6 +675,7 @@ impl Transaction {
         if self.backtrace_worthy(dur_us) {
             seg.backtrace = ds.backtrace.as_deref().map(json::string_array);
         }
+        seg.explain_plan = ds.explain_plan.as_ref().map(crate::ExplainPlan::to_json);
         if let Some(q) = &ds.sql {
             let kept = |s: &str| crate::attrs::truncate_utf8(s, SQL_KEPT_LIMIT).to_owned();
             match self.cfg.sql_recording() {
@@ -665,6 +692,9 @@ impl Transaction {
             ) {
                 let mut params = String::with_capacity(bt.len() + 64);
                 let mut p = json::Obj::begin(&mut params);
+                if let Some(plan) = &seg.explain_plan {
+                    p.raw("explain_plan", plan);
+                }
                 p.raw("backtrace", bt);
                 if instance {
                     p.str("host", seg.host.as_deref().unwrap_or_default());

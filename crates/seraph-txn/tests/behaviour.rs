@@ -548,6 +548,62 @@ fn datastore_details() {
 }
 
 #[test]
+fn explain_plans_and_instances_reach_slow_sql_and_the_trace() {
+    let mut cfg = TxnConfig::default();
+    cfg.transaction_tracer.threshold = Threshold::Duration(0);
+    cfg.transaction_tracer.explain_threshold_ns = 2 * MS;
+    let mut t = cli(cfg.clone());
+    t.enter(1, 0);
+    assert!(!t.wants_explain(0, MS), "under the threshold");
+    assert!(t.wants_explain(0, 3 * MS));
+    let instance = instance::mysqli(
+        Some("127.0.0.1"),
+        3307,
+        None,
+        Some("shop"),
+        &instance::MysqliDefaults::default(),
+        "box",
+    );
+    let mut plan = ExplainPlan {
+        columns: vec!["id".into(), "table".into()],
+        rows: Vec::new(),
+    };
+    plan.push_row(vec![ExplainValue::Int(1), ExplainValue::Str("t".into())]);
+    t.leave_datastore(
+        3 * MS,
+        DatastoreCall {
+            product: "MySQL".into(),
+            sql: Some("SELECT * FROM t WHERE a = 1".into()),
+            backtrace: Some(vec!["frame".into()]),
+            explain_plan: Some(plan),
+            ..DatastoreCall::default()
+        }
+        .with_instance(Some(&instance)),
+    );
+    let d = finish(t, 10 * MS).unwrap();
+    assert!(metric(&d, "Datastore/instance/MySQL/box/3307").is_some());
+    let params = json(&d.slow_sqls[0].params);
+    assert_eq!(
+        params["explain_plan"],
+        json(r#"[["id","table"],[[1,"t"]]]"#)
+    );
+    assert_eq!(params["host"], "box");
+    assert_eq!(params["port_path_or_id"], "3307");
+    assert_eq!(params["database_name"], "shop");
+    let trace = json(&d.trace.as_ref().unwrap().data);
+    let node = &trace[0][3][4][0][4][0][3];
+    assert_eq!(node["explain_plan"], params["explain_plan"]);
+    let span = json(&d.span_events[1]);
+    assert_eq!(span[2]["peer.address"], "box:3307");
+    assert_eq!(span[2]["db.instance"], "shop");
+
+    // explain_enabled off: no explain wanted, however slow.
+    cfg.transaction_tracer.explain_enabled = false;
+    let t = cli(cfg);
+    assert!(!t.wants_explain(0, 100 * MS));
+}
+
+#[test]
 fn custom_tracers_record_exclusive_time() {
     let mut t = cli(TxnConfig::default());
     t.enter(1, 0);
