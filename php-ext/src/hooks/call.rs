@@ -1,6 +1,7 @@
 //! [`Call`]: a hook's view of the call it wraps (arguments, `$this`, the
 //! return value), read without copying and without calling into PHP.
 
+use crate::zend::call::Obj;
 use crate::zend::ffi;
 use crate::zend::zval::{function_name, read, zstr_lossy, Val};
 use std::ffi::CStr;
@@ -98,6 +99,47 @@ impl Call {
             Val::Object(o) if !o.is_null() => Some(unsafe { (*o).handle }),
             _ => None,
         }
+    }
+
+    /// The called function's or method's own name in lower case (`get`
+    /// for `Redis::get`), for rows that cover many methods.
+    pub fn method_name(&self) -> String {
+        // SAFETY: the live frame's function; its name is a zend_string.
+        unsafe { crate::zend::zval::zstr((*(*self.ex).func).common.function_name) }
+            .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase())
+            .unwrap_or_default()
+    }
+
+    /// Argument `n` as an integer, when it is one.
+    pub fn arg_long(&self, n: u32) -> Option<i64> {
+        match self.arg(n) {
+            Val::Long(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Argument `n` as an object, when it is one.
+    pub fn arg_object(&self, n: u32) -> Option<Obj> {
+        match self.arg(n) {
+            // SAFETY: an argument of the live frame, alive while it runs.
+            Val::Object(o) => unsafe { Obj::from_raw(o) },
+            _ => None,
+        }
+    }
+
+    /// The object the call returned.
+    pub fn returned_object(&self) -> Option<Obj> {
+        match self.ret()? {
+            // SAFETY: held by the frame's return slot.
+            Val::Object(o) => unsafe { Obj::from_raw(o) },
+            _ => None,
+        }
+    }
+
+    /// `$this` of a method call, for calling back into it.
+    pub fn this_obj(&self) -> Option<Obj> {
+        // SAFETY: the frame's own object, alive while it runs.
+        self.this().and_then(|o| unsafe { Obj::from_raw(o) })
     }
 
     /// `function` or `Class::method`, as PHP spells it.

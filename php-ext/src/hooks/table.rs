@@ -11,6 +11,9 @@
 //!   mysqli, …) gets its handler swapped for a wrapper on the first
 //!   request, if the extension is loaded (`hooks::wrap`); a library whose
 //!   extension is absent costs nothing;
+//! * a **class** target (every method of an internal class, such as
+//!   `Redis`) is expanded on that first request into the class's methods
+//!   that no other row names;
 //! * a **user** target (PHP code: a framework's router, Predis, Guzzle) is
 //!   matched by name when the Zend observer first sees the function, and
 //!   gets begin/end handlers that run the hook (`hooks::user`);
@@ -29,6 +32,12 @@ pub enum Target {
     /// A method: lower-case class name (namespace included, no leading
     /// backslash) and lower-case method name.
     Method(&'static str, &'static str),
+    /// Every method an internal class declares (lower-case class name), but
+    /// those a `Method` row names (their own row applies) and those the
+    /// row's [`Hook::except`] lists: how phpredis's hundreds of commands
+    /// are one row. The hook tells the methods apart by
+    /// [`Call::method_name`].
+    Class(&'static str),
     /// A file whose path ends with this suffix (`/wp-includes/version.php`):
     /// its row runs once per request, when the file's own code or the first
     /// of its functions runs (how frameworks are detected).
@@ -79,6 +88,8 @@ pub struct Hook {
     pub metric: Option<&'static str>,
     /// For user functions: whose segment is recorded.
     pub segment: Segment,
+    /// For `Class` targets: lower-case methods left alone.
+    pub except: &'static [&'static str],
 }
 
 impl Hook {
@@ -91,7 +102,14 @@ impl Hook {
             on_file: None,
             metric: None,
             segment: Segment::Own,
+            except: &[],
         }
+    }
+
+    /// For a `Class` target: methods (lower-case) not to hook.
+    pub const fn except(mut self, methods: &'static [&'static str]) -> Hook {
+        self.except = methods;
+        self
     }
 
     /// Sets the step run before the call.
@@ -137,6 +155,7 @@ pub struct Library {
 /// Every instrumented library. One line per library.
 pub static LIBRARIES: &[&Library] = &[
     &crate::libs::pdo::LIBRARY,
+    &crate::libs::mysqli::LIBRARY,
     &crate::libs::curl::LIBRARY,
     &crate::libs::pcntl::LIBRARY,
 ];
@@ -159,6 +178,7 @@ pub fn problems<'a>(rows: impl Iterator<Item = (&'a Library, &'a Hook)>) -> Vec<
         let key = match h.target {
             Target::Function(f) => f.to_owned(),
             Target::Method(c, m) => format!("{c}::{m}"),
+            Target::Class(c) => format!("class:{c}"),
             Target::File(p) => format!("file:{p}"),
         };
         if !matches!(h.target, Target::File(_)) {

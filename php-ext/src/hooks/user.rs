@@ -31,7 +31,7 @@ fn by_name() -> &'static HashMap<String, &'static Hook> {
             .filter_map(|(_, h)| match h.target {
                 Target::Function(f) => Some((f.to_owned(), h)),
                 Target::Method(c, m) => Some((format!("{c}::{m}"), h)),
-                Target::File(_) => None,
+                Target::Class(_) | Target::File(_) => None,
             })
             .collect()
     })
@@ -97,6 +97,9 @@ unsafe extern "C" fn begin<const TRACED: bool>(ex: *mut ffi::zend_execute_data) 
     let Some(hook) = hook_of(ex) else { return };
     let Some(f) = hook.before else { return };
     let ctx = Ctx::current();
+    if ctx.is_quiet() {
+        return;
+    }
     // SAFETY: the live frame; no return value yet.
     let call = unsafe { Call::new(ex, std::ptr::null_mut()) };
     guard("user hook (before)", (), || {
@@ -112,7 +115,7 @@ unsafe extern "C" fn begin<const TRACED: bool>(ex: *mut ffi::zend_execute_data) 
 }
 
 unsafe extern "C" fn end<const TRACED: bool>(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
-    if let Some(hook) = hook_of(ex) {
+    if let Some(hook) = hook_of(ex).filter(|_| !Ctx::current().is_quiet()) {
         let ctx = Ctx::current();
         // SAFETY: the live frame and its return slot (null: it threw).
         let call = unsafe { Call::new(ex, rv) };

@@ -4,5 +4,7 @@
 //! (`Scope::state`).
 
 pub mod curl;
+pub mod mysqli;
+pub mod mysqli_explain;
 pub mod pcntl;
 pub mod pdo;

@@ -306,6 +306,165 @@ void seraph_array_each(HashTable *ht, seraph_array_cb cb, void *ctx)
 
 void seraph_print(const char *s, size_t len) { PHPWRITE(s, len); }
 
+int seraph_class_methods(const char *cls, size_t len, seraph_method_cb cb, void *ctx)
+{
+	zend_class_entry *ce = zend_hash_str_find_ptr(EG(class_table), cls, len);
+	zend_function *f;
+	if (!ce) {
+		return 0;
+	}
+	ZEND_HASH_FOREACH_PTR(&ce->function_table, f) {
+		/* Inherited methods belong to their declaring class. */
+		if (f->common.scope == ce) {
+			cb(ctx, f);
+		}
+	} ZEND_HASH_FOREACH_END();
+	return 1;
+}
+
+int seraph_call_method(zend_object *obj, const char *name, size_t len, zval *retval, uint32_t argc, zval *argv)
+{
+	volatile int result = -1;
+	zval fname, zobj;
+	ZVAL_UNDEF(retval);
+	if (seraph_pending_bailout) {
+		return 1;
+	}
+	if (EG(exception)) {
+		return 2;
+	}
+	if (!obj) {
+		return -1;
+	}
+	ZVAL_STRINGL(&fname, name, len);
+	ZVAL_OBJ(&zobj, obj);
+	zend_try {
+		int rc = call_user_function(NULL, &zobj, &fname, retval, argc, argv);
+		result = rc == SUCCESS ? 0 : -1;
+		if (EG(exception)) {
+			zend_clear_exception();
+			result = -1;
+		}
+	}
+	zend_catch { result = 1; seraph_pending_bailout = 1; }
+	zend_end_try();
+	if (result == -1) {
+		zval_ptr_dtor(retval);
+		ZVAL_UNDEF(retval);
+	}
+	zval_ptr_dtor(&fname);
+	return result;
+}
+
+int seraph_call_function_quiet(const char *name, size_t len, zval *retval, uint32_t argc, zval *argv)
+{
+	volatile int result = -1;
+	zval fname;
+	ZVAL_UNDEF(retval);
+	if (seraph_pending_bailout) {
+		return 1;
+	}
+	if (EG(exception)) {
+		return 2;
+	}
+	ZVAL_STRINGL(&fname, name, len);
+	zend_try {
+		int rc = call_user_function(NULL, NULL, &fname, retval, argc, argv);
+		result = rc == SUCCESS ? 0 : -1;
+		if (EG(exception)) {
+			zend_clear_exception();
+			result = -1;
+		}
+	}
+	zend_catch { result = 1; seraph_pending_bailout = 1; }
+	zend_end_try();
+	if (result == -1) {
+		zval_ptr_dtor(retval);
+		ZVAL_UNDEF(retval);
+	}
+	zval_ptr_dtor(&fname);
+	return result;
+}
+
+int seraph_new_object(const char *cls, size_t len, zval *out, uint32_t argc, zval *argv)
+{
+	volatile int result = -1;
+	zend_class_entry *ce;
+	ZVAL_UNDEF(out);
+	if (seraph_pending_bailout) {
+		return 1;
+	}
+	if (EG(exception)) {
+		return 2;
+	}
+	ce = zend_hash_str_find_ptr(EG(class_table), cls, len);
+	if (!ce) {
+		return -1;
+	}
+	zend_try {
+		if (object_init_ex(out, ce) == SUCCESS) {
+			zend_function *ctor = Z_OBJ_HT_P(out)->get_constructor(Z_OBJ_P(out));
+			result = 0;
+			if (ctor) {
+				zend_call_known_instance_method(ctor, Z_OBJ_P(out), NULL, argc, argv);
+			}
+			if (EG(exception)) {
+				zend_clear_exception();
+				result = -1;
+			}
+		}
+	}
+	zend_catch { result = 1; seraph_pending_bailout = 1; }
+	zend_end_try();
+	if (result == -1) {
+		zval_ptr_dtor(out);
+		ZVAL_UNDEF(out);
+	}
+	return result;
+}
+
+int seraph_silence_errors(void)
+{
+	int level = EG(error_reporting);
+	EG(error_reporting) = 0;
+	return level;
+}
+
+void seraph_restore_errors(int level) { EG(error_reporting) = level; }
+
+void seraph_zval_stringl(zval *out, const char *s, size_t len) { ZVAL_STRINGL(out, s, len); }
+void seraph_zval_null(zval *out) { ZVAL_NULL(out); }
+void seraph_zval_bool(zval *out, int b) { ZVAL_BOOL(out, b); }
+void seraph_zval_double(zval *out, double d) { ZVAL_DOUBLE(out, d); }
+void seraph_zval_obj(zval *out, zend_object *obj) { ZVAL_OBJ_COPY(out, obj); }
+
+zval *seraph_object_prop(zend_object *obj, const char *name, size_t len)
+{
+	zval *zv;
+	if (!obj || !obj->ce) {
+		return NULL;
+	}
+	zv = zend_hash_str_find(obj->handlers->get_properties(obj), name, len);
+	if (!zv) {
+		return NULL;
+	}
+	if (Z_TYPE_P(zv) == IS_INDIRECT) {
+		zv = Z_INDIRECT_P(zv);
+	}
+	ZVAL_DEREF(zv);
+	return Z_TYPE_P(zv) == IS_UNDEF ? NULL : zv;
+}
+
+int seraph_instanceof(zend_object *obj, const char *cls, size_t len)
+{
+	zend_class_entry *ce;
+	if (!obj || !obj->ce) {
+		return 0;
+	}
+	ce = zend_hash_str_find_ptr(EG(class_table), cls, len);
+	return ce && instanceof_function(obj->ce, ce);
+}
+
 void seraph_modules_each(seraph_module_cb cb, void *ctx)
 {
 	zend_module_entry *m;

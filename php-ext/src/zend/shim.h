@@ -150,6 +150,42 @@ zend_object *seraph_this(zend_execute_data *execute_data);
 void seraph_ref_array_add_strings(zval *ref, const char *const *keys, const size_t *key_lens,
 	const char *const *vals, const size_t *val_lens, size_t n);
 
+/* Calls cb(ctx, func) for every method of the (lower-case) class, in
+ * declaration order. Returns 0 when there is no such class. */
+typedef void (*seraph_method_cb)(void *ctx, zend_function *func);
+int seraph_class_methods(const char *cls, size_t len, seraph_method_cb cb, void *ctx);
+
+/* Calls made by instrumentation (an EXPLAIN, reading an error message),
+ * each inside zend_try. They return 0 on success; -1 when the call failed
+ * or threw (the exception is cleared: the application never sees it); 1
+ * after a bailout (see seraph_take_bailout); 2, calling nothing, while an
+ * exception is already in flight. retval/out must be released with
+ * seraph_zval_dtor. */
+int seraph_call_method(zend_object *obj, const char *name, size_t len, zval *retval, uint32_t argc, zval *argv);
+int seraph_call_function_quiet(const char *name, size_t len, zval *retval, uint32_t argc, zval *argv);
+/* new cls(...argv) for a class already loaded (lower-case name; no
+ * autoloading). */
+int seraph_new_object(const char *cls, size_t len, zval *out, uint32_t argc, zval *argv);
+
+/* EG(error_reporting) = 0 (what "@" does), returning the previous level;
+ * and back. */
+int seraph_silence_errors(void);
+void seraph_restore_errors(int level);
+
+/* ZVAL_STRINGL / ZVAL_NULL / ZVAL_BOOL / ZVAL_DOUBLE / ZVAL_OBJ_COPY. */
+void seraph_zval_stringl(zval *out, const char *s, size_t len);
+void seraph_zval_null(zval *out);
+void seraph_zval_bool(zval *out, int b);
+void seraph_zval_double(zval *out, double d);
+void seraph_zval_obj(zval *out, zend_object *obj);
+
+/* A public property of an object as a zval (no __get, no notices);
+ * borrowed, NULL when absent. */
+zval *seraph_object_prop(zend_object *obj, const char *name, size_t len);
+
+/* Whether obj is an instance of the (lower-case) class. */
+int seraph_instanceof(zend_object *obj, const char *cls, size_t len);
+
 /* php_printf("%s", s) for INI displayers. */
 void seraph_print(const char *s, size_t len);
 

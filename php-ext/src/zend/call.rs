@@ -1,0 +1,231 @@
+//! Calls the instrumentation makes into PHP on its own account (running an
+//! `EXPLAIN` on a second connection, reading a driver's error message):
+//! each runs inside `zend_try`, an exception it throws is cleared before
+//! the application could see it, and nothing is called while an exception
+//! of the application's is in flight.
+//!
+//! A caller holds no borrow of the agent state across these calls: they
+//! run PHP code, which can reach other hooks.
+
+use super::ffi;
+use super::zval::{read, Val};
+
+/// A PHP object the instrumentation may call methods on: one PHP handed
+/// to a hook (an argument, `$this`, a return value) or a call returned.
+/// Valid while the hook that got it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Obj(*mut ffi::zend_object);
+
+impl Obj {
+    /// # Safety
+    /// `p` must be null or a live object that stays alive while the hook
+    /// that holds the `Obj` runs.
+    pub unsafe fn from_raw(p: *mut ffi::zend_object) -> Option<Obj> {
+        (!p.is_null()).then_some(Obj(p))
+    }
+
+    /// The raw pointer.
+    pub fn as_ptr(self) -> *mut ffi::zend_object {
+        self.0
+    }
+
+    /// The object's handle: a key for per-object state.
+    pub fn handle(self) -> u32 {
+        // SAFETY: live by the constructor's contract.
+        unsafe { (*self.0).handle }
+    }
+}
+
+/// An argument for a call.
+#[derive(Clone, Copy, Debug)]
+pub enum Arg<'a> {
+    /// A string.
+    Str(&'a str),
+    /// An integer.
+    Long(i64),
+    /// `true`/`false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+    /// A value of the application's (passed with a new reference).
+    Zval(*mut ffi::zval),
+    /// An object (passed with a new reference).
+    Object(Obj),
+}
+
+/// Why a call returned nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// It failed or threw (the exception was cleared).
+    Failed,
+    /// A fatal error or `exit()` unwound through it: stop calling PHP; the
+    /// entry point re-raises it.
+    Bailout,
+    /// An exception of the application's is in flight: nothing was called.
+    ExceptionPending,
+}
+
+/// A value a call returned, released when dropped.
+pub struct Value(ffi::zval);
+
+impl Value {
+    /// The value, as far as the agent reads values.
+    pub fn get(&self) -> Val<'_> {
+        // SAFETY: a live zval we own.
+        unsafe { read(&self.0) }
+    }
+
+    /// The object, when the value is one (alive as long as the value).
+    pub fn object(&self) -> Option<Obj> {
+        match self.get() {
+            // SAFETY: an object this value holds a reference to.
+            Val::Object(o) => unsafe { Obj::from_raw(o) },
+            _ => None,
+        }
+    }
+
+    /// A pointer to pass the value back to PHP (as an [`Arg::Zval`]).
+    pub fn as_arg(&mut self) -> Arg<'_> {
+        Arg::Zval(&mut self.0)
+    }
+}
+
+impl Drop for Value {
+    fn drop(&mut self) {
+        // SAFETY: releases the zval we own (a destructor may run; it runs
+        // inside PHP's own frames, no Rust borrow is held by this type).
+        unsafe { ffi::seraph_zval_dtor(&mut self.0) };
+    }
+}
+
+/// Builds the argument zvals, runs `f` on them, releases them.
+fn with_args<R>(args: &[Arg<'_>], f: impl FnOnce(u32, *mut ffi::zval) -> R) -> R {
+    // SAFETY: zvals are initialised by the shim helpers before use and
+    // released below; strings are copied into PHP memory.
+    unsafe {
+        let mut argv: Vec<ffi::zval> = vec![std::mem::zeroed(); args.len()];
+        for (z, a) in argv.iter_mut().zip(args) {
+            match *a {
+                Arg::Str(s) => ffi::seraph_zval_stringl(z, s.as_ptr().cast(), s.len()),
+                Arg::Long(n) => ffi::seraph_zval_long(z, n),
+                Arg::Bool(b) => ffi::seraph_zval_bool(z, i32::from(b)),
+                Arg::Null => ffi::seraph_zval_null(z),
+                Arg::Zval(p) if !p.is_null() => ffi::seraph_zval_copy(z, p),
+                Arg::Zval(_) => ffi::seraph_zval_null(z),
+                Arg::Object(o) => ffi::seraph_zval_obj(z, o.as_ptr()),
+            }
+        }
+        let r = f(argv.len() as u32, argv.as_mut_ptr());
+        for z in argv.iter_mut() {
+            ffi::seraph_zval_dtor(z);
+        }
+        r
+    }
+}
+
+fn outcome(rc: i32, v: ffi::zval) -> Result<Value, CallError> {
+    let value = Value(v);
+    match rc {
+        0 => Ok(value),
+        1 => Err(CallError::Bailout),
+        2 => Err(CallError::ExceptionPending),
+        _ => Err(CallError::Failed),
+    }
+}
+
+/// `$obj->name(...args)`.
+pub fn method(obj: Obj, name: &str, args: &[Arg<'_>]) -> Result<Value, CallError> {
+    with_args(args, |argc, argv| {
+        // SAFETY: zeroed is a valid UNDEF zval; the shim initialises it.
+        let mut ret: ffi::zval = unsafe { std::mem::zeroed() };
+        // SAFETY: `obj` is a live object; argv holds argc initialised
+        // zvals.
+        let rc = unsafe {
+            ffi::seraph_call_method(
+                obj.as_ptr(),
+                name.as_ptr().cast(),
+                name.len(),
+                &mut ret,
+                argc,
+                argv,
+            )
+        };
+        outcome(rc, ret)
+    })
+}
+
+/// `name(...args)`.
+pub fn function(name: &str, args: &[Arg<'_>]) -> Result<Value, CallError> {
+    with_args(args, |argc, argv| {
+        // SAFETY: as in `method`.
+        let mut ret: ffi::zval = unsafe { std::mem::zeroed() };
+        // SAFETY: argv holds argc initialised zvals.
+        let rc = unsafe {
+            ffi::seraph_call_function_quiet(name.as_ptr().cast(), name.len(), &mut ret, argc, argv)
+        };
+        outcome(rc, ret)
+    })
+}
+
+/// `new Class(...args)` for a loaded class (lower-case name).
+pub fn new_object(class_lc: &str, args: &[Arg<'_>]) -> Result<Value, CallError> {
+    with_args(args, |argc, argv| {
+        // SAFETY: as in `method`.
+        let mut out: ffi::zval = unsafe { std::mem::zeroed() };
+        // SAFETY: argv holds argc initialised zvals.
+        let rc = unsafe {
+            ffi::seraph_new_object(
+                class_lc.as_ptr().cast(),
+                class_lc.len(),
+                &mut out,
+                argc,
+                argv,
+            )
+        };
+        outcome(rc, out)
+    })
+}
+
+/// Silences PHP errors (as `@` does) while it lives: an instrumentation
+/// call's warnings are not the application's.
+pub struct Silenced(i32);
+
+impl Silenced {
+    /// `error_reporting` becomes 0 until the guard is dropped.
+    pub fn new() -> Silenced {
+        // SAFETY: reads and sets an executor global.
+        Silenced(unsafe { ffi::seraph_silence_errors() })
+    }
+}
+
+impl Default for Silenced {
+    fn default() -> Self {
+        Silenced::new()
+    }
+}
+
+impl Drop for Silenced {
+    fn drop(&mut self) {
+        // SAFETY: restores the executor global.
+        unsafe { ffi::seraph_restore_errors(self.0) };
+    }
+}
+
+/// Whether `obj` is an instance of the (lower-case) class.
+pub fn instance_of(obj: Obj, class_lc: &str) -> bool {
+    // SAFETY: a live object.
+    unsafe { ffi::seraph_instanceof(obj.as_ptr(), class_lc.as_ptr().cast(), class_lc.len()) != 0 }
+}
+
+/// A public string property of an object, read without `__get` or notices.
+pub fn property_string(obj: Obj, name: &str) -> Option<String> {
+    // SAFETY: a live object; the property is copied at once.
+    unsafe {
+        read(ffi::seraph_object_prop(
+            obj.as_ptr(),
+            name.as_ptr().cast(),
+            name.len(),
+        ))
+    }
+    .string()
+}
