@@ -8,3 +8,4 @@ pub mod mysqli;
 pub mod mysqli_explain;
 pub mod pcntl;
 pub mod pdo;
+pub mod pdo_explain;

@@ -49,9 +49,7 @@ pub fn explain(
     for (option, value) in &connect.options {
         php::method(link, "options", &[Arg::Long(*option), Arg::Str(value)]).ok()?;
     }
-    fn s(v: &Option<String>) -> Arg<'_> {
-        v.as_deref().map_or(Arg::Null, Arg::Str)
-    }
+    let s = Arg::opt_str;
     let args = [
         s(&connect.host),
         s(&connect.user),

@@ -51,6 +51,86 @@ pub enum Arg<'a> {
     Zval(*mut ffi::zval),
     /// An object (passed with a new reference).
     Object(Obj),
+    /// A float.
+    Double(f64),
+    /// An array with integer keys and scalar values (PDO's options).
+    Indexed(&'a [(i64, Scalar)]),
+}
+
+impl<'a> Arg<'a> {
+    /// A string, or `null` when there is none.
+    pub fn opt_str(s: &'a Option<String>) -> Arg<'a> {
+        s.as_deref().map_or(Arg::Null, Arg::Str)
+    }
+}
+
+/// A scalar the agent copied out of PHP to pass back later (a PDO option,
+/// a bound value): never a reference into PHP memory.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scalar {
+    /// `null`.
+    Null,
+    /// `true`/`false`.
+    Bool(bool),
+    /// An integer.
+    Long(i64),
+    /// A float.
+    Double(f64),
+    /// A string.
+    Str(String),
+}
+
+impl Scalar {
+    /// A copy of a scalar PHP value; `None` for arrays, objects, resources.
+    pub fn from_val(v: Val<'_>) -> Option<Scalar> {
+        Some(match v {
+            Val::Null => Scalar::Null,
+            Val::Bool(b) => Scalar::Bool(b),
+            Val::Long(n) => Scalar::Long(n),
+            Val::Double(d) => Scalar::Double(d),
+            Val::Str(s) => Scalar::Str(String::from_utf8_lossy(s).into_owned()),
+            Val::Array(_) | Val::Object(_) | Val::Other => return None,
+        })
+    }
+
+    /// As a call argument.
+    pub fn as_arg(&self) -> Arg<'_> {
+        match self {
+            Scalar::Null => Arg::Null,
+            Scalar::Bool(b) => Arg::Bool(*b),
+            Scalar::Long(n) => Arg::Long(*n),
+            Scalar::Double(d) => Arg::Double(*d),
+            Scalar::Str(s) => Arg::Str(s),
+        }
+    }
+}
+
+/// Initialises `z` with `arg`.
+///
+/// # Safety
+/// `z` must be an uninitialised (or undef) zval the caller releases.
+unsafe fn init_zval(z: *mut ffi::zval, arg: &Arg<'_>) {
+    // SAFETY: caller's contract; strings are copied into PHP memory.
+    unsafe {
+        match *arg {
+            Arg::Str(s) => ffi::seraph_zval_stringl(z, s.as_ptr().cast(), s.len()),
+            Arg::Long(n) => ffi::seraph_zval_long(z, n),
+            Arg::Bool(b) => ffi::seraph_zval_bool(z, i32::from(b)),
+            Arg::Null => ffi::seraph_zval_null(z),
+            Arg::Zval(p) if !p.is_null() => ffi::seraph_zval_copy(z, p),
+            Arg::Zval(_) => ffi::seraph_zval_null(z),
+            Arg::Object(o) => ffi::seraph_zval_obj(z, o.as_ptr()),
+            Arg::Double(d) => ffi::seraph_zval_double(z, d),
+            Arg::Indexed(items) => {
+                ffi::seraph_zval_empty_array(z);
+                for (k, v) in items {
+                    let mut item: ffi::zval = std::mem::zeroed();
+                    init_zval(&mut item, &v.as_arg());
+                    ffi::seraph_zval_array_set(z, *k, &mut item);
+                }
+            }
+        }
+    }
 }
 
 /// Why a call returned nothing.
@@ -105,15 +185,7 @@ fn with_args<R>(args: &[Arg<'_>], f: impl FnOnce(u32, *mut ffi::zval) -> R) -> R
     unsafe {
         let mut argv: Vec<ffi::zval> = vec![std::mem::zeroed(); args.len()];
         for (z, a) in argv.iter_mut().zip(args) {
-            match *a {
-                Arg::Str(s) => ffi::seraph_zval_stringl(z, s.as_ptr().cast(), s.len()),
-                Arg::Long(n) => ffi::seraph_zval_long(z, n),
-                Arg::Bool(b) => ffi::seraph_zval_bool(z, i32::from(b)),
-                Arg::Null => ffi::seraph_zval_null(z),
-                Arg::Zval(p) if !p.is_null() => ffi::seraph_zval_copy(z, p),
-                Arg::Zval(_) => ffi::seraph_zval_null(z),
-                Arg::Object(o) => ffi::seraph_zval_obj(z, o.as_ptr()),
-            }
+            init_zval(z, a);
         }
         let r = f(argv.len() as u32, argv.as_mut_ptr());
         for z in argv.iter_mut() {

@@ -433,6 +433,15 @@ int seraph_silence_errors(void)
 void seraph_restore_errors(int level) { EG(error_reporting) = level; }
 
 void seraph_zval_stringl(zval *out, const char *s, size_t len) { ZVAL_STRINGL(out, s, len); }
+void seraph_zval_empty_array(zval *out) { array_init(out); }
+void seraph_zval_array_set(zval *arr, zend_long idx, zval *val)
+{
+	if (Z_TYPE_P(arr) == IS_ARRAY) {
+		zend_hash_index_update(Z_ARRVAL_P(arr), idx, val);
+	} else {
+		zval_ptr_dtor(val);
+	}
+}
 void seraph_zval_null(zval *out) { ZVAL_NULL(out); }
 void seraph_zval_bool(zval *out, int b) { ZVAL_BOOL(out, b); }
 void seraph_zval_double(zval *out, double d) { ZVAL_DOUBLE(out, d); }

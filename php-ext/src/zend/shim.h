@@ -172,6 +172,10 @@ int seraph_new_object(const char *cls, size_t len, zval *out, uint32_t argc, zva
 int seraph_silence_errors(void);
 void seraph_restore_errors(int level);
 
+/* An empty array, and setting out[idx] = *val (the value is moved in). */
+void seraph_zval_empty_array(zval *out);
+void seraph_zval_array_set(zval *arr, zend_long idx, zval *val);
+
 /* ZVAL_STRINGL / ZVAL_NULL / ZVAL_BOOL / ZVAL_DOUBLE / ZVAL_OBJ_COPY. */
 void seraph_zval_stringl(zval *out, const char *s, size_t len);
 void seraph_zval_null(zval *out);

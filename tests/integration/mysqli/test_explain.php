@@ -86,7 +86,7 @@ two
 
 require_once(__DIR__ . '/mysqli.inc');
 
-mysqli_test_table('mysqli_explain');
+mysql_test_table('mysqli_explain');
 $link = mysqli_test_link();
 $result = mysqli_query($link, "SELECT name FROM mysqli_explain WHERE id = 2", MYSQLI_USE_RESULT);
 echo mysqli_fetch_row($result)[0], "\n";

@@ -58,7 +58,7 @@ Datastore/instance/MySQL/__HOST__/ENV[MYSQL_PORT]
 
 require_once(__DIR__ . '/mysqli.inc');
 
-mysqli_test_table('mysqli_prep');
+mysql_test_table('mysqli_prep');
 $link = mysqli_test_link();
 $sql = "SELECT name FROM mysqli_prep WHERE id = ?";
 

@@ -84,7 +84,7 @@ Datastore/MySQL/all, 5
 
 require_once(__DIR__ . '/mysqli.inc');
 
-mysqli_test_table('mysqli_oo');
+mysql_test_table('mysqli_oo');
 mysqli_report(MYSQLI_REPORT_OFF);
 $db = new mysqli($MYSQL_HOST, $MYSQL_USER, $MYSQL_PASSWD, $MYSQL_DB, $MYSQL_PORT);
 echo $db->query("SELECT name FROM mysqli_oo WHERE id = 1")->fetch_row()[0], "\n";

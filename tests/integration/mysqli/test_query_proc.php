@@ -82,7 +82,7 @@ three
 
 require_once(__DIR__ . '/mysqli.inc');
 
-mysqli_test_table('mysqli_proc');
+mysql_test_table('mysqli_proc');
 $link = mysqli_test_link();
 $result = mysqli_query($link, "SELECT name FROM mysqli_proc WHERE id = 3");
 echo mysqli_fetch_row($result)[0], "\n";
