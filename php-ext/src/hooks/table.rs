@@ -156,6 +156,9 @@ pub struct Library {
 pub static LIBRARIES: &[&Library] = &[
     &crate::libs::pdo::LIBRARY,
     &crate::libs::mysqli::LIBRARY,
+    &crate::libs::redis::LIBRARY,
+    &crate::libs::memcached::LIBRARY,
+    &crate::libs::memcache::LIBRARY,
     &crate::libs::curl::LIBRARY,
     &crate::libs::pcntl::LIBRARY,
 ];

@@ -4,8 +4,11 @@
 //! (`Scope::state`).
 
 pub mod curl;
+pub mod memcache;
+pub mod memcached;
 pub mod mysqli;
 pub mod mysqli_explain;
 pub mod pcntl;
 pub mod pdo;
 pub mod pdo_explain;
+pub mod redis;
