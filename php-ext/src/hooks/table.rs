@@ -159,6 +159,8 @@ pub static LIBRARIES: &[&Library] = &[
     &crate::libs::redis::LIBRARY,
     &crate::libs::memcached::LIBRARY,
     &crate::libs::memcache::LIBRARY,
+    &crate::libs::pgsql::LIBRARY,
+    &crate::libs::sqlite3::LIBRARY,
     &crate::libs::curl::LIBRARY,
     &crate::libs::pcntl::LIBRARY,
 ];

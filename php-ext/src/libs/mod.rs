@@ -11,4 +11,6 @@ pub mod mysqli_explain;
 pub mod pcntl;
 pub mod pdo;
 pub mod pdo_explain;
+pub mod pgsql;
 pub mod redis;
+pub mod sqlite3;
