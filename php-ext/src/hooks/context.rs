@@ -103,6 +103,25 @@ impl Ctx<'_> {
         self.with_txn(|t, _| t.leave_datastore(now, call));
     }
 
+    /// The current time on the transaction's clock, when one is open: the
+    /// start of a call measured between two hooks.
+    pub fn now(&self) -> Option<Ticks> {
+        self.with_txn(|_, now| now)
+    }
+
+    /// Records a datastore call that began at `start` and ends now, measured
+    /// between two hooks rather than around one call (a Predis command is
+    /// written by one method and its reply read by another, and a pipeline
+    /// writes several before reading any): the segment opens at `start` as
+    /// a child of the current one and closes at once, so calls in flight
+    /// together overlap in the trace as they did in time.
+    pub fn record_datastore(&self, start: Ticks, call: DatastoreCall) {
+        let opened = self.with_txn(|t, _| t.enter_internal(start)).is_some();
+        if opened {
+            self.end_datastore(start, call);
+        }
+    }
+
     /// Like [`Ctx::end_datastore`], for a query that may be explained: when
     /// the call is slow enough for an explain plan
     /// ([`Transaction::wants_explain`]), `explain` runs with no borrow held

@@ -161,6 +161,7 @@ pub static LIBRARIES: &[&Library] = &[
     &crate::libs::memcache::LIBRARY,
     &crate::libs::pgsql::LIBRARY,
     &crate::libs::sqlite3::LIBRARY,
+    &crate::libs::predis::LIBRARY,
     &crate::libs::curl::LIBRARY,
     &crate::libs::pcntl::LIBRARY,
 ];

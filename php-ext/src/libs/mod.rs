@@ -12,5 +12,6 @@ pub mod pcntl;
 pub mod pdo;
 pub mod pdo_explain;
 pub mod pgsql;
+pub mod predis;
 pub mod redis;
 pub mod sqlite3;
