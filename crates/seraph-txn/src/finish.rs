@@ -746,9 +746,10 @@ impl Transaction {
                 }
             }
             Some(SegKind::External(x)) => {
-                p.str("uri", &x.uri)
-                    .str("library", &x.library)
-                    .str("procedure", &x.procedure);
+                p.str("uri", &x.uri).str("library", &x.library);
+                if !x.procedure.is_empty() {
+                    p.str("procedure", &x.procedure);
+                }
                 if let Some(st) = x.status {
                     p.u64("status", st.into());
                 }
@@ -898,7 +899,10 @@ impl Transaction {
                 }
             }
             Some(SegKind::External(x)) => {
-                a.str("http.method", &x.procedure).str("http.url", &x.uri);
+                if !x.procedure.is_empty() {
+                    a.str("http.method", &x.procedure);
+                }
+                a.str("http.url", &x.uri);
                 if let Some(st) = x.status {
                     a.u64("http.statusCode", st.into());
                 }

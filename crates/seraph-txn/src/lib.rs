@@ -54,6 +54,7 @@
 mod attrs;
 mod config;
 mod connect;
+mod detached;
 pub mod dt;
 pub mod explain;
 mod finish;

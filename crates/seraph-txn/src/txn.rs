@@ -760,6 +760,17 @@ impl Transaction {
 
     /// The innermost call ends as an external (HTTP) call.
     pub fn leave_external(&mut self, now: Ticks, ext: ExternalCall) {
+        self.leave_external_as(now, ext, None);
+    }
+
+    /// [`Transaction::leave_external`] with the span id the call's trace
+    /// headers already carry ([`Transaction::reserve_span_id`]).
+    pub(crate) fn leave_external_as(
+        &mut self,
+        now: Ticks,
+        ext: ExternalCall,
+        span_id: Option<String>,
+    ) {
         let popped = self.rec.pop(now);
         let dur_us = popped.map_or(0, |i| self.node_dur_us(i));
         let host = url_host(&ext.url).unwrap_or("<unknown>").to_owned();
@@ -776,6 +787,9 @@ impl Transaction {
                 procedure: ext.procedure,
                 status: ext.status,
             }));
+            if span_id.is_some() {
+                extra.span_id = span_id;
+            }
             self.rec.mark(i, flag::INSTRUMENTED);
             self.rec.settle(i);
         }
@@ -1172,12 +1186,23 @@ impl Transaction {
         now_unix_us: u64,
         ids: &mut impl IdSource,
     ) -> Vec<(String, String)> {
-        let mut out = Vec::with_capacity(3);
         if !self.cfg.distributed_tracing_enabled {
-            return out;
+            return Vec::new();
         }
         let cur = self.rec.current();
         let span_id = self.ensure_span_id(cur, flag::DT);
+        self.dt_headers_for_span(span_id, now_unix_us, ids)
+    }
+
+    /// The outbound headers naming `span_id` as the caller (none when span
+    /// events are off for this transaction).
+    pub(crate) fn dt_headers_for_span(
+        &mut self,
+        span_id: Option<String>,
+        now_unix_us: u64,
+        ids: &mut impl IdSource,
+    ) -> Vec<(String, String)> {
+        let mut out = Vec::with_capacity(3);
         let now_ms = now_unix_us / 1000;
         let account = self.connect.account_id.clone();
         let app = self.connect.primary_application_id.clone();

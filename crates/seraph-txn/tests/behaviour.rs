@@ -604,6 +604,54 @@ fn explain_plans_and_instances_reach_slow_sql_and_the_trace() {
 }
 
 #[test]
+fn calls_recorded_after_the_fact_keep_their_reserved_span_and_group() {
+    let mut t = cli(TxnConfig::default());
+    t.enter(1, 0);
+    let a = t.reserve_span_id().expect("span events on");
+    let b = t.reserve_span_id().expect("span events on");
+    let mut ids = SeededIds::new(3);
+    let headers = t.create_dt_headers_for(Some(&a), T0_US, &mut ids);
+    let tp = &headers.iter().find(|(k, _)| k == "traceparent").unwrap().1;
+    assert!(tp.contains(&a), "{tp} names the reserved span");
+    let ext = |url: &str| ExternalCall {
+        url: url.into(),
+        library: "curl".into(),
+        procedure: "GET".into(),
+        status: Some(200),
+    };
+    // Two calls in flight together, found finished later.
+    t.record_group(MS, 9 * MS, "curl_multi_exec", |t| {
+        t.record_external(MS, 8 * MS, ext("http://a.example/x"), Some(a.clone()));
+        t.record_external(2 * MS, 5 * MS, ext("http://b.example/y"), Some(b.clone()));
+    });
+    t.leave(10 * MS);
+    let d = finish(t, 11 * MS).unwrap();
+    let spans: Vec<Value> = d.span_events.iter().map(|s| json(s)).collect();
+    let group = spans
+        .iter()
+        .find(|s| s[0]["name"] == "curl_multi_exec")
+        .unwrap();
+    assert_eq!(group[0]["category"], "generic");
+    let span_a = spans
+        .iter()
+        .find(|s| s[0]["name"] == "External/a.example/all")
+        .unwrap();
+    assert_eq!(span_a[0]["guid"], a.as_str());
+    assert_eq!(span_a[0]["parentId"], group[0]["guid"]);
+    assert_eq!(span_a[0]["duration"], 0.007);
+    let span_b = spans
+        .iter()
+        .find(|s| s[0]["name"] == "External/b.example/all")
+        .unwrap();
+    assert_eq!(span_b[0]["guid"], b.as_str());
+    assert_eq!(metric(&d, "External/all").unwrap().count, 2.0);
+    assert!(
+        metric(&d, "curl_multi_exec").is_none(),
+        "the group has no metric"
+    );
+}
+
+#[test]
 fn custom_tracers_record_exclusive_time() {
     let mut t = cli(TxnConfig::default());
     t.enter(1, 0);
