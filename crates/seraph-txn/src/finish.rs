@@ -903,9 +903,8 @@ impl Transaction {
                     a.str("http.method", &x.procedure);
                 }
                 a.str("http.url", &x.uri);
-                if let Some(st) = x.status {
-                    a.u64("http.statusCode", st.into());
-                }
+                // New Relic sends 0 when the status is unknown.
+                a.u64("http.statusCode", x.status.unwrap_or(0).into());
             }
             _ => {}
         }

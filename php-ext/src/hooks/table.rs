@@ -163,6 +163,8 @@ pub static LIBRARIES: &[&Library] = &[
     &crate::libs::sqlite3::LIBRARY,
     &crate::libs::predis::LIBRARY,
     &crate::libs::curl::LIBRARY,
+    &crate::libs::curl_multi::LIBRARY,
+    &crate::libs::http_streams::LIBRARY,
     &crate::libs::pcntl::LIBRARY,
 ];
 

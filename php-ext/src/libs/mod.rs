@@ -4,6 +4,8 @@
 //! (`Scope::state`).
 
 pub mod curl;
+pub mod curl_multi;
+pub mod http_streams;
 pub mod memcache;
 pub mod memcached;
 pub mod mysqli;

@@ -55,6 +55,8 @@ pub enum Arg<'a> {
     Double(f64),
     /// An array with integer keys and scalar values (PDO's options).
     Indexed(&'a [(i64, Scalar)]),
+    /// A list of strings (curl's `CURLOPT_HTTPHEADER`).
+    StrList(&'a [String]),
 }
 
 impl<'a> Arg<'a> {
@@ -121,6 +123,12 @@ unsafe fn init_zval(z: *mut ffi::zval, arg: &Arg<'_>) {
             Arg::Zval(_) => ffi::seraph_zval_null(z),
             Arg::Object(o) => ffi::seraph_zval_obj(z, o.as_ptr()),
             Arg::Double(d) => ffi::seraph_zval_double(z, d),
+            Arg::StrList(items) => {
+                let ptrs: Vec<*const libc::c_char> =
+                    items.iter().map(|l| l.as_ptr().cast()).collect();
+                let lens: Vec<usize> = items.iter().map(String::len).collect();
+                ffi::seraph_zval_string_array(z, ptrs.as_ptr(), lens.as_ptr(), items.len());
+            }
             Arg::Indexed(items) => {
                 ffi::seraph_zval_empty_array(z);
                 for (k, v) in items {
