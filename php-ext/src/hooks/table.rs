@@ -165,6 +165,7 @@ pub static LIBRARIES: &[&Library] = &[
     &crate::libs::curl::LIBRARY,
     &crate::libs::curl_multi::LIBRARY,
     &crate::libs::http_streams::LIBRARY,
+    &crate::libs::soap::LIBRARY,
     &crate::libs::pcntl::LIBRARY,
 ];
 

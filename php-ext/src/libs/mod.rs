@@ -16,4 +16,5 @@ pub mod pdo_explain;
 pub mod pgsql;
 pub mod predis;
 pub mod redis;
+pub mod soap;
 pub mod sqlite3;
