@@ -1,7 +1,7 @@
 //! [`Call`]: a hook's view of the call it wraps (arguments, `$this`, the
 //! return value), read without copying and without calling into PHP.
 
-use crate::zend::call::Obj;
+use crate::zend::call::{Arg, Obj};
 use crate::zend::ffi;
 use crate::zend::zval::{function_name, read, zstr_lossy, Val};
 use std::ffi::CStr;
@@ -50,6 +50,19 @@ impl Call {
     /// Argument `n` as a string, when it is one (or a number).
     pub fn arg_string(&self, n: u32) -> Option<String> {
         self.arg(n).string()
+    }
+
+    /// Replaces argument `n` (1-based) with `value` before a user function
+    /// runs (its begin hook): how a hook hands the function a different
+    /// value, such as a request carrying trace headers. `false` when there
+    /// is no such argument.
+    pub fn replace_arg(&self, n: u32, value: &mut crate::zend::call::Value) -> bool {
+        let Arg::Zval(p) = value.as_arg() else {
+            return false;
+        };
+        // SAFETY: the live frame; the shim bounds-checks `n` and takes a
+        // new reference to the value.
+        unsafe { ffi::seraph_replace_arg(self.ex, n, p) != 0 }
     }
 
     /// The object of a method call.

@@ -166,6 +166,7 @@ pub static LIBRARIES: &[&Library] = &[
     &crate::libs::curl_multi::LIBRARY,
     &crate::libs::http_streams::LIBRARY,
     &crate::libs::soap::LIBRARY,
+    &crate::libs::guzzle::LIBRARY,
     &crate::libs::pcntl::LIBRARY,
 ];
 

@@ -5,6 +5,7 @@
 
 pub mod curl;
 pub mod curl_multi;
+pub mod guzzle;
 pub mod http_streams;
 pub mod memcache;
 pub mod memcached;

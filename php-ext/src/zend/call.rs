@@ -297,6 +297,22 @@ pub fn instance_of(obj: Obj, class_lc: &str) -> bool {
     unsafe { ffi::seraph_instanceof(obj.as_ptr(), class_lc.as_ptr().cast(), class_lc.len()) != 0 }
 }
 
+/// A public property of an object, read without `__get` or notices.
+///
+/// # Safety
+/// The value borrows from the object: use it before anything can change
+/// or free the property.
+pub unsafe fn property<'a>(obj: Obj, name: &str) -> Val<'a> {
+    // SAFETY: a live object; the caller's contract covers the borrow.
+    unsafe {
+        read(ffi::seraph_object_prop(
+            obj.as_ptr(),
+            name.as_ptr().cast(),
+            name.len(),
+        ))
+    }
+}
+
 /// A public string property of an object, read without `__get` or notices.
 pub fn property_string(obj: Obj, name: &str) -> Option<String> {
     // SAFETY: a live object; the property is copied at once.

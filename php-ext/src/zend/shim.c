@@ -258,6 +258,19 @@ zval *seraph_arg(zend_execute_data *execute_data, uint32_t n)
 	return ZEND_CALL_ARG(execute_data, n);
 }
 
+int seraph_replace_arg(zend_execute_data *execute_data, uint32_t n, zval *val)
+{
+	zval *arg, old;
+	if (n == 0 || n > ZEND_CALL_NUM_ARGS(execute_data)) {
+		return 0;
+	}
+	arg = ZEND_CALL_ARG(execute_data, n);
+	ZVAL_COPY_VALUE(&old, arg);
+	ZVAL_COPY(arg, val);
+	zval_ptr_dtor(&old);
+	return 1;
+}
+
 void seraph_retval_bool(zval *rv, int b) { ZVAL_BOOL(rv, b); }
 void seraph_retval_string(zval *rv, const char *s, size_t len) { ZVAL_STRINGL(rv, s, len); }
 void seraph_retval_null(zval *rv) { ZVAL_NULL(rv); }

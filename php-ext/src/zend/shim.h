@@ -103,6 +103,12 @@ int seraph_object_alive(zend_object *obj, uint32_t handle);
 uint32_t seraph_num_args(zend_execute_data *execute_data);
 zval *seraph_arg(zend_execute_data *execute_data, uint32_t n);
 
+/* Replaces argument n (1-based) of a frame with a copy of val, releasing
+ * the old value: a user function's begin hook can hand it a different
+ * argument (a request with trace headers). Returns 0 when n is out of
+ * range. */
+int seraph_replace_arg(zend_execute_data *execute_data, uint32_t n, zval *val);
+
 /* RETVAL_* helpers. */
 void seraph_retval_bool(zval *rv, int b);
 void seraph_retval_string(zval *rv, const char *s, size_t len);
