@@ -581,6 +581,7 @@ fn txn_config(s: &AgentSettings, is_cli: bool) -> TxnConfig {
         },
         instance_reporting_enabled: s.instance_reporting,
         database_name_reporting_enabled: s.database_name_reporting,
+        message_segment_parameters_enabled: s.message_segment_parameters,
         custom_parameters_enabled: s.custom_parameters_enabled,
         high_security: s.high_security,
         application_logging: ApplicationLoggingConfig {

@@ -215,6 +215,9 @@ pub struct TxnConfig {
     pub instance_reporting_enabled: bool,
     /// `newrelic.datastore_tracer.database_name_reporting.enabled`.
     pub database_name_reporting_enabled: bool,
+    /// `newrelic.message_tracer.segment_parameters.enabled`: message spans
+    /// carry their destination, system and server.
+    pub message_segment_parameters_enabled: bool,
     /// Attribute destination switches.
     pub attributes: AttributeConfig,
     /// `newrelic.special.expensive_node_min` in nanoseconds: user function
@@ -245,6 +248,7 @@ impl Default for TxnConfig {
             application_logging: ApplicationLoggingConfig::default(),
             instance_reporting_enabled: true,
             database_name_reporting_enabled: true,
+            message_segment_parameters_enabled: true,
             attributes: AttributeConfig::default(),
             expensive_node_min_ns: 2_000_000,
             max_stack_depth: 4096,

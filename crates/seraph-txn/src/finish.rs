@@ -257,6 +257,7 @@ impl Transaction {
         // Rollups, made now because the background flag may have changed.
         m.duplicate("Datastore/all", &format!("Datastore/{suffix}"));
         m.duplicate("External/all", &format!("External/{suffix}"));
+        m.duplicate("MessageBroker/all", &format!("MessageBroker/{suffix}"));
         for p in &self.datastore_products {
             m.duplicate(
                 &format!("Datastore/{p}/all"),
@@ -845,6 +846,9 @@ impl Transaction {
             Some(SegKind::External(x)) => {
                 o.str("span.kind", "client").str("component", &x.library);
             }
+            Some(SegKind::Message(m)) => {
+                o.str("span.kind", m.action.span_kind());
+            }
             _ => {}
         }
         o.end();
@@ -898,6 +902,7 @@ impl Transaction {
                     a.str("db.statement", q);
                 }
             }
+            Some(SegKind::Message(m)) => m.write_span_attrs(&mut a),
             Some(SegKind::External(x)) => {
                 if !x.procedure.is_empty() {
                     a.str("http.method", &x.procedure);

@@ -61,6 +61,7 @@ mod finish;
 mod ids;
 pub mod instance;
 pub mod json;
+mod message;
 mod metrics;
 mod recorder;
 pub mod rules;
@@ -78,6 +79,7 @@ pub use connect::{ConnectInfo, ConnectInfoError, EventLimits};
 pub use explain::{ExplainPlan, ExplainValue};
 pub use ids::{guid, IdSource, SeededIds};
 pub use instance::DatastoreInstance;
+pub use message::{MessageAction, MessageCall};
 pub use metrics::ApdexZone;
 pub use sampler::Sampler;
 pub use txn::{

@@ -112,6 +112,8 @@ pub(crate) enum SegKind {
     Datastore(Box<DatastoreSeg>),
     /// An external (HTTP) call.
     External(Box<ExternalSeg>),
+    /// A message broker call (`message.rs`).
+    Message(Box<crate::message::MessageSeg>),
 }
 
 /// Datastore segment data, as the trace and span need it.

@@ -652,6 +652,55 @@ fn calls_recorded_after_the_fact_keep_their_reserved_span_and_group() {
 }
 
 #[test]
+fn message_calls_name_their_destination() {
+    let mut t = cli(TxnConfig::default());
+    t.enter_internal(MS);
+    t.leave_message(
+        3 * MS,
+        MessageCall {
+            library: "RabbitMQ".into(),
+            destination_type: "Exchange".into(),
+            action: MessageAction::Produce,
+            destination_name: "orders".into(),
+            messaging_system: Some("rabbitmq".into()),
+            server_address: Some("mq".into()),
+            server_port: Some(5672),
+            routing_key: Some("new".into()),
+        },
+    );
+    t.enter_internal(4 * MS);
+    t.leave_message(
+        5 * MS,
+        MessageCall {
+            library: "RabbitMQ".into(),
+            destination_type: "Exchange".into(),
+            action: MessageAction::Consume,
+            ..MessageCall::default()
+        },
+    );
+    let d = finish(t, 10 * MS).unwrap();
+    let produce = "MessageBroker/RabbitMQ/Exchange/Produce/Named/orders";
+    assert!(d.metrics.iter().any(|m| m.name == produce && m.scoped));
+    assert_eq!(metric(&d, "MessageBroker/all").unwrap().count, 2.0);
+    assert!(metric(&d, "MessageBroker/RabbitMQ/all").is_some());
+    assert!(metric(&d, "MessageBroker/allOther").is_some());
+    assert!(metric(
+        &d,
+        "MessageBroker/RabbitMQ/Exchange/Consume/Named/<unknown>"
+    )
+    .is_some());
+    let spans: Vec<Value> = d.span_events.iter().map(|s| json(s)).collect();
+    let p = spans.iter().find(|s| s[0]["name"] == produce).unwrap();
+    assert_eq!(p[0]["category"], "generic");
+    assert_eq!(p[0]["span.kind"], "producer");
+    assert_eq!(p[2]["messaging.destination.name"], "orders");
+    assert_eq!(p[2]["messaging.system"], "rabbitmq");
+    assert_eq!(p[2]["server.address"], "mq");
+    assert_eq!(p[2]["server.port"], 5672);
+    assert_eq!(p[2]["messaging.rabbitmq.destination.routing_key"], "new");
+}
+
+#[test]
 fn custom_tracers_record_exclusive_time() {
     let mut t = cli(TxnConfig::default());
     t.enter(1, 0);

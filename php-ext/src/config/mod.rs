@@ -187,6 +187,9 @@ pub struct AgentSettings {
     pub instance_reporting: bool,
     /// ... and their database name (`datastore_tracer.database_name_reporting.enabled`).
     pub database_name_reporting: bool,
+    /// Message spans carry destination, system and server
+    /// (`message_tracer.segment_parameters.enabled`).
+    pub message_segment_parameters: bool,
     /// Error events.
     pub error_events_enabled: bool,
     /// Transaction events (`analytics_events.enabled` and `transaction_events.enabled`).
@@ -474,6 +477,8 @@ impl AgentSettings {
             instance_reporting: r.bool("newrelic.datastore_tracer.instance_reporting.enabled"),
             database_name_reporting: r
                 .bool("newrelic.datastore_tracer.database_name_reporting.enabled"),
+            message_segment_parameters: r
+                .bool("newrelic.message_tracer.segment_parameters.enabled"),
             error_events_enabled: r.bool("newrelic.error_collector.capture_events"),
             txn_events_enabled: r.bool("newrelic.analytics_events.enabled")
                 && r.bool("newrelic.transaction_events.enabled"),

@@ -12,7 +12,9 @@ use crate::clock::Clock;
 use crate::config::AgentSettings;
 use crate::request::{Agent, Rng, AGENT};
 use crate::zend::nts::NtsCell;
-use seraph_txn::{DatastoreCall, ExplainPlan, ExternalCall, NoticedError, Ticks, Transaction};
+use seraph_txn::{
+    DatastoreCall, ExplainPlan, ExternalCall, MessageCall, NoticedError, Ticks, Transaction,
+};
 use std::any::{Any, TypeId};
 
 /// What one borrow step sees.
@@ -172,6 +174,12 @@ impl Ctx<'_> {
                 now_unix_us,
             })
         });
+    }
+
+    /// Closes the segment opened by [`Ctx::start_segment`] as a message
+    /// broker call.
+    pub fn end_message(&self, call: MessageCall) {
+        self.with_txn(|t, now| t.leave_message(now, call));
     }
 
     /// Closes the segment opened by [`Ctx::start_segment`] as an external

@@ -167,6 +167,7 @@ pub static LIBRARIES: &[&Library] = &[
     &crate::libs::http_streams::LIBRARY,
     &crate::libs::soap::LIBRARY,
     &crate::libs::guzzle::LIBRARY,
+    &crate::libs::amqplib::LIBRARY,
     &crate::libs::pcntl::LIBRARY,
 ];
 

@@ -3,6 +3,7 @@
 //! learns about its objects in a per-request state type of its own
 //! (`Scope::state`).
 
+pub mod amqplib;
 pub mod curl;
 pub mod curl_multi;
 pub mod guzzle;

@@ -247,7 +247,7 @@ pub fn function(name: &str, args: &[Arg<'_>]) -> Result<Value, CallError> {
     })
 }
 
-/// `new Class(...args)` for a loaded class (lower-case name).
+/// `new Class(...args)` (autoloading the class if needed).
 pub fn new_object(class_lc: &str, args: &[Arg<'_>]) -> Result<Value, CallError> {
     with_args(args, |argc, argv| {
         // SAFETY: as in `method`.
@@ -310,6 +310,23 @@ pub unsafe fn property<'a>(obj: Obj, name: &str) -> Val<'a> {
             name.as_ptr().cast(),
             name.len(),
         ))
+    }
+}
+
+/// A property of an object whatever its visibility (public, then
+/// protected), read without `__get` or notices.
+///
+/// # Safety
+/// As [`property`].
+pub unsafe fn property_any<'a>(obj: Obj, name: &str) -> Val<'a> {
+    // SAFETY: forwarded.
+    match unsafe { property(obj, name) } {
+        Val::Null => {
+            let mangled = format!("\0*\0{name}");
+            // SAFETY: forwarded; protected names are mangled this way.
+            unsafe { property(obj, &mangled) }
+        }
+        v => v,
     }
 }
 

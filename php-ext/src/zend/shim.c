@@ -410,12 +410,12 @@ int seraph_new_object(const char *cls, size_t len, zval *out, uint32_t argc, zva
 	if (EG(exception)) {
 		return 2;
 	}
-	ce = zend_hash_str_find_ptr(EG(class_table), cls, len);
-	if (!ce) {
-		return -1;
-	}
 	zend_try {
-		if (object_init_ex(out, ce) == SUCCESS) {
+		zend_string *name = zend_string_init(cls, len, 0);
+		/* May autoload: user code, hence inside zend_try. */
+		ce = zend_lookup_class(name);
+		zend_string_release(name);
+		if (ce && !EG(exception) && object_init_ex(out, ce) == SUCCESS) {
 			zend_function *ctor = Z_OBJ_HT_P(out)->get_constructor(Z_OBJ_P(out));
 			result = 0;
 			if (ctor) {
@@ -425,6 +425,8 @@ int seraph_new_object(const char *cls, size_t len, zval *out, uint32_t argc, zva
 				zend_clear_exception();
 				result = -1;
 			}
+		} else if (EG(exception)) {
+			zend_clear_exception();
 		}
 	}
 	zend_catch { result = 1; seraph_pending_bailout = 1; }

@@ -169,8 +169,7 @@ int seraph_class_methods(const char *cls, size_t len, seraph_method_cb cb, void 
  * seraph_zval_dtor. */
 int seraph_call_method(zend_object *obj, const char *name, size_t len, zval *retval, uint32_t argc, zval *argv);
 int seraph_call_function_quiet(const char *name, size_t len, zval *retval, uint32_t argc, zval *argv);
-/* new cls(...argv) for a class already loaded (lower-case name; no
- * autoloading). */
+/* new cls(...argv); the class is autoloaded if needed. */
 int seraph_new_object(const char *cls, size_t len, zval *out, uint32_t argc, zval *argv);
 
 /* EG(error_reporting) = 0 (what "@" does), returning the previous level;
