@@ -123,6 +123,8 @@ fn main() {
     println!("cargo:rerun-if-changed=src/zend/wrapper.h");
     println!("cargo:rerun-if-changed=src/zend/shim.c");
     println!("cargo:rerun-if-changed=src/zend/shim.h");
+    println!("cargo:rerun-if-changed=src/zend/objects.c");
+    println!("cargo:rerun-if-changed=src/zend/objects.h");
     println!("cargo:rerun-if-env-changed=PHP_CONFIG");
 
     let includes = php_config("--includes");
@@ -182,7 +184,7 @@ fn main() {
         .generate_comments(false)
         .use_core()
         .prepend_enum_name(false)
-        .allowlist_file(".*shim\\.h")
+        .allowlist_file(".*(shim|objects)\\.h")
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
     for f in FUNCTIONS {
         builder = builder.allowlist_function(f);
@@ -203,6 +205,7 @@ fn main() {
 
     let mut cc = cc::Build::new();
     cc.file("src/zend/shim.c")
+        .file("src/zend/objects.c")
         .warnings(true)
         .flag_if_supported("-Wno-unused-parameter");
     for inc in &include_args {

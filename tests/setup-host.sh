@@ -6,7 +6,10 @@ for pkg in php8.2-dev php8.2-cli php8.2-cgi php8.2-fpm php8.2-sqlite3 php8.2-cur
            libclang-dev clang nginx openssl python3-pip valgrind curl \
            mariadb-server mariadb-client postgresql-15 redis-server memcached rabbitmq-server \
            php8.2-mysql php8.2-pgsql php8.2-redis php8.2-memcached php8.2-memcache php8.2-soap \
-           php-predis php-amqplib php-guzzlehttp-guzzle; do
+           php-predis php-amqplib php-guzzlehttp-guzzle \
+           php8.2-mbstring php8.2-xml php8.2-intl php-monolog \
+           wordpress wordpress-theme-twentytwentythree php-laravel-framework \
+           php-symfony-framework-bundle php-symfony-console php-slim mediawiki; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

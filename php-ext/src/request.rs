@@ -345,6 +345,14 @@ impl Agent {
         let Some(mut txn) = self.txn.take() else {
             return;
         };
+        let framework = self
+            .req
+            .libs
+            .get::<crate::hooks::framework::FrameworkState>()
+            .outcome;
+        if let Some(outcome) = framework {
+            txn.set_framework(outcome);
+        }
         if !globals::is_cli() {
             let code = globals::response_code();
             if code > 0 {
@@ -590,7 +598,11 @@ fn txn_config(s: &AgentSettings, is_cli: bool) -> TxnConfig {
             labels_enabled: s.logging_labels,
             metrics_enabled: s.logging_metrics,
             local_decorating_enabled: s.logging_local_decorating,
-            forwarding_max_samples_stored: s.log_events_max as u32,
+            forwarding_max_samples_stored: s.log_events_max.min(u64::from(u32::MAX)) as u32,
+            forwarding_log_level: s.frameworks.log_level,
+            context_data_enabled: s.frameworks.log_context_data,
+            context_data_include: s.frameworks.log_context_include.clone(),
+            context_data_exclude: s.frameworks.log_context_exclude.clone(),
         },
         expensive_node_min_ns: nanos(s.expensive_node_min),
         php_version: globals::php_version().to_owned(),

@@ -9,9 +9,12 @@
 //! failure with a message saying so, never a skip.
 
 pub mod agent;
+pub mod apps;
 pub mod daemon;
+pub mod monitor;
 pub mod services;
 pub mod vectors;
+pub mod web;
 
 use std::path::PathBuf;
 

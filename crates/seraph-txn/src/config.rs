@@ -100,8 +100,9 @@ impl Default for ErrorCollectorConfig {
     }
 }
 
-/// `newrelic.application_logging.*`, which only shows up here as the four
-/// `Supportability/Logging/*` metrics every transaction carries.
+/// `newrelic.application_logging.*`: the four `Supportability/Logging/*`
+/// metrics every transaction carries, and the rules for log records
+/// (`logs.rs`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApplicationLoggingConfig {
     /// `enabled`.
@@ -116,6 +117,15 @@ pub struct ApplicationLoggingConfig {
     pub local_decorating_enabled: bool,
     /// `forwarding.max_samples_stored`.
     pub forwarding_max_samples_stored: u32,
+    /// `forwarding.log_level` as a severity rank (`EMERGENCY` 0 …
+    /// `DEBUG` 7): records less severe are not forwarded.
+    pub forwarding_log_level: u8,
+    /// `forwarding.context_data.enabled`.
+    pub context_data_enabled: bool,
+    /// `forwarding.context_data.include` patterns.
+    pub context_data_include: Vec<String>,
+    /// `forwarding.context_data.exclude` patterns.
+    pub context_data_exclude: Vec<String>,
 }
 
 impl Default for ApplicationLoggingConfig {
@@ -127,6 +137,10 @@ impl Default for ApplicationLoggingConfig {
             metrics_enabled: true,
             local_decorating_enabled: false,
             forwarding_max_samples_stored: 10_000,
+            forwarding_log_level: 4,
+            context_data_enabled: false,
+            context_data_include: Vec::new(),
+            context_data_exclude: Vec::new(),
         }
     }
 }

@@ -170,6 +170,7 @@ impl Transaction {
         let (errors, error_events) = self.errors(&name, duration_us, &intrinsics);
         let trace = self.trace(&segs, duration_us, apdex_us, &intrinsics);
         let span_events = self.spans(&segs);
+        let (log_events, php_packages) = self.finish_library();
 
         Some(TransactionData {
             uri: self
@@ -188,8 +189,8 @@ impl Transaction {
             error_events,
             sampling_priority: self.dt.priority,
             span_events,
-            log_events: Vec::new(),
-            php_packages: None,
+            log_events,
+            php_packages,
             log_forwarding_labels: Some("[]".to_owned()),
         })
     }

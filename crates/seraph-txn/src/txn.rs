@@ -253,6 +253,8 @@ pub struct Transaction {
     pub(crate) queue_start_us: Option<u64>,
     pub(crate) extra_allocated: u64,
     pub(crate) cpu_sample: Option<(f64, u32)>,
+    /// Framework, log and package data (`library.rs`).
+    pub(crate) lib: crate::library::LibraryData,
 }
 
 /// `REQUEST_URI` without `?query`, `#fragment` or `;params`.
@@ -402,6 +404,7 @@ impl Transaction {
             queue_start_us: None,
             extra_allocated: 0,
             cpu_sample: None,
+            lib: Default::default(),
             cfg,
             connect,
         };
@@ -499,7 +502,7 @@ impl Transaction {
         }
     }
 
-    fn set_path(&mut self, path: &str, ptype: PathType, ok_to_overwrite: bool) -> bool {
+    pub(crate) fn set_path(&mut self, path: &str, ptype: PathType, ok_to_overwrite: bool) -> bool {
         if path.is_empty() || self.frozen_name.is_some() || ptype < self.path_type {
             return false;
         }

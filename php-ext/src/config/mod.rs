@@ -6,9 +6,11 @@
 //! them with no syscalls and no PHP, and a bad value becomes a warning plus
 //! the default, never an error that stops the request.
 
+mod frameworks;
 mod ini_table;
 mod parse;
 
+pub use frameworks::{FrameworkSettings, WordPressHooks};
 pub use ini_table::INI_DEFS;
 pub use parse::{parse_bool, parse_duration};
 
@@ -235,6 +237,8 @@ pub struct AgentSettings {
     pub trace_observer_port: u16,
     /// Infinite tracing queue size.
     pub span_queue_size: u64,
+    /// Framework, log-forwarding and package settings.
+    pub frameworks: FrameworkSettings,
 }
 
 /// A setting whose value could not be used; the default applies.
@@ -509,6 +513,7 @@ impl AgentSettings {
                 s.parse::<u16>().ok()
             }),
             span_queue_size: r.uint("newrelic.infinite_tracing.span_events.queue_size"),
+            frameworks: FrameworkSettings::resolve(&mut r),
         };
         (settings, r.bad)
     }

@@ -72,6 +72,13 @@ impl Call {
         (!obj.is_null()).then_some(obj)
     }
 
+    /// `$this` of a method call, for calling its methods.
+    pub fn this_obj(&self) -> Option<crate::zend::objects::Obj> {
+        // SAFETY: the frame's object lives at least as long as the call.
+        self.this()
+            .and_then(|o| unsafe { crate::zend::objects::Obj::from_raw(o) })
+    }
+
     /// The handle of the object of a method call: a key for per-object
     /// state that lives as long as the object does.
     pub fn this_handle(&self) -> Option<u32> {
@@ -147,12 +154,6 @@ impl Call {
             Val::Object(o) => unsafe { Obj::from_raw(o) },
             _ => None,
         }
-    }
-
-    /// `$this` of a method call, for calling back into it.
-    pub fn this_obj(&self) -> Option<Obj> {
-        // SAFETY: the frame's own object, alive while it runs.
-        self.this().and_then(|o| unsafe { Obj::from_raw(o) })
     }
 
     /// `function` or `Class::method`, as PHP spells it.

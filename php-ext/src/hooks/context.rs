@@ -72,6 +72,13 @@ impl Ctx<'_> {
             .flatten()
     }
 
+    /// Runs `f` with the whole agent state borrowed (for the few steps that
+    /// need more than a [`Scope`]: ending and starting transactions, the
+    /// connected application's identity). `None` as for [`Ctx::with`].
+    pub(crate) fn agent<R>(&self, f: impl FnOnce(&mut Agent) -> R) -> Option<R> {
+        self.cell.with(|a| a.as_mut().map(f)).flatten()
+    }
+
     /// Runs `f` on the open transaction with the current time.
     pub fn with_txn<R>(&self, f: impl FnOnce(&mut Transaction, Ticks) -> R) -> Option<R> {
         self.with(|s| {
@@ -103,12 +110,6 @@ impl Ctx<'_> {
             call.backtrace = Some(crate::zend::frames::current_stack(300));
         }
         self.with_txn(|t, _| t.leave_datastore(now, call));
-    }
-
-    /// The current time on the transaction's clock, when one is open: the
-    /// start of a call measured between two hooks.
-    pub fn now(&self) -> Option<Ticks> {
-        self.with_txn(|_, now| now)
     }
 
     /// Records a datastore call that began at `start` and ends now, measured

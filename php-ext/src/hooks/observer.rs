@@ -29,7 +29,7 @@
 //! closure reused the memory).
 
 use crate::clock;
-use crate::hooks::{errors, user};
+use crate::hooks::{callbacks, errors, user};
 use crate::naming::FileNamer;
 use crate::request::AGENT;
 use crate::zend::ffi;
@@ -159,8 +159,12 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
         let observe = custom || OBSERVE_ALL.load(Ordering::Relaxed);
         // A library hook (a framework's router, Predis, Guzzle) takes the
         // function; `name.functions` and custom tracers do not apply to it.
-        if let Some(hook) = user::find(&lname) {
-            return user::handlers(func, hook, observe);
+        if let Some((lib, hook)) = user::find(&lname) {
+            return user::handlers(func, lib, hook, observe);
+        }
+        // A callback a library hooked in this request (a WordPress hook's).
+        if let Some((lib, hook)) = callbacks::find(func) {
+            return user::handlers(func, lib, hook, observe);
         }
         let closure = flags & ffi::ZEND_ACC_CLOSURE != 0;
         let tsc = clock::tsc_source();

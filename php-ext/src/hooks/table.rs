@@ -19,10 +19,15 @@
 //!   gets begin/end handlers that run the hook (`hooks::user`);
 //! * a **file** target (a path suffix) runs its hook once per request,
 //!   when code of a matching file first runs: how frameworks are detected.
+//!
+//! A framework's module declares a [`FrameworkLibrary`] instead, listed in
+//! [`FRAMEWORKS`]: its file rows detect the framework (the first framework
+//! detected in a request wins, unless `newrelic.framework` forces one), and
+//! its other rows run only in requests of that framework (`hooks::framework`).
 
 use super::call::Call;
 use super::context::Ctx;
-use seraph_txn::Ticks;
+use seraph_txn::{Framework, Ticks};
 
 /// What a library hooks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +47,10 @@ pub enum Target {
     /// its row runs once per request, when the file's own code or the first
     /// of its functions runs (how frameworks are detected).
     File(&'static str),
+    /// A callback another hook registers at run time
+    /// (`Ctx::hook_callback`); the text says what it is. Such rows are not
+    /// listed in a library's table.
+    Callback(&'static str),
 }
 
 /// What a hook's `before` step hands to its `after` step.
@@ -90,6 +99,9 @@ pub struct Hook {
     pub segment: Segment,
     /// For `Class` targets: lower-case methods left alone.
     pub except: &'static [&'static str],
+    /// For file rows of a framework's table: whether the file detects the
+    /// framework (true unless [`Hook::no_detect`]).
+    pub detects: bool,
 }
 
 impl Hook {
@@ -103,12 +115,20 @@ impl Hook {
             metric: None,
             segment: Segment::Own,
             except: &[],
+            detects: true,
         }
     }
 
     /// For a `Class` target: methods (lower-case) not to hook.
     pub const fn except(mut self, methods: &'static [&'static str]) -> Hook {
         self.except = methods;
+        self
+    }
+
+    /// A file row of a framework's table that does not detect the framework
+    /// (it only reads something once the framework is known).
+    pub const fn no_detect(mut self) -> Hook {
+        self.detects = false;
         self
     }
 
@@ -152,6 +172,20 @@ pub struct Library {
     pub hooks: &'static [Hook],
 }
 
+/// A framework's instrumentation: its rows, gated to requests of that
+/// framework, and what runs once when a request is found (or forced) to
+/// use it.
+#[derive(Debug)]
+pub struct FrameworkLibrary {
+    /// The framework.
+    pub framework: Framework,
+    /// Its rows: file rows detect it, the others run only in its requests.
+    pub library: Library,
+    /// Runs when the request is found to use the framework (a first name,
+    /// a package).
+    pub on_detect: Option<fn(&Ctx<'_>)>,
+}
+
 /// Every instrumented library. One line per library.
 pub static LIBRARIES: &[&Library] = &[
     &crate::libs::pdo::LIBRARY,
@@ -169,13 +203,35 @@ pub static LIBRARIES: &[&Library] = &[
     &crate::libs::guzzle::LIBRARY,
     &crate::libs::amqplib::LIBRARY,
     &crate::libs::pcntl::LIBRARY,
+    &crate::libs::monolog::LIBRARY,
+    &crate::libs::composer::LIBRARY,
 ];
 
-/// Every row of every library, with its library.
+/// Every instrumented framework. One line per framework.
+pub static FRAMEWORKS: &[&FrameworkLibrary] = &[
+    &crate::libs::wordpress::FRAMEWORK,
+    &crate::libs::laravel::FRAMEWORK,
+    &crate::libs::symfony::FRAMEWORK,
+    &crate::libs::slim::FRAMEWORK,
+    &crate::libs::mediawiki::FRAMEWORK,
+    &crate::libs::drupal::FRAMEWORK,
+];
+
+/// Every row of every library and framework, with its library.
 pub fn rows() -> impl Iterator<Item = (&'static Library, &'static Hook)> {
     LIBRARIES
         .iter()
-        .flat_map(|lib| lib.hooks.iter().map(move |h| (*lib, h)))
+        .copied()
+        .chain(FRAMEWORKS.iter().map(|f| &f.library))
+        .flat_map(|lib| lib.hooks.iter().map(move |h| (lib, h)))
+}
+
+/// The framework a library instruments, if it is a framework's.
+pub fn framework_of(lib: &'static Library) -> Option<&'static FrameworkLibrary> {
+    FRAMEWORKS
+        .iter()
+        .copied()
+        .find(|f| std::ptr::eq(&f.library, lib))
 }
 
 /// What is wrong with a set of rows: a target that is not lower-case, a
@@ -191,6 +247,10 @@ pub fn problems<'a>(rows: impl Iterator<Item = (&'a Library, &'a Hook)>) -> Vec<
             Target::Method(c, m) => format!("{c}::{m}"),
             Target::Class(c) => format!("class:{c}"),
             Target::File(p) => format!("file:{p}"),
+            Target::Callback(c) => {
+                out.push(format!("{}: callback row {c} in the table", lib.name));
+                continue;
+            }
         };
         if !matches!(h.target, Target::File(_)) {
             if key != key.to_ascii_lowercase() {

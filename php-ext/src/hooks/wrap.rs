@@ -38,7 +38,7 @@ fn find(target: Target) -> *mut ffi::zend_function {
     let (cls, name) = match target {
         Target::Function(f) => (None, f),
         Target::Method(c, m) => (Some(c), m),
-        Target::Class(_) | Target::File(_) => return std::ptr::null_mut(),
+        Target::Class(_) | Target::File(_) | Target::Callback(_) => return std::ptr::null_mut(),
     };
     let (cp, cl) = cls.map_or((std::ptr::null(), 0), |c| (c.as_ptr().cast(), c.len()));
     // SAFETY: lookup by name in the engine's tables; the result is checked

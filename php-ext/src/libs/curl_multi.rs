@@ -146,7 +146,7 @@ fn after_add(call: &Call, ctx: &Ctx<'_>, _: Before) {
     }
     let mut member = Member {
         handle: ch.handle(),
-        obj: ch.as_ptr(),
+        obj: ch.raw(),
         started: None,
     };
     let running = ctx

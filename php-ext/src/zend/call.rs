@@ -10,31 +10,7 @@
 use super::ffi;
 use super::zval::{read, Val};
 
-/// A PHP object the instrumentation may call methods on: one PHP handed
-/// to a hook (an argument, `$this`, a return value) or a call returned.
-/// Valid while the hook that got it runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Obj(*mut ffi::zend_object);
-
-impl Obj {
-    /// # Safety
-    /// `p` must be null or a live object that stays alive while the hook
-    /// that holds the `Obj` runs.
-    pub unsafe fn from_raw(p: *mut ffi::zend_object) -> Option<Obj> {
-        (!p.is_null()).then_some(Obj(p))
-    }
-
-    /// The raw pointer.
-    pub fn as_ptr(self) -> *mut ffi::zend_object {
-        self.0
-    }
-
-    /// The object's handle: a key for per-object state.
-    pub fn handle(self) -> u32 {
-        // SAFETY: live by the constructor's contract.
-        unsafe { (*self.0).handle }
-    }
-}
+pub use super::objects::Obj;
 
 /// An argument for a call.
 #[derive(Clone, Copy, Debug)]
@@ -121,7 +97,7 @@ unsafe fn init_zval(z: *mut ffi::zval, arg: &Arg<'_>) {
             Arg::Null => ffi::seraph_zval_null(z),
             Arg::Zval(p) if !p.is_null() => ffi::seraph_zval_copy(z, p),
             Arg::Zval(_) => ffi::seraph_zval_null(z),
-            Arg::Object(o) => ffi::seraph_zval_obj(z, o.as_ptr()),
+            Arg::Object(o) => ffi::seraph_zval_obj(z, o.raw()),
             Arg::Double(d) => ffi::seraph_zval_double(z, d),
             Arg::StrList(items) => {
                 let ptrs: Vec<*const libc::c_char> =
@@ -180,9 +156,13 @@ impl Value {
 
 impl Drop for Value {
     fn drop(&mut self) {
-        // SAFETY: releases the zval we own (a destructor may run; it runs
-        // inside PHP's own frames, no Rust borrow is held by this type).
-        unsafe { ffi::seraph_zval_dtor(&mut self.0) };
+        let zv = &mut self.0 as *mut ffi::zval;
+        // Releasing may run a destructor (PHP code): under zend_try, a
+        // bailout left pending for the entry point to re-raise.
+        super::try_call(|| {
+            // SAFETY: releases the zval we own; it is left UNDEF.
+            unsafe { ffi::seraph_zval_dtor(zv) }
+        });
     }
 }
 
@@ -222,7 +202,7 @@ pub fn method(obj: Obj, name: &str, args: &[Arg<'_>]) -> Result<Value, CallError
         // zvals.
         let rc = unsafe {
             ffi::seraph_call_method(
-                obj.as_ptr(),
+                obj.raw(),
                 name.as_ptr().cast(),
                 name.len(),
                 &mut ret,
@@ -294,7 +274,7 @@ impl Drop for Silenced {
 /// Whether `obj` is an instance of the (lower-case) class.
 pub fn instance_of(obj: Obj, class_lc: &str) -> bool {
     // SAFETY: a live object.
-    unsafe { ffi::seraph_instanceof(obj.as_ptr(), class_lc.as_ptr().cast(), class_lc.len()) != 0 }
+    unsafe { ffi::seraph_instanceof(obj.raw(), class_lc.as_ptr().cast(), class_lc.len()) != 0 }
 }
 
 /// A public property of an object, read without `__get` or notices.
@@ -306,7 +286,7 @@ pub unsafe fn property<'a>(obj: Obj, name: &str) -> Val<'a> {
     // SAFETY: a live object; the caller's contract covers the borrow.
     unsafe {
         read(ffi::seraph_object_prop(
-            obj.as_ptr(),
+            obj.raw(),
             name.as_ptr().cast(),
             name.len(),
         ))
@@ -335,7 +315,7 @@ pub fn property_string(obj: Obj, name: &str) -> Option<String> {
     // SAFETY: a live object; the property is copied at once.
     unsafe {
         read(ffi::seraph_object_prop(
-            obj.as_ptr(),
+            obj.raw(),
             name.as_ptr().cast(),
             name.len(),
         ))

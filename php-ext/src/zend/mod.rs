@@ -35,6 +35,7 @@ pub mod guard;
 pub mod ini;
 pub mod module;
 pub mod nts;
+pub mod objects;
 pub mod zval;
 
 use std::ffi::c_void;

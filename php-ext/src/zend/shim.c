@@ -335,40 +335,6 @@ int seraph_class_methods(const char *cls, size_t len, seraph_method_cb cb, void 
 	return 1;
 }
 
-int seraph_call_method(zend_object *obj, const char *name, size_t len, zval *retval, uint32_t argc, zval *argv)
-{
-	volatile int result = -1;
-	zval fname, zobj;
-	ZVAL_UNDEF(retval);
-	if (seraph_pending_bailout) {
-		return 1;
-	}
-	if (EG(exception)) {
-		return 2;
-	}
-	if (!obj) {
-		return -1;
-	}
-	ZVAL_STRINGL(&fname, name, len);
-	ZVAL_OBJ(&zobj, obj);
-	zend_try {
-		int rc = call_user_function(NULL, &zobj, &fname, retval, argc, argv);
-		result = rc == SUCCESS ? 0 : -1;
-		if (EG(exception)) {
-			zend_clear_exception();
-			result = -1;
-		}
-	}
-	zend_catch { result = 1; seraph_pending_bailout = 1; }
-	zend_end_try();
-	if (result == -1) {
-		zval_ptr_dtor(retval);
-		ZVAL_UNDEF(retval);
-	}
-	zval_ptr_dtor(&fname);
-	return result;
-}
-
 int seraph_call_function_quiet(const char *name, size_t len, zval *retval, uint32_t argc, zval *argv)
 {
 	volatile int result = -1;
@@ -479,15 +445,6 @@ zval *seraph_object_prop(zend_object *obj, const char *name, size_t len)
 	return Z_TYPE_P(zv) == IS_UNDEF ? NULL : zv;
 }
 
-int seraph_instanceof(zend_object *obj, const char *cls, size_t len)
-{
-	zend_class_entry *ce;
-	if (!obj || !obj->ce) {
-		return 0;
-	}
-	ce = zend_hash_str_find_ptr(EG(class_table), cls, len);
-	return ce && instanceof_function(obj->ce, ce);
-}
 
 void seraph_modules_each(seraph_module_cb cb, void *ctx)
 {

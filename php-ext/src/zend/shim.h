@@ -166,8 +166,8 @@ int seraph_class_methods(const char *cls, size_t len, seraph_method_cb cb, void 
  * or threw (the exception is cleared: the application never sees it); 1
  * after a bailout (see seraph_take_bailout); 2, calling nothing, while an
  * exception is already in flight. retval/out must be released with
- * seraph_zval_dtor. */
-int seraph_call_method(zend_object *obj, const char *name, size_t len, zval *retval, uint32_t argc, zval *argv);
+ * seraph_zval_dtor. Methods are called with seraph_call_method
+ * (objects.h). */
 int seraph_call_function_quiet(const char *name, size_t len, zval *retval, uint32_t argc, zval *argv);
 /* new cls(...argv); the class is autoloaded if needed. */
 int seraph_new_object(const char *cls, size_t len, zval *out, uint32_t argc, zval *argv);
@@ -192,8 +192,6 @@ void seraph_zval_obj(zval *out, zend_object *obj);
  * borrowed, NULL when absent. */
 zval *seraph_object_prop(zend_object *obj, const char *name, size_t len);
 
-/* Whether obj is an instance of the (lower-case) class. */
-int seraph_instanceof(zend_object *obj, const char *cls, size_t len);
 
 /* php_printf("%s", s) for INI displayers. */
 void seraph_print(const char *s, size_t len);
