@@ -13,6 +13,13 @@
 //! extension talking to `php-ext/benches/fake_daemon.py` so transactions
 //! really run and are sent. Prints the median µs per call, the ratio and
 //! the difference, and the CPU model.
+//!
+//! `-- instructions` counts instead (valgrind's callgrind, machine load
+//! does not matter): each kind of call alone, 1 000 and 3 000 calls, with
+//! and without the extension; the extension's instructions per call are
+//! the difference of the differences divided by 2 000, so start-up and
+//! per-request costs cancel while the transaction's end-of-request work
+//! per segment counts.
 
 use seraph_e2e::services;
 use std::path::{Path, PathBuf};
@@ -55,6 +62,28 @@ impl Drop for Daemon {
     }
 }
 
+/// Instructions callgrind counted for one run (`Collected : N`).
+fn instructions(env: &[(String, String)], agent: Option<&[String]>, only: &str, calls: u32) -> u64 {
+    let script = root().join("php-ext/benches/datastores.php");
+    let mut cmd = Command::new("valgrind");
+    cmd.args(["--tool=callgrind", "--callgrind-out-file=/dev/null", "php"]);
+    if let Some(args) = agent {
+        cmd.args(args);
+    }
+    let out = cmd
+        .arg(&script)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("BENCH_ONLY", only)
+        .env("BENCH_CALLS", calls.to_string())
+        .output()
+        .expect("run valgrind (apt-get install valgrind)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    err.lines()
+        .find_map(|l| l.split("Collected :").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no instruction count from callgrind: {err}"))
+}
+
 fn run_php(env: &[(String, String)], agent: Option<&[String]>) -> (f64, f64) {
     let script = root().join("php-ext/benches/datastores.php");
     let mut cmd = Command::new("php");
@@ -86,6 +115,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(11);
+    let count_instructions = std::env::args().any(|a| a == "instructions");
     let so = root().join("target/release/libnewrelic_php.so");
     assert!(
         so.exists(),
@@ -123,6 +153,31 @@ fn main() {
     .flat_map(|s| ["-d".to_owned(), s])
     .collect();
 
+    if count_instructions {
+        println!("CPU: {}", cpu_model());
+        println!("instructions per call (callgrind):");
+        println!(
+            "{:<28} {:>10} {:>10} {:>9}",
+            "call", "without", "with", "added"
+        );
+        for (name, only) in [
+            ("mysqli_query('SELECT 1')", "mysqli"),
+            ("Redis::get", "redis"),
+        ] {
+            let per_call = |agent: Option<&[String]>| {
+                let a = instructions(&env, agent, only, 1000);
+                let b = instructions(&env, agent, only, 3000);
+                b.saturating_sub(a) as f64 / 2000.0
+            };
+            let (without, with) = (per_call(None), per_call(Some(&agent)));
+            println!(
+                "{name:<28} {without:>10.0} {with:>10.0} {:>9.0}",
+                with - without
+            );
+        }
+        drop(daemon);
+        return;
+    }
     let (mut m0, mut r0, mut m1, mut r1) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         let (m, r) = run_php(&env, None);

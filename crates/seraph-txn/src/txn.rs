@@ -94,6 +94,17 @@ pub struct DatastoreCall {
 }
 
 impl DatastoreCall {
+    /// Sets the instance fields from a normalized instance, moving its
+    /// strings (the hot-path form of [`DatastoreCall::with_instance`]).
+    pub fn with_owned_instance(mut self, instance: Option<crate::DatastoreInstance>) -> Self {
+        if let Some(i) = instance {
+            self.host = Some(i.host);
+            self.port_path_or_id = Some(i.port_path_or_id);
+            self.database_name = Some(i.database_name);
+        }
+        self
+    }
+
     /// Sets the instance fields (host, port, database) from a normalized
     /// instance.
     pub fn with_instance(mut self, instance: Option<&crate::DatastoreInstance>) -> Self {
@@ -253,8 +264,29 @@ pub struct Transaction {
     pub(crate) queue_start_us: Option<u64>,
     pub(crate) extra_allocated: u64,
     pub(crate) cpu_sample: Option<(f64, u32)>,
+    /// A buffer for metric names only looked up (rollups), reused so a
+    /// datastore call allocates no name it does not keep.
+    pub(crate) scratch: String,
     /// Framework, log and package data (`library.rs`).
     pub(crate) lib: crate::library::LibraryData,
+}
+
+/// The parts joined, allocated once: metric names are built for every
+/// datastore and external call, and `format!` costs several times more.
+fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
+/// `buf` becomes the parts joined (its allocation reused).
+fn concat_into(buf: &mut String, parts: &[&str]) {
+    buf.clear();
+    for p in parts {
+        buf.push_str(p);
+    }
 }
 
 /// `REQUEST_URI` without `?query`, `#fragment` or `;params`.
@@ -404,6 +436,7 @@ impl Transaction {
             queue_start_us: None,
             extra_allocated: 0,
             cpu_sample: None,
+            scratch: String::new(),
             lib: Default::default(),
             cfg,
             connect,
@@ -616,10 +649,12 @@ impl Transaction {
         }
         let popped = self.rec.pop(now);
         let dur_us = popped.map_or(0, |i| self.node_dur_us(i));
+        // The call's strings are moved, not copied: this runs for every
+        // datastore call.
         let product = if ds.product.is_empty() {
             "Unknown".to_owned()
         } else {
-            ds.product.clone()
+            std::mem::take(&mut ds.product)
         };
         let (parsed_op, parsed_table) = match (&ds.sql, &ds.operation, &ds.collection) {
             (Some(q), None, _) | (Some(q), _, None) => {
@@ -628,24 +663,25 @@ impl Transaction {
             }
             _ => (None, None),
         };
-        let collection = ds.collection.clone().or(parsed_table);
+        let collection = ds.collection.take().or(parsed_table);
         let operation = ds
             .operation
-            .clone()
+            .take()
             .or(parsed_op.filter(|op| op != "other"))
             .unwrap_or_else(|| "other".to_owned());
 
         self.metrics.add("Datastore/all", false, true, dur_us);
-        self.metrics
-            .add(&format!("Datastore/{product}/all"), false, true, dur_us);
+        let mut name = std::mem::take(&mut self.scratch);
+        concat_into(&mut name, &["Datastore/", &product, "/all"]);
+        self.metrics.add(&name, false, true, dur_us);
         if !self.datastore_products.contains(&product) {
             self.datastore_products.push(product.clone());
         }
-        let operation_metric = format!("Datastore/operation/{product}/{operation}");
+        let operation_metric = concat(&["Datastore/operation/", &product, "/", &operation]);
         let scoped = match &collection {
             Some(c) => {
                 self.metrics.add(&operation_metric, false, false, dur_us);
-                format!("Datastore/statement/{product}/{c}/{operation}")
+                concat(&["Datastore/statement/", &product, "/", c, "/", &operation])
             }
             None => operation_metric,
         };
@@ -657,24 +693,24 @@ impl Transaction {
         };
         let instance = self.cfg.instance_reporting_enabled && ds.host.is_some();
         if instance {
-            let host = ds.host.clone().unwrap_or_default();
+            let host = ds.host.take().unwrap_or_default();
             let port = ds
                 .port_path_or_id
-                .clone()
+                .take()
                 .unwrap_or_else(|| "unknown".into());
-            self.metrics.add(
-                &format!("Datastore/instance/{product}/{host}/{port}"),
-                false,
-                false,
-                dur_us,
+            concat_into(
+                &mut name,
+                &["Datastore/instance/", &product, "/", &host, "/", &port],
             );
+            self.metrics.add(&name, false, false, dur_us);
             if self.cfg.database_name_reporting_enabled {
                 seg.database_name =
-                    Some(ds.database_name.clone().unwrap_or_else(|| "unknown".into()));
+                    Some(ds.database_name.take().unwrap_or_else(|| "unknown".into()));
             }
             seg.host = Some(host);
             seg.port_path_or_id = Some(port);
         }
+        self.scratch = name;
         if self.backtrace_worthy(dur_us) {
             seg.backtrace = ds.backtrace.as_deref().map(json::string_array);
         }
@@ -777,7 +813,7 @@ impl Transaction {
         let popped = self.rec.pop(now);
         let dur_us = popped.map_or(0, |i| self.node_dur_us(i));
         let host = url_host(&ext.url).unwrap_or("<unknown>").to_owned();
-        let name = format!("External/{host}/all");
+        let name = concat(&["External/", &host, "/all"]);
         self.metrics.add("External/all", false, true, dur_us);
         self.metrics.add(&name, true, false, dur_us);
         if let Some(i) = popped {

@@ -17,7 +17,7 @@ use super::table::{self, Before, Hook, Target};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
 use crate::zend::nts::NtsCell;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// A wrapped function: its original handler and its row.
 #[derive(Clone, Copy)]
@@ -28,7 +28,8 @@ struct Slot {
 
 /// Wrapped functions by `zend_function` address. Internal functions live
 /// as long as the process, so the addresses never go stale.
-static SLOTS: NtsCell<Option<HashMap<usize, Slot>>> = NtsCell::new(None);
+/// (Fast hash: looked up on every wrapped call.)
+static SLOTS: NtsCell<Option<FxHashMap<usize, Slot>>> = NtsCell::new(None);
 
 /// `Class` targets already expanded into their methods.
 static EXPANDED: NtsCell<Option<Vec<&'static str>>> = NtsCell::new(None);
@@ -135,7 +136,7 @@ fn wrap(f: *mut ffi::zend_function, hook: &'static Hook) {
             }
             let added = SLOTS
                 .with(|s| {
-                    let s = s.get_or_insert_with(HashMap::new);
+                    let s = s.get_or_insert_with(FxHashMap::default);
                     if s.contains_key(&(f as usize)) {
                         return false;
                     }

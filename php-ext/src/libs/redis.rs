@@ -21,9 +21,9 @@
 use crate::hooks::call::Call;
 use crate::hooks::context::Ctx;
 use crate::hooks::table::{Before, Hook, Library, Target};
+use rustc_hash::FxHashMap;
 use seraph_txn::instance::{self, DatastoreInstance};
 use seraph_txn::DatastoreCall;
-use std::collections::HashMap;
 
 /// Methods that talk to no server, or that New Relic's agent leaves out.
 const NOT_COMMANDS: &[&str] = &[
@@ -95,7 +95,7 @@ pub static LIBRARY: Library = Library {
 
 /// Instances by `Redis` object handle.
 #[derive(Default)]
-struct Instances(HashMap<u32, DatastoreInstance>);
+struct Instances(FxHashMap<u32, DatastoreInstance>);
 
 fn start(_: &Call, ctx: &Ctx<'_>) -> Before {
     Before {
@@ -143,7 +143,7 @@ fn end(call: &Call, ctx: &Ctx<'_>, before: Before, instance: Option<DatastoreIns
             operation: Some(call.method_name()),
             ..DatastoreCall::default()
         }
-        .with_instance(instance.as_ref()),
+        .with_owned_instance(instance),
     );
 }
 
