@@ -603,6 +603,10 @@ fn txn_config(s: &AgentSettings, is_cli: bool) -> TxnConfig {
             context_data_enabled: s.frameworks.log_context_data,
             context_data_include: s.frameworks.log_context_include.clone(),
             context_data_exclude: s.frameworks.log_context_exclude.clone(),
+            forwarding_labels: seraph_txn::logs::forwarding_labels(
+                &s.labels,
+                &s.frameworks.log_labels_exclude,
+            ),
         },
         expensive_node_min_ns: nanos(s.expensive_node_min),
         php_version: globals::php_version().to_owned(),

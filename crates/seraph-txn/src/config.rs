@@ -126,6 +126,9 @@ pub struct ApplicationLoggingConfig {
     pub context_data_include: Vec<String>,
     /// `forwarding.context_data.exclude` patterns.
     pub context_data_exclude: Vec<String>,
+    /// `newrelic.labels` less `forwarding.labels.exclude`, sent with log
+    /// events when `labels_enabled` (see `logs::forwarding_labels`).
+    pub forwarding_labels: Vec<(String, String)>,
 }
 
 impl Default for ApplicationLoggingConfig {
@@ -141,6 +144,7 @@ impl Default for ApplicationLoggingConfig {
             context_data_enabled: false,
             context_data_include: Vec::new(),
             context_data_exclude: Vec::new(),
+            forwarding_labels: Vec::new(),
         }
     }
 }

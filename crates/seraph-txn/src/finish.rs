@@ -191,7 +191,7 @@ impl Transaction {
             span_events,
             log_events,
             php_packages,
-            log_forwarding_labels: Some("[]".to_owned()),
+            log_forwarding_labels: Some(self.log_labels_json()),
         })
     }
 

@@ -66,6 +66,27 @@ pub fn level_rank(level: &str) -> Option<u8> {
         .map(|i| i as u8)
 }
 
+/// The labels log events carry (`newrelic.labels`, `type:value;…`, both
+/// sides trimmed, empty ones skipped) less those whose type
+/// `forwarding.labels.exclude` names (comma-separated, whole names,
+/// case-insensitive).
+pub fn forwarding_labels(labels: &str, exclude: &str) -> Vec<(String, String)> {
+    let excluded: Vec<&str> = exclude
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    labels
+        .split(';')
+        .filter_map(|pair| {
+            let (t, v) = pair.split_once(':')?;
+            let (t, v) = (t.trim(), v.trim());
+            (!t.is_empty() && !v.is_empty()).then(|| (t.to_owned(), v.to_owned()))
+        })
+        .filter(|(t, _)| !excluded.iter().any(|e| e.eq_ignore_ascii_case(t)))
+        .collect()
+}
+
 /// Whether a context key passes the include/exclude lists: with an
 /// include list only included keys pass; an exclude pattern removes a key
 /// unless a more specific include pattern names it. A pattern ending in
@@ -228,6 +249,28 @@ impl Transaction {
         out
     }
 
+    /// The frame's `log_forwarding_labels`: the labels to send with log
+    /// events when forwarding and labels are on, else `[]`.
+    pub(crate) fn log_labels_json(&self) -> String {
+        let lg = &self.cfg.application_logging;
+        let on = self.log_forwarding_enabled()
+            && lg.labels_enabled
+            && lg.forwarding_max_samples_stored > 0;
+        let mut out = String::from("[");
+        if on {
+            for (i, (t, v)) in lg.forwarding_labels.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let mut o = json::Obj::begin(&mut out);
+                o.str("label_type", t).str("label_value", v);
+                o.end();
+            }
+        }
+        out.push(']');
+        out
+    }
+
     /// Log events kept so far (for tests and the extension's memory
     /// checks).
     pub fn log_events_kept(&self) -> usize {
@@ -270,6 +313,16 @@ mod tests {
         ));
         assert!(!context_key_allowed("A", &s(&["A"]), &s(&["A"])));
         assert!(!context_key_allowed("secret", &[], &s(&["sec*"])));
+    }
+
+    #[test]
+    fn labels_are_parsed_and_excluded_by_whole_type() {
+        let l = forwarding_labels(
+            "label1:value1; label2 : value2;label1A:value1A;bad;:x;y:",
+            " LABEL1 ,label2",
+        );
+        assert_eq!(l, [("label1A".to_owned(), "value1A".to_owned())]);
+        assert!(forwarding_labels("", "").is_empty());
     }
 
     #[test]

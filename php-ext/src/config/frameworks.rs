@@ -44,6 +44,8 @@ pub struct FrameworkSettings {
     pub log_context_include: Vec<String>,
     /// `…context_data.exclude` patterns.
     pub log_context_exclude: Vec<String>,
+    /// `newrelic.application_logging.forwarding.labels.exclude`, as given.
+    pub log_labels_exclude: String,
     /// `newrelic.vulnerability_management.package_detection.enabled`.
     pub package_detection: bool,
     /// `newrelic.vulnerability_management.composer_api.enabled`.
@@ -63,6 +65,7 @@ impl Default for FrameworkSettings {
             log_context_data: false,
             log_context_include: Vec::new(),
             log_context_exclude: Vec::new(),
+            log_labels_exclude: String::new(),
             package_detection: true,
             composer_api: true,
         }
@@ -108,6 +111,7 @@ impl FrameworkSettings {
             log_context_exclude: patterns(
                 &r.s("newrelic.application_logging.forwarding.context_data.exclude"),
             ),
+            log_labels_exclude: r.s("newrelic.application_logging.forwarding.labels.exclude"),
             package_detection: r
                 .bool("newrelic.vulnerability_management.package_detection.enabled"),
             composer_api: r.bool("newrelic.vulnerability_management.composer_api.enabled"),

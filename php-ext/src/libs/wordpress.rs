@@ -240,7 +240,8 @@ fn add_filter(call: &Call, ctx: &Ctx<'_>) -> Before {
 }
 
 /// The plugin and theme directories, from WordPress's constants (read once
-/// per request), then the conventional layout.
+/// per request once WordPress has defined them), then the conventional
+/// layout.
 fn plugin_prefixes(ctx: &Ctx<'_>) -> Vec<String> {
     if let Some(p) = ctx
         .with(|s| s.state::<WpState>().prefixes.clone())
@@ -250,7 +251,11 @@ fn plugin_prefixes(ctx: &Ctx<'_>) -> Vec<String> {
     }
     let mut p = Vec::new();
     let content = objects::constant_string("WP_CONTENT_DIR");
-    if let Some(d) = objects::constant_string("WP_PLUGIN_DIR") {
+    let plugin_dir = objects::constant_string("WP_PLUGIN_DIR");
+    // WordPress defines WP_PLUGIN_DIR after its core filters are added:
+    // the list is kept for the request only once it is known.
+    let complete = plugin_dir.is_some();
+    if let Some(d) = plugin_dir {
         p.push(d);
     }
     if let Some(c) = &content {
@@ -263,7 +268,9 @@ fn plugin_prefixes(ctx: &Ctx<'_>) -> Vec<String> {
         .into_iter()
         .map(|d| format!("{}/", d.trim_end_matches('/')))
         .collect();
-    ctx.with(|s| s.state::<WpState>().prefixes = Some(p.clone()));
+    if complete {
+        ctx.with(|s| s.state::<WpState>().prefixes = Some(p.clone()));
+    }
     p
 }
 

@@ -30,7 +30,7 @@ app.INFO: order placed
         "trace.id": "??",
         "span.id": "??",
         "entity.guid": "??",
-        "entity.name": "tests/integration/logging/monolog2__FILE__",
+        "entity.name": "??",
         "hostname": "__HOST__",
         "timestamp": "??",
         "attributes": {

@@ -39,7 +39,7 @@ Supportability/Logging/Forwarding/PHP/enabled, 1
         "trace.id": "??",
         "span.id": "??",
         "entity.guid": "??",
-        "entity.name": "tests/integration/logging/monolog2__FILE__",
+        "entity.name": "??",
         "hostname": "__HOST__",
         "timestamp": "??"
       },
@@ -49,7 +49,7 @@ Supportability/Logging/Forwarding/PHP/enabled, 1
         "trace.id": "??",
         "span.id": "??",
         "entity.guid": "??",
-        "entity.name": "tests/integration/logging/monolog2__FILE__",
+        "entity.name": "??",
         "hostname": "__HOST__",
         "timestamp": "??"
       }

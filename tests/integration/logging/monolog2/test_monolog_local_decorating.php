@@ -14,7 +14,7 @@ newrelic.application_logging.forwarding.enabled = 0
 */
 
 /*EXPECT_REGEX
-^app\.WARNING: decorated \{"NR-LINKING":"NR-LINKING\|[^|]*\|[^|]+\|[0-9a-f]+\|[0-9a-f]+\|tests%2Fintegration%2Flogging%2Fmonolog2%2Ftest_monolog_local_decorating\.php\|"\}
+^app\.WARNING: decorated \{"NR-LINKING":"NR-LINKING\|[^|]*\|[^|]+\|[0-9a-f]+\|[0-9a-f]+\|[^|]*test_monolog_local_decorating\.php\|"\}
 */
 
 /*EXPECT_METRICS_EXIST

@@ -32,7 +32,7 @@ Logging/Forwarding/Dropped, 3
         "trace.id": "??",
         "span.id": "??",
         "entity.guid": "??",
-        "entity.name": "tests/integration/logging/monolog2__FILE__",
+        "entity.name": "??",
         "hostname": "__HOST__",
         "timestamp": "??"
       },
@@ -42,7 +42,7 @@ Logging/Forwarding/Dropped, 3
         "trace.id": "??",
         "span.id": "??",
         "entity.guid": "??",
-        "entity.name": "tests/integration/logging/monolog2__FILE__",
+        "entity.name": "??",
         "hostname": "__HOST__",
         "timestamp": "??"
       }
