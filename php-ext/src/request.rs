@@ -45,6 +45,9 @@ pub struct RequestState {
     /// Request parameters go to traces and errors (`newrelic.capture_params`,
     /// or `newrelic_capture_params()` during the request).
     pub capture_params: bool,
+    /// The instrumentation itself is calling PHP (an `EXPLAIN` on a second
+    /// connection): hooked calls run unobserved meanwhile.
+    pub quiet: bool,
 }
 
 /// A small xorshift generator, reseeded per process.
@@ -728,6 +731,7 @@ fn txn_config(s: &AgentSettings, is_cli: bool) -> TxnConfig {
             },
             slow_sql: s.tt_slow_sql,
             explain_threshold_ns: nanos(s.tt_explain_threshold),
+            explain_enabled: s.tt_explain_enabled,
             stack_trace_threshold_ns: nanos(s.tt_stack_trace_threshold),
         },
         error_collector: ErrorCollectorConfig {
@@ -736,8 +740,11 @@ fn txn_config(s: &AgentSettings, is_cli: bool) -> TxnConfig {
             ignore_exceptions: s.errors_ignore_exceptions.clone(),
             capture_events: s.error_events_enabled,
             allow_raw_exception_messages: s.allow_raw_exception_messages,
-            ..defaults.error_collector.clone()
+            record_database_errors: s.errors_record_database,
         },
+        instance_reporting_enabled: s.instance_reporting,
+        database_name_reporting_enabled: s.database_name_reporting,
+        message_segment_parameters_enabled: s.message_segment_parameters,
         custom_parameters_enabled: s.custom_parameters_enabled,
         high_security: s.high_security,
         lasp: !s.security_policies_token.is_empty(),

@@ -346,3 +346,62 @@ fn a_burst_of_100_000_log_records_is_bounded_and_memory_stays_flat() {
         1.0
     );
 }
+
+/// WordPress talks to MariaDB through mysqli: its front page's queries
+/// reach the collector per table and operation (scoped to the page's
+/// transaction), with the instance (127.0.0.1 reported as the machine's
+/// name, MariaDB's port, the `wordpress` database), datastore spans, and
+/// the call count on the transaction event.
+#[test]
+fn wordpress_shows_its_mysql_calls_per_table_and_operation() {
+    let wp = apps::wordpress::wordpress();
+    let m = monitor();
+    let db = seraph_e2e::services::mariadb();
+    let host = nix::unistd::gethostname()
+        .expect("hostname")
+        .to_string_lossy()
+        .into_owned();
+    let (status, body) = wp.web.get("/");
+    assert_eq!(status, 200, "{body}\n{}", wp.web.logs());
+    let instance = format!("Datastore/instance/MySQL/{host}/{}", db.port);
+    m.wait_until(wp.app, WAIT, "WordPress's MySQL metrics", |m| {
+        m.count(wp.app, "Datastore/statement/MySQL/wp_options/select") >= 1.0
+            && m.count(wp.app, "Datastore/statement/MySQL/wp_posts/select") >= 1.0
+            && m.count(wp.app, &instance) >= 1.0
+    });
+    let metrics = m.metrics(wp.app);
+    assert!(
+        metrics.keys().any(|(name, scope)| {
+            name == "Datastore/statement/MySQL/wp_posts/select"
+                && scope.starts_with("WebTransaction/Action/")
+        }),
+        "the statement metric is scoped to the page's transaction: {metrics:?}"
+    );
+    assert!(m.count(wp.app, "Datastore/MySQL/allWeb") >= 10.0);
+    assert!(m.count(wp.app, "Datastore/operation/MySQL/select") >= 10.0);
+
+    let events = m.events(wp.app, "analytic_event_data");
+    assert!(
+        events.iter().any(|e| e[0]["databaseCallCount"]
+            .as_f64()
+            .is_some_and(|n| n >= 10.0)
+            && e[0]["databaseDuration"].as_f64().is_some()),
+        "a page's transaction event counts its queries: {events:?}"
+    );
+    let spans = m.events(wp.app, "span_event_data");
+    let options = spans
+        .iter()
+        .find(|s| s[0]["name"] == "Datastore/statement/MySQL/wp_options/select")
+        .unwrap_or_else(|| panic!("no wp_options span: {spans:?}"));
+    assert_eq!(options[0]["category"], "datastore");
+    assert_eq!(options[0]["component"], "MySQL");
+    assert_eq!(options[2]["peer.hostname"], host.as_str());
+    assert_eq!(
+        options[2]["peer.address"],
+        format!("{host}:{}", db.port).as_str()
+    );
+    assert_eq!(options[2]["db.instance"], "wordpress");
+    assert!(options[2]["db.statement"]
+        .as_str()
+        .is_some_and(|s| s.contains("wp_options")));
+}

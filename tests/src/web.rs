@@ -148,8 +148,10 @@ impl WebServer {
             &dir.join("nginx-error.log"),
             Duration::from_secs(20),
         )?;
+        // php-fpm binds the socket file before it listens, so the file
+        // existing is not enough: wait until a connection is accepted.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while !sock.exists() {
+        while std::os::unix::net::UnixStream::connect(&sock).is_err() {
             if let Some(why) = process::exited(fpm_pid) {
                 return Err(format!("{why}\n{}", process::tail(&dir.join("fpm.out"))));
             }

@@ -47,6 +47,8 @@ pub struct TransactionTracerConfig {
     pub slow_sql: bool,
     /// `explain_threshold` in nanoseconds: slow-SQL candidates.
     pub explain_threshold_ns: u64,
+    /// `explain_enabled`: slow MySQL queries get an explain plan.
+    pub explain_enabled: bool,
     /// `stack_trace_threshold` in nanoseconds: datastore calls slower than
     /// this carry a backtrace.
     pub stack_trace_threshold_ns: u64,
@@ -63,6 +65,7 @@ impl Default for TransactionTracerConfig {
             record_sql: RecordSql::Obfuscated,
             slow_sql: true,
             explain_threshold_ns: 500_000_000,
+            explain_enabled: true,
             stack_trace_threshold_ns: 500_000_000,
         }
     }
@@ -193,6 +196,9 @@ pub struct TxnConfig {
     pub instance_reporting_enabled: bool,
     /// `newrelic.datastore_tracer.database_name_reporting.enabled`.
     pub database_name_reporting_enabled: bool,
+    /// `newrelic.message_tracer.segment_parameters.enabled`: message spans
+    /// carry their destination, system and server.
+    pub message_segment_parameters_enabled: bool,
     /// Attribute destination rules (by default everything but browser
     /// monitoring, whose attributes New Relic leaves off by default).
     pub attributes: AttributeFilter,
@@ -229,6 +235,7 @@ impl Default for TxnConfig {
             application_logging: ApplicationLoggingConfig::default(),
             instance_reporting_enabled: true,
             database_name_reporting_enabled: true,
+            message_segment_parameters_enabled: true,
             attributes: {
                 // browser_monitoring.attributes.enabled is off by default.
                 let mut f = AttributeFilter::new();

@@ -290,6 +290,7 @@ impl Transaction {
         // Rollups, made now because the background flag may have changed.
         m.duplicate("Datastore/all", &format!("Datastore/{suffix}"));
         m.duplicate("External/all", &format!("External/{suffix}"));
+        m.duplicate("MessageBroker/all", &format!("MessageBroker/{suffix}"));
         for p in &self.datastore_products {
             m.duplicate(
                 &format!("Datastore/{p}/all"),
@@ -789,6 +790,9 @@ impl Transaction {
                 if let Some(bt) = &d.backtrace {
                     p.raw("backtrace", bt);
                 }
+                if let Some(plan) = &d.explain_plan {
+                    p.raw("explain_plan", plan);
+                }
                 if let Some(q) = &d.sql {
                     p.str("sql", q);
                 }
@@ -797,9 +801,10 @@ impl Transaction {
                 }
             }
             Some(SegKind::External(x)) => {
-                p.str("uri", &x.uri)
-                    .str("library", &x.library)
-                    .str("procedure", &x.procedure);
+                p.str("uri", &x.uri).str("library", &x.library);
+                if !x.procedure.is_empty() {
+                    p.str("procedure", &x.procedure);
+                }
                 if let Some(st) = x.status {
                     p.u64("status", st.into());
                 }
@@ -895,6 +900,9 @@ impl Transaction {
             Some(SegKind::External(x)) => {
                 o.str("span.kind", "client").str("component", &x.library);
             }
+            Some(SegKind::Message(m)) => {
+                o.str("span.kind", m.action.span_kind());
+            }
             _ => {}
         }
         o.end();
@@ -951,11 +959,14 @@ impl Transaction {
                     a.str("db.statement", q);
                 }
             }
+            Some(SegKind::Message(m)) => m.write_span_attrs(&mut a),
             Some(SegKind::External(x)) => {
-                a.str("http.method", &x.procedure).str("http.url", &x.uri);
-                if let Some(st) = x.status {
-                    a.u64("http.statusCode", st.into());
+                if !x.procedure.is_empty() {
+                    a.str("http.method", &x.procedure);
                 }
+                a.str("http.url", &x.uri);
+                // New Relic sends 0 when the status is unknown.
+                a.u64("http.statusCode", x.status.unwrap_or(0).into());
             }
             _ => {}
         }

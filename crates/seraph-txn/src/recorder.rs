@@ -112,6 +112,8 @@ pub(crate) enum SegKind {
     Datastore(Box<DatastoreSeg>),
     /// An external (HTTP) call.
     External(Box<ExternalSeg>),
+    /// A message broker call (`message.rs`).
+    Message(Box<crate::message::MessageSeg>),
 }
 
 /// Datastore segment data, as the trace and span need it.
@@ -127,6 +129,8 @@ pub(crate) struct DatastoreSeg {
     pub sql_obfuscated: Option<String>,
     /// Backtrace JSON array.
     pub backtrace: Option<String>,
+    /// Explain plan JSON (`[[columns], [rows]]`).
+    pub explain_plan: Option<String>,
 }
 
 /// External segment data.

@@ -121,6 +121,7 @@ php_fn!(record_datastore_segment, args, ret, {
         port_path_or_id: Some(get("portPathOrId").unwrap_or_else(|| "unknown".to_owned())),
         database_name: Some(get("databaseName").unwrap_or_else(|| "unknown".to_owned())),
         backtrace: None,
+        explain_plan: None,
     };
     // The transaction may have ended (or another begun) in the callback.
     let Some((now, wants_backtrace)) = agent(|a| {

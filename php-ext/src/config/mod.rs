@@ -168,6 +168,8 @@ pub struct AgentSettings {
     pub tt_record_sql: RecordSql,
     /// Slow SQL threshold.
     pub tt_explain_threshold: Duration,
+    /// Slow MySQL queries get an explain plan.
+    pub tt_explain_enabled: bool,
     /// Datastore calls slower than this get a backtrace.
     pub tt_stack_trace_threshold: Duration,
     /// Segment limit for CLI transactions (0 = unlimited).
@@ -186,6 +188,15 @@ pub struct AgentSettings {
     pub errors_ignore_exceptions: Vec<String>,
     /// `newrelic_notice_error` beats PHP errors.
     pub errors_prioritize_api: bool,
+    /// Failed database queries are recorded as errors.
+    pub errors_record_database: bool,
+    /// Datastore calls report their server (`datastore_tracer.instance_reporting.enabled`).
+    pub instance_reporting: bool,
+    /// ... and their database name (`datastore_tracer.database_name_reporting.enabled`).
+    pub database_name_reporting: bool,
+    /// Message spans carry destination, system and server
+    /// (`message_tracer.segment_parameters.enabled`).
+    pub message_segment_parameters: bool,
     /// Error events.
     pub error_events_enabled: bool,
     /// Transaction events (`analytics_events.enabled` and `transaction_events.enabled`).
@@ -478,6 +489,7 @@ impl AgentSettings {
             tt_slow_sql: r.bool("newrelic.transaction_tracer.slow_sql"),
             tt_record_sql: record_sql,
             tt_explain_threshold: r.dur("newrelic.transaction_tracer.explain_threshold"),
+            tt_explain_enabled: r.bool("newrelic.transaction_tracer.explain_enabled"),
             tt_stack_trace_threshold: r.dur("newrelic.transaction_tracer.stack_trace_threshold"),
             tt_max_segments_cli: r.uint("newrelic.transaction_tracer.max_segments_cli"),
             tt_max_segments_web: r.uint("newrelic.transaction_tracer.max_segments_web"),
@@ -487,6 +499,12 @@ impl AgentSettings {
             errors_ignore_errors,
             errors_ignore_exceptions: r.list("newrelic.error_collector.ignore_exceptions"),
             errors_prioritize_api: r.bool("newrelic.error_collector.prioritize_api_errors"),
+            errors_record_database: r.bool("newrelic.error_collector.record_database_errors"),
+            instance_reporting: r.bool("newrelic.datastore_tracer.instance_reporting.enabled"),
+            database_name_reporting: r
+                .bool("newrelic.datastore_tracer.database_name_reporting.enabled"),
+            message_segment_parameters: r
+                .bool("newrelic.message_tracer.segment_parameters.enabled"),
             error_events_enabled: r.bool("newrelic.error_collector.capture_events"),
             txn_events_enabled: r.bool("newrelic.analytics_events.enabled")
                 && r.bool("newrelic.transaction_events.enabled"),

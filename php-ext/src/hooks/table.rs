@@ -11,6 +11,9 @@
 //!   mysqli, …) gets its handler swapped for a wrapper on the first
 //!   request, if the extension is loaded (`hooks::wrap`); a library whose
 //!   extension is absent costs nothing;
+//! * a **class** target (every method of an internal class, such as
+//!   `Redis`) is expanded on that first request into the class's methods
+//!   that no other row names;
 //! * a **user** target (PHP code: a framework's router, Predis, Guzzle) is
 //!   matched by name when the Zend observer first sees the function, and
 //!   gets begin/end handlers that run the hook (`hooks::user`);
@@ -34,6 +37,12 @@ pub enum Target {
     /// A method: lower-case class name (namespace included, no leading
     /// backslash) and lower-case method name.
     Method(&'static str, &'static str),
+    /// Every method an internal class declares (lower-case class name), but
+    /// those a `Method` row names (their own row applies) and those the
+    /// row's [`Hook::except`] lists: how phpredis's hundreds of commands
+    /// are one row. The hook tells the methods apart by
+    /// [`Call::method_name`].
+    Class(&'static str),
     /// A file whose path ends with this suffix (`/wp-includes/version.php`):
     /// its row runs once per request, when the file's own code or the first
     /// of its functions runs (how frameworks are detected).
@@ -88,6 +97,8 @@ pub struct Hook {
     pub metric: Option<&'static str>,
     /// For user functions: whose segment is recorded.
     pub segment: Segment,
+    /// For `Class` targets: lower-case methods left alone.
+    pub except: &'static [&'static str],
     /// For file rows of a framework's table: whether the file detects the
     /// framework (true unless [`Hook::no_detect`]).
     pub detects: bool,
@@ -103,8 +114,15 @@ impl Hook {
             on_file: None,
             metric: None,
             segment: Segment::Own,
+            except: &[],
             detects: true,
         }
+    }
+
+    /// For a `Class` target: methods (lower-case) not to hook.
+    pub const fn except(mut self, methods: &'static [&'static str]) -> Hook {
+        self.except = methods;
+        self
     }
 
     /// A file row of a framework's table that does not detect the framework
@@ -171,7 +189,19 @@ pub struct FrameworkLibrary {
 /// Every instrumented library. One line per library.
 pub static LIBRARIES: &[&Library] = &[
     &crate::libs::pdo::LIBRARY,
+    &crate::libs::mysqli::LIBRARY,
+    &crate::libs::redis::LIBRARY,
+    &crate::libs::memcached::LIBRARY,
+    &crate::libs::memcache::LIBRARY,
+    &crate::libs::pgsql::LIBRARY,
+    &crate::libs::sqlite3::LIBRARY,
+    &crate::libs::predis::LIBRARY,
     &crate::libs::curl::LIBRARY,
+    &crate::libs::curl_multi::LIBRARY,
+    &crate::libs::http_streams::LIBRARY,
+    &crate::libs::soap::LIBRARY,
+    &crate::libs::guzzle::LIBRARY,
+    &crate::libs::amqplib::LIBRARY,
     &crate::libs::pcntl::LIBRARY,
     &crate::libs::monolog::LIBRARY,
     &crate::libs::composer::LIBRARY,
@@ -215,6 +245,7 @@ pub fn problems<'a>(rows: impl Iterator<Item = (&'a Library, &'a Hook)>) -> Vec<
         let key = match h.target {
             Target::Function(f) => f.to_owned(),
             Target::Method(c, m) => format!("{c}::{m}"),
+            Target::Class(c) => format!("class:{c}"),
             Target::File(p) => format!("file:{p}"),
             Target::Callback(c) => {
                 out.push(format!("{}: callback row {c} in the table", lib.name));

@@ -33,7 +33,7 @@ fn by_name() -> &'static HashMap<String, (&'static Library, &'static Hook)> {
             .filter_map(|(lib, h)| match h.target {
                 Target::Function(f) => Some((f.to_owned(), (lib, h))),
                 Target::Method(c, m) => Some((format!("{c}::{m}"), (lib, h))),
-                Target::File(_) | Target::Callback(_) => None,
+                Target::Class(_) | Target::File(_) | Target::Callback(_) => None,
             })
             .collect()
     })
@@ -113,6 +113,9 @@ unsafe extern "C" fn begin<const TRACED: bool>(ex: *mut ffi::zend_execute_data) 
         unsafe { observer::enter_function(ex) };
     }
     let ctx = Ctx::current();
+    if ctx.is_quiet() {
+        return;
+    }
     let Some(hook) = hook_of(ex, &ctx) else {
         return;
     };
@@ -133,7 +136,7 @@ unsafe extern "C" fn begin<const TRACED: bool>(ex: *mut ffi::zend_execute_data) 
 
 unsafe extern "C" fn end<const TRACED: bool>(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
     let ctx = Ctx::current();
-    if let Some(hook) = hook_of(ex, &ctx) {
+    if let Some(hook) = hook_of(ex, &ctx).filter(|_| !ctx.is_quiet()) {
         // SAFETY: the live frame and its return slot (null: it threw).
         let call = unsafe { Call::new(ex, rv) };
         guard("user hook (after)", (), || {

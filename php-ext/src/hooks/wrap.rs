@@ -17,7 +17,7 @@ use super::table::{self, Before, Hook, Target};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
 use crate::zend::nts::NtsCell;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// A wrapped function: its original handler and its row.
 #[derive(Clone, Copy)]
@@ -28,14 +28,18 @@ struct Slot {
 
 /// Wrapped functions by `zend_function` address. Internal functions live
 /// as long as the process, so the addresses never go stale.
-static SLOTS: NtsCell<Option<HashMap<usize, Slot>>> = NtsCell::new(None);
+/// (Fast hash: looked up on every wrapped call.)
+static SLOTS: NtsCell<Option<FxHashMap<usize, Slot>>> = NtsCell::new(None);
+
+/// `Class` targets already expanded into their methods.
+static EXPANDED: NtsCell<Option<Vec<&'static str>>> = NtsCell::new(None);
 
 /// Looks up an internal function by lower-case name.
 fn find(target: Target) -> *mut ffi::zend_function {
     let (cls, name) = match target {
         Target::Function(f) => (None, f),
         Target::Method(c, m) => (Some(c), m),
-        Target::File(_) | Target::Callback(_) => return std::ptr::null_mut(),
+        Target::Class(_) | Target::File(_) | Target::Callback(_) => return std::ptr::null_mut(),
     };
     let (cp, cl) = cls.map_or((std::ptr::null(), 0), |c| (c.as_ptr().cast(), c.len()));
     // SAFETY: lookup by name in the engine's tables; the result is checked
@@ -55,24 +59,84 @@ pub fn install() {
         debug_assert!(problems.is_empty(), "instrumentation table: {problems:?}");
     });
     for (_, hook) in table::rows() {
-        let f = find(hook.target);
-        if f.is_null() {
-            continue;
+        match hook.target {
+            Target::Class(class) => {
+                // Once per process: an internal class's methods never change.
+                let first = EXPANDED
+                    .with(|done| {
+                        let done = done.get_or_insert_with(Vec::new);
+                        !done.contains(&class)
+                    })
+                    .unwrap_or(false);
+                if !first {
+                    continue;
+                }
+                let methods = class_methods(class, hook);
+                if methods.is_empty() {
+                    continue; // the extension is not loaded (yet)
+                }
+                for f in methods {
+                    wrap(f, hook);
+                }
+                EXPANDED.with(|done| done.get_or_insert_with(Vec::new).push(class));
+            }
+            target => wrap(find(target), hook),
         }
+    }
+}
+
+/// The methods a `Class` row hooks: those the class declares, less the
+/// ones another row names and the row's exceptions.
+fn class_methods(class: &'static str, hook: &'static Hook) -> Vec<*mut ffi::zend_function> {
+    extern "C" fn cb(ctx: *mut std::ffi::c_void, f: *mut ffi::zend_function) {
+        // SAFETY: ctx is the Vec below, alive for the call.
+        let v = unsafe { &mut *ctx.cast::<Vec<*mut ffi::zend_function>>() };
+        v.push(f);
+    }
+    let mut all: Vec<*mut ffi::zend_function> = Vec::new();
+    // SAFETY: the callback matches; ctx outlives the call.
+    unsafe {
+        ffi::seraph_class_methods(
+            class.as_ptr().cast(),
+            class.len(),
+            Some(cb),
+            (&mut all as *mut Vec<*mut ffi::zend_function>).cast(),
+        )
+    };
+    let named = |m: &str| {
+        table::rows().any(|(_, h)| matches!(h.target, Target::Method(c, n) if c == class && n == m))
+    };
+    all.into_iter()
+        .filter(|&f| {
+            // SAFETY: a live method of a loaded class.
+            let name = unsafe { crate::zend::zval::zstr((*f).common.function_name) }
+                .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase())
+                .unwrap_or_default();
+            !name.is_empty() && !hook.except.contains(&name.as_str()) && !named(&name)
+        })
+        .collect()
+}
+
+/// Swaps the wrapper into one internal function, once.
+fn wrap(f: *mut ffi::zend_function, hook: &'static Hook) {
+    if f.is_null() {
+        return;
+    }
+    {
         // SAFETY: `f` is a live function; internal functions carry a
         // handler, which PHP reads on each call (we are between calls).
         unsafe {
             if u32::from((*f).type_) != ffi::ZEND_INTERNAL_FUNCTION {
-                continue;
+                return;
             }
             let slot = &mut (*f).internal_function.handler;
             let current = *slot;
             if current.is_none() {
-                continue;
+                return;
             }
             let added = SLOTS
                 .with(|s| {
-                    let s = s.get_or_insert_with(HashMap::new);
+                    let s = s.get_or_insert_with(FxHashMap::default);
                     if s.contains_key(&(f as usize)) {
                         return false;
                     }
@@ -106,6 +170,16 @@ unsafe extern "C" fn wrapper(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval
         return;
     };
     let ctx = Ctx::current();
+    if ctx.is_quiet() {
+        // The instrumentation's own call (an EXPLAIN): run it unobserved.
+        // SAFETY: PHP's own arguments, passed through.
+        let ok = unsafe { crate::zend::call_handler(orig, ex, rv) };
+        if !ok {
+            crate::zend::reraise_pending_bailout();
+            crate::zend::bailout();
+        }
+        return;
+    }
     // SAFETY: the live frame; there is no return value yet.
     let before_call = unsafe { Call::new(ex, std::ptr::null_mut()) };
     let before = match hook.before {

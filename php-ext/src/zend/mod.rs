@@ -28,6 +28,7 @@ pub mod ffi {
     include!(concat!(env!("OUT_DIR"), "/zend_bindings.rs"));
 }
 
+pub mod call;
 pub mod frames;
 pub mod globals;
 pub mod guard;

@@ -77,6 +77,12 @@ impl Obj {
         self.0
     }
 
+    /// The object's handle: a key for per-object state.
+    pub fn handle(self) -> u32 {
+        // SAFETY: live by the constructor's contract.
+        unsafe { (*self.0).handle }
+    }
+
     /// Calls `$obj->name(...args)`; `None` when there is no such method,
     /// it threw (the exception is cleared) or a bailout happened (left
     /// pending).

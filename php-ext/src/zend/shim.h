@@ -103,6 +103,12 @@ int seraph_object_alive(zend_object *obj, uint32_t handle);
 uint32_t seraph_num_args(zend_execute_data *execute_data);
 zval *seraph_arg(zend_execute_data *execute_data, uint32_t n);
 
+/* Replaces argument n (1-based) of a frame with a copy of val, releasing
+ * the old value: a user function's begin hook can hand it a different
+ * argument (a request with trace headers). Returns 0 when n is out of
+ * range. */
+int seraph_replace_arg(zend_execute_data *execute_data, uint32_t n, zval *val);
+
 /* RETVAL_* helpers. */
 void seraph_retval_bool(zval *rv, int b);
 void seraph_retval_string(zval *rv, const char *s, size_t len);
@@ -149,6 +155,43 @@ zend_object *seraph_this(zend_execute_data *execute_data);
  * the old value: a destructor may run, so under zend_try). */
 void seraph_ref_array_add_strings(zval *ref, const char *const *keys, const size_t *key_lens,
 	const char *const *vals, const size_t *val_lens, size_t n);
+
+/* Calls cb(ctx, func) for every method of the (lower-case) class, in
+ * declaration order. Returns 0 when there is no such class. */
+typedef void (*seraph_method_cb)(void *ctx, zend_function *func);
+int seraph_class_methods(const char *cls, size_t len, seraph_method_cb cb, void *ctx);
+
+/* Calls made by instrumentation (an EXPLAIN, reading an error message),
+ * each inside zend_try. They return 0 on success; -1 when the call failed
+ * or threw (the exception is cleared: the application never sees it); 1
+ * after a bailout (see seraph_take_bailout); 2, calling nothing, while an
+ * exception is already in flight. retval/out must be released with
+ * seraph_zval_dtor. Methods are called with seraph_call_method
+ * (objects.h). */
+int seraph_call_function_quiet(const char *name, size_t len, zval *retval, uint32_t argc, zval *argv);
+/* new cls(...argv); the class is autoloaded if needed. */
+int seraph_new_object(const char *cls, size_t len, zval *out, uint32_t argc, zval *argv);
+
+/* EG(error_reporting) = 0 (what "@" does), returning the previous level;
+ * and back. */
+int seraph_silence_errors(void);
+void seraph_restore_errors(int level);
+
+/* An empty array, and setting out[idx] = *val (the value is moved in). */
+void seraph_zval_empty_array(zval *out);
+void seraph_zval_array_set(zval *arr, zend_long idx, zval *val);
+
+/* ZVAL_STRINGL / ZVAL_NULL / ZVAL_BOOL / ZVAL_DOUBLE / ZVAL_OBJ_COPY. */
+void seraph_zval_stringl(zval *out, const char *s, size_t len);
+void seraph_zval_null(zval *out);
+void seraph_zval_bool(zval *out, int b);
+void seraph_zval_double(zval *out, double d);
+void seraph_zval_obj(zval *out, zend_object *obj);
+
+/* A public property of an object as a zval (no __get, no notices);
+ * borrowed, NULL when absent. */
+zval *seraph_object_prop(zend_object *obj, const char *name, size_t len);
+
 
 /* php_printf("%s", s) for INI displayers. */
 void seraph_print(const char *s, size_t len);

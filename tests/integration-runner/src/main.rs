@@ -60,6 +60,12 @@ struct Args {
     /// Treat `warn:` from SKIPIF or output as failure (exit 2).
     #[arg(long)]
     warnisfail: bool,
+    /// Start the real servers datastore tests use (MariaDB, PostgreSQL,
+    /// Redis, memcached, RabbitMQ; `seraph_e2e::services`) and pass their
+    /// addresses to PHP (MYSQL_HOST, PG_PORT, REDIS_PORT, …). Without it
+    /// those variables must already be set.
+    #[arg(long)]
+    services: bool,
     /// Port of the HTTP server for external calls (0 = any free port).
     #[arg(long, default_value_t = 0)]
     external_port: u16,
@@ -87,6 +93,12 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .try_init();
+    if args.services {
+        // Before any runner thread exists; PHP inherits the variables.
+        for (k, v) in seraph_e2e::services::php_env() {
+            std::env::set_var(k, v);
+        }
+    }
     let security_policies = match &args.security_policies {
         None => None,
         Some(p) => match std::fs::read_to_string(p)

@@ -47,7 +47,9 @@ fn run_dir(extra: &[&str], dir: &str) {
     let agent = built("libnewrelic_php.so", "cargo build -p newrelic-php");
     let out_dir = tempfile::tempdir().expect("temp dir");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_integration-runner"));
-    cmd.current_dir(tests_dir())
+    // The datastore tests' servers, started once for both runs.
+    cmd.envs(seraph_e2e::services::php_env())
+        .current_dir(tests_dir())
         .arg("--agent")
         .arg(&agent)
         .args(["--retry", "1"])

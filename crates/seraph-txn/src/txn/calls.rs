@@ -7,6 +7,24 @@ use crate::recorder::{flag, DatastoreSeg, ExternalSeg, SegKind};
 use crate::{json, sql, Ticks};
 use seraph_wire::SlowSqlData;
 
+/// The parts joined, allocated once: metric names are built for every
+/// datastore and external call, and `format!` costs several times more.
+fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
+/// `buf` becomes the parts joined (its allocation reused).
+fn concat_into(buf: &mut String, parts: &[&str]) {
+    buf.clear();
+    for p in parts {
+        buf.push_str(p);
+    }
+}
+
 /// A datastore call ended by [`Transaction::leave_datastore`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DatastoreCall {
@@ -27,6 +45,33 @@ pub struct DatastoreCall {
     /// PHP backtrace lines (`" in f called at /file (12)"`); only used if
     /// the call was slow enough ([`Transaction::wants_backtrace`]).
     pub backtrace: Option<Vec<String>>,
+    /// The query's explain plan, when one was run
+    /// ([`Transaction::wants_explain`]).
+    pub explain_plan: Option<crate::ExplainPlan>,
+}
+
+impl DatastoreCall {
+    /// Sets the instance fields from a normalized instance, moving its
+    /// strings (the hot-path form of [`DatastoreCall::with_instance`]).
+    pub fn with_owned_instance(mut self, instance: Option<crate::DatastoreInstance>) -> Self {
+        if let Some(i) = instance {
+            self.host = Some(i.host);
+            self.port_path_or_id = Some(i.port_path_or_id);
+            self.database_name = Some(i.database_name);
+        }
+        self
+    }
+
+    /// Sets the instance fields (host, port, database) from a normalized
+    /// instance.
+    pub fn with_instance(mut self, instance: Option<&crate::DatastoreInstance>) -> Self {
+        if let Some(i) = instance {
+            self.host = Some(i.host.clone());
+            self.port_path_or_id = Some(i.port_path_or_id.clone());
+            self.database_name = Some(i.database_name.clone());
+        }
+        self
+    }
 }
 
 /// An external call ended by [`Transaction::leave_external`].
@@ -69,6 +114,16 @@ impl Transaction {
         self.wants_backtrace(self.rec.current_start(), now)
     }
 
+    /// Whether a datastore call that started at `start` and ends at `now`
+    /// gets an explain plan (`explain_enabled`, slow SQL collected, at least
+    /// `explain_threshold`), so the extension runs the `EXPLAIN` only then.
+    pub fn wants_explain(&self, start: Ticks, now: Ticks) -> bool {
+        let dur_us = self.us(now.saturating_sub(start));
+        self.cfg.transaction_tracer.explain_enabled
+            && self.slow_sql_enabled()
+            && dur_us >= self.cfg.transaction_tracer.explain_threshold_ns / 1000
+    }
+
     fn backtrace_worthy(&self, dur_us: u64) -> bool {
         let tt = &self.cfg.transaction_tracer;
         let ss = tt.stack_trace_threshold_ns / 1000;
@@ -90,10 +145,12 @@ impl Transaction {
         }
         let popped = self.rec.pop(now);
         let dur_us = popped.map_or(0, |i| self.node_dur_us(i));
+        // The call's strings are moved, not copied: this runs for every
+        // datastore call.
         let product = if ds.product.is_empty() {
             "Unknown".to_owned()
         } else {
-            ds.product.clone()
+            std::mem::take(&mut ds.product)
         };
         let (parsed_op, parsed_table) = match (&ds.sql, &ds.operation, &ds.collection) {
             (Some(q), None, _) | (Some(q), _, None) => {
@@ -102,24 +159,25 @@ impl Transaction {
             }
             _ => (None, None),
         };
-        let collection = ds.collection.clone().or(parsed_table);
+        let collection = ds.collection.take().or(parsed_table);
         let operation = ds
             .operation
-            .clone()
+            .take()
             .or(parsed_op.filter(|op| op != "other"))
             .unwrap_or_else(|| "other".to_owned());
 
         self.metrics.add("Datastore/all", false, true, dur_us);
-        self.metrics
-            .add(&format!("Datastore/{product}/all"), false, true, dur_us);
+        let mut name = std::mem::take(&mut self.scratch);
+        concat_into(&mut name, &["Datastore/", &product, "/all"]);
+        self.metrics.add(&name, false, true, dur_us);
         if !self.datastore_products.contains(&product) {
             self.datastore_products.push(product.clone());
         }
-        let operation_metric = format!("Datastore/operation/{product}/{operation}");
+        let operation_metric = concat(&["Datastore/operation/", &product, "/", &operation]);
         let scoped = match &collection {
             Some(c) => {
                 self.metrics.add(&operation_metric, false, false, dur_us);
-                format!("Datastore/statement/{product}/{c}/{operation}")
+                concat(&["Datastore/statement/", &product, "/", c, "/", &operation])
             }
             None => operation_metric,
         };
@@ -131,27 +189,28 @@ impl Transaction {
         };
         let instance = self.cfg.instance_reporting_enabled && ds.host.is_some();
         if instance {
-            let host = ds.host.clone().unwrap_or_default();
+            let host = ds.host.take().unwrap_or_default();
             let port = ds
                 .port_path_or_id
-                .clone()
+                .take()
                 .unwrap_or_else(|| "unknown".into());
-            self.metrics.add(
-                &format!("Datastore/instance/{product}/{host}/{port}"),
-                false,
-                false,
-                dur_us,
+            concat_into(
+                &mut name,
+                &["Datastore/instance/", &product, "/", &host, "/", &port],
             );
+            self.metrics.add(&name, false, false, dur_us);
             if self.cfg.database_name_reporting_enabled {
                 seg.database_name =
-                    Some(ds.database_name.clone().unwrap_or_else(|| "unknown".into()));
+                    Some(ds.database_name.take().unwrap_or_else(|| "unknown".into()));
             }
             seg.host = Some(host);
             seg.port_path_or_id = Some(port);
         }
+        self.scratch = name;
         if self.backtrace_worthy(dur_us) {
             seg.backtrace = ds.backtrace.as_deref().map(json::string_array);
         }
+        seg.explain_plan = ds.explain_plan.as_ref().map(crate::ExplainPlan::to_json);
         if let Some(q) = &ds.sql {
             let kept = |s: &str| crate::attrs::truncate_utf8(s, SQL_KEPT_LIMIT).to_owned();
             match self.cfg.sql_recording() {
@@ -168,6 +227,9 @@ impl Transaction {
             ) {
                 let mut params = String::with_capacity(bt.len() + 64);
                 let mut p = json::Obj::begin(&mut params);
+                if let Some(plan) = &seg.explain_plan {
+                    p.raw("explain_plan", plan);
+                }
                 p.raw("backtrace", bt);
                 if instance {
                     p.str("host", seg.host.as_deref().unwrap_or_default());
@@ -233,10 +295,21 @@ impl Transaction {
 
     /// The innermost call ends as an external (HTTP) call.
     pub fn leave_external(&mut self, now: Ticks, ext: ExternalCall) {
+        self.leave_external_as(now, ext, None);
+    }
+
+    /// [`Transaction::leave_external`] with the span id the call's trace
+    /// headers already carry ([`Transaction::reserve_span_id`]).
+    pub(crate) fn leave_external_as(
+        &mut self,
+        now: Ticks,
+        ext: ExternalCall,
+        span_id: Option<String>,
+    ) {
         let popped = self.rec.pop(now);
         let dur_us = popped.map_or(0, |i| self.node_dur_us(i));
         let host = url_host(&ext.url).unwrap_or("<unknown>").to_owned();
-        let name = format!("External/{host}/all");
+        let name = concat(&["External/", &host, "/all"]);
         self.metrics.add("External/all", false, true, dur_us);
         self.metrics.add(&name, true, false, dur_us);
         if let Some(i) = popped {
@@ -249,6 +322,9 @@ impl Transaction {
                 procedure: ext.procedure,
                 status: ext.status,
             }));
+            if span_id.is_some() {
+                extra.span_id = span_id;
+            }
             self.rec.mark(i, flag::INSTRUMENTED);
             self.rec.settle(i);
         }

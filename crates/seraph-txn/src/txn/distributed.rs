@@ -17,12 +17,23 @@ impl Transaction {
         now_unix_us: u64,
         ids: &mut impl IdSource,
     ) -> Vec<(String, String)> {
-        let mut out = Vec::with_capacity(3);
         if !self.cfg.distributed_tracing_enabled {
-            return out;
+            return Vec::new();
         }
         let cur = self.rec.current();
         let span_id = self.ensure_span_id(cur, flag::DT);
+        self.dt_headers_for_span(span_id, now_unix_us, ids)
+    }
+
+    /// The outbound headers naming `span_id` as the caller (none when span
+    /// events are off for this transaction).
+    pub(crate) fn dt_headers_for_span(
+        &mut self,
+        span_id: Option<String>,
+        now_unix_us: u64,
+        ids: &mut impl IdSource,
+    ) -> Vec<(String, String)> {
+        let mut out = Vec::with_capacity(3);
         let now_ms = now_unix_us / 1000;
         let account = self.connect.account_id.clone();
         let app = self.connect.primary_application_id.clone();

@@ -49,6 +49,12 @@ impl Transaction {
         self.cfg.error_collector.enabled && self.connect.collect_errors
     }
 
+    /// Whether an error of this priority would be recorded now, so a caller
+    /// can skip building its stack trace.
+    pub fn would_record_error(&self, priority: i32) -> bool {
+        self.error_collection_on() && self.error.as_ref().is_none_or(|e| priority >= e.priority)
+    }
+
     /// Records an error on the transaction (the highest priority wins; an
     /// equal priority replaces) and on the innermost segment. Returns
     /// whether it was recorded. `error_collector.ignore_exceptions` is not

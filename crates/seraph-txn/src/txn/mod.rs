@@ -249,6 +249,9 @@ pub struct Transaction {
     pub(crate) queue_start_us: Option<u64>,
     pub(crate) extra_allocated: u64,
     pub(crate) cpu_sample: Option<(f64, u32)>,
+    /// A buffer for metric names only looked up (rollups), reused so a
+    /// datastore call allocates no name it does not keep.
+    pub(crate) scratch: String,
     /// Framework, log and package data (`library.rs`).
     pub(crate) lib: crate::library::LibraryData,
     /// False once the transaction is ignored or ended early: API calls
@@ -340,6 +343,7 @@ impl Transaction {
             queue_start_us: None,
             extra_allocated: 0,
             cpu_sample: None,
+            scratch: String::new(),
             lib: Default::default(),
             recording: true,
             ended_at: None,
