@@ -834,7 +834,10 @@ impl Transaction {
                 }
             });
             emitted_parent[k] = nearest;
-            if !chosen[k] || s.duration() == 0 {
+            // A plain function segment shorter than a microsecond makes no
+            // span; an instrumented one (a custom tracer, a datastore or
+            // external call) always does, however short it was.
+            if !chosen[k] || (s.duration() == 0 && s.flags & flag::INSTRUMENTED == 0) {
                 continue;
             }
             let id = match self.rec.extra(s.node).and_then(|e| e.span_id.clone()) {

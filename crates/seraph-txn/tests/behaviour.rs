@@ -1084,6 +1084,20 @@ fn open_frames_are_closed_at_the_end_and_zero_length_segments_skipped() {
 }
 
 #[test]
+fn a_custom_traced_call_shorter_than_a_microsecond_still_makes_a_span() {
+    let mut t = cli(TxnConfig::default());
+    t.enter(4, 100);
+    t.leave_custom(400, "quick"); // under 1 µs
+    let d = finish(t, MS).unwrap();
+    let names: Vec<String> = d
+        .span_events
+        .iter()
+        .map(|s| json(s)[0]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["OtherTransaction/php/job.php", "Custom/quick"]);
+}
+
+#[test]
 fn custom_parameters_land_on_the_current_span() {
     let mut t = cli(TxnConfig::default());
     t.enter(7, 0);
