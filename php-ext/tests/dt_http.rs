@@ -37,13 +37,27 @@ $ok = @newrelic_accept_distributed_trace_payload_httpsafe($_SERVER['HTTP_X_PAYLO
 echo json_encode(['accepted' => $ok] + newrelic_get_trace_metadata());
 "#;
 
-/// The caller: three calls, each with its trace context sent one way.
+/// The caller: three calls, each with its trace context sent one way. The
+/// first goes through the http stream wrapper, which the agent
+/// instruments (it adds the trace headers itself); the other two are
+/// written on a plain socket, which it does not, so only the context the
+/// script forwards reaches the callee (as through a queue or a proxy).
 const CALLER: &str = r#"
 function call($port, $script, $headers) {
     $lines = [];
     foreach ($headers as $k => $v) { $lines[] = "$k: $v"; }
     $ctx = stream_context_create(['http' => ['header' => implode("\r\n", $lines)]]);
     $body = file_get_contents("http://127.0.0.1:$port/$script", false, $ctx);
+    return json_decode($body, true) ?? $body;
+}
+function call_raw($port, $script, $headers) {
+    $s = fsockopen('127.0.0.1', $port);
+    $req = "GET /$script HTTP/1.0\r\nHost: 127.0.0.1\r\n";
+    foreach ($headers as $k => $v) { $req .= "$k: $v\r\n"; }
+    fwrite($s, $req . "\r\n");
+    $resp = stream_get_contents($s);
+    fclose($s);
+    $body = substr($resp, strpos($resp, "\r\n\r\n") + 4);
     return json_decode($body, true) ?? $body;
 }
 $port = (int)$argv[1];
@@ -56,11 +70,11 @@ $out['auto'] = call($port, 'auto.php', $h);
 
 $fwd = [];
 foreach ($h as $k => $v) { $fwd["X-Fwd-$k"] = $v; }
-$out['headers'] = call($port, 'headers.php', $fwd);
+$out['headers'] = call_raw($port, 'headers.php', $fwd);
 
 // Deprecated (E_DEPRECATED), as in New Relic's agent.
 $p = @newrelic_create_distributed_trace_payload();
-$out['payload'] = call($port, 'payload.php', ['X-Payload' => $p->httpSafe()]);
+$out['payload'] = call_raw($port, 'payload.php', ['X-Payload' => $p->httpSafe()]);
 echo json_encode($out);
 "#;
 
