@@ -18,7 +18,6 @@ use crate::daemon::appinfo::{self, HostFacts};
 use crate::daemon::client::{DaemonClient, ProcessKind};
 use crate::hooks::observer::{self, EngineNames};
 use crate::naming;
-use crate::zend::nts::NtsCell;
 use crate::zend::{globals, ini};
 use seraph_txn::{
     ApplicationLoggingConfig, ClockScale, ConnectInfo, ErrorCollectorConfig, IdSource, RecordSql,
@@ -27,8 +26,10 @@ use seraph_txn::{
 };
 use std::sync::Arc;
 
-/// The process's agent state.
-pub static AGENT: NtsCell<Option<Agent>> = NtsCell::new(None);
+crate::per_thread! {
+    /// The agent state of this PHP thread (the process's, in NTS PHP).
+    pub static AGENT: Option<Agent> = None;
+}
 
 /// Per-request scratch state outside the transaction model.
 #[derive(Debug, Default)]
@@ -44,7 +45,7 @@ pub struct RequestState {
     pub libs: crate::hooks::context::LibStates,
 }
 
-/// A small xorshift generator, reseeded per process.
+/// A small xorshift generator, reseeded per process and thread.
 #[derive(Debug)]
 pub struct Rng(u64);
 
@@ -241,7 +242,6 @@ impl Agent {
         }
         self.check_fork();
         self.clock.refine();
-        crate::hooks::wrap::install();
         !self.settings.license.is_empty()
     }
 

@@ -18,7 +18,6 @@ use super::observer;
 use super::table::{self, Before, Hook, Segment, Target};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
-use crate::zend::nts::NtsCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -43,11 +42,13 @@ pub fn find(lname: &str) -> Option<&'static Hook> {
     by_name().get(lname).copied()
 }
 
-/// The hooked functions seen so far, by `zend_function` address. Filled by
-/// `init` before PHP can call the handlers; a freed function's address
-/// reused by another hooked function is overwritten by that function's own
-/// `init`, and an unhooked function never looks here.
-static HOOKED: NtsCell<Option<HashMap<usize, &'static Hook>>> = NtsCell::new(None);
+crate::per_thread! {
+    /// The hooked functions seen so far, by `zend_function` address. Filled
+    /// by `init` before PHP can call the handlers; a freed function's
+    /// address reused by another hooked function is overwritten by that
+    /// function's own `init`, and an unhooked function never looks here.
+    static HOOKED: Option<HashMap<usize, &'static Hook>> = None;
+}
 
 /// The observer handlers for a hooked function; `observe` says whether
 /// user functions are traced at all.

@@ -4,20 +4,23 @@
 //!
 //! This works the same on PHP 8.1 (whose observer ignores internal
 //! functions) and 8.2+, costs nothing for other functions, and gives the
-//! hook the arguments and the return value. The swap happens on the first
-//! request of each process (extensions loaded after this one, like
-//! `-d extension=pdo` on the command line, exist by then) and is
+//! hook the arguments and the return value. The swap happens once every
+//! module has started (PHP's post-startup hook: extensions loaded after
+//! this one, like `-d extension=pdo` on the command line, exist by then),
+//! before any request and on one thread: internal functions are shared by
+//! all threads of a ZTS PHP, so the swap and the table of original
+//! handlers are process-wide and never change while requests run. It is
 //! idempotent. The original handler always runs inside `zend_try`, so a
-//! bailout in it lets the hook finish its bookkeeping before the bailout is
-//! re-raised.
+//! bailout in it lets the hook finish its bookkeeping before the bailout
+//! is re-raised.
 
 use super::call::Call;
 use super::context::Ctx;
 use super::table::{self, Before, Hook, Target};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
-use crate::zend::nts::NtsCell;
 use std::collections::HashMap;
+use std::sync::RwLock;
 
 /// A wrapped function: its original handler and its row.
 #[derive(Clone, Copy)]
@@ -27,8 +30,20 @@ struct Slot {
 }
 
 /// Wrapped functions by `zend_function` address. Internal functions live
-/// as long as the process, so the addresses never go stale.
-static SLOTS: NtsCell<Option<HashMap<usize, Slot>>> = NtsCell::new(None);
+/// until the module shutdown, which clears the table ([`forget`]). Written
+/// only at startup and shutdown (one thread); requests only read it.
+static SLOTS: RwLock<Option<HashMap<usize, Slot>>> = RwLock::new(None);
+
+fn slot(func: usize) -> Option<Slot> {
+    let slots = SLOTS.read().unwrap_or_else(|e| e.into_inner());
+    slots.as_ref().and_then(|s| s.get(&func).copied())
+}
+
+/// Forgets the wrapped functions (MSHUTDOWN: their structures are freed
+/// with the modules; a restart in the same process wraps the new ones).
+pub fn forget() {
+    *SLOTS.write().unwrap_or_else(|e| e.into_inner()) = None;
+}
 
 /// Looks up an internal function by lower-case name.
 fn find(target: Target) -> *mut ffi::zend_function {
@@ -44,7 +59,7 @@ fn find(target: Target) -> *mut ffi::zend_function {
 }
 
 /// Swaps in the wrapper for every internal target that exists and is not
-/// wrapped yet.
+/// wrapped yet. Called at post-startup only (see the module docs).
 pub fn install() {
     static CHECKED: std::sync::Once = std::sync::Once::new();
     CHECKED.call_once(|| {
@@ -70,22 +85,19 @@ pub fn install() {
             if current.is_none() {
                 continue;
             }
-            let added = SLOTS
-                .with(|s| {
-                    let s = s.get_or_insert_with(HashMap::new);
-                    if s.contains_key(&(f as usize)) {
-                        return false;
-                    }
-                    s.insert(
-                        f as usize,
-                        Slot {
+            let added = {
+                let mut slots = SLOTS.write().unwrap_or_else(|e| e.into_inner());
+                match slots.get_or_insert_with(HashMap::new).entry(f as usize) {
+                    std::collections::hash_map::Entry::Occupied(_) => false,
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(Slot {
                             orig: current,
                             hook,
-                        },
-                    );
-                    true
-                })
-                .unwrap_or(false);
+                        });
+                        true
+                    }
+                }
+            };
             if added {
                 *slot = Some(wrapper);
             }
@@ -96,10 +108,7 @@ pub fn install() {
 unsafe extern "C" fn wrapper(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
     // SAFETY: PHP passes the live frame of the wrapped function.
     let func = unsafe { (*ex).func } as usize;
-    let found = SLOTS
-        .with(|s| s.as_ref().and_then(|s| s.get(&func).copied()))
-        .flatten();
-    let Some(Slot { orig, hook }) = found else {
+    let Some(Slot { orig, hook }) = slot(func) else {
         // Unreachable (only wrapped functions point here), and we could
         // not run the original: say so rather than do nothing silently.
         tracing::error!("instrumented function called without its original handler");

@@ -2,6 +2,7 @@
 //! `php`/`php-cgi` with it, and a fake daemon that records frames.
 #![allow(dead_code)]
 
+pub mod apache;
 pub mod fake_daemon;
 
 use std::collections::BTreeSet;
