@@ -25,9 +25,10 @@
 #     it, checked against the SHA-256 pinned below, and unpacked with
 #     `dpkg-source -x`, which verifies every file against the .dsc and
 #     applies Debian's patches;
-#  2. a lean PHP (cli, cgi, fpm, apache2handler; pdo_sqlite, sqlite3, curl,
-#     opcache, pcntl, posix, sockets, mysqli, pdo_mysql as shared modules,
-#     loaded from etc/conf.d like Debian's packages) built with `nice`;
+#  2. a lean PHP (cli, cgi, fpm, apache2handler; pcntl built in; pdo_sqlite,
+#     sqlite3, curl, opcache, posix, sockets, mysqli, pdo_mysql as shared
+#     modules, loaded from etc/conf.d like Debian's packages) built with
+#     `nice`;
 #  3. `cargo build -p newrelic-php` with PHP_CONFIG pointing at it, and
 #     `php --ri newrelic` naming the PHP version and thread safety;
 #  4. `cargo test -p newrelic-php` with that PHP first on PATH and its
@@ -129,7 +130,9 @@ configure_args() { # configure_args <minor> <nts|zts> <prefix>
         --with-apxs2=/usr/bin/apxs2
         --enable-ctype --enable-tokenizer --enable-filter --enable-session
         --enable-pdo=shared --with-pdo-sqlite=shared --with-sqlite3=shared
-        --with-curl=shared --enable-pcntl=shared --enable-posix=shared
+        # pcntl built in, as in Debian's CLI (tests call pcntl_fork with -n).
+        --enable-pcntl
+        --with-curl=shared --enable-posix=shared
         --enable-sockets=shared --enable-mysqlnd=shared --with-mysqli=shared
         --with-pdo-mysql=shared,mysqlnd
     )
@@ -206,7 +209,7 @@ build_php() { # build_php <minor> <nts|zts> <tree> [configure-only]
     fi
     # The modules, loaded the way Debian's packages load them.
     local m
-    for m in pdo pdo_sqlite sqlite3 curl pcntl posix sockets mysqlnd mysqli pdo_mysql; do
+    for m in pdo pdo_sqlite sqlite3 curl posix sockets mysqlnd mysqli pdo_mysql; do
         echo "extension=$m.so" >"$prefix/etc/conf.d/20-$m.ini"
     done
     [[ $minor < 8.5 ]] && echo "zend_extension=opcache.so" >"$prefix/etc/conf.d/10-opcache.ini"
