@@ -36,7 +36,8 @@
 #     also the threaded Apache test (mpm_event, concurrent requests per
 #     process), once plainly and once under helgrind;
 #  5. integration-runner over tests/integration: OPcache on, off, and with
-#     the real daemon; over tests/php-versions/php84 on 8.4 and later;
+#     the real daemon (and under valgrind with PHP_MATRIX_VALGRIND=1); over
+#     tests/php-versions/php84 (8.4-only syntax) on 8.4 and later;
 #  6. loading the variant's extension into a PHP of another API version
 #     or thread safety fails with PHP's message, never a crash.
 # Prints a summary; exits non-zero if anything failed.
@@ -260,21 +261,19 @@ test_variant() { # test_variant <minor> <nts|zts>
     record ok "$v: cargo build -p newrelic-php against PHP $("$php" -n -r 'echo PHP_VERSION;')"
 
     step "$v: php --ri newrelic"
-    local ri want
+    local ri built
     ri=$("$php" -n -d "extension=$so" --ri newrelic 2>&1)
-    want="PHP $("$php" -n -r 'echo PHP_VERSION, " (API ", PHP_VERSION_ID >= 0 ? "" : "";')"
-    echo "$ri" | grep -E 'Built for|RPM Monitoring'
+    built=$(grep '^Built for => ' <<<"$ri")
+    echo "$ri" | grep -E 'Built for|Running on|RPM Monitoring'
     if grep -q '^New Relic RPM Monitoring => enabled' <<<"$ri" &&
-        grep -q "^Built for => PHP $("$php" -n -r 'echo PHP_VERSION;'), API [0-9]*, $([ "$ts" = zts ] && echo ZTS || echo NTS)\$" <<<"$ri"; then
-        record ok "$v: php --ri newrelic names PHP $("$php" -n -r 'echo PHP_VERSION;') ${ts^^}"
+        grep -qE "^Built for => PHP $("$php" -n -r 'echo PHP_VERSION;'), API [0-9]+, ${ts^^}\$" <<<"$ri"; then
+        record ok "$v: php --ri newrelic: ${built#Built for => }"
     else
-        record FAIL "$v: php --ri newrelic"
+        record FAIL "$v: php --ri newrelic: ${built:-no Built for row}"
         echo "$ri" | head -20
     fi
-    : "$want"
 
     step "$v: cargo test -p newrelic-php"
-    local vgflags=()
     "${env[@]}" cargo test --no-fail-fast -p newrelic-php >"$log-cargo-test.log" 2>&1
     local rc=$?
     if [ "$rc" = 0 ]; then
@@ -302,7 +301,6 @@ test_variant() { # test_variant <minor> <nts|zts>
             grep -E 'panicked at|^threaded:' "$log-helgrind.log" | head -20
         fi
     fi
-    : "${vgflags[@]}"
 
     local p=(--agent "$so" --php "$php" --cgi "$prefix/bin/php-cgi")
     step "$v: integration-runner"
@@ -311,6 +309,10 @@ test_variant() { # test_variant <minor> <nts|zts>
     run_runner "$v --daemon" "${p[@]}" --daemon "$DAEMON" --threads 2 tests/integration
     if [[ ! $minor < 8.4 ]]; then
         run_runner "$v 8.4 features" "${p[@]}" tests/php-versions/php84
+    fi
+    if [ -n "${PHP_MATRIX_VALGRIND:-}" ]; then
+        run_runner "$v --valgrind" "${p[@]}" --valgrind "$(command -v valgrind)" --threads 2 \
+            tests/integration
     fi
 }
 

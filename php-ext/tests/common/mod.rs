@@ -83,7 +83,7 @@ pub fn php_full_version() -> &'static str {
 /// Metric names from a captured vector as this PHP sends them. The vectors
 /// were captured on PHP 8.2.36, so their `Supportability/PHP/Version/<v>`
 /// is replaced by the running version (tests also run on PHP 8.4, see
-/// tests/php-versions/check-php84.sh).
+/// tests/php-versions/matrix.sh).
 pub fn for_this_php(names: impl IntoIterator<Item = String>) -> BTreeSet<String> {
     const PREFIX: &str = "Supportability/PHP/Version/";
     names
