@@ -304,14 +304,18 @@ fn concurrent_requests_on_threads_are_separate_complete_transactions() {
         let custom: BTreeMap<&str, f64> = t
             .metrics
             .iter()
-            .filter(|m| m.name.starts_with("Custom/w") && !m.scoped)
+            .filter(|m| m.name.starts_with("Custom/w") && m.scoped)
             .map(|m| (m.name.as_str(), m.count))
             .collect();
         let f = format!("Custom/w{}", id % 4);
         assert_eq!(
             custom,
             BTreeMap::from([(f.as_str(), f64::from(id % 3 + 1))]),
-            "request {id}"
+            "request {id}: {:?}",
+            t.metrics
+                .iter()
+                .map(|m| (&m.name, m.scoped, m.count))
+                .collect::<Vec<_>>()
         );
         let calls = f64::from(id % 3 + 1);
         let duration = event[0]["duration"].as_f64().unwrap_or(0.0);
