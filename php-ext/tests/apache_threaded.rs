@@ -80,9 +80,9 @@ fn max_overlap(answers: &[&Answer]) -> usize {
     max as usize
 }
 
-/// Helgrind's error reports (the log's chunks between dashed lines,
-/// less thread announcements and the banner), and those of them with a
-/// frame in the extension.
+/// Helgrind's error reports (the log's chunks between dashed lines, less
+/// the banner and the announcements of threads and locks that precede a
+/// report), and those of them with a frame in the extension.
 fn helgrind_reports_in_extension(log: &str) -> (usize, Vec<String>) {
     let lines: Vec<&str> = log
         .lines()
@@ -103,7 +103,9 @@ fn helgrind_reports_in_extension(log: &str) -> (usize, Vec<String>) {
     let reports: Vec<String> = chunks
         .into_iter()
         .filter(|c| {
+            let first = c.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             c.contains(" at 0x")
+                && !first.trim_start().starts_with("Lock at ")
                 && !c.contains("was created")
                 && !c.contains("is the program's root thread")
         })
@@ -350,16 +352,19 @@ fn concurrent_requests_on_threads_are_separate_complete_transactions() {
     }
     let apps = frames.iter().filter(|f| f.kind() == "App").count();
     assert_eq!(apps, d.connections(), "one App query per connection");
+    // At most one connection per thread carried transactions (a thread
+    // may have reconnected after a deadline under helgrind: its earlier
+    // connection then carried none).
     assert!(
-        d.connections() >= 2 && d.connections() <= threads,
-        "{} daemon connections for {threads} threads",
-        d.connections()
+        by_conn.len() >= 2 && by_conn.len() <= threads,
+        "{} daemon connections carried transactions, for {threads} threads",
+        by_conn.len()
     );
 
     let mut summary = format!(
         "threaded: {total} requests in 1 process, up to {overlap} at once, \
          {} daemon connections (one per serving thread), every transaction separate and complete",
-        d.connections()
+        by_conn.len()
     );
     if helgrind {
         let log = std::fs::read_to_string(&helgrind_log).unwrap_or_default();
