@@ -1,4 +1,6 @@
-//! Process and request state: the one [`Agent`] of this PHP process.
+//! Process and request state: the one [`Agent`] of this PHP process (of
+//! this thread, in a thread-safe PHP: each thread has its own agent,
+//! transaction and daemon connection; see [`crate::zend::nts`]).
 //!
 //! Lifecycle rules:
 //! * Created lazily on the first RINIT (never in MINIT), so nothing is
