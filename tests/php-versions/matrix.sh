@@ -31,8 +31,9 @@
 #     `nice`;
 #  3. `cargo build -p newrelic-php` with PHP_CONFIG pointing at it, and
 #     `php --ri newrelic` naming the PHP version and thread safety;
-#  4. `cargo test -p newrelic-php` with that PHP first on PATH and its
-#     mod_php for the Apache tests (SERAPH_TEST_MOD_PHP); on ZTS variants
+#  4. `cargo test -p newrelic-php` with that PHP first on PATH, its php-fpm
+#     (SERAPH_TEST_PHP_FPM) and its mod_php for the Apache tests
+#     (SERAPH_TEST_MOD_PHP); on ZTS variants
 #     also the threaded Apache test (mpm_event, concurrent requests per
 #     process), once plainly and once under helgrind;
 #  5. integration-runner over tests/integration: OPcache on, off, and with
@@ -249,7 +250,8 @@ test_variant() { # test_variant <minor> <nts|zts>
     local prefix=$CACHE/php/$v target=$CACHE/target/$v
     local php=$prefix/bin/php so=$target/debug/libnewrelic_php.so
     local env=(env PHP_CONFIG="$prefix/bin/php-config" CARGO_TARGET_DIR="$target"
-        PATH="$prefix/bin:$prefix/sbin:$PATH" SERAPH_TEST_MOD_PHP="$prefix/apache/libphp.so")
+        PATH="$prefix/bin:$prefix/sbin:$PATH" SERAPH_TEST_MOD_PHP="$prefix/apache/libphp.so"
+        SERAPH_TEST_PHP_FPM="$prefix/sbin/php-fpm")
     local log=$CACHE/logs/$v
 
     step "$v: build the extension"

@@ -29,14 +29,36 @@ struct Slot {
     hook: &'static Hook,
 }
 
-/// Wrapped functions by `zend_function` address. Internal functions live
-/// until the module shutdown, which clears the table ([`forget`]). Written
-/// only at startup and shutdown (one thread); requests only read it.
-static SLOTS: RwLock<Option<HashMap<usize, Slot>>> = RwLock::new(None);
+/// Identifies an internal function by its name string and its class (null
+/// for a plain function), not by its address: a thread-safe PHP before 8.4
+/// gives every thread its own copy of each internal function
+/// (`function_copy_ctor`), copied after post-startup and so carrying our
+/// wrapper, at an address of its own; the copy keeps the original's name
+/// and class pointers (a `memcpy`). Names are interned for the process.
+type Key = (usize, usize);
 
-fn slot(func: usize) -> Option<Slot> {
+/// The key of a function.
+///
+/// # Safety
+/// `f` must be a live function.
+unsafe fn key(f: *const ffi::zend_function) -> Key {
+    // SAFETY: `common` is valid for every function (caller's contract).
+    unsafe {
+        (
+            (*f).common.function_name as usize,
+            (*f).common.scope as usize,
+        )
+    }
+}
+
+/// Wrapped functions. Internal functions live until the module shutdown,
+/// which clears the table ([`forget`]). Written only at startup and
+/// shutdown (one thread); requests only read it.
+static SLOTS: RwLock<Option<HashMap<Key, Slot>>> = RwLock::new(None);
+
+fn slot(key: Key) -> Option<Slot> {
     let slots = SLOTS.read().unwrap_or_else(|e| e.into_inner());
-    slots.as_ref().and_then(|s| s.get(&func).copied())
+    slots.as_ref().and_then(|s| s.get(&key).copied())
 }
 
 /// Forgets the wrapped functions (MSHUTDOWN: their structures are freed
@@ -87,7 +109,7 @@ pub fn install() {
             }
             let added = {
                 let mut slots = SLOTS.write().unwrap_or_else(|e| e.into_inner());
-                match slots.get_or_insert_with(HashMap::new).entry(f as usize) {
+                match slots.get_or_insert_with(HashMap::new).entry(key(f)) {
                     std::collections::hash_map::Entry::Occupied(_) => false,
                     std::collections::hash_map::Entry::Vacant(v) => {
                         v.insert(Slot {
@@ -107,7 +129,7 @@ pub fn install() {
 
 unsafe extern "C" fn wrapper(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
     // SAFETY: PHP passes the live frame of the wrapped function.
-    let func = unsafe { (*ex).func } as usize;
+    let func = unsafe { key((*ex).func) };
     let Some(Slot { orig, hook }) = slot(func) else {
         // Unreachable (only wrapped functions point here), and we could
         // not run the original: say so rather than do nothing silently.

@@ -98,10 +98,14 @@ pub fn for_this_php(names: impl IntoIterator<Item = String>) -> BTreeSet<String>
         .collect()
 }
 
-/// The php-fpm binary for the CLI's PHP version: `php-fpm<ver>` or
-/// `php-fpm` on PATH, else in /usr/sbin (Debian's location). Fails the
-/// test when there is none.
+/// The php-fpm binary for the CLI's PHP version: `SERAPH_TEST_PHP_FPM`
+/// (the version matrix's own build), else `php-fpm<ver>` or `php-fpm` on
+/// PATH, else in /usr/sbin (Debian's location). Fails the test when there
+/// is none.
 pub fn php_fpm() -> PathBuf {
+    if let Some(p) = std::env::var_os("SERAPH_TEST_PHP_FPM") {
+        return PathBuf::from(p);
+    }
     let ver = php_version();
     for name in [format!("php-fpm{ver}"), "php-fpm".to_owned()] {
         let found = Command::new("sh")
