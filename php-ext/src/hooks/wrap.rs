@@ -19,6 +19,7 @@ use super::context::Ctx;
 use super::table::{self, Before, Hook, Target};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
+use crate::zend::zval::zstr;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
@@ -29,36 +30,49 @@ struct Slot {
     hook: &'static Hook,
 }
 
-/// Identifies an internal function by its name string and its class (null
-/// for a plain function), not by its address: a thread-safe PHP before 8.4
-/// gives every thread its own copy of each internal function
-/// (`function_copy_ctor`), copied after post-startup and so carrying our
-/// wrapper, at an address of its own; the copy keeps the original's name
-/// and class pointers (a `memcpy`). Names are interned for the process.
-type Key = (usize, usize);
-
-/// The key of a function.
+/// The name and class name (empty for a plain function) of a function,
+/// borrowed from it.
+///
+/// Wrapped functions are known by these, not by their address or their
+/// string pointers: a thread-safe PHP before 8.4 gives every thread its own
+/// copy of each internal function (`function_copy_ctor`, after
+/// post-startup, so the copies carry our wrapper at addresses of their
+/// own), and OPcache, whose post-startup step runs after ours, moves the
+/// functions' name strings into its shared memory.
 ///
 /// # Safety
-/// `f` must be a live function.
-unsafe fn key(f: *const ffi::zend_function) -> Key {
-    // SAFETY: `common` is valid for every function (caller's contract).
+/// `f` must be a live function; the slices live as long as it does.
+unsafe fn names<'a>(f: *const ffi::zend_function) -> (&'a [u8], &'a [u8]) {
+    // SAFETY: `common` is valid for every function; names and the class
+    // entry live as long as the function (caller's contract).
     unsafe {
+        let scope = (*f).common.scope;
+        let class = if scope.is_null() {
+            None
+        } else {
+            zstr((*scope).name)
+        };
         (
-            (*f).common.function_name as usize,
-            (*f).common.scope as usize,
+            zstr((*f).common.function_name).unwrap_or_default(),
+            class.unwrap_or_default(),
         )
     }
 }
 
-/// Wrapped functions. Internal functions live until the module shutdown,
-/// which clears the table ([`forget`]). Written only at startup and
-/// shutdown (one thread); requests only read it.
-static SLOTS: RwLock<Option<HashMap<Key, Slot>>> = RwLock::new(None);
+/// Wrapped functions: by name, then (class name, slot) for each class that
+/// has a function of that name. Internal functions live until the module
+/// shutdown, which clears the table ([`forget`]). Written only at startup
+/// and shutdown (one thread); requests only read it.
+type Slots = HashMap<Box<[u8]>, Vec<(Box<[u8]>, Slot)>>;
+static SLOTS: RwLock<Option<Slots>> = RwLock::new(None);
 
-fn slot(key: Key) -> Option<Slot> {
+fn slot((name, class): (&[u8], &[u8])) -> Option<Slot> {
     let slots = SLOTS.read().unwrap_or_else(|e| e.into_inner());
-    slots.as_ref().and_then(|s| s.get(&key).copied())
+    let by_class = slots.as_ref()?.get(name)?;
+    by_class
+        .iter()
+        .find(|(c, _)| **c == *class)
+        .map(|(_, slot)| *slot)
 }
 
 /// Forgets the wrapped functions (MSHUTDOWN: their structures are freed
@@ -108,16 +122,23 @@ pub fn install() {
                 continue;
             }
             let added = {
+                let (name, class) = names(f);
                 let mut slots = SLOTS.write().unwrap_or_else(|e| e.into_inner());
-                match slots.get_or_insert_with(HashMap::new).entry(key(f)) {
-                    std::collections::hash_map::Entry::Occupied(_) => false,
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(Slot {
+                let by_class = slots
+                    .get_or_insert_with(HashMap::new)
+                    .entry(name.into())
+                    .or_default();
+                if by_class.iter().any(|(c, _)| **c == *class) {
+                    false
+                } else {
+                    by_class.push((
+                        class.into(),
+                        Slot {
                             orig: current,
                             hook,
-                        });
-                        true
-                    }
+                        },
+                    ));
+                    true
                 }
             };
             if added {
@@ -129,7 +150,7 @@ pub fn install() {
 
 unsafe extern "C" fn wrapper(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
     // SAFETY: PHP passes the live frame of the wrapped function.
-    let func = unsafe { key((*ex).func) };
+    let func = unsafe { names((*ex).func) };
     let Some(Slot { orig, hook }) = slot(func) else {
         // Unreachable (only wrapped functions point here), and we could
         // not run the original: say so rather than do nothing silently.
