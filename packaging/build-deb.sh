@@ -77,6 +77,11 @@ printf '/etc/php/%s/mods-available/newrelic.ini\n' "$php_ver" >"$stage/DEBIAN/co
 cat >"$stage/DEBIAN/postinst" <<'POSTINST'
 #!/bin/sh
 set -e
+# The group that may use the daemon's socket file (socket_mode 0660): the
+# unit runs the daemon with it; add PHP users to it (packaging/README.md).
+if [ "$1" = configure ] && ! getent group newrelic >/dev/null 2>&1; then
+  addgroup --system newrelic >/dev/null 2>&1 || groupadd --system newrelic || true
+fi
 if [ "$1" = configure ] && command -v phpenmod >/dev/null 2>&1; then
   phpenmod newrelic || true
 fi

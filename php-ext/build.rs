@@ -41,6 +41,7 @@ const FUNCTIONS: &[&str] = &[
     "zend_hash_str_update",
     "zend_hash_next_index_insert",
     "zend_parse_parameters",
+    "zend_register_internal_class",
     "zend_wrong_parameters_count_error",
     "zend_get_executed_lineno",
     "zend_get_executed_filename",
@@ -89,6 +90,8 @@ const TYPES: &[&str] = &[
     "sapi_module_struct",
     "php_core_globals",
     "zif_handler",
+    "zend_fcall_info",
+    "zend_fcall_info_cache",
     "zend_result",
 ];
 
@@ -116,7 +119,10 @@ const VARS: &[&str] = &[
 fn main() {
     println!("cargo:rerun-if-changed=src/zend/wrapper.h");
     println!("cargo:rerun-if-changed=src/zend/shim.c");
+    println!("cargo:rerun-if-changed=src/zend/shim_api.c");
     println!("cargo:rerun-if-changed=src/zend/shim.h");
+    println!("cargo:rerun-if-changed=src/zend/objects.c");
+    println!("cargo:rerun-if-changed=src/zend/objects.h");
     println!("cargo:rerun-if-env-changed=PHP_CONFIG");
 
     let includes = php_config("--includes");
@@ -182,7 +188,7 @@ fn main() {
         .generate_comments(false)
         .use_core()
         .prepend_enum_name(false)
-        .allowlist_file(".*shim\\.h")
+        .allowlist_file(".*(shim|objects)\\.h")
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
     for f in FUNCTIONS {
         builder = builder.allowlist_function(f);
@@ -203,6 +209,8 @@ fn main() {
 
     let mut cc = cc::Build::new();
     cc.file("src/zend/shim.c")
+        .file("src/zend/shim_api.c")
+        .file("src/zend/objects.c")
         .warnings(true)
         .flag_if_supported("-Wno-unused-parameter");
     for inc in &include_args {

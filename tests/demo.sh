@@ -56,6 +56,8 @@ logfile = $work/daemon.log
 loglevel = info
 pidfile = $work/daemon.pid
 ssl_ca_bundle = $work/ca.pem
+# php-fpm's pool below runs as www-data; the socket is 0660.
+socket_group = www-data
 CFG
 "$bin/newrelic-daemon" -c "$work/newrelic.cfg" --wait-for-port 5s
 for _ in $(seq 50); do [ -S "$work/daemon.sock" ] && break; sleep 0.1; done

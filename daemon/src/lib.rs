@@ -5,5 +5,8 @@
 //! Section numbers (§N) in comments refer to the repository's
 //! `docs/protocol.md`; sections of `docs/daemon.md` are cited with its name.
 
+pub mod files;
+#[macro_use]
+pub mod loglimit;
 pub mod termination;
 pub mod worker;

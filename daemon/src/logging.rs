@@ -17,11 +17,16 @@
 //! Every role (progenitor, watcher, worker) opens the same file for append
 //! and each line is written with a single `write`, so lines from the
 //! processes interleave but never tear.
+//!
+//! The file is created 0640 whatever the umask and never opened through a
+//! symbolic link another user made (`seraph_daemon::files`). [`reopen`]
+//! opens the path again (SIGHUP in the watcher and the worker), so
+//! logrotate can move the file away without `copytruncate`.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use seraph_config::{DaemonConfig, LogDestination, LogLevel};
@@ -56,10 +61,20 @@ pub enum LogError {
     Install(String),
 }
 
+/// Mode of a log file the daemon creates: run ids (capabilities) appear
+/// in it, so other users may not read it.
+const LOG_MODE: u32 = 0o640;
+
+/// The open log file, for [`reopen`].
+static LOG_FILE: OnceLock<Arc<LogFile>> = OnceLock::new();
+
 /// Opens the configured destination and installs the global subscriber.
 pub fn init(config: &DaemonConfig) -> Result<(), LogError> {
     use tracing_subscriber::util::SubscriberInitExt;
     let sink = Sink::open(&config.logfile)?;
+    if let Sink::File(f) = &sink {
+        let _ = LOG_FILE.set(Arc::clone(f));
+    }
     // `try_init` also routes `log` records (rustls uses `log`) here.
     tracing_subscriber::registry()
         .with(layer(sink, config.loglevel))
@@ -174,50 +189,75 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Opens the log file's path again (after logrotate moved it away) and
+/// writes there from now on. `Ok(false)` when the log is not a file.
+pub fn reopen() -> io::Result<bool> {
+    match LOG_FILE.get() {
+        Some(f) => f.reopen().map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// A log file that can be swapped for a fresh one at the same path.
+struct LogFile {
+    path: PathBuf,
+    file: RwLock<File>,
+}
+
+impl LogFile {
+    fn open(path: &Path) -> io::Result<LogFile> {
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file: RwLock::new(open_append(path)?),
+        })
+    }
+
+    fn reopen(&self) -> io::Result<()> {
+        let fresh = open_append(&self.path)?;
+        *self.file.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+}
+
 /// Where log lines go.
 enum Sink {
     Stdout,
     Stderr,
-    File(File),
+    File(Arc<LogFile>),
 }
 
 impl Sink {
-    /// Opens a destination: files append-only, created 0666 (less umask)
-    /// like New Relic's; the default tries the standard paths in order.
+    /// Opens a destination: files append-only, created 0640 whatever the
+    /// umask (New Relic's: 0666 less umask); the default tries the
+    /// standard paths in order.
     fn open(dest: &LogDestination) -> Result<Sink, LogError> {
         match dest {
             LogDestination::Stdout => Ok(Sink::Stdout),
             LogDestination::Stderr => Ok(Sink::Stderr),
-            LogDestination::File(path) => {
-                open_append(path)
-                    .map(Sink::File)
-                    .map_err(|source| LogError::Open {
-                        path: path.clone(),
-                        source,
-                    })
-            }
+            LogDestination::File(path) => LogFile::open(path)
+                .map(|f| Sink::File(Arc::new(f)))
+                .map_err(|source| LogError::Open {
+                    path: path.clone(),
+                    source,
+                }),
             LogDestination::Default => LogDestination::DEFAULT_PATHS
                 .iter()
-                .find_map(|p| open_append(Path::new(p)).ok())
-                .map(Sink::File)
+                .find_map(|p| LogFile::open(Path::new(p)).ok())
+                .map(|f| Sink::File(Arc::new(f)))
                 .ok_or(LogError::NoDefault),
         }
     }
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o666)
-        .open(path)
+    seraph_daemon::files::open_append(path, LOG_MODE)
 }
 
 /// The per-event writer handed out by [`Sink`].
 enum SinkWriter<'a> {
     Stdout(io::Stdout),
     Stderr(io::Stderr),
-    File(&'a File),
+    File(RwLockReadGuard<'a, File>),
 }
 
 impl Write for SinkWriter<'_> {
@@ -225,7 +265,7 @@ impl Write for SinkWriter<'_> {
         match self {
             SinkWriter::Stdout(w) => w.write(buf),
             SinkWriter::Stderr(w) => w.write(buf),
-            SinkWriter::File(w) => w.write(buf),
+            SinkWriter::File(w) => (&**w).write(buf),
         }
     }
 
@@ -233,7 +273,7 @@ impl Write for SinkWriter<'_> {
         match self {
             SinkWriter::Stdout(w) => w.write_all(buf),
             SinkWriter::Stderr(w) => w.write_all(buf),
-            SinkWriter::File(w) => w.write_all(buf),
+            SinkWriter::File(w) => (&**w).write_all(buf),
         }
     }
 
@@ -241,7 +281,7 @@ impl Write for SinkWriter<'_> {
         match self {
             SinkWriter::Stdout(w) => w.flush(),
             SinkWriter::Stderr(w) => w.flush(),
-            SinkWriter::File(w) => w.flush(),
+            SinkWriter::File(w) => (&**w).flush(),
         }
     }
 }
@@ -253,7 +293,7 @@ impl<'a> MakeWriter<'a> for Sink {
         match self {
             Sink::Stdout => SinkWriter::Stdout(io::stdout()),
             Sink::Stderr => SinkWriter::Stderr(io::stderr()),
-            Sink::File(f) => SinkWriter::File(f),
+            Sink::File(f) => SinkWriter::File(f.file.read().unwrap_or_else(|p| p.into_inner())),
         }
     }
 }
@@ -401,6 +441,31 @@ mod tests {
         let missing = dir.path().join("no/such/dir.log");
         let err = Sink::open(&LogDestination::File(missing)).err().unwrap();
         assert!(err.to_string().contains("no/such/dir.log"), "{err}");
+    }
+
+    #[test]
+    fn a_rotated_log_is_written_afresh_after_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("daemon.log");
+        let Sink::File(file) = Sink::open(&LogDestination::File(path.clone())).unwrap() else {
+            panic!("a file sink")
+        };
+        let sink = Sink::File(Arc::clone(&file));
+        let subscriber = tracing_subscriber::registry().with(layer(sink, LogLevel::Info));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("before");
+            std::fs::rename(&path, dir.path().join("daemon.log.1")).unwrap();
+            tracing::info!("still to the moved file");
+            file.reopen().unwrap();
+            tracing::info!("after");
+        });
+        let old = std::fs::read_to_string(dir.path().join("daemon.log.1")).unwrap();
+        assert!(old.contains("before") && old.contains("still to the moved file"));
+        let new = std::fs::read_to_string(&path).unwrap();
+        assert!(new.contains("after") && !new.contains("before"), "{new}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
     }
 
     #[test]

@@ -154,6 +154,11 @@ impl Clock {
         self.ns_per_tick
     }
 
+    /// Seconds from `start` to `end` (0 if `end` is earlier).
+    pub fn seconds_between(&self, start: u64, end: u64) -> f64 {
+        end.saturating_sub(start) as f64 * self.ns_per_tick / 1e9
+    }
+
     /// Re-derives the scale from the whole span since calibration, once
     /// it is long enough to be more precise than the initial 1 ms.
     pub fn refine(&mut self) {

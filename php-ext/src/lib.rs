@@ -13,6 +13,7 @@
 //! `docs/protocol.md`.
 
 pub mod api;
+pub mod browser;
 pub mod clock;
 pub mod config;
 pub mod daemon;
@@ -22,6 +23,7 @@ pub mod libs;
 pub mod lifecycle;
 pub mod log;
 pub mod naming;
+pub mod params;
 pub mod request;
 pub mod zend;
 

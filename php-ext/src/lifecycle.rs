@@ -60,6 +60,7 @@ unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> ffi::zend_resu
             crate::hooks::observer::register();
         }
         crate::hooks::errors::register();
+        crate::api::register_classes();
         // SAFETY: MINIT; the callback is an extern "C" fn with a guard.
         unsafe { ffi::seraph_post_startup_install(Some(post_startup)) };
         ffi::SUCCESS

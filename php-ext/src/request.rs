@@ -45,6 +45,12 @@ pub struct RequestState {
     pub closures: observer::ClosureNames,
     /// What the instrumented libraries know about their objects.
     pub libs: crate::hooks::context::LibStates,
+    /// Request parameters go to traces and errors (`newrelic.capture_params`,
+    /// or `newrelic_capture_params()` during the request).
+    pub capture_params: bool,
+    /// The instrumentation itself is calling PHP (an `EXPLAIN` on a second
+    /// connection): hooked calls run unobserved meanwhile.
+    pub quiet: bool,
 }
 
 /// A small xorshift generator, reseeded per process and thread.
@@ -99,6 +105,10 @@ pub struct Agent {
     /// Adaptive sampler of the connected run (reset when the run changes).
     sampler: Option<(String, Sampler)>,
     connect: Option<(String, Arc<ConnectInfo>)>,
+    /// The transaction configuration with the application's security
+    /// policies applied, for the policies JSON and base configuration it
+    /// was made from.
+    policy_cfg: Option<(String, Arc<TxnConfig>, Arc<TxnConfig>)>,
     run_id: String,
     /// The open transaction, if any.
     pub txn: Option<Transaction>,
@@ -170,6 +180,7 @@ impl Agent {
             pid: std::process::id(),
             sampler: None,
             connect: None,
+            policy_cfg: None,
             run_id: String::new(),
             txn: None,
             req: RequestState::default(),
@@ -224,6 +235,41 @@ impl Agent {
         }
     }
 
+    /// The license key of the open transaction (the obfuscation key of the
+    /// browser footer).
+    pub fn txn_license(&self) -> &str {
+        &self.txn_settings.license
+    }
+
+    /// The application name(s) of the open transaction.
+    pub fn txn_appname(&self) -> String {
+        self.txn_settings.appname.clone()
+    }
+
+    /// Whether an application is connected in this process.
+    pub fn has_connected_app(&self) -> bool {
+        self.connect.is_some()
+    }
+
+    /// The transaction configuration for an application with these
+    /// security policies (cached: the policies rarely change).
+    fn config_with_policies(&mut self, policies: &str) -> Arc<TxnConfig> {
+        let parsed = seraph_txn::SecurityPolicies::from_json(policies);
+        if parsed.is_empty() {
+            return self.txn_cfg.clone();
+        }
+        if let Some((p, base, cfg)) = &self.policy_cfg {
+            if p == policies && Arc::ptr_eq(base, &self.txn_cfg) {
+                return cfg.clone();
+            }
+        }
+        let mut cfg = (*self.txn_cfg).clone();
+        parsed.apply(&mut cfg);
+        let cfg = Arc::new(cfg);
+        self.policy_cfg = Some((policies.to_owned(), self.txn_cfg.clone(), cfg.clone()));
+        cfg
+    }
+
     /// The connected application's entity guid.
     pub fn entity_guid(&self) -> Option<String> {
         self.connect
@@ -258,8 +304,12 @@ impl Agent {
         self.check_fork();
         let mut settings = (*self.settings).clone();
         if let Some((app, lic)) = override_app {
-            settings.appname = app;
-            if let Some(l) = lic {
+            // Empty values mean the INI settings' (New Relic's agent does
+            // the same).
+            if !app.is_empty() {
+                settings.appname = app;
+            }
+            if let Some(l) = lic.filter(|l| !l.is_empty()) {
                 settings.license = l;
             }
         }
@@ -317,16 +367,31 @@ impl Agent {
         self.req.rusage_start = (u, s);
         self.txn_settings = Arc::new(settings);
         let cli = matches!(kind, TxnKind::Cli { .. });
+        let cfg = self.config_with_policies(&app.security_policies);
+        self.req.capture_params = self.settings.capture_params;
         let mut txn = Transaction::start(
             kind,
             now_us,
             start_ticks,
             scale,
-            self.txn_cfg.clone(),
+            cfg,
             connect,
             decision,
             &mut self.rng,
         );
+        if let Some(s) = &request.synthetics {
+            txn.accept_synthetics_header(s);
+        }
+        if let Some(path) = &request.script_path {
+            // The main script as its own "function" (New Relic reports it
+            // for command-line transactions).
+            txn.set_code_location(&seraph_txn::CodeLocation {
+                function: path.clone(),
+                namespace: None,
+                filepath: Some(path.clone()),
+                lineno: 1,
+            });
+        }
         if cli {
             // New Relic's agent reads the trace headers from $_SERVER for
             // every transaction; a CLI process has them only in its
@@ -338,12 +403,49 @@ impl Agent {
     }
 
     /// Finishes the open transaction and sends it (RSHUTDOWN or
-    /// `newrelic_end_transaction`).
+    /// `newrelic_end_transaction`). `params` are the request parameters
+    /// read before the agent was borrowed (see [`request_params`]).
+    pub fn end_transaction_with(&mut self, params: &[(String, String)]) {
+        if let Some(t) = self.txn.as_mut().filter(|t| !t.is_ignored()) {
+            for (k, v) in params {
+                t.add_request_parameter(k, v, self.req.capture_params);
+            }
+        }
+        self.end_transaction();
+    }
+
+    /// Whether the request parameters are worth reading at the end of the
+    /// transaction: captured by default, or an attribute rule may include
+    /// some.
+    pub fn wants_request_params(&self) -> bool {
+        let Some(t) = self.txn.as_ref() else {
+            return false;
+        };
+        !t.is_ignored()
+            && !self.txn_settings.high_security
+            && self.txn_settings.security_policies_token.is_empty()
+            && (self.req.capture_params
+                || self
+                    .txn_settings
+                    .attributes
+                    .may_include_prefix("request.parameters."))
+    }
+
+    /// Finishes the open transaction and sends it, without request
+    /// parameters.
     pub fn end_transaction(&mut self) {
         self.check_fork();
         let Some(mut txn) = self.txn.take() else {
             return;
         };
+        let framework = self
+            .req
+            .libs
+            .get::<crate::hooks::framework::FrameworkState>()
+            .outcome;
+        if let Some(outcome) = framework {
+            txn.set_framework(outcome);
+        }
         if !globals::is_cli() {
             let code = globals::response_code();
             if code > 0 {
@@ -374,7 +476,7 @@ impl Agent {
         let body = seraph_wire::encode_transaction(&self.run_id, &data);
         match self.client.send(&self.txn_settings, process_kind(), &body) {
             Ok(()) => tracing::debug!("sent transaction '{}' ({} bytes)", data.name, body.len()),
-            Err(e) => tracing::warn!("transaction '{}' not sent: {e}", data.name),
+            Err(e) => self.client.report_not_sent(&data.name, &e),
         }
     }
 }
@@ -400,17 +502,31 @@ pub struct RequestFacts {
     pub headers: Vec<(String, String)>,
     /// CLI: inbound trace headers from the environment.
     pub dt_headers: Vec<(String, String)>,
+    /// Web: the `X-NewRelic-Synthetics` request header.
+    pub synthetics: Option<String>,
+    /// CLI: the main script's full path, for code-level metrics (only
+    /// read with `code_level_metrics.enabled`).
+    pub script_path: Option<String>,
 }
 
 impl RequestFacts {
     /// Reads them from PHP. Call with no agent borrow held.
     pub fn gather() -> RequestFacts {
         if globals::is_cli() {
+            let script = globals::cli_script()
+                .or_else(|| globals::request_info().path_translated)
+                .unwrap_or_else(|| "-".to_owned());
+            let clm = AGENT
+                .with(|a| a.as_ref().is_some_and(|a| a.settings.code_level_metrics))
+                .unwrap_or(false);
+            let script_path = clm
+                .then(|| std::fs::canonicalize(&script).ok())
+                .flatten()
+                .map(|p| p.to_string_lossy().into_owned());
             return RequestFacts {
                 cli: true,
-                script: globals::cli_script()
-                    .or_else(|| globals::request_info().path_translated)
-                    .unwrap_or_else(|| "-".to_owned()),
+                script,
+                script_path,
                 dt_headers: DT_HEADERS
                     .iter()
                     .filter_map(|(var, name)| Some(((*name).to_owned(), globals::server_var(var)?)))
@@ -431,6 +547,7 @@ impl RequestFacts {
                 globals::server_var("DOCUMENT_ROOT"),
             ],
             headers: request_headers(),
+            synthetics: globals::server_var("HTTP_X_NEWRELIC_SYNTHETICS"),
             ..RequestFacts::default()
         }
     }
@@ -513,10 +630,58 @@ pub fn rinit() {
     if !start {
         return;
     }
+    crate::hooks::observer::reset_api_custom_tracers();
     let facts = RequestFacts::gather();
     let _ = AGENT.with(|slot| {
         if let Some(a) = slot.as_mut() {
             a.start_transaction(None, &facts);
+        }
+    });
+    after_start();
+}
+
+/// What follows a transaction start outside the agent borrow (it calls
+/// into PHP): the output handler of automatic browser monitoring, when
+/// the transaction wants it.
+pub fn after_start() {
+    let autorum = AGENT
+        .with(|a| {
+            a.as_ref()
+                .and_then(|a| a.txn.as_ref())
+                .is_some_and(Transaction::autorum_enabled)
+        })
+        .unwrap_or(false);
+    if autorum {
+        crate::browser::install_output_handler();
+    }
+}
+
+/// The request parameters (`$_REQUEST`) as New Relic turns them into
+/// text, when the transaction wants them; read with no agent borrow held.
+pub fn request_params() -> Vec<(String, String)> {
+    let wanted = AGENT
+        .with(|a| a.as_ref().is_some_and(Agent::wants_request_params))
+        .unwrap_or(false);
+    if wanted {
+        crate::params::read_request_params()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Ends the open transaction with its request parameters (RSHUTDOWN,
+/// `newrelic_end_transaction`, `newrelic_set_appname`). Not while the
+/// agent is borrowed.
+pub fn end_current_transaction(ignore: bool) {
+    let params = if ignore { Vec::new() } else { request_params() };
+    let _ = AGENT.with(|slot| {
+        if let Some(a) = slot.as_mut() {
+            if ignore {
+                if let Some(t) = a.txn.as_mut() {
+                    t.ignore();
+                }
+            }
+            a.end_transaction_with(&params);
         }
     });
 }
@@ -524,12 +689,13 @@ pub fn rinit() {
 /// RSHUTDOWN entry.
 pub fn rshutdown() {
     recover_after_bailout("RSHUTDOWN");
+    end_current_transaction(false);
     let _ = AGENT.with(|slot| {
         if let Some(a) = slot.as_mut() {
-            a.end_transaction();
             a.req = RequestState::default();
         }
     });
+    crate::api::release_request_state();
 }
 
 /// Nanoseconds, saturating: `as u64` wrapped a huge INI time value around
@@ -567,6 +733,7 @@ fn txn_config(s: &AgentSettings, is_cli: bool) -> TxnConfig {
             },
             slow_sql: s.tt_slow_sql,
             explain_threshold_ns: nanos(s.tt_explain_threshold),
+            explain_enabled: s.tt_explain_enabled,
             stack_trace_threshold_ns: nanos(s.tt_stack_trace_threshold),
         },
         error_collector: ErrorCollectorConfig {
@@ -575,17 +742,34 @@ fn txn_config(s: &AgentSettings, is_cli: bool) -> TxnConfig {
             ignore_exceptions: s.errors_ignore_exceptions.clone(),
             capture_events: s.error_events_enabled,
             allow_raw_exception_messages: s.allow_raw_exception_messages,
-            ..defaults.error_collector.clone()
+            record_database_errors: s.errors_record_database,
         },
+        instance_reporting_enabled: s.instance_reporting,
+        database_name_reporting_enabled: s.database_name_reporting,
+        message_segment_parameters_enabled: s.message_segment_parameters,
         custom_parameters_enabled: s.custom_parameters_enabled,
         high_security: s.high_security,
+        lasp: !s.security_policies_token.is_empty(),
+        capture_params: s.capture_params,
+        autorum_enabled: s.autorum,
+        synthetics_enabled: s.synthetics_enabled,
+        code_level_metrics_enabled: s.code_level_metrics,
+        attributes: s.attributes.clone(),
         application_logging: ApplicationLoggingConfig {
             enabled: s.logging_enabled,
             forwarding_enabled: s.logging_forwarding,
             labels_enabled: s.logging_labels,
             metrics_enabled: s.logging_metrics,
             local_decorating_enabled: s.logging_local_decorating,
-            forwarding_max_samples_stored: s.log_events_max as u32,
+            forwarding_max_samples_stored: s.log_events_max.min(u64::from(u32::MAX)) as u32,
+            forwarding_log_level: s.frameworks.log_level,
+            context_data_enabled: s.frameworks.log_context_data,
+            context_data_include: s.frameworks.log_context_include.clone(),
+            context_data_exclude: s.frameworks.log_context_exclude.clone(),
+            forwarding_labels: seraph_txn::logs::forwarding_labels(
+                &s.labels,
+                &s.frameworks.log_labels_exclude,
+            ),
         },
         expensive_node_min_ns: nanos(s.expensive_node_min),
         php_version: globals::php_version().to_owned(),

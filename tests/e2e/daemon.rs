@@ -546,15 +546,24 @@ async fn idle_applications_expire_and_reconnect_with_a_new_run() {
     );
     // No data and no key lookups for longer than app_timeout.
     tokio::time::sleep(Duration::from_secs(4)).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !daemon.log_text().contains("application expired") {
+        assert!(tokio::time::Instant::now() < deadline, "never expired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The expired app starts over: the agent's run id is taken on while a
+    // new run connects, then leads to the new run.
     let reply = agent.app_query(&app, Some(&run_id)).await.unwrap();
-    assert_eq!(
-        reply.status,
-        AppStatus::Unknown,
-        "the expired app starts over"
-    );
+    assert_eq!(reply.status, AppStatus::StillValid);
     let new_run = agent.connect_app(&app, WAIT).await.unwrap();
     assert_ne!(new_run, run_id);
     assert_eq!(standin.calls_for("connect").len(), 2);
+    let reply = agent.app_query(&app, Some(&run_id)).await.unwrap();
+    assert_eq!(
+        reply.status,
+        AppStatus::Connected,
+        "the old id is not current"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -789,9 +798,18 @@ async fn undeliverable_data_survives_a_restart_in_the_disk_spool() {
         .extension()
         .is_some_and(|x| x == "seg")));
 
-    // The collector is back (same address, new certificate); a second
-    // daemon on the same spool connects the same application and replays
-    // the spooled payloads with its new run id.
+    // The run is in the spool directory, without the license.
+    let runs = std::fs::read_to_string(spool_dir.join("runs.jsonl")).unwrap();
+    assert!(runs.contains(&run_one), "{runs}");
+    assert!(!runs.contains(LICENSE));
+    assert!(!runs.contains(&hex(LICENSE)));
+
+    // The collector is back (same address, new certificate) and asks the
+    // old run to reconnect. A second daemon on the same spool carries the
+    // run on (the agent's first query is answered Connected at once, no
+    // connect), learns the license from that query, reconnects when the
+    // collector answers 409, and replays the spooled payloads with its new
+    // run id.
     let mut config = StandinConfig {
         listen: collector,
         ..StandinConfig::fast()
@@ -800,6 +818,7 @@ async fn undeliverable_data_survives_a_restart_in_the_disk_spool() {
         .connect_overrides
         .insert("agent_run_id".into(), json!("RUN-TWO"));
     let standin = Standin::start(config).await.unwrap();
+    standin.set_run_status(&run_one, Some(409));
     let ca_two = dir.path().join("ca-two.pem");
     standin.write_ca(&ca_two).unwrap();
     let second = Daemon::start(DaemonOptions {
@@ -807,7 +826,15 @@ async fn undeliverable_data_survives_a_restart_in_the_disk_spool() {
         ..Default::default()
     })
     .await;
-    let (_agent, run_two) = connect(&second, &standin, "spooled").await;
+    let mut agent = second.agent().await;
+    let app = app_info(LICENSE, "spooled", &standin.host());
+    let first_reply = agent.app_query(&app, None).await.unwrap();
+    assert_eq!(first_reply.status, AppStatus::Connected);
+    assert!(first_reply
+        .connect_reply
+        .as_deref()
+        .is_some_and(|r| r.contains(&run_one)));
+    let run_two = "RUN-TWO".to_owned();
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let calls = standin.calls();
@@ -822,8 +849,14 @@ async fn undeliverable_data_survives_a_restart_in_the_disk_spool() {
             .iter()
             .filter(|c| c.method == "error_data" && c.run_id.as_deref() == Some(run_two.as_str()))
             .count();
-        let (_, txn_events) = events(&calls, "analytic_event_data");
-        let (_, error_events) = events(&calls, "error_event_data");
+        // Calls the collector took (those refused with 409 came first).
+        let taken: Vec<_> = calls
+            .iter()
+            .filter(|c| c.response_status == 200)
+            .cloned()
+            .collect();
+        let (_, txn_events) = events(&taken, "analytic_event_data");
+        let (_, error_events) = events(&taken, "error_event_data");
         if table
             .get(&("OtherTransaction/all".to_owned(), String::new()))
             .is_some_and(|v| v[0] == 5.0)
@@ -832,7 +865,7 @@ async fn undeliverable_data_survives_a_restart_in_the_disk_spool() {
             && error_events.len() == 5
         {
             // The replayed payloads carry the new run id in the body too.
-            for c in calls.iter().filter(|c| c.method == "metric_data") {
+            for c in taken.iter().filter(|c| c.method == "metric_data") {
                 assert_eq!(c.payload[0], json!(run_two));
             }
             assert!(table.contains_key(&("Errors/all".to_owned(), String::new())));
@@ -845,8 +878,13 @@ async fn undeliverable_data_survives_a_restart_in_the_disk_spool() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(run_two, "RUN-TWO");
     assert_ne!(run_one, run_two);
+    assert_eq!(agent.connect_app(&app, WAIT).await.unwrap(), run_two);
+}
+
+/// `bytes` as lowercase hex.
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The template transaction of scenario `name`.
@@ -1423,8 +1461,9 @@ async fn a_killed_worker_is_respawned_and_the_spool_survives_it() {
     };
     assert_ne!(respawned, worker[0]);
     standin.clear_faults();
-    // The application connects again; its new run replays the spooled
-    // error trace. (What the killed worker held in memory is gone.)
+    // The watcher handed the run over: the new worker carries it on
+    // without a connect, and replays the spooled error trace under it.
+    // (What the killed worker held in memory is gone.)
     let deadline = tokio::time::Instant::now() + WAIT;
     let run_two = loop {
         if let Ok(mut conn) = AgentConn::connect(&daemon.address).await {
@@ -1439,12 +1478,13 @@ async fn a_killed_worker_is_respawned_and_the_spool_survives_it() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_ne!(run_two, run_one);
+    assert_eq!(run_two, run_one, "the run survives its worker");
     let replayed = standin.wait_for("error_data", 2, WAIT).await.unwrap();
     let last = replayed.last().unwrap();
     assert_eq!(last.response_status, 200);
-    assert_eq!(last.run_id.as_deref(), Some(run_two.as_str()));
-    assert_eq!(last.payload[0], json!(run_two));
+    assert_eq!(last.run_id.as_deref(), Some(run_one.as_str()));
+    assert_eq!(last.payload[0], json!(run_one));
+    assert_eq!(standin.calls_for("connect").len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,6 +34,10 @@ pub struct DaemonOptions {
     /// directory (so it outlives the test's setup, e.g. for a respawned
     /// worker) and set as `ssl_ca_bundle`.
     pub ca_pem: Option<String>,
+    /// Where to listen; default: a fresh abstract socket.
+    pub address: Option<Address>,
+    /// Run it as this user (`runuser -u`), e.g. `nobody`.
+    pub user: Option<String>,
 }
 
 impl Default for DaemonOptions {
@@ -45,6 +49,8 @@ impl Default for DaemonOptions {
             loglevel: "debug",
             nofile: None,
             ca_pem: None,
+            address: None,
+            user: None,
         }
     }
 }
@@ -59,7 +65,7 @@ impl Daemon {
             std::process::id(),
             dir.path().file_name().unwrap().to_string_lossy()
         );
-        let address = Address::Abstract(name);
+        let address = options.address.clone().unwrap_or(Address::Abstract(name));
         let log = dir.path().join("daemon.log");
         let cfg = dir.path().join("newrelic.cfg");
         let mut lines = options.cfg.clone();
@@ -69,17 +75,27 @@ impl Daemon {
             lines.push(format!("ssl_ca_bundle = {}", ca.display()));
         }
         std::fs::write(&cfg, lines.join("\n") + "\n").unwrap();
-        let mut cmd = match options.nofile {
+        let mut cmd = match (options.nofile, &options.user) {
             // The shell lowers the limit, then execs the daemon in place
             // (same pid).
-            Some(n) => {
+            (Some(n), None) => {
                 let mut c = Command::new("/bin/sh");
                 c.arg("-c")
                     .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
                     .arg(crate::binary("newrelic-daemon"));
                 c
             }
-            None => Command::new(crate::binary("newrelic-daemon")),
+            (None, None) => Command::new(crate::binary("newrelic-daemon")),
+            // runuser execs the daemon as that user (same pid).
+            (_, Some(user)) => {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
+                    .unwrap();
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"])
+                    .arg(crate::binary("newrelic-daemon"));
+                c
+            }
         };
         cmd.arg("-c")
             .arg(&cfg)

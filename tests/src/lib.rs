@@ -1,14 +1,23 @@
 //! Helpers shared by the end-to-end tests: finding the workspace's built
 //! binaries, running the real `newrelic-daemon`, and talking to it as a PHP
-//! agent would (App queries and Transaction frames over its socket).
+//! agent would (App queries and Transaction frames over its socket), and
+//! the real servers (MariaDB, PostgreSQL, Redis, memcached, RabbitMQ)
+//! datastore tests talk to (`services`).
 //!
 //! The binaries are built by `cargo build --workspace --bins` before the
 //! tests run (tests/run-all.sh does this); a missing binary is a test
 //! failure with a message saying so, never a skip.
 
 pub mod agent;
+pub mod apps;
 pub mod daemon;
+pub mod harvest;
+pub mod load;
+pub mod monitor;
+pub mod services;
 pub mod vectors;
+pub mod web;
+pub mod web_load;
 
 use std::path::PathBuf;
 

@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -18,9 +19,18 @@ pub(crate) struct AuditLog {
 }
 
 impl AuditLog {
-    /// Opens (creates) the file for appending.
+    /// Opens (creates) the file for appending. It holds every payload, so
+    /// a new file is made 0600 (a umask can only narrow that), and a
+    /// symbolic link at the path is never followed (another user could
+    /// have planted it).
     pub(crate) fn open(path: &Path) -> std::io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)?;
+
         Ok(AuditLog {
             path: path.to_owned(),
             file: Mutex::new(file),

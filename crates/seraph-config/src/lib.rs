@@ -94,6 +94,16 @@ pub struct DaemonConfig {
     pub spool_max_size: u64,
     /// Seraph: spooled data older than this is dropped (`spool_max_age`, 24 h).
     pub spool_max_age: Duration,
+    /// Seraph: permissions of a socket-file `address` (`socket_mode`,
+    /// 0660). New Relic's daemon makes it 0777.
+    pub socket_mode: u32,
+    /// Seraph: group of a socket-file `address` (`socket_group`, a name or
+    /// a gid; `None` keeps the daemon's own).
+    pub socket_group: Option<String>,
+    /// Seraph: when every agent connection slot is taken, a new agent
+    /// replaces the connection idle longest if that one has been idle this
+    /// long (`agent_idle_timeout`, 30 s).
+    pub agent_idle_timeout: Duration,
     /// `--integration`: log payloads as `NR_INTEGRATION_TEST` lines.
     pub integration: Option<IntegrationFormat>,
     /// `-f`: run the worker directly.
@@ -129,6 +139,9 @@ impl Default for DaemonConfig {
             spool_dir: None,
             spool_max_size: settings::DEFAULT_SPOOL_MAX_SIZE,
             spool_max_age: Duration::from_secs(86_400),
+            socket_mode: settings::DEFAULT_SOCKET_MODE,
+            socket_group: None,
+            agent_idle_timeout: Duration::from_secs(30),
             integration: None,
             foreground: false,
             watchdog_foreground: false,

@@ -165,6 +165,12 @@ fn finish(
             .spool_max_age
             .to_std()
             .unwrap_or(Duration::from_secs(86_400)),
+        socket_mode: s.socket_mode,
+        socket_group: (!s.socket_group.is_empty()).then_some(s.socket_group),
+        agent_idle_timeout: s
+            .agent_idle_timeout
+            .to_std()
+            .unwrap_or(Duration::from_secs(30)),
         integration,
         foreground: flags.foreground,
         watchdog_foreground: flags.watchdog_foreground,

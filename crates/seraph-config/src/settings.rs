@@ -20,6 +20,10 @@ pub const DEFAULT_APP_LIMIT: u64 = 250;
 pub const DEFAULT_SPOOL_MAX_SIZE: u64 = 64 << 20;
 /// `spool_max_age` when unset: a day.
 pub const DEFAULT_SPOOL_MAX_AGE: GoDuration = GoDuration(24 * 3600 * 1_000_000_000);
+/// `socket_mode` when unset: owner and group may connect.
+pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
+/// `agent_idle_timeout` when unset: 30 seconds.
+pub const DEFAULT_AGENT_IDLE_TIMEOUT: GoDuration = GoDuration(30 * 1_000_000_000);
 
 /// Every key [`Settings::apply`] understands (New Relic's, then Seraph's).
 pub const KNOWN_KEYS: &[&str] = &[
@@ -50,6 +54,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "spool_dir",
     "spool_max_size",
     "spool_max_age",
+    "socket_mode",
+    "socket_group",
+    "agent_idle_timeout",
 ];
 
 /// A string setting and where it came from (needed for `address`/`port`,
@@ -126,6 +133,9 @@ pub(crate) struct Settings {
     pub spool_dir: String,
     pub spool_max_size: u64,
     pub spool_max_age: GoDuration,
+    pub socket_mode: u32,
+    pub socket_group: String,
+    pub agent_idle_timeout: GoDuration,
 }
 
 impl Default for Settings {
@@ -150,6 +160,9 @@ impl Default for Settings {
             spool_dir: String::new(),
             spool_max_size: DEFAULT_SPOOL_MAX_SIZE,
             spool_max_age: DEFAULT_SPOOL_MAX_AGE,
+            socket_mode: DEFAULT_SOCKET_MODE,
+            socket_group: String::new(),
+            agent_idle_timeout: DEFAULT_AGENT_IDLE_TIMEOUT,
         }
     }
 }
@@ -289,6 +302,33 @@ impl Settings {
                     d
                 };
             }
+            "socket_mode" => {
+                self.socket_mode = if value.is_empty() {
+                    DEFAULT_SOCKET_MODE
+                } else {
+                    // Go integer syntax: a leading 0 means octal (0660).
+                    let n = parse_uint(value).map_err(invalid)?;
+                    if n > 0o777 || n & 0o600 != 0o600 {
+                        return Err(invalid(
+                            "must be a permission mode from 0600 to 0777 (the owner needs read and write)"
+                                .to_string(),
+                        ));
+                    }
+                    n as u32
+                };
+            }
+            "socket_group" => self.socket_group = value.to_string(),
+            "agent_idle_timeout" => {
+                self.agent_idle_timeout = if value.is_empty() {
+                    DEFAULT_AGENT_IDLE_TIMEOUT
+                } else {
+                    let d = parse_duration(value).map_err(invalid)?;
+                    if d.0 <= 0 {
+                        return Err(invalid("must be positive".to_string()));
+                    }
+                    d
+                };
+            }
             _ => warnings.push(ConfigWarning(format!(
                 "{origin}: ignoring unknown setting {key:?}"
             ))),
@@ -401,6 +441,13 @@ mod tests {
         assert_eq!(with("max_frame_size", "2097152").max_frame_size, 2 << 20);
         assert_eq!(with("app_limit", "10").app_limit, 10);
         assert_eq!(with("spool_dir", "/var/lib/x").spool_dir, "/var/lib/x");
+        assert_eq!(with("socket_mode", "0666").socket_mode, 0o666);
+        assert_eq!(with("socket_mode", "0o600").socket_mode, 0o600);
+        assert_eq!(with("socket_group", "www-data").socket_group, "www-data");
+        assert_eq!(
+            with("agent_idle_timeout", "2s").agent_idle_timeout,
+            GoDuration(2_000_000_000)
+        );
         assert_eq!(with("spool_max_size", "2097152").spool_max_size, 2 << 20);
         assert!(error("spool_max_size", "1000").contains("1 MiB"));
         assert!(error("spool_max_size", "40000000000").contains("32 GiB"));
@@ -449,6 +496,9 @@ mod tests {
         assert!(error("max_frame_size", "33554433").contains("only be lowered"));
         assert!(error("max_frame_size", "0").contains("max_frame_size"));
         assert!(error("app_limit", "0").contains("at least 1"));
+        assert!(error("socket_mode", "0400").contains("owner needs"));
+        assert!(error("socket_mode", "01777").contains("0777"));
+        assert!(error("agent_idle_timeout", "0").contains("positive"));
         assert!(error("utilization.logical_processors", "many").contains("integer"));
     }
 

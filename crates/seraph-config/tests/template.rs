@@ -68,6 +68,9 @@ fn template_examples_parse_and_show_the_defaults() {
     assert_eq!(c.spool_dir, None);
     assert_eq!(c.spool_max_size, d.spool_max_size);
     assert_eq!(c.spool_max_age, d.spool_max_age);
+    assert_eq!(c.socket_mode, d.socket_mode);
+    assert_eq!(c.socket_group, None);
+    assert_eq!(c.agent_idle_timeout, d.agent_idle_timeout);
     assert_eq!(c.proxy, None);
     assert_eq!(c.ca_bundle, None);
     assert_eq!(c.ca_path, None);

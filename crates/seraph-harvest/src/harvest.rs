@@ -384,6 +384,33 @@ impl Harvest {
         self.events[kind.index()].merge_back(failed)
     }
 
+    /// Merges back a metric table whose post failed retryably, however
+    /// often it failed before (see [`MetricTable::merge_retained`]).
+    pub fn retain_failed_metrics(&mut self, failed: MetricTable) {
+        self.metrics.merge_retained(failed);
+    }
+
+    /// Re-samples the events of a failed post into the current reservoir,
+    /// however often they failed before.
+    pub fn retain_failed_events(&mut self, kind: EventKind, failed: EventReservoir) {
+        self.events[kind.index()].merge_retained(failed);
+    }
+
+    /// New limits from a (re)connect. Event reservoirs take their new size
+    /// at once, the events held so far sampled into them (their seen
+    /// counts kept); everything else uses limits no connect reply changes.
+    pub fn set_limits(&mut self, limits: HarvestLimits) {
+        self.limits = limits;
+        for kind in EventKind::ALL {
+            let capacity = Self::event_limit(&limits, kind);
+            let slot = &mut self.events[kind.index()];
+            if slot.capacity() != capacity {
+                let held = std::mem::replace(slot, EventReservoir::new(capacity));
+                slot.merge(held);
+            }
+        }
+    }
+
     /// True when nothing at all has been collected.
     pub fn is_empty(&self) -> bool {
         self.pids.is_empty()
@@ -399,6 +426,24 @@ impl Harvest {
 #[cfg(test)]
 mod except_metrics_tests {
     use super::*;
+
+    #[test]
+    fn new_limits_resize_the_event_reservoirs_at_once() {
+        let mut h = Harvest::new(HarvestLimits::default(), SystemTime::UNIX_EPOCH);
+        for p in 0..50 {
+            h.events[EventKind::Transaction.index()].add(f64::from(p), "{}");
+        }
+        let limits = HarvestLimits {
+            analytic_events: 10,
+            ..HarvestLimits::default()
+        };
+        h.set_limits(limits);
+        let r = h.take_events(EventKind::Transaction);
+        assert_eq!(r.capacity(), 10);
+        assert_eq!(r.len(), 10);
+        assert_eq!(r.seen(), 50);
+        assert_eq!(h.take_events(EventKind::Transaction).capacity(), 10);
+    }
 
     #[test]
     fn taking_everything_but_metrics_keeps_the_period_and_pids() {

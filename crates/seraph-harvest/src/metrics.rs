@@ -245,6 +245,18 @@ impl MetricTable {
         true
     }
 
+    /// Merges back a table whose post failed retryably, whatever its
+    /// failure count (Seraph keeps metrics through an outage of any length:
+    /// a table is bounded by its limit, so holding it costs nothing more).
+    /// Like [`MetricTable::merge_failed`] otherwise.
+    pub fn merge_retained(&mut self, failed: MetricTable) {
+        if failed.period_start < self.period_start {
+            self.period_start = failed.period_start;
+        }
+        self.failed_harvests = failed.failed_harvests.saturating_add(1);
+        self.merge_table(failed);
+    }
+
     /// Moves about half of the entries into a new table, for a payload the
     /// collector refused as too large (413). Both keep the period, limit
     /// and failure count; the dropped count stays here. `None` (and nothing
@@ -574,6 +586,22 @@ mod tests {
         assert_eq!(current.period_start(), t0());
         assert_eq!(current.failed_harvests(), 1);
         assert_eq!(current.get("a", "").unwrap().values.count, 3.0);
+    }
+
+    #[test]
+    fn retained_metrics_survive_any_number_of_failures() {
+        let mut table = MetricTable::new(10, t0());
+        table.add_count("a", "", 1.0, false);
+        for attempt in 1..=50u32 {
+            let start = t0() + Duration::from_secs(u64::from(attempt) * 5);
+            let mut next = MetricTable::new(10, start);
+            next.add_count("a", "", 1.0, false);
+            next.merge_retained(table);
+            assert_eq!(next.failed_harvests(), attempt);
+            table = next;
+        }
+        assert_eq!(table.get("a", "").unwrap().values.count, 51.0);
+        assert_eq!(table.period_start(), t0(), "the earliest start is kept");
     }
 
     #[test]

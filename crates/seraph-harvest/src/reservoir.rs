@@ -182,6 +182,14 @@ impl EventReservoir {
         true
     }
 
+    /// Re-adds the events of a failed post whatever its failure count:
+    /// they are sampled again with the events that came since, so an
+    /// outage of any length costs only sampling, never the whole reservoir.
+    pub fn merge_retained(&mut self, failed: EventReservoir) {
+        self.failed_harvests = failed.failed_harvests.saturating_add(1);
+        self.merge(failed);
+    }
+
     /// Merges `other` in through sampling; `seen` becomes the sum.
     pub fn merge(&mut self, other: EventReservoir) {
         let all_seen = self.seen + other.seen;
@@ -346,6 +354,23 @@ mod tests {
         kept.sort_by(f64::total_cmp);
         assert_eq!(kept, (90..100).map(f64::from).collect::<Vec<_>>());
         assert_eq!(r.seen(), 100);
+    }
+
+    #[test]
+    fn retained_events_are_resampled_however_often_they_failed() {
+        let mut r = EventReservoir::new(3);
+        for p in 0..3 {
+            r.add(f64::from(p), "{}");
+        }
+        for attempt in 1..=20u32 {
+            let mut next = EventReservoir::new(3);
+            next.add(100.0 + f64::from(attempt), "{}");
+            next.merge_retained(r);
+            assert_eq!(next.failed_harvests(), attempt);
+            assert_eq!(next.len(), 3, "bounded by the reservoir size");
+            r = next;
+        }
+        assert_eq!(r.seen(), 23, "every event is counted as seen");
     }
 
     #[test]

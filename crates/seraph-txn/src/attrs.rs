@@ -20,6 +20,8 @@ pub enum AttrValue {
     Float(f64),
     /// A boolean.
     Bool(bool),
+    /// `null` (New Relic's agent keeps a PHP `null` as a JSON `null`).
+    Null,
 }
 
 impl AttrValue {
@@ -30,6 +32,7 @@ impl AttrValue {
             AttrValue::Int(i) => json::push_i64(out, *i),
             AttrValue::Float(f) => json::push_f64(out, *f),
             AttrValue::Bool(b) => json::push_bool(out, *b),
+            AttrValue::Null => out.push_str("null"),
         }
     }
 
@@ -69,20 +72,7 @@ impl From<bool> for AttrValue {
     }
 }
 
-/// Where an attribute may be reported.
-pub(crate) mod dest {
-    pub const TXN_EVENT: u8 = 1;
-    pub const TXN_TRACE: u8 = 2;
-    pub const ERROR: u8 = 4;
-    pub const BROWSER: u8 = 8;
-    pub const SPAN: u8 = 16;
-    pub const ALL: u8 = TXN_EVENT | TXN_TRACE | ERROR | BROWSER | SPAN;
-    /// Request/response facts: trace, error and transaction event.
-    pub const TRACE_ERROR_EVENT: u8 = TXN_TRACE | ERROR | TXN_EVENT;
-    /// Custom parameters go everywhere but spans (the segment copy covers
-    /// those).
-    pub const USER_DEFAULT: u8 = ALL & !SPAN;
-}
+pub(crate) use crate::attr_filter::dest;
 
 /// Longest key kept; longer keys are dropped, not truncated.
 pub const KEY_LIMIT: usize = 255;

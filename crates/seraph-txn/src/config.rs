@@ -5,6 +5,8 @@
 //! Parsing INI strings is the extension's job; this crate only consumes the
 //! typed values.
 
+use crate::attr_filter::AttributeFilter;
+
 /// `newrelic.transaction_tracer.threshold`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Threshold {
@@ -45,6 +47,8 @@ pub struct TransactionTracerConfig {
     pub slow_sql: bool,
     /// `explain_threshold` in nanoseconds: slow-SQL candidates.
     pub explain_threshold_ns: u64,
+    /// `explain_enabled`: slow MySQL queries get an explain plan.
+    pub explain_enabled: bool,
     /// `stack_trace_threshold` in nanoseconds: datastore calls slower than
     /// this carry a backtrace.
     pub stack_trace_threshold_ns: u64,
@@ -61,6 +65,7 @@ impl Default for TransactionTracerConfig {
             record_sql: RecordSql::Obfuscated,
             slow_sql: true,
             explain_threshold_ns: 500_000_000,
+            explain_enabled: true,
             stack_trace_threshold_ns: 500_000_000,
         }
     }
@@ -97,8 +102,9 @@ impl Default for ErrorCollectorConfig {
     }
 }
 
-/// `newrelic.application_logging.*`, which only shows up here as the four
-/// `Supportability/Logging/*` metrics every transaction carries.
+/// `newrelic.application_logging.*`: the four `Supportability/Logging/*`
+/// metrics every transaction carries, and the rules for log records
+/// (`logs.rs`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApplicationLoggingConfig {
     /// `enabled`.
@@ -113,6 +119,18 @@ pub struct ApplicationLoggingConfig {
     pub local_decorating_enabled: bool,
     /// `forwarding.max_samples_stored`.
     pub forwarding_max_samples_stored: u32,
+    /// `forwarding.log_level` as a severity rank (`EMERGENCY` 0 …
+    /// `DEBUG` 7): records less severe are not forwarded.
+    pub forwarding_log_level: u8,
+    /// `forwarding.context_data.enabled`.
+    pub context_data_enabled: bool,
+    /// `forwarding.context_data.include` patterns.
+    pub context_data_include: Vec<String>,
+    /// `forwarding.context_data.exclude` patterns.
+    pub context_data_exclude: Vec<String>,
+    /// `newrelic.labels` less `forwarding.labels.exclude`, sent with log
+    /// events when `labels_enabled` (see `logs::forwarding_labels`).
+    pub forwarding_labels: Vec<(String, String)>,
 }
 
 impl Default for ApplicationLoggingConfig {
@@ -124,59 +142,12 @@ impl Default for ApplicationLoggingConfig {
             metrics_enabled: true,
             local_decorating_enabled: false,
             forwarding_max_samples_stored: 10_000,
+            forwarding_log_level: 4,
+            context_data_enabled: false,
+            context_data_include: Vec::new(),
+            context_data_exclude: Vec::new(),
+            forwarding_labels: Vec::new(),
         }
-    }
-}
-
-/// The `*.attributes.enabled` switches: an attribute never reaches a
-/// disabled destination.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AttributeConfig {
-    /// `newrelic.attributes.enabled`: off disables every destination.
-    pub enabled: bool,
-    /// `newrelic.transaction_events.attributes.enabled`.
-    pub transaction_events: bool,
-    /// `newrelic.transaction_tracer.attributes.enabled`.
-    pub transaction_tracer: bool,
-    /// `newrelic.error_collector.attributes.enabled`.
-    pub error_collector: bool,
-    /// `newrelic.span_events.attributes.enabled`.
-    pub span_events: bool,
-}
-
-impl Default for AttributeConfig {
-    fn default() -> Self {
-        AttributeConfig {
-            enabled: true,
-            transaction_events: true,
-            transaction_tracer: true,
-            error_collector: true,
-            span_events: true,
-        }
-    }
-}
-
-impl AttributeConfig {
-    /// The destination bits this configuration leaves open.
-    pub(crate) fn allowed(&self) -> u8 {
-        use crate::attrs::dest;
-        if !self.enabled {
-            return 0;
-        }
-        let mut d = dest::BROWSER;
-        if self.transaction_events {
-            d |= dest::TXN_EVENT;
-        }
-        if self.transaction_tracer {
-            d |= dest::TXN_TRACE;
-        }
-        if self.error_collector {
-            d |= dest::ERROR;
-        }
-        if self.span_events {
-            d |= dest::SPAN;
-        }
-        d
     }
 }
 
@@ -206,14 +177,31 @@ pub struct TxnConfig {
     pub custom_parameters_enabled: bool,
     /// `newrelic.high_security`.
     pub high_security: bool,
+    /// `newrelic.security_policies_token` is set (LASP): request
+    /// parameters are never captured.
+    pub lasp: bool,
+    /// `newrelic.capture_params`: request parameters go to traces and
+    /// errors by default (attribute rules can still move them).
+    pub capture_params: bool,
+    /// `newrelic.browser_monitoring.auto_instrument`.
+    pub autorum_enabled: bool,
+    /// `newrelic.synthetics.enabled`.
+    pub synthetics_enabled: bool,
+    /// `newrelic.code_level_metrics.enabled`: `code.*` attributes on
+    /// spans.
+    pub code_level_metrics_enabled: bool,
     /// `newrelic.application_logging.*`.
     pub application_logging: ApplicationLoggingConfig,
     /// `newrelic.datastore_tracer.instance_reporting.enabled`.
     pub instance_reporting_enabled: bool,
     /// `newrelic.datastore_tracer.database_name_reporting.enabled`.
     pub database_name_reporting_enabled: bool,
-    /// Attribute destination switches.
-    pub attributes: AttributeConfig,
+    /// `newrelic.message_tracer.segment_parameters.enabled`: message spans
+    /// carry their destination, system and server.
+    pub message_segment_parameters_enabled: bool,
+    /// Attribute destination rules (by default everything but browser
+    /// monitoring, whose attributes New Relic leaves off by default).
+    pub attributes: AttributeFilter,
     /// `newrelic.special.expensive_node_min` in nanoseconds: user function
     /// segments faster than this are not kept (default 2 ms).
     pub expensive_node_min_ns: u64,
@@ -239,10 +227,21 @@ impl Default for TxnConfig {
             error_collector: ErrorCollectorConfig::default(),
             custom_parameters_enabled: true,
             high_security: false,
+            lasp: false,
+            capture_params: false,
+            autorum_enabled: true,
+            synthetics_enabled: true,
+            code_level_metrics_enabled: false,
             application_logging: ApplicationLoggingConfig::default(),
             instance_reporting_enabled: true,
             database_name_reporting_enabled: true,
-            attributes: AttributeConfig::default(),
+            message_segment_parameters_enabled: true,
+            attributes: {
+                // browser_monitoring.attributes.enabled is off by default.
+                let mut f = AttributeFilter::new();
+                f.disable(crate::attr_filter::dest::BROWSER);
+                f
+            },
             expensive_node_min_ns: 2_000_000,
             max_stack_depth: 4096,
             php_version: "unknown".into(),
@@ -303,16 +302,5 @@ mod tests {
         c.transaction_tracer.record_sql = RecordSql::Raw;
         c.high_security = true;
         assert_eq!(c.sql_recording(), RecordSql::Obfuscated);
-    }
-
-    #[test]
-    fn attribute_switches_close_destinations() {
-        use crate::attrs::dest;
-        let mut a = AttributeConfig::default();
-        assert_eq!(a.allowed() & dest::ALL, dest::ALL);
-        a.span_events = false;
-        assert_eq!(a.allowed() & dest::SPAN, 0);
-        a.enabled = false;
-        assert_eq!(a.allowed(), 0);
     }
 }

@@ -89,6 +89,30 @@ pub struct ConnectInfo {
     pub key_transactions: HashMap<String, f64>,
     /// Event limits.
     pub event_limits: EventLimits,
+    /// Browser monitoring fields (`js_agent_loader`, `browser_key`, …).
+    pub browser: BrowserConfig,
+    /// `encoding_key`: the key of obfuscated headers (synthetics).
+    pub encoding_key: Option<String>,
+    /// `trusted_account_ids`: accounts whose synthetics headers are
+    /// honoured.
+    pub trusted_account_ids: Vec<i64>,
+}
+
+/// What the connect reply says about browser monitoring (RUM).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BrowserConfig {
+    /// `js_agent_loader`: the header script; empty means no RUM.
+    pub js_agent_loader: String,
+    /// `browser_key`: the footer's `licenseKey`.
+    pub browser_key: Option<String>,
+    /// `application_id`: the footer's `applicationID`.
+    pub application_id: Option<String>,
+    /// `beacon`: the footer's `beacon`.
+    pub beacon: Option<String>,
+    /// `error_beacon`: the footer's `errorBeacon`.
+    pub error_beacon: Option<String>,
+    /// `js_agent_file`: the footer's `agent`.
+    pub js_agent_file: Option<String>,
 }
 
 impl Default for ConnectInfo {
@@ -113,6 +137,9 @@ impl Default for ConnectInfo {
             transaction_segment_terms: SegmentTerms::default(),
             key_transactions: HashMap::new(),
             event_limits: EventLimits::default(),
+            browser: BrowserConfig::default(),
+            encoding_key: None,
+            trusted_account_ids: Vec::new(),
         }
     }
 }
@@ -129,15 +156,21 @@ fn id_field(v: &Value, k: &str) -> Option<String> {
 /// The agent's lenient boolean reading: true/false, numbers, and the usual
 /// strings.
 fn bool_field(v: &Value, k: &str, default: bool) -> bool {
-    match v.get(k) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_f64().is_some_and(|n| n != 0.0),
-        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
-            "true" | "1" | "on" | "yes" => true,
-            "false" | "0" | "off" | "no" => false,
-            _ => default,
+    opt_bool_field(v, k).unwrap_or(default)
+}
+
+/// [`bool_field`] without a default: `None` when the key is absent or
+/// its value is not a boolean in any of the accepted spellings.
+pub(crate) fn opt_bool_field(v: &Value, k: &str) -> Option<bool> {
+    match v.get(k)? {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => Some(n.as_f64().is_some_and(|n| n != 0.0)),
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "on" | "yes" => Some(true),
+            "false" | "0" | "off" | "no" => Some(false),
+            _ => None,
         },
-        _ => default,
+        _ => None,
     }
 }
 
@@ -210,6 +243,19 @@ impl ConnectInfo {
             transaction_segment_terms: SegmentTerms::from_json(v.get("transaction_segment_terms")),
             key_transactions,
             event_limits,
+            browser: BrowserConfig {
+                js_agent_loader: id_field(&v, "js_agent_loader").unwrap_or_default(),
+                browser_key: id_field(&v, "browser_key"),
+                application_id: id_field(&v, "application_id"),
+                beacon: id_field(&v, "beacon"),
+                error_beacon: id_field(&v, "error_beacon"),
+                js_agent_file: id_field(&v, "js_agent_file"),
+            },
+            encoding_key: id_field(&v, "encoding_key"),
+            trusted_account_ids: match v.get("trusted_account_ids") {
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_i64).collect(),
+                _ => Vec::new(),
+            },
         })
     }
 

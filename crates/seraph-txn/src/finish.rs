@@ -87,6 +87,8 @@ struct Seg {
     exclusive_us: u64,
     name: String,
     flags: u16,
+    /// Code-level metrics attributes of the span (a user function's).
+    code: Vec<(&'static str, AttrValue)>,
 }
 
 impl Seg {
@@ -111,6 +113,7 @@ impl Transaction {
         if self.ignored {
             return None;
         }
+        let end_ticks = self.ended_at.unwrap_or(end_ticks);
         if end_unix_us < self.start_unix_us {
             tracing::debug!("transaction ends before it starts on the wall clock");
         }
@@ -170,6 +173,7 @@ impl Transaction {
         let (errors, error_events) = self.errors(&name, duration_us, &intrinsics);
         let trace = self.trace(&segs, duration_us, apdex_us, &intrinsics);
         let span_events = self.spans(&segs);
+        let (log_events, php_packages) = self.finish_library();
 
         Some(TransactionData {
             uri: self
@@ -177,7 +181,7 @@ impl Transaction {
                 .clone()
                 .unwrap_or_else(|| "<unknown>".to_owned()),
             name,
-            synthetics_resource_id: None,
+            synthetics_resource_id: self.synthetics.as_ref().map(|s| s.resource_id.clone()),
             pid,
             txn_event,
             metrics: self.metrics.to_wire(),
@@ -188,9 +192,9 @@ impl Transaction {
             error_events,
             sampling_priority: self.dt.priority,
             span_events,
-            log_events: Vec::new(),
-            php_packages: None,
-            log_forwarding_labels: Some("[]".to_owned()),
+            log_events,
+            php_packages,
+            log_forwarding_labels: Some(self.log_labels_json()),
         })
     }
 
@@ -216,6 +220,7 @@ impl Transaction {
                     names.name(n.func).unwrap_or_else(|| "<unknown>".to_owned())
                 )
             };
+            let code = self.code_attributes(node, n.func, names);
             segs.push(Seg {
                 node,
                 parent,
@@ -224,6 +229,7 @@ impl Transaction {
                 exclusive_us: 0,
                 name,
                 flags: n.flags,
+                code,
             });
             let me = segs.len() - 1;
             kids.clear();
@@ -242,6 +248,33 @@ impl Transaction {
         segs
     }
 
+    /// The `code.*` span attributes of a kept user-function segment, with
+    /// `code_level_metrics.enabled`, as the attribute rules let them reach
+    /// spans.
+    fn code_attributes(
+        &self,
+        node: u32,
+        func: crate::FuncKey,
+        names: &dyn FuncNames,
+    ) -> Vec<(&'static str, AttrValue)> {
+        let generic = matches!(
+            self.rec.extra(node).map(|e| &e.kind),
+            None | Some(SegKind::Generic)
+        );
+        if !self.cfg.code_level_metrics_enabled || node == ROOT || func == 0 || !generic {
+            return Vec::new();
+        }
+        let Some(loc) = names.code_location(func) else {
+            return Vec::new();
+        };
+        loc.attributes()
+            .into_iter()
+            .filter(|(k, _)| {
+                self.cfg.attributes.apply(k, crate::txn::CLM_DESTINATIONS) & dest::SPAN != 0
+            })
+            .collect()
+    }
+
     fn end_metrics(
         &mut self,
         name: &str,
@@ -257,6 +290,7 @@ impl Transaction {
         // Rollups, made now because the background flag may have changed.
         m.duplicate("Datastore/all", &format!("Datastore/{suffix}"));
         m.duplicate("External/all", &format!("External/{suffix}"));
+        m.duplicate("MessageBroker/all", &format!("MessageBroker/{suffix}"));
         for p in &self.datastore_products {
             m.duplicate(
                 &format!("Datastore/{p}/all"),
@@ -440,8 +474,22 @@ impl Transaction {
         if self.cfg.distributed_tracing_enabled {
             self.dt_intrinsics(&mut o);
         }
+        if let Some(s) = &self.synthetics {
+            o.str("synthetics_resource_id", &s.resource_id)
+                .str("synthetics_job_id", &s.job_id)
+                .str("synthetics_monitor_id", &s.monitor_id);
+        }
         o.end();
         out
+    }
+
+    /// `nr.synthetics*` of a synthetics transaction's events.
+    fn synthetics_event_fields(&self, o: &mut json::Obj<'_>) {
+        if let Some(s) = &self.synthetics {
+            o.str("nr.syntheticsResourceId", &s.resource_id)
+                .str("nr.syntheticsJobId", &s.job_id)
+                .str("nr.syntheticsMonitorId", &s.monitor_id);
+        }
     }
 
     fn metric_total_s(&self, name: &str) -> Option<f64> {
@@ -473,6 +521,10 @@ impl Transaction {
             .f64("timestamp", self.start_unix_us as f64 / 1e6)
             .f64("duration", duration_us as f64 / 1e6)
             .f64("totalTime", total_time_us as f64 / 1e6);
+        let is_dt = self.dt.inbound.is_some() || self.dt.created;
+        if self.synthetics.is_some() && !is_dt {
+            o.str("nr.guid", &self.guid);
+        }
         if !self.background && !self.ignore_apdex {
             let zone = if self.error.is_some() {
                 ApdexZone::Failing
@@ -481,6 +533,7 @@ impl Transaction {
             };
             o.str("nr.apdexPerfZone", zone.label());
         }
+        self.synthetics_event_fields(&mut o);
         if let Some(v) = self.metric_total_s("WebFrontend/QueueTime") {
             o.f64("queueDuration", v);
         }
@@ -587,6 +640,7 @@ impl Transaction {
                 o.i64("externalCallCount", v);
             }
             o.str("nr.transactionGuid", &self.guid);
+            self.synthetics_event_fields(&mut o);
             if self.cfg.distributed_tracing_enabled {
                 self.dt_intrinsics(&mut o);
                 if let Some(s) = &e.span_id {
@@ -619,7 +673,8 @@ impl Transaction {
             Threshold::ApdexF => apdex_us.saturating_mul(4),
             Threshold::Duration(ns) => ns / 1000,
         };
-        if duration_us < threshold_us {
+        // A synthetics transaction's trace is always kept.
+        if duration_us < threshold_us && self.synthetics.is_none() {
             return None;
         }
         // The slowest segments only, when there are too many.
@@ -735,6 +790,9 @@ impl Transaction {
                 if let Some(bt) = &d.backtrace {
                     p.raw("backtrace", bt);
                 }
+                if let Some(plan) = &d.explain_plan {
+                    p.raw("explain_plan", plan);
+                }
                 if let Some(q) = &d.sql {
                     p.str("sql", q);
                 }
@@ -743,9 +801,10 @@ impl Transaction {
                 }
             }
             Some(SegKind::External(x)) => {
-                p.str("uri", &x.uri)
-                    .str("library", &x.library)
-                    .str("procedure", &x.procedure);
+                p.str("uri", &x.uri).str("library", &x.library);
+                if !x.procedure.is_empty() {
+                    p.str("procedure", &x.procedure);
+                }
                 if let Some(st) = x.status {
                     p.u64("status", st.into());
                 }
@@ -841,6 +900,9 @@ impl Transaction {
             Some(SegKind::External(x)) => {
                 o.str("span.kind", "client").str("component", &x.library);
             }
+            Some(SegKind::Message(m)) => {
+                o.str("span.kind", m.action.span_kind());
+            }
             _ => {}
         }
         o.end();
@@ -873,6 +935,9 @@ impl Transaction {
                 &["errorType", "errorMessage", "error.class", "error.message"],
             );
         }
+        for (k, v) in &s.code {
+            v.write_json(a.key(k));
+        }
         if let Some((class, message)) = extra.and_then(|e| e.error.as_ref()) {
             a.str("error.message", message).str("error.class", class);
         }
@@ -894,11 +959,14 @@ impl Transaction {
                     a.str("db.statement", q);
                 }
             }
+            Some(SegKind::Message(m)) => m.write_span_attrs(&mut a),
             Some(SegKind::External(x)) => {
-                a.str("http.method", &x.procedure).str("http.url", &x.uri);
-                if let Some(st) = x.status {
-                    a.u64("http.statusCode", st.into());
+                if !x.procedure.is_empty() {
+                    a.str("http.method", &x.procedure);
                 }
+                a.str("http.url", &x.uri);
+                // New Relic sends 0 when the status is unknown.
+                a.u64("http.statusCode", x.status.unwrap_or(0).into());
             }
             _ => {}
         }

@@ -51,33 +51,52 @@
 //! keeping the tree consistent. Instrumented segments (datastore, external,
 //! custom tracers) carry a priority flag that ranks them above plain calls.
 
+pub mod attr_filter;
 mod attrs;
 mod config;
 mod connect;
+mod detached;
 pub mod dt;
+pub mod explain;
 mod finish;
+pub mod framework;
 mod ids;
+pub mod instance;
 pub mod json;
+mod library;
+pub mod logs;
+mod message;
 mod metrics;
+pub mod packages;
 mod recorder;
 pub mod rules;
+pub mod rum;
 mod sampler;
+pub mod security;
 pub mod sql;
+pub mod synthetics;
 mod txn;
 
+pub use attr_filter::{dest, AttributeFilter};
 pub use attrs::AttrValue;
 pub use config::{
-    ApplicationLoggingConfig, AttributeConfig, ErrorCollectorConfig, RecordSql, Threshold,
-    TransactionTracerConfig, TxnConfig, DEFAULT_SPAN_EVENTS_PER_TXN, MAX_SPAN_EVENTS_PER_TXN,
-    TRACE_SEGMENT_LIMIT,
+    ApplicationLoggingConfig, ErrorCollectorConfig, RecordSql, Threshold, TransactionTracerConfig,
+    TxnConfig, DEFAULT_SPAN_EVENTS_PER_TXN, MAX_SPAN_EVENTS_PER_TXN, TRACE_SEGMENT_LIMIT,
 };
-pub use connect::{ConnectInfo, ConnectInfoError, EventLimits};
+pub use connect::{BrowserConfig, ConnectInfo, ConnectInfoError, EventLimits};
+pub use explain::{ExplainPlan, ExplainValue};
+pub use framework::{Framework, FrameworkOutcome, FrameworkSetting};
 pub use ids::{guid, IdSource, SeededIds};
+pub use instance::DatastoreInstance;
+pub use logs::{LogLinking, LogRecord};
+pub use message::{MessageAction, MessageCall};
 pub use metrics::ApdexZone;
 pub use sampler::Sampler;
+pub use security::SecurityPolicies;
 pub use txn::{
-    ClockScale, DatastoreCall, ExternalCall, FuncNames, NameSource, NoticedError, ResourceUsage,
-    Transaction, TxnKind, WebRequest, ERROR_MESSAGE_LIMIT, SQL_KEPT_LIMIT, SQL_SCAN_LIMIT,
+    ClockScale, CodeLocation, DatastoreCall, ExternalCall, FuncNames, NameSource, NoticedError,
+    ResourceUsage, Transaction, TxnKind, WebRequest, ERROR_MESSAGE_LIMIT, SQL_KEPT_LIMIT,
+    SQL_SCAN_LIMIT,
 };
 
 /// Monotonic clock ticks; their unit is given by [`ClockScale`].

@@ -2,8 +2,8 @@
 //! microseconds and converts to seconds only when the frame is built, so
 //! values (and their float rounding) come out exactly as the agent's do.
 
+use rustc_hash::FxHashMap;
 use seraph_wire::MetricData;
-use std::collections::HashMap;
 
 /// The accumulated values of one metric.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -77,14 +77,18 @@ pub const METRICS_DROPPED: &str = "Supportability/MetricsDropped";
 #[derive(Clone, Debug, Default)]
 pub(crate) struct MetricTable {
     entries: Vec<Entry>,
-    index: HashMap<(String, bool), usize>,
+    /// Entry positions by name, per table ([unscoped, scoped]). Looked up
+    /// by `&str` (no allocation) with a fast non-cryptographic hash: every
+    /// datastore and external call adds three or four metrics, so this is
+    /// on the hot path (the names are the agent's, not an attacker's keys).
+    index: [FxHashMap<String, usize>; 2],
     /// Entries per table: [unscoped, scoped].
     sizes: [usize; 2],
 }
 
 impl MetricTable {
     fn slot(&mut self, name: &str, scoped: bool, forced: bool, apdex: bool) -> Option<&mut Acc> {
-        let i = match self.index.get(&(name.to_owned(), scoped)) {
+        let i = match self.index[usize::from(scoped)].get(name) {
             Some(&i) => i,
             None => {
                 if !forced && self.sizes[usize::from(scoped)] >= METRIC_LIMIT {
@@ -104,7 +108,7 @@ impl MetricTable {
                 });
                 self.sizes[usize::from(scoped)] += 1;
                 let i = self.entries.len() - 1;
-                self.index.insert((name.to_owned(), scoped), i);
+                self.index[usize::from(scoped)].insert(name.to_owned(), i);
                 i
             }
         };
@@ -163,8 +167,8 @@ impl MetricTable {
 
     /// The accumulated values of a metric.
     pub fn get(&self, name: &str, scoped: bool) -> Option<&Acc> {
-        self.index
-            .get(&(name.to_owned(), scoped))
+        self.index[usize::from(scoped)]
+            .get(name)
             .map(|&i| &self.entries[i].acc)
     }
 
@@ -177,7 +181,7 @@ impl MetricTable {
     /// Copies an unscoped metric under a new name (rollups such as
     /// `Datastore/allOther`), keeping its forced flag.
     pub fn duplicate(&mut self, from: &str, to: &str) {
-        let Some(&i) = self.index.get(&(from.to_owned(), false)) else {
+        let Some(&i) = self.index[0].get(from) else {
             return;
         };
         let src = self.entries[i].clone();

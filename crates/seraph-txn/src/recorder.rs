@@ -112,6 +112,8 @@ pub(crate) enum SegKind {
     Datastore(Box<DatastoreSeg>),
     /// An external (HTTP) call.
     External(Box<ExternalSeg>),
+    /// A message broker call (`message.rs`).
+    Message(Box<crate::message::MessageSeg>),
 }
 
 /// Datastore segment data, as the trace and span need it.
@@ -127,6 +129,8 @@ pub(crate) struct DatastoreSeg {
     pub sql_obfuscated: Option<String>,
     /// Backtrace JSON array.
     pub backtrace: Option<String>,
+    /// Explain plan JSON (`[[columns], [rows]]`).
+    pub explain_plan: Option<String>,
 }
 
 /// External segment data.
@@ -179,6 +183,8 @@ pub(crate) struct Recorder {
     free_extras: Vec<u32>,
     scratch: Vec<u32>,
     fibers: Fibers,
+    /// Set by [`Recorder::stop`]: nothing that ends later is kept.
+    stopped: bool,
 }
 
 /// Open calls of fibers (PHP 8.1): see [`Recorder::switch_context`].
@@ -225,6 +231,7 @@ impl Recorder {
             free_extras: Vec::new(),
             scratch: Vec::new(),
             fibers: Fibers::default(),
+            stopped: false,
         }
     }
 
@@ -411,6 +418,15 @@ impl Recorder {
         self.depth = self.frames.len();
     }
 
+    /// The function of the innermost open call (none while calls overflow
+    /// the stack or nothing is open).
+    pub fn current_func(&self) -> Option<usize> {
+        if self.overflow > 0 {
+            return None;
+        }
+        self.frames.get(self.depth.checked_sub(1)?).map(|f| f.func)
+    }
+
     /// Closes the innermost segment and returns its node, not yet settled.
     /// `None` when the call was beyond the stack capacity or nothing is
     /// open.
@@ -457,7 +473,7 @@ impl Recorder {
     #[inline]
     pub fn settle(&mut self, i: u32) {
         let n = &self.nodes[i as usize];
-        if n.flags == 0 && n.duration() < self.min_keep {
+        if self.stopped || (n.flags == 0 && n.duration() < self.min_keep) {
             self.dissolve(i);
         } else {
             self.keep(i);
@@ -584,6 +600,14 @@ impl Recorder {
             self.nodes[i as usize].flags |= flag::UNWOUND;
             self.settle(i);
         }
+    }
+
+    /// Ends recording at `now` (`newrelic_end_of_transaction`): the open
+    /// segments end there, and segments that end later are dropped.
+    pub fn stop(&mut self, now: Ticks) {
+        self.unwind(now);
+        self.close_root(now);
+        self.stopped = true;
     }
 
     /// Adds flags to a segment (making it worth keeping).

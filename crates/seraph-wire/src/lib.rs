@@ -15,6 +15,7 @@
 pub mod app;
 pub mod frame;
 pub mod json;
+pub mod license;
 pub mod message;
 mod repair;
 pub mod txn;
@@ -42,6 +43,7 @@ pub use generated::protocol as fb;
 
 pub use app::{AppInfo, AppReplyInfo, AppStatus};
 pub use frame::{Frame, FrameDecoder, FrameError, Preamble};
+pub use license::{check_license, LicenseError, LICENSE_LEN};
 pub use message::{
     decode, encode_other, peek, Body, DecodeError, Envelope, MessageRef, KIND_TRANSACTION,
 };

@@ -6,14 +6,17 @@
 //! former, so a Seraph daemon and a New Relic daemon sharing a pid file
 //! still exclude each other.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg};
+
+/// The pid file's mode: anyone may read it, only the daemon write it.
+const PIDFILE_MODE: u32 = 0o644;
 
 /// How many times to retry when the file was replaced between `open` and
 /// the lock (another daemon exiting and removing it, a third creating it).
@@ -52,21 +55,16 @@ pub struct Pidfile {
 }
 
 impl Pidfile {
-    /// Opens (creating, mode 0666 less umask), locks, verifies and writes
-    /// `"<pid>\n"` into `path`.
+    /// Opens (creating it 0644 whatever the umask; never through a
+    /// symbolic link, never anything but a regular file), locks, verifies
+    /// and writes `"<pid>\n"` into `path`.
     pub fn acquire(path: &Path) -> Result<Pidfile, PidfileError> {
         let io_err = |source| PidfileError::Io {
             path: path.to_path_buf(),
             source,
         };
         for _ in 0..MAX_ATTEMPTS {
-            let file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o666)
-                .open(path)
-                .map_err(io_err)?;
+            let file = seraph_daemon::files::open_regular(path, PIDFILE_MODE).map_err(io_err)?;
             lock(&file).map_err(|e| match e {
                 Errno::EAGAIN | Errno::EACCES => PidfileError::Locked,
                 other => io_err(other.into()),

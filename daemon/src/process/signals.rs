@@ -9,14 +9,16 @@
 //! handler (tokio's), to be told that the worker is ready.
 //!
 //! SIGPIPE is ignored (writes to a closed agent socket must be errors, not
-//! deaths); SIGHUP keeps its default and terminates, as New Relic's does.
+//! deaths). SIGHUP is ignored from the start too, then handled by the
+//! watcher and the worker: it reopens the log file (logrotate). New
+//! Relic's daemon dies on SIGHUP.
 
 use nix::sys::signal::{signal, SigHandler, Signal};
 
-/// Ignores SIGUSR1 and SIGPIPE for this process (and, through `exec`, for
-/// the children it spawns).
+/// Ignores SIGUSR1, SIGPIPE and SIGHUP for this process (and, through
+/// `exec`, for the children it spawns) until a role installs its handlers.
 pub fn ignore_ready_and_pipe_signals() {
-    for sig in [Signal::SIGUSR1, Signal::SIGPIPE] {
+    for sig in [Signal::SIGUSR1, Signal::SIGPIPE, Signal::SIGHUP] {
         // SAFETY: installing SIG_IGN runs no code in signal context, so
         // none of `signal`'s handler-safety requirements apply; this is
         // called from `main` before any thread or runtime exists.

@@ -7,6 +7,12 @@
 //! crashes (reset once a worker has lived 60 s) so a crash loop does not
 //! spin a CPU or flood the log.
 //!
+//! The watcher also keeps the worker's runs (`seraph_daemon::worker::
+//! handover`): the worker reports each run it connects or ends over a
+//! socket pair, and a respawned worker receives them all before it serves
+//! agents, so the Transactions agents keep sending with those run ids are
+//! not lost. New Relic's respawned worker knows none of them.
+//!
 //! SIGTERM to the watcher is forwarded to the worker. New Relic's watcher
 //! then exits immediately; this one waits (up to [`STOP_GRACE`]) for the
 //! worker's final harvest to finish, so that a restart does not start a
@@ -20,6 +26,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use seraph_config::DaemonConfig;
+use seraph_daemon::worker::handover::{Kept, Line, HANDOVER_FD_ENV};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -58,11 +68,21 @@ async fn supervise(argv: &[OsString]) -> i32 {
             return 1;
         }
     };
+    let mut hangups = signal(SignalKind::hangup())
+        .map_err(|e| tracing::warn!("unable to handle SIGHUP: {e}"))
+        .ok();
     let mut backoff = Backoff::default();
+    let kept = Arc::new(Mutex::new(Kept::default()));
+    let mut keeping: Option<tokio::task::JoinHandle<()>> = None;
     loop {
+        // What the previous worker reported before it died is read to the
+        // end before its successor gets the records.
+        if let Some(previous) = keeping.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), previous).await;
+        }
         let started = Instant::now();
-        let mut worker = match spawn_worker(argv) {
-            Ok(child) => child,
+        let (mut worker, handover) = match spawn_worker(argv) {
+            Ok(spawned) => spawned,
             Err(e) => {
                 tracing::error!("unable to create worker: {e}");
                 return 1;
@@ -70,13 +90,26 @@ async fn supervise(argv: &[OsString]) -> i32 {
         };
         let pid = worker.id();
         tracing::info!(pid, "worker started");
+        if let Some(socket) = handover {
+            keeping = Some(tokio::spawn(keep_runs(socket, Arc::clone(&kept))));
+        }
 
-        let status = tokio::select! {
-            status = worker.wait() => status,
-            _ = term.recv() => {
-                tracing::info!("watcher received SIGTERM - stopping the worker");
-                stop(&mut worker).await;
-                return 0;
+        let status = loop {
+            tokio::select! {
+                status = worker.wait() => break status,
+                _ = term.recv() => {
+                    tracing::info!("watcher received SIGTERM - stopping the worker");
+                    stop(&mut worker).await;
+                    return 0;
+                }
+                Some(()) = async { match &mut hangups { Some(h) => h.recv().await, None => None } } => {
+                    // logrotate signals the pid file's process: reopen our
+                    // own log and pass the signal on.
+                    super::worker::reopen_log();
+                    if let Some(pid) = worker.id().and_then(|p| i32::try_from(p).ok()) {
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGHUP);
+                    }
+                }
             }
         };
         match status {
@@ -123,17 +156,58 @@ async fn stop(worker: &mut Child) {
 }
 
 /// Re-executes this binary as the worker: `-no-pidfile` (the watcher holds
-/// it) then the same argv, role in the environment, inherited stdio. New
-/// Relic appends `-no-pidfile` instead, which is lost when argv contains a
-/// stray non-flag argument (flag parsing stops there): the worker would
-/// then find the pid file locked, exit 0 and stop the whole daemon.
-fn spawn_worker(argv: &[OsString]) -> std::io::Result<Child> {
+/// it) then the same argv, role in the environment, inherited stdio, and
+/// the worker's end of a new handover socket pair. New Relic appends
+/// `-no-pidfile` instead, which is lost when argv contains a stray
+/// non-flag argument (flag parsing stops there): the worker would then
+/// find the pid file locked, exit 0 and stop the whole daemon.
+fn spawn_worker(argv: &[OsString]) -> std::io::Result<(Child, Option<tokio::net::UnixStream>)> {
     let exe = self_exe(argv.first().map(OsString::as_os_str))?;
-    Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .arg("-no-pidfile")
         .args(argv.iter().skip(1))
         .env(ROLE_ENV, Role::Worker.as_str())
-        .spawn()
+        .env_remove(HANDOVER_FD_ENV);
+    // Without the socket pair the worker still runs; its runs just do not
+    // outlive it.
+    let pair = std::os::unix::net::UnixStream::pair()
+        .and_then(|(ours, theirs)| {
+            // Inherited by this one child only: the watcher starts no other
+            // process, and our end stays close-on-exec.
+            nix::fcntl::fcntl(
+                theirs.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            )?;
+            ours.set_nonblocking(true)?;
+            Ok((tokio::net::UnixStream::from_std(ours)?, theirs))
+        })
+        .map_err(|e| tracing::warn!("no run handover to the worker: {e}"))
+        .ok();
+    if let Some((_, theirs)) = &pair {
+        command.env(HANDOVER_FD_ENV, theirs.as_raw_fd().to_string());
+    }
+    let child = command.spawn()?;
+    // Our copy of the worker's end closes here.
+    Ok((child, pair.map(|(ours, _)| ours)))
+}
+
+/// Hands the runs kept so far to a new worker, then keeps what it reports
+/// until it exits.
+async fn keep_runs(socket: tokio::net::UnixStream, kept: Arc<Mutex<Kept>>) {
+    let (read, mut write) = socket.into_split();
+    let initial = kept.lock().map(|k| k.lines()).unwrap_or_default();
+    if let Err(e) = write.write_all(initial.as_bytes()).await {
+        tracing::debug!("could not hand the runs over to the worker: {e}");
+    }
+    let mut lines = BufReader::new(read).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(line) = Line::decode(&line) {
+            if let Ok(mut k) = kept.lock() {
+                k.apply(line);
+            }
+        }
+    }
 }
 
 /// New Relic's rule: exit 0 or 1, or death by SIGTERM, is final.

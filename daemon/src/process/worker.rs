@@ -36,7 +36,20 @@ pub fn run(config: DaemonConfig) -> i32 {
     };
 
     let foreground = config.foreground;
-    seraph_daemon::worker::run(config, foreground, on_ready).code()
+    let hooks = seraph_daemon::worker::WorkerHooks {
+        on_ready,
+        on_hangup: Box::new(reopen_log),
+    };
+    seraph_daemon::worker::run(config, foreground, hooks).code()
+}
+
+/// SIGHUP: the log file was rotated; write to a fresh one at its path.
+pub fn reopen_log() {
+    match crate::logging::reopen() {
+        Ok(true) => tracing::info!("log file reopened (SIGHUP)"),
+        Ok(false) => {}
+        Err(e) => tracing::error!("cannot reopen the log file: {e}; still writing to the old one"),
+    }
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to at least `wanted`, and the hard limit

@@ -8,7 +8,9 @@
 
 use super::registry::{AppQuery, RegistryHandle};
 use super::runs::{Origin, Runs};
+use super::slots::Slot;
 use super::stats::WorkerStats;
+use crate::loglimit::{LogLimit, EVERY_MINUTE};
 use bytes::BytesMut;
 use seraph_wire::frame::{self, FrameDecoder, FrameError, FORMAT_BINARY, LEGACY_REPLY};
 use seraph_wire::message::{decode, peek, Body, KIND_TRANSACTION};
@@ -58,6 +60,9 @@ pub enum ConnectionError {
     /// A frame was started but not finished within [`PARTIAL_FRAME_DEADLINE`].
     #[error("frame not completed within {0:?}")]
     Stalled(Duration),
+    /// Closed while idle to make room for a new connection.
+    #[error("closed while idle to make room for a new connection")]
+    Evicted,
 }
 
 /// Serves one connection until the peer hangs up, sends something invalid,
@@ -67,29 +72,34 @@ pub async fn serve<S>(
     mut stream: S,
     ctx: Arc<ConnectionContext>,
     mut shutdown: watch::Receiver<bool>,
+    slot: &Slot,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     ctx.stats.connections_open.fetch_add(1, Ordering::Relaxed);
     ctx.stats.connections_total.fetch_add(1, Ordering::Relaxed);
-    let result = run(&mut stream, &ctx, &mut shutdown).await;
+    let result = run(&mut stream, &ctx, &mut shutdown, slot).await;
     ctx.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
     match result {
-        Ok(()) | Err(ConnectionError::Shutdown) => {}
+        Ok(()) | Err(ConnectionError::Shutdown) | Err(ConnectionError::Evicted) => {}
         Err(ConnectionError::Io(e)) => {
             tracing::debug!(error = %e, "agent connection closed");
         }
         Err(e @ ConnectionError::Stalled(_)) => {
             ctx.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, "closing a stalled agent connection");
+            crate::limited!(BAD_FRAMES, warn, error = %e, "closing a stalled agent connection");
         }
         Err(ConnectionError::Frame(FrameError::LegacyAgent)) => {
-            tracing::warn!("an agent older than 5.0 connected; it is not supported, closing");
+            crate::limited!(
+                LEGACY_AGENTS,
+                warn,
+                "an agent older than 5.0 connected; it is not supported, closing"
+            );
             let _ = stream.write_all(&LEGACY_REPLY).await;
         }
         Err(e) => {
             ctx.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, "closing agent connection after a bad frame");
+            crate::limited!(BAD_FRAMES, warn, error = %e, "closing agent connection after a bad frame");
         }
     }
 }
@@ -98,6 +108,7 @@ async fn run<S>(
     stream: &mut S,
     ctx: &ConnectionContext,
     shutdown: &mut watch::Receiver<bool>,
+    slot: &Slot,
 ) -> Result<(), ConnectionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -120,7 +131,9 @@ where
             partial_deadline = None;
             if frame.format != FORMAT_BINARY {
                 if !warned_format {
-                    tracing::warn!(
+                    crate::limited!(
+                        BAD_FRAMES,
+                        warn,
                         format = frame.format,
                         "ignoring frames in a non-binary format"
                     );
@@ -215,13 +228,17 @@ where
                 None => std::future::pending().await,
             }
         };
+        let idle = buf.is_empty();
         tokio::select! {
             biased;
             n = stream.read_buf(&mut buf) => {
                 if n? == 0 {
                     return Ok(());
                 }
+                slot.touch();
             }
+            // Only between frames: a frame being read is not idle.
+            () = slot.activity().evicted(), if idle => return Err(ConnectionError::Evicted),
             _ = shutdown.changed() => {
                 drain_until = Some(tokio::time::Instant::now() + DRAIN_MAX);
             }
@@ -240,6 +257,12 @@ fn release_large_buffer(buf: &mut BytesMut) {
         *buf = BytesMut::new();
     }
 }
+
+/// Bad, stalled or foreign-format frames (a broken or hostile peer can
+/// send thousands a second).
+pub static BAD_FRAMES: LogLimit = LogLimit::new(EVERY_MINUTE);
+/// Pre-5.0 agents.
+static LEGACY_AGENTS: LogLimit = LogLimit::new(EVERY_MINUTE);
 
 /// Largest App query accepted: New Relic's daemon refuses every frame above
 /// 2 MiB; Transactions may be larger here (`max_frame_size`), App queries
@@ -269,23 +292,38 @@ const DRAIN_MAX: Duration = Duration::from_secs(2);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::worker::health::CollectorHealth;
+    use crate::worker::journal::Journal;
+    use crate::worker::record::RunRecord;
     use crate::worker::registry::{
-        self, AppKey, BoxFuture, ConnectOutcome, RegistryConfig, Upstream,
+        self, AppId, BoxFuture, ConnectOutcome, RegistryConfig, RegistryParts, RunInfo, Upstream,
     };
+    use crate::worker::runs::{next_task_id, queue_budget, RunSender};
     use seraph_wire::frame::Preamble;
     use std::sync::atomic::AtomicU64;
     use tokio::io::DuplexStream;
 
-    /// Never connects anything.
+    /// Never connects anything; its tasks read nothing.
     struct NoUpstream;
 
     impl Upstream for NoUpstream {
-        fn connect(
+        fn start(
             &self,
-            _key: AppKey,
+            _id: AppId,
             _info: Arc<AppInfo>,
             _activity: Arc<AtomicU64>,
             _registry: RegistryHandle,
+        ) -> RunSender {
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            std::mem::forget(rx);
+            RunSender::new(tx, queue_budget(), next_task_id())
+        }
+
+        fn connect(
+            &self,
+            _id: AppId,
+            _info: Arc<AppInfo>,
+            _run: RunSender,
         ) -> BoxFuture<registry::ConnectOutcome> {
             Box::pin(async {
                 ConnectOutcome::Failed {
@@ -293,6 +331,21 @@ mod tests {
                     retry_after: None,
                 }
             })
+        }
+
+        fn probe(&self, _info: Arc<AppInfo>) -> BoxFuture<bool> {
+            Box::pin(async { false })
+        }
+
+        fn resume(
+            &self,
+            _record: &RunRecord,
+            _info: Arc<AppInfo>,
+            _run: Option<RunSender>,
+            _activity: Arc<AtomicU64>,
+            _registry: RegistryHandle,
+        ) -> Option<(RunInfo, RunSender)> {
+            None
         }
     }
 
@@ -307,8 +360,13 @@ mod tests {
         let ctx = Arc::new(ConnectionContext {
             registry: registry::spawn(
                 RegistryConfig::default(),
-                runs.clone(),
-                Arc::new(NoUpstream),
+                RegistryParts {
+                    runs: runs.clone(),
+                    upstream: Arc::new(NoUpstream),
+                    health: Arc::new(CollectorHealth::default()),
+                    journal: Journal::default(),
+                    restored: Vec::new(),
+                },
             ),
             runs,
             max_frame: frame::MAX_BODY_LEN,
@@ -316,7 +374,12 @@ mod tests {
         });
         let (client, server) = tokio::io::duplex(1 << 20);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let task = tokio::spawn(serve(server, Arc::clone(&ctx), shutdown_rx));
+        let slots = crate::worker::slots::ConnectionSlots::new(8, Duration::from_secs(30));
+        let crate::worker::slots::Admission::Free(slot) = slots.admit() else {
+            panic!("a free slot")
+        };
+        let ctx2 = Arc::clone(&ctx);
+        let task = tokio::spawn(async move { serve(server, ctx2, shutdown_rx, &slot).await });
         (client, ctx, task, shutdown_tx)
     }
 

@@ -5,12 +5,21 @@
 //! with an explicit listen backlog (the kernel's maximum) because php-fpm can
 //! open hundreds of connections within milliseconds of a restart, and
 //! accept errors such as EMFILE back off instead of spinning.
+//!
+//! A socket file gets the configured mode and group before anyone can
+//! connect to it: it is bound under a temporary name in the same
+//! directory, given its mode and group, then renamed into place. What is
+//! already at the path is replaced only if it is a socket nobody listens
+//! on (a previous daemon's leftover); a live socket, or anything that is
+//! not a socket, makes the daemon refuse to start.
 
+use crate::loglimit::{LogLimit, EVERY_MINUTE};
 use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
 use seraph_config::ListenAddr;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::Path;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
 
@@ -65,9 +74,27 @@ pub enum Stream {
     Tcp(TcpStream),
 }
 
+/// Who may connect to a socket file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketAccess {
+    /// Permission bits (`socket_mode`).
+    pub mode: u32,
+    /// Group to give the file (`socket_group`); `None` keeps the daemon's.
+    pub gid: Option<u32>,
+}
+
+impl Default for SocketAccess {
+    fn default() -> Self {
+        SocketAccess {
+            mode: 0o660,
+            gid: None,
+        }
+    }
+}
+
 impl Listener {
     /// Binds `addr`. A stale socket file at a path address is replaced.
-    pub fn bind(addr: &ListenAddr) -> Result<Listener, BindError> {
+    pub fn bind(addr: &ListenAddr, access: SocketAccess) -> Result<Listener, BindError> {
         match addr {
             ListenAddr::Abstract(name) => {
                 let unix = UnixAddr::new_abstract(name.as_bytes())
@@ -75,19 +102,8 @@ impl Listener {
                 bind_unix(&unix).map_err(|e| BindError::new(addr, e))
             }
             ListenAddr::Path(path) => {
-                match std::fs::remove_file(path) {
-                    Ok(()) => tracing::debug!(path = %path.display(), "removed stale socket file"),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(BindError::new(addr, e)),
-                }
-                let unix =
-                    UnixAddr::new(path.as_path()).map_err(|e| BindError::new(addr, e.into()))?;
-                let listener = bind_unix(&unix).map_err(|e| BindError::new(addr, e))?;
-                // Any PHP user must be able to connect, as with New Relic's
-                // daemon (which binds under umask 0).
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777))
-                    .map_err(|e| BindError::new(addr, e))?;
-                Ok(listener)
+                clear_path(path).map_err(|e| BindError::new(addr, e))?;
+                bind_path(path, access).map_err(|e| BindError::new(addr, e))
             }
             ListenAddr::Tcp(sock_addr) => {
                 let socket = if sock_addr.is_ipv4() {
@@ -128,7 +144,7 @@ impl Listener {
             match res {
                 Ok(stream) => return stream,
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "accept failed");
+                    crate::limited!(ACCEPT_FAILED, warn, error = %e, retry_in = ?backoff, "accept failed");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
@@ -136,6 +152,9 @@ impl Listener {
         }
     }
 }
+
+/// Failed accepts (EMFILE comes in bursts).
+static ACCEPT_FAILED: LogLimit = LogLimit::new(EVERY_MINUTE);
 
 /// The address as a user would write it, for messages.
 pub fn describe(addr: &ListenAddr) -> String {
@@ -148,6 +167,89 @@ pub fn describe(addr: &ListenAddr) -> String {
 
 fn backlog_len() -> u32 {
     u32::try_from(libc::SOMAXCONN).unwrap_or(128)
+}
+
+/// Makes room at a socket path: nothing there, or a socket nobody listens
+/// on (removed). A socket some process listens on, or a file of another
+/// kind, is an error: New Relic's daemon removes whatever it finds, even
+/// another user's live socket.
+fn clear_path(path: &Path) -> io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "something that is not a socket is at that path; not replacing it",
+        ));
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "a process (uid {}) listens on that socket; not replacing it",
+                meta.uid()
+            ),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            std::fs::remove_file(path)?;
+            tracing::debug!(path = %path.display(), "removed a stale socket file");
+            Ok(())
+        }
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("cannot tell whether a process listens on the socket already there: {e}"),
+        )),
+    }
+}
+
+/// Binds a socket file under a temporary name next to `path`, gives it
+/// its mode and group, then renames it into place: it is never reachable
+/// with looser permissions, whatever the umask.
+fn bind_path(path: &Path, access: SocketAccess) -> io::Result<Listener> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.{:08x}", std::process::id(), rand_u32()));
+    let unix = UnixAddr::new(tmp.as_path()).map_err(io::Error::from)?;
+    let listener = bind_unix(&unix)?;
+    let placed = (|| {
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(access.mode))?;
+        if let Some(gid) = access.gid {
+            std::os::unix::fs::lchown(&tmp, None, Some(gid))?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(listener)
+}
+
+/// A few random bits for a temporary name.
+fn rand_u32() -> u32 {
+    let mut b = [0u8; 4];
+    if getrandom_fill(&mut b).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        return t;
+    }
+    u32::from_ne_bytes(b)
+}
+
+fn getrandom_fill(buf: &mut [u8]) -> io::Result<()> {
+    // SAFETY: `buf` is valid for writes of its length.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if usize::try_from(n).ok() == Some(buf.len()) {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 fn bind_unix(addr: &UnixAddr) -> io::Result<Listener> {
@@ -169,14 +271,18 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test]
-    async fn path_socket_replaces_stale_file_and_is_world_writable() {
+    async fn a_socket_file_gets_its_mode_and_replaces_only_a_dead_socket() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("daemon.sock");
-        std::fs::write(&path, b"stale").unwrap();
         let addr = ListenAddr::Path(path.clone());
-        let listener = Listener::bind(&addr).unwrap();
+        // A dead socket (its listener gone) is replaced.
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+        let listener = Listener::bind(&addr, SocketAccess::default());
+        nix::sys::stat::umask(old);
+        let listener = listener.unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o777);
+        assert_eq!(mode & 0o777, 0o660, "umask 000 does not widen it");
         let mut client = UnixStream::connect(&path).await.unwrap();
         let Stream::Unix(mut server) = listener.accept().await else {
             panic!("expected a unix stream")
@@ -185,14 +291,36 @@ mod tests {
         let mut buf = [0u8; 4];
         server.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"ping");
+        // A live socket is not taken over.
+        match Listener::bind(&addr, SocketAccess::default()) {
+            Err(BindError::Fatal { source, .. }) => {
+                assert!(
+                    source.to_string().contains("listens on that socket"),
+                    "{source}"
+                )
+            }
+            Err(e) => panic!("expected a fatal error, got {e}"),
+            Ok(_) => panic!("a live socket was replaced"),
+        }
+        assert!(UnixStream::connect(&path).await.is_ok(), "still ours");
+        // Nor is a file of another kind; nothing is left behind.
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"keep").unwrap();
+        assert!(Listener::bind(&ListenAddr::Path(file.clone()), SocketAccess::default()).is_err());
+        assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
     }
 
     #[tokio::test]
     async fn abstract_socket_and_address_in_use() {
         let name = format!("seraph-test-{}", std::process::id());
         let addr = ListenAddr::Abstract(name.clone());
-        let _listener = Listener::bind(&addr).unwrap();
-        match Listener::bind(&addr) {
+        let _listener = Listener::bind(&addr, SocketAccess::default()).unwrap();
+        match Listener::bind(&addr, SocketAccess::default()) {
             Err(BindError::Fatal { .. }) => {}
             Err(e) => panic!("expected a fatal error, got {e}"),
             Ok(_) => panic!("second bind of the same abstract name succeeded"),
@@ -212,7 +340,7 @@ mod tests {
     #[tokio::test]
     async fn tcp_on_loopback() {
         let addr = ListenAddr::Tcp("127.0.0.1:0".parse().unwrap());
-        let listener = Listener::bind(&addr).unwrap();
+        let listener = Listener::bind(&addr, SocketAccess::default()).unwrap();
         let Listener::Tcp(l) = &listener else {
             panic!("expected tcp")
         };

@@ -27,16 +27,18 @@ impl WorkerExit {
     }
 }
 
+/// What the process around the worker wants to hear about.
+pub struct WorkerHooks {
+    /// Called once the listener is bound, so the progenitor can stop
+    /// waiting (`--wait-for-port`).
+    pub on_ready: Box<dyn FnOnce() + Send>,
+    /// Called on SIGHUP: open the log file again (logrotate).
+    pub on_hangup: Box<dyn Fn() + Send + Sync>,
+}
+
 /// Runs the worker until SIGTERM (or SIGINT when `foreground`), then
 /// harvests every application one last time.
-///
-/// `on_ready` is called once the listener is bound, so the progenitor can
-/// stop waiting (`--wait-for-port`).
-pub fn run(
-    config: DaemonConfig,
-    foreground: bool,
-    on_ready: Box<dyn FnOnce() + Send>,
-) -> WorkerExit {
+pub fn run(config: DaemonConfig, foreground: bool, hooks: WorkerHooks) -> WorkerExit {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("seraph-worker")
@@ -48,21 +50,24 @@ pub fn run(
             return WorkerExit::Restart;
         }
     };
-    let exit = runtime.block_on(serve(Arc::new(config), foreground, on_ready));
+    let exit = runtime.block_on(serve(Arc::new(config), foreground, hooks));
     // Send tasks still waiting on the collector after the final harvest's
     // deadline are abandoned rather than holding up the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     exit
 }
 
-async fn serve(
-    config: Arc<DaemonConfig>,
-    foreground: bool,
-    on_ready: Box<dyn FnOnce() + Send>,
-) -> WorkerExit {
+async fn serve(config: Arc<DaemonConfig>, foreground: bool, hooks: WorkerHooks) -> WorkerExit {
     // First: a stop request during start-up then ends the worker in order.
     let stop = shutdown_signal(foreground);
     tokio::pin!(stop);
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| tracing::warn!(error = %e, "cannot handle SIGHUP"))
+        .ok();
+    let WorkerHooks {
+        on_ready,
+        on_hangup,
+    } = hooks;
     let client_config = ClientConfig {
         ca_bundle: config.ca_bundle.clone(),
         ca_path: config.ca_path.clone(),
@@ -83,7 +88,14 @@ async fn serve(
         SystemCertificates::Available
     };
 
-    let listener = match Listener::bind(&config.listen) {
+    let access = match socket_access(&config) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("{e}");
+            return WorkerExit::Fatal;
+        }
+    };
+    let listener = match Listener::bind(&config.listen, access) {
         Ok(l) => l,
         Err(e @ BindError::Fatal { .. }) => {
             tracing::error!(error = %e, "cannot listen for agents");
@@ -105,6 +117,9 @@ async fn serve(
 
     let stats = Arc::new(WorkerStats::default());
     let spool = spool::SpoolHandle::open(&config, Arc::clone(&stats));
+    let (handover, restored) = restored_runs(&config, spool.is_some());
+    let journal = Journal::start(handover, spool.as_ref().and(config.spool_dir.clone()));
+    let health = Arc::new(CollectorHealth::default());
     let runs = Runs::default();
     let upstream = Arc::new(CollectorUpstream {
         client,
@@ -114,6 +129,7 @@ async fn serve(
         stats: Arc::clone(&stats),
         certificates,
         spool,
+        health: Arc::clone(&health),
     });
     let registry = registry::spawn(
         RegistryConfig {
@@ -121,8 +137,13 @@ async fn serve(
             app_timeout: config.app_timeout,
             ..RegistryConfig::default()
         },
-        runs.clone(),
-        upstream,
+        RegistryParts {
+            runs: runs.clone(),
+            upstream,
+            health,
+            journal,
+            restored,
+        },
     );
     let ctx = Arc::new(ConnectionContext {
         registry: registry.clone(),
@@ -134,8 +155,7 @@ async fn serve(
 
     let max_connections = agent_connection_limit(current_file_limit());
     tracing::debug!(max_connections, "agent connection limit");
-    let connection_slots = Arc::new(Semaphore::new(max_connections));
-    let mut refused = RefusalLog::default();
+    let connection_slots = ConnectionSlots::new(max_connections, config.agent_idle_timeout);
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     // Each connection task holds a clone; recv() returns None once all of
@@ -147,28 +167,51 @@ async fn serve(
     loop {
         tokio::select! {
             stream = listener.accept() => {
-                // Past the limit the connection is closed at once: the
-                // agent sees it and retries later, and the descriptors the
-                // daemon needs for the collector and the spool stay free.
-                let Ok(slot) = Arc::clone(&connection_slots).try_acquire_owned() else {
-                    drop(stream);
-                    stats.connections_refused.fetch_add(1, Ordering::Relaxed);
-                    refused.note(max_connections);
-                    continue;
+                // Past the limit the connection idle longest makes room
+                // if it has been idle long enough; otherwise the new one is
+                // closed at once: the agent retries later, and the
+                // descriptors the daemon needs for the collector and the
+                // spool stay free.
+                let slot = match connection_slots.admit() {
+                    Admission::Free(slot) => slot,
+                    Admission::Evicted(slot) => {
+                        stats.connections_evicted.fetch_add(1, Ordering::Relaxed);
+                        crate::limited!(
+                            EVICTED,
+                            info,
+                            limit = max_connections,
+                            "all agent connections in use: closing the one idle longest for a new one"
+                        );
+                        slot
+                    }
+                    Admission::Refused => {
+                        drop(stream);
+                        stats.connections_refused.fetch_add(1, Ordering::Relaxed);
+                        crate::limited!(
+                            REFUSED,
+                            warn,
+                            limit = max_connections,
+                            "too many agent connections and none idle for agent_idle_timeout: closing new ones (raise rlimit_files)"
+                        );
+                        continue;
+                    }
                 };
                 let ctx = Arc::clone(&ctx);
                 let shutdown = shutdown_rx.clone();
                 let alive = conn_alive_tx.clone();
                 tokio::spawn(async move {
                     match stream {
-                        Stream::Unix(s) => connection::serve(s, ctx, shutdown).await,
-                        Stream::Tcp(s) => connection::serve(s, ctx, shutdown).await,
+                        Stream::Unix(s) => connection::serve(s, ctx, shutdown, &slot).await,
+                        Stream::Tcp(s) => connection::serve(s, ctx, shutdown, &slot).await,
                     }
                     drop(alive);
                     drop(slot);
                 });
             }
             _ = status.tick() => log_status(&stats),
+            Some(()) = async { match &mut hangups { Some(h) => h.recv().await, None => None } } => {
+                on_hangup();
+            }
             signal = &mut stop => {
                 tracing::info!(signal, "shutting down: final harvest of every application");
                 break;
@@ -188,6 +231,51 @@ async fn serve(
     tracing::info!(runs = harvested, "final harvest done; exiting");
     log_status(&stats);
     WorkerExit::Clean
+}
+
+/// The runs the previous worker had: from the watcher (license included)
+/// and, with a working spool, from its directory (without the license);
+/// the watcher's record wins for an application in both.
+fn restored_runs(
+    config: &DaemonConfig,
+    spool_open: bool,
+) -> (Option<handover::Handover>, Vec<record::RunRecord>) {
+    let (handover, mut records) = match handover::Handover::from_env() {
+        Some((h, records)) => (Some(h), records),
+        None => (None, Vec::new()),
+    };
+    if spool_open {
+        if let Some(dir) = &config.spool_dir {
+            for r in journal::load(dir) {
+                if !records.iter().any(|k| k.app == r.app) {
+                    records.push(r);
+                }
+            }
+        }
+    }
+    if !records.is_empty() {
+        tracing::info!(runs = records.len(), "runs of the previous worker found");
+    }
+    (handover, records)
+}
+
+/// `socket_mode` and `socket_group`, the group resolved.
+fn socket_access(config: &DaemonConfig) -> Result<SocketAccess, String> {
+    let gid = match config.socket_group.as_deref() {
+        None => None,
+        Some(g) => Some(match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => nix::unistd::Group::from_name(g)
+                .ok()
+                .flatten()
+                .map(|grp| grp.gid.as_raw())
+                .ok_or_else(|| format!("socket_group {g:?} names no group"))?,
+        }),
+    };
+    Ok(SocketAccess {
+        mode: config.socket_mode,
+        gid,
+    })
 }
 
 /// File descriptors kept back from agent connections for the daemon's own
@@ -216,32 +304,10 @@ fn current_file_limit() -> u64 {
     }
 }
 
-/// Logs refused agent connections at most once a minute.
-#[derive(Default)]
-struct RefusalLog {
-    last: Option<tokio::time::Instant>,
-    since: u64,
-}
-
-impl RefusalLog {
-    fn note(&mut self, limit: usize) {
-        self.since += 1;
-        let now = tokio::time::Instant::now();
-        if self
-            .last
-            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(60))
-        {
-            return;
-        }
-        tracing::warn!(
-            limit,
-            refused = self.since,
-            "too many agent connections: closing new ones (raise rlimit_files)"
-        );
-        self.last = Some(now);
-        self.since = 0;
-    }
-}
+/// Agent connections refused at the connection limit.
+static REFUSED: LogLimit = LogLimit::new(EVERY_MINUTE);
+/// Idle agent connections closed to make room.
+static EVICTED: LogLimit = LogLimit::new(EVERY_MINUTE);
 
 /// Installs the stop handlers at once (and lets the stop signals held back
 /// since start-up through, see [`crate::termination`]); the future
@@ -277,6 +343,7 @@ fn log_status(stats: &WorkerStats) {
         connections_open = get(&stats.connections_open),
         connections_total = get(&stats.connections_total),
         connections_refused = get(&stats.connections_refused),
+        connections_evicted = get(&stats.connections_evicted),
         app_queries = get(&stats.app_queries),
         transactions_received = get(&stats.transactions_received),
         transactions_merged = get(&stats.transactions_merged),
@@ -314,20 +381,29 @@ fn hostname() -> String {
 }
 
 pub mod connection;
+pub mod handover;
+pub mod health;
+pub mod journal;
 pub mod listener;
+pub mod record;
 pub mod registry;
 pub mod run;
 pub mod runs;
+pub mod slots;
 pub mod spool;
 pub mod stats;
 pub mod upstream;
 
+use crate::loglimit::{LogLimit, EVERY_MINUTE};
 use connection::ConnectionContext;
-use listener::{BindError, Listener, Stream};
-use registry::RegistryConfig;
+use health::CollectorHealth;
+use journal::Journal;
+use listener::{BindError, Listener, SocketAccess, Stream};
+use registry::{RegistryConfig, RegistryParts};
 use runs::Runs;
 use seraph_collector::{ClientConfig, CollectorClient};
 use seraph_harvest::SystemCertificates;
+use slots::{Admission, ConnectionSlots};
 use stats::WorkerStats;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -4,13 +4,14 @@
 //! at once, while the registry inserts and removes runs rarely: a sharded
 //! concurrent map (dashmap) keeps those lookups from contending.
 
+use super::registry::RunEnd;
+use super::run::RunSettings;
 use bytes::Bytes;
 use dashmap::DashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 /// Messages to a run task.
-#[derive(Debug)]
 pub enum RunMsg {
     /// A Transaction frame body for this run, from the connection whose
     /// [`Origin`] comes with it. Only its envelope has been read: the run
@@ -19,6 +20,23 @@ pub enum RunMsg {
     Transaction(Bytes, Arc<Origin>, OwnedSemaphorePermit),
     /// Harvest everything now and stop; reply when done.
     FinalHarvest(oneshot::Sender<()>),
+    /// The application is connected (again): post under this run from now
+    /// on. What the task holds is carried over.
+    Connected(Box<RunSettings>),
+    /// The registry gave the application up (410 or 401 on connect): stop
+    /// without sending.
+    End(RunEnd),
+}
+
+impl std::fmt::Debug for RunMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunMsg::Transaction(body, ..) => write!(f, "Transaction({} bytes)", body.len()),
+            RunMsg::FinalHarvest(_) => f.write_str("FinalHarvest"),
+            RunMsg::Connected(s) => write!(f, "Connected({})", s.run_id),
+            RunMsg::End(end) => write!(f, "End({end:?})"),
+        }
+    }
 }
 
 /// The connection a Transaction came from, so the run task that finds the
@@ -62,6 +80,13 @@ pub const RUN_QUEUE_BYTES: usize = 128 << 20;
 pub struct RunSender {
     tx: mpsc::Sender<RunMsg>,
     budget: Arc<Semaphore>,
+    task: u64,
+}
+
+/// A fresh id for a run task.
+pub fn next_task_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The run is gone.
@@ -70,11 +95,16 @@ pub struct RunSender {
 pub struct RunClosed;
 
 impl RunSender {
-    /// A sender on `tx` whose Transactions may hold at most `budget` bytes
-    /// at once; the budget is shared with the receiving task, which closes
-    /// it when the run ends.
-    pub fn new(tx: mpsc::Sender<RunMsg>, budget: Arc<Semaphore>) -> Self {
-        RunSender { tx, budget }
+    /// A sender on `tx` (the queue of task `task`) whose Transactions may
+    /// hold at most `budget` bytes at once; the budget is shared with the
+    /// receiving task, which closes it when the run ends.
+    pub fn new(tx: mpsc::Sender<RunMsg>, budget: Arc<Semaphore>, task: u64) -> Self {
+        RunSender { tx, budget, task }
+    }
+
+    /// The id of the task it sends to.
+    pub fn task_id(&self) -> u64 {
+        self.task
     }
 
     /// Queues a Transaction body, waiting while the queue is full by count
@@ -102,32 +132,60 @@ pub fn queue_budget() -> Arc<Semaphore> {
     Arc::new(Semaphore::new(RUN_QUEUE_BYTES))
 }
 
-/// Live runs by agent run id.
+/// Where a run id leads.
+#[derive(Clone)]
+struct Route {
+    tx: RunSender,
+    /// The id agents should use now; false for an earlier id of the same
+    /// application (an alias), kept so Transactions still carrying it
+    /// are not lost.
+    current: bool,
+}
+
+/// Live runs by agent run id. Several ids can lead to one task: the
+/// current one and earlier ones agents may still be using.
 #[derive(Clone, Default)]
-pub struct Runs(Arc<DashMap<Arc<str>, RunSender>>);
+pub struct Runs(Arc<DashMap<Arc<str>, Route>>);
 
 impl Runs {
-    /// The queue of run `id`, if it is live.
+    /// The queue of run `id`, if it is live (current or an alias).
     pub fn get(&self, id: &str) -> Option<RunSender> {
-        self.0.get(id).map(|r| r.value().clone())
+        self.0.get(id).map(|r| r.value().tx.clone())
     }
 
-    /// True if run `id` is live.
+    /// True if `id` leads to a live run.
     pub fn contains(&self, id: &str) -> bool {
         self.0.contains_key(id)
     }
 
-    /// Registers a new run.
-    pub fn insert(&self, id: Arc<str>, tx: RunSender) {
-        self.0.insert(id, tx);
+    /// True if `id` is some application's current run id.
+    pub fn is_current(&self, id: &str) -> bool {
+        self.0.get(id).is_some_and(|r| r.current)
     }
 
-    /// Forgets a run; later Transactions for it are dropped.
+    /// Makes `id` the current run id of the task behind `tx`.
+    pub fn insert(&self, id: Arc<str>, tx: RunSender) {
+        self.0.insert(id, Route { tx, current: true });
+    }
+
+    /// Routes an earlier (or an agent's stale) id to the task behind `tx`.
+    pub fn insert_alias(&self, id: Arc<str>, tx: RunSender) {
+        self.0.insert(id, Route { tx, current: false });
+    }
+
+    /// Turns the current id `id` into an alias.
+    pub fn demote(&self, id: &str) {
+        if let Some(mut r) = self.0.get_mut(id) {
+            r.current = false;
+        }
+    }
+
+    /// Forgets a run id; later Transactions carrying it are dropped.
     pub fn remove(&self, id: &str) {
         self.0.remove(id);
     }
 
-    /// Number of live runs.
+    /// Number of run ids routed.
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -146,7 +204,7 @@ mod tests {
     async fn large_transactions_wait_for_queue_bytes() {
         let (tx, mut rx) = mpsc::channel(100);
         let budget = queue_budget();
-        let sender = RunSender::new(tx, Arc::clone(&budget));
+        let sender = RunSender::new(tx, Arc::clone(&budget), next_task_id());
         let origin = Arc::new(Origin::default());
         let big = Bytes::from(vec![0u8; RUN_QUEUE_BYTES / 2 + 1]);
         sender

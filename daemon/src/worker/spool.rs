@@ -13,6 +13,7 @@
 //! blocking pool; the mutex is only ever held inside those closures.
 
 use super::stats::WorkerStats;
+use crate::loglimit::{LogLimit, EVERY_MINUTE};
 use seraph_collector::Method;
 use seraph_config::DaemonConfig;
 use seraph_spool::{Record, Spool, SpoolConfig, SpoolError, StoredRecord};
@@ -98,7 +99,7 @@ impl SpoolHandle {
         if self.pending.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_PUSHES {
             self.pending.fetch_sub(1, Ordering::AcqRel);
             self.stats.spool_dropped.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(method = %method, "disk spool not keeping up (too many writes waiting); payload dropped");
+            crate::limited!(SPOOL_TROUBLE, error, method = %method, "disk spool not keeping up (too many writes waiting); payload dropped");
             return;
         }
         self.push_now(app, method, body).await;
@@ -130,16 +131,18 @@ impl SpoolHandle {
                     self.stats
                         .spool_dropped
                         .fetch_add(report.dropped_records, Ordering::Relaxed);
-                    tracing::warn!(
+                    crate::limited!(
+                        SPOOL_FULL,
+                        warn,
                         dropped = report.dropped_records,
                         "disk spool full: oldest records dropped"
                     );
                 }
-                tracing::info!(method = %method, "collector unreachable: payload kept in the disk spool");
+                crate::limited!(SPOOL_KEPT, info, method = %method, "undelivered payload kept in the disk spool");
             }
             Some(Err(e)) => {
                 self.stats.spool_dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, method = %method, "cannot write to the disk spool; payload dropped");
+                crate::limited!(SPOOL_TROUBLE, error, error = %e, method = %method, "cannot write to the disk spool; payload dropped");
             }
             None => {}
         }
@@ -203,6 +206,13 @@ impl SpoolHandle {
         let _ = self.with(move |spool| spool.nack(&app, &ids)).await;
     }
 }
+
+/// Payloads written to the spool (one a minute is enough to see it work).
+static SPOOL_KEPT: LogLimit = LogLimit::new(EVERY_MINUTE);
+/// Oldest records dropped for room.
+static SPOOL_FULL: LogLimit = LogLimit::new(EVERY_MINUTE);
+/// Writes that failed.
+static SPOOL_TROUBLE: LogLimit = LogLimit::new(EVERY_MINUTE);
 
 /// Largest payload inflated back from the spool.
 const MAX_PAYLOAD: usize = 256 << 20;

@@ -16,6 +16,8 @@ pub struct WorkerStats {
     /// Agent connections closed at once because the connection limit
     /// (file descriptors) was reached.
     pub connections_refused: AtomicU64,
+    /// Idle agent connections closed to make room for a new one.
+    pub connections_evicted: AtomicU64,
     /// App queries answered.
     pub app_queries: AtomicU64,
     /// Transaction frames received.
@@ -46,9 +48,12 @@ type Counter = fn(&WorkerStats) -> &AtomicU64;
 
 /// Counters reported as counts (only when something happened), by metric
 /// name.
-const TROUBLE: [(&str, Counter); 7] = [
+const TROUBLE: [(&str, Counter); 8] = [
     ("Supportability/Seraph/Daemon/Connections/Refused", |s| {
         &s.connections_refused
+    }),
+    ("Supportability/Seraph/Daemon/Connections/Evicted", |s| {
+        &s.connections_evicted
     }),
     ("Supportability/Seraph/Daemon/Frames/Invalid", |s| {
         &s.bad_frames

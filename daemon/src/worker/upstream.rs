@@ -1,12 +1,20 @@
-//! The registry's view of the collector: connect an application, and on
-//! success start the task that owns its run.
+//! The registry's view of the collector: start an application's task,
+//! connect it, probe the collector, carry on a run from a record.
 
-use super::registry::{AppKey, BoxFuture, ConnectOutcome, RegistryHandle, RunInfo, Upstream};
+use super::health::CollectorHealth;
+use super::record::RunRecord;
+use super::registry::{
+    AppId, AppKey, BoxFuture, ConnectOutcome, RegistryHandle, RunInfo, Upstream,
+};
 use super::run::{self, RunSettings};
+use super::runs::{RunMsg, RunSender};
 use super::spool::SpoolHandle;
 use super::stats::WorkerStats;
 use seraph_collector::utilization::Utilization;
-use seraph_collector::{CollectorClient, ConnectRequest, Connected, LicenseKey, Outcome};
+use seraph_collector::{
+    CollectorClient, ConnectReply, ConnectRequest, Connected, Endpoint, LicenseKey, Outcome,
+    PreconnectReply,
+};
 use seraph_config::DaemonConfig;
 use seraph_harvest::{EventKind, HarvestLimits, MetricRules, SystemCertificates};
 use seraph_wire::AppInfo;
@@ -32,37 +40,58 @@ pub struct CollectorUpstream {
     pub certificates: SystemCertificates,
     /// The disk spool, if configured.
     pub spool: Option<SpoolHandle>,
+    /// Noted on every successful call.
+    pub health: Arc<CollectorHealth>,
 }
 
 /// Longest wait for utilization before connecting without it.
 const UTILIZATION_WAIT: Duration = Duration::from_secs(5);
 
+/// Period of a task that is not connected: it posts nothing, the timer
+/// only checks for expiry.
+const STANDBY_PERIOD: Duration = Duration::from_secs(60);
+
 impl Upstream for CollectorUpstream {
-    fn connect(
+    fn start(
         &self,
-        key: AppKey,
+        id: AppId,
         info: Arc<AppInfo>,
         activity: Arc<AtomicU64>,
         registry: RegistryHandle,
-    ) -> BoxFuture<ConnectOutcome> {
+    ) -> RunSender {
+        let settings = RunSettings {
+            app: id,
+            run_id: "".into(),
+            endpoint: None,
+            client: self.client.clone(),
+            limits: HarvestLimits::default(),
+            rules: Arc::new(MetricRules::empty()),
+            default_period: STANDBY_PERIOD,
+            event_periods: [STANDBY_PERIOD; 5],
+            report_period: STANDBY_PERIOD,
+            app_timeout: self.config.app_timeout,
+            distributed_tracing: distributed_tracing_enabled(&info.settings),
+            agent_language: info.agent_language.clone(),
+            certificates: self.certificates,
+            integration: self.config.integration,
+            spool: self.spool.clone(),
+            health: Arc::clone(&self.health),
+        };
+        run::spawn(settings, activity, registry, Arc::clone(&self.stats))
+    }
+
+    fn connect(&self, id: AppId, info: Arc<AppInfo>, run: RunSender) -> BoxFuture<ConnectOutcome> {
+        let defaults = self.defaults();
         let client = self.client.clone();
-        let config = Arc::clone(&self.config);
         let mut utilization = self.utilization.clone();
         let hostname = self.hostname.clone();
-        let stats = Arc::clone(&self.stats);
-        let certificates = self.certificates;
-        let spool = self.spool.clone();
         Box::pin(async move {
             let util =
                 tokio::time::timeout(UTILIZATION_WAIT, utilization.wait_for(Option::is_some))
                     .await
                     .ok()
                     .and_then(|r| r.ok().and_then(|u| u.clone()));
-            let user_agent = seraph_collector::user_agent(
-                &info.agent_language,
-                &info.agent_version,
-                concat!("Seraph/", env!("CARGO_PKG_VERSION")),
-            );
+            let user_agent = user_agent(&info);
             let attempt = client
                 .connect_application(ConnectRequest {
                     app: &info,
@@ -74,64 +103,190 @@ impl Upstream for CollectorUpstream {
                 .await;
             match attempt.outcome {
                 Outcome::Success(connected) => {
-                    let run_info = RunInfo {
-                        run_id: connected.reply.agent_run_id.as_str().into(),
-                        connect_reply: connected.reply.raw.clone(),
-                        security_policies: connected.security_policies.clone(),
-                        connect_timestamp: SystemTime::now()
-                            .duration_since(UNIX_EPOCH)
-                            .map_or(0, |d| d.as_secs()),
-                        harvest_frequency: connected.reply.harvest_frequency(),
-                        sampling_target: connected.reply.sampling_target,
-                    };
-                    let defaults = RunDefaults {
-                        client,
-                        config: &config,
-                        certificates,
-                        spool,
-                    };
-                    let settings = defaults.run_settings(key, &info, connected, &user_agent);
-                    let tx = run::spawn(settings, activity, registry, stats);
-                    ConnectOutcome::Connected(run_info, tx)
+                    defaults.health.answered();
+                    let connect_timestamp = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    let run_info = run_info(&connected, connect_timestamp);
+                    let key = AppKey::of(&info);
+                    let record = RunRecord::new(
+                        &key,
+                        &info,
+                        &run_info,
+                        &connected.collector_host,
+                        Some(&user_agent),
+                    );
+                    let license = LicenseKey::new(info.license.clone());
+                    let settings = defaults.run_settings(id, &info, &connected, Some(&license));
+                    if run
+                        .send(RunMsg::Connected(Box::new(settings)))
+                        .await
+                        .is_err()
+                    {
+                        return ConnectOutcome::Failed {
+                            reason: "the application's task has ended".to_owned(),
+                            retry_after: None,
+                        };
+                    }
+                    ConnectOutcome::Connected(run_info, Box::new(record))
                 }
                 Outcome::Disconnect => ConnectOutcome::Disconnected,
                 Outcome::LicenseInvalid => ConnectOutcome::InvalidLicense,
                 // New Relic's daemon never reconnects after a 409 on connect
                 // (a quirk); retrying later is what the collector asked for.
-                other => ConnectOutcome::Failed {
-                    reason: other.describe(),
-                    retry_after: match other {
-                        Outcome::MergeBack { retry_after } => retry_after,
-                        _ => None,
-                    },
-                },
+                other => {
+                    let status = attempt.calls.last().map_or(0, |c| c.status);
+                    ConnectOutcome::Failed {
+                        reason: describe_failure(&other, status),
+                        retry_after: match other {
+                            Outcome::MergeBack { retry_after } => retry_after,
+                            _ => None,
+                        },
+                    }
+                }
             }
         })
+    }
+
+    fn probe(&self, info: Arc<AppInfo>) -> BoxFuture<bool> {
+        let client = self.client.clone();
+        let health = Arc::clone(&self.health);
+        Box::pin(async move {
+            let license = LicenseKey::new(info.license.clone());
+            let host = license.preconnect_host(&info.redirect_collector);
+            let endpoint = Endpoint::new(host, license).with_user_agent(user_agent(&info));
+            let answered = client
+                .preconnect(&endpoint, &info.security_policy_token, info.high_security)
+                .await
+                .outcome
+                .is_success();
+            if answered {
+                health.answered();
+            }
+            answered
+        })
+    }
+
+    fn resume(
+        &self,
+        record: &RunRecord,
+        info: Arc<AppInfo>,
+        run: Option<RunSender>,
+        activity: Arc<AtomicU64>,
+        registry: RegistryHandle,
+    ) -> Option<(RunInfo, RunSender)> {
+        let mut reply = match ConnectReply::parse(&record.connect_reply) {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring a run record with an unusable connect reply");
+                return None;
+            }
+        };
+        reply.apply_agent_log_limit(info.log_events_max_samples_stored);
+        let connected = Connected {
+            collector_host: record.collector_host.clone(),
+            reply,
+            preconnect: PreconnectReply {
+                redirect_host: record.collector_host.clone(),
+                security_policies: Default::default(),
+            },
+            security_policies: record.security_policies.clone(),
+            user_agent: record.user_agent.clone(),
+        };
+        let run_info = run_info(&connected, record.connect_timestamp);
+        let license = (!info.license.is_empty()).then(|| LicenseKey::new(info.license.clone()));
+        let settings = self.defaults().run_settings(
+            record.app.as_str().into(),
+            &info,
+            &connected,
+            license.as_ref(),
+        );
+        let tx = match run {
+            Some(tx) => {
+                let to = tx.clone();
+                tokio::spawn(async move { to.send(RunMsg::Connected(Box::new(settings))).await });
+                tx
+            }
+            None => run::spawn(settings, activity, registry, Arc::clone(&self.stats)),
+        };
+        Some((run_info, tx))
+    }
+}
+
+impl CollectorUpstream {
+    fn defaults(&self) -> RunDefaults {
+        RunDefaults {
+            client: self.client.clone(),
+            config: Arc::clone(&self.config),
+            certificates: self.certificates,
+            spool: self.spool.clone(),
+            health: Arc::clone(&self.health),
+        }
+    }
+}
+
+/// The `User-Agent` of an application's calls.
+fn user_agent(info: &AppInfo) -> String {
+    seraph_collector::user_agent(
+        &info.agent_language,
+        &info.agent_version,
+        concat!("Seraph/", env!("CARGO_PKG_VERSION")),
+    )
+}
+
+/// What agents are told about a connected run.
+fn run_info(connected: &Connected, connect_timestamp: u64) -> RunInfo {
+    RunInfo {
+        run_id: connected.reply.agent_run_id.as_str().into(),
+        connect_reply: connected.reply.raw.clone(),
+        security_policies: connected.security_policies.clone(),
+        connect_timestamp,
+        harvest_frequency: connected.reply.harvest_frequency(),
+        sampling_target: connected.reply.sampling_target,
+    }
+}
+
+/// A failed connect as an operator needs to read it: the collector
+/// answered (and with what), or could not be reached at all.
+fn describe_failure<T>(outcome: &Outcome<T>, status: u16) -> String {
+    match outcome {
+        Outcome::MergeBack { .. } => format!(
+            "collector answered {status} ({})",
+            seraph_collector::status_message(status)
+        ),
+        Outcome::Discard(
+            reason @ (seraph_collector::DiscardReason::Transport(_)
+            | seraph_collector::DiscardReason::Timeout(_)),
+        ) => format!("collector unreachable: {reason}"),
+        other => other.describe(),
     }
 }
 
 /// What every run of this worker shares.
-struct RunDefaults<'a> {
+struct RunDefaults {
     client: CollectorClient,
-    config: &'a DaemonConfig,
+    config: Arc<DaemonConfig>,
     certificates: SystemCertificates,
     spool: Option<SpoolHandle>,
+    health: Arc<CollectorHealth>,
 }
 
-impl RunDefaults<'_> {
-    /// A new run's settings from its connect reply.
+impl RunDefaults {
+    /// A run's settings from its connect reply; without a license the run
+    /// cannot post (a record restored from disk, until an agent asks).
     fn run_settings(
         self,
-        key: AppKey,
+        app: AppId,
         info: &AppInfo,
-        connected: Connected,
-        user_agent: &str,
+        connected: &Connected,
+        license: Option<&LicenseKey>,
     ) -> RunSettings {
         let RunDefaults {
             client,
             config,
             certificates,
             spool,
+            health,
         } = self;
         let reply = &connected.reply;
         let eh = &reply.event_harvest;
@@ -160,12 +315,10 @@ impl RunDefaults<'_> {
                 EventKind::Log => eh.log.report_period,
             })
         });
-        let license = LicenseKey::new(info.license.clone());
-        let endpoint = connected.endpoint(&license).with_user_agent(user_agent);
         RunSettings {
-            key: key.clone(),
+            app,
             run_id: reply.agent_run_id.as_str().into(),
-            endpoint,
+            endpoint: license.map(|l| connected.endpoint(l)),
             client,
             limits,
             rules: Arc::new(rules),
@@ -177,8 +330,8 @@ impl RunDefaults<'_> {
             agent_language: info.agent_language.clone(),
             certificates,
             integration: config.integration,
-            spool_app: key.spool_id(),
             spool,
+            health,
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Generated once from the settings New Relic's agent reported (`vectors/00-app/App.json`);
 //! `reported` entries appear in the App query's `settings` JSON, the others are registered
-//! but not reported, as New Relic's agent does.
+//! but not reported, as New Relic's agent does. Seraph's own settings (marked) are never reported.
 
 use super::IniDef;
 use super::Modifiable::{All, System};
@@ -334,6 +334,14 @@ pub const INI_DEFS: &[IniDef] = &[
     },
     IniDef {
         name: "newrelic.daemon.start_timeout",
+        default: "",
+        modifiable: System,
+        reported: false,
+        report_as: Str,
+    },
+    // Seraph's own (not in New Relic's agent, so not reported).
+    IniDef {
+        name: "newrelic.daemon.user",
         default: "",
         modifiable: System,
         reported: false,

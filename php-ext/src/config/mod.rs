@@ -6,9 +6,13 @@
 //! them with no syscalls and no PHP, and a bad value becomes a warning plus
 //! the default, never an error that stops the request.
 
+mod attributes;
+mod frameworks;
 mod ini_table;
 mod parse;
 
+pub use attributes::attribute_filter;
+pub use frameworks::{FrameworkSettings, WordPressHooks};
 pub use ini_table::INI_DEFS;
 pub use parse::{parse_bool, parse_duration};
 
@@ -119,6 +123,9 @@ pub struct DaemonSettings {
     pub detect: [bool; 6],
     /// `--integration`.
     pub integration: bool,
+    /// `newrelic.daemon.user` (Seraph's own): the user the daemon runs as,
+    /// trusted with the license besides root and this process's user.
+    pub user: String,
 }
 
 /// The agent's typed settings for one request.
@@ -161,6 +168,8 @@ pub struct AgentSettings {
     pub tt_record_sql: RecordSql,
     /// Slow SQL threshold.
     pub tt_explain_threshold: Duration,
+    /// Slow MySQL queries get an explain plan.
+    pub tt_explain_enabled: bool,
     /// Datastore calls slower than this get a backtrace.
     pub tt_stack_trace_threshold: Duration,
     /// Segment limit for CLI transactions (0 = unlimited).
@@ -179,6 +188,15 @@ pub struct AgentSettings {
     pub errors_ignore_exceptions: Vec<String>,
     /// `newrelic_notice_error` beats PHP errors.
     pub errors_prioritize_api: bool,
+    /// Failed database queries are recorded as errors.
+    pub errors_record_database: bool,
+    /// Datastore calls report their server (`datastore_tracer.instance_reporting.enabled`).
+    pub instance_reporting: bool,
+    /// ... and their database name (`datastore_tracer.database_name_reporting.enabled`).
+    pub database_name_reporting: bool,
+    /// Message spans carry destination, system and server
+    /// (`message_tracer.segment_parameters.enabled`).
+    pub message_segment_parameters: bool,
     /// Error events.
     pub error_events_enabled: bool,
     /// Transaction events (`analytics_events.enabled` and `transaction_events.enabled`).
@@ -224,6 +242,18 @@ pub struct AgentSettings {
     pub trace_observer_port: u16,
     /// Infinite tracing queue size.
     pub span_queue_size: u64,
+    /// Attribute include/exclude rules and disabled destinations.
+    pub attributes: seraph_txn::AttributeFilter,
+    /// `newrelic.capture_params`: request parameters to traces and errors.
+    pub capture_params: bool,
+    /// `newrelic.browser_monitoring.auto_instrument`.
+    pub autorum: bool,
+    /// `newrelic.synthetics.enabled`.
+    pub synthetics_enabled: bool,
+    /// `newrelic.code_level_metrics.enabled`.
+    pub code_level_metrics: bool,
+    /// Framework, log-forwarding and package settings.
+    pub frameworks: FrameworkSettings,
 }
 
 /// A setting whose value could not be used; the default applies.
@@ -249,6 +279,12 @@ impl std::fmt::Display for BadValue {
 pub trait RawIni {
     /// The current value of `name`, or `None` if unknown.
     fn get(&self, name: &str) -> Option<String>;
+
+    /// Whether the user gave `name` a value (php.ini, `-d`, per
+    /// directory, `ini_set`), rather than it keeping its default.
+    fn is_set(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
 }
 
 impl<F: Fn(&str) -> Option<String>> RawIni for F {
@@ -368,6 +404,7 @@ impl AgentSettings {
                 let v = r.s("newrelic.special.integration");
                 !v.is_empty() && parse_bool(&v).unwrap_or(false)
             },
+            user: r.s("newrelic.daemon.user"),
         };
         let appinfo_timeout = {
             let v = r.s("newrelic.special.appinfo_timeout");
@@ -452,6 +489,7 @@ impl AgentSettings {
             tt_slow_sql: r.bool("newrelic.transaction_tracer.slow_sql"),
             tt_record_sql: record_sql,
             tt_explain_threshold: r.dur("newrelic.transaction_tracer.explain_threshold"),
+            tt_explain_enabled: r.bool("newrelic.transaction_tracer.explain_enabled"),
             tt_stack_trace_threshold: r.dur("newrelic.transaction_tracer.stack_trace_threshold"),
             tt_max_segments_cli: r.uint("newrelic.transaction_tracer.max_segments_cli"),
             tt_max_segments_web: r.uint("newrelic.transaction_tracer.max_segments_web"),
@@ -461,6 +499,12 @@ impl AgentSettings {
             errors_ignore_errors,
             errors_ignore_exceptions: r.list("newrelic.error_collector.ignore_exceptions"),
             errors_prioritize_api: r.bool("newrelic.error_collector.prioritize_api_errors"),
+            errors_record_database: r.bool("newrelic.error_collector.record_database_errors"),
+            instance_reporting: r.bool("newrelic.datastore_tracer.instance_reporting.enabled"),
+            database_name_reporting: r
+                .bool("newrelic.datastore_tracer.database_name_reporting.enabled"),
+            message_segment_parameters: r
+                .bool("newrelic.message_tracer.segment_parameters.enabled"),
             error_events_enabled: r.bool("newrelic.error_collector.capture_events"),
             txn_events_enabled: r.bool("newrelic.analytics_events.enabled")
                 && r.bool("newrelic.transaction_events.enabled"),
@@ -491,6 +535,12 @@ impl AgentSettings {
                 s.parse::<u16>().ok()
             }),
             span_queue_size: r.uint("newrelic.infinite_tracing.span_events.queue_size"),
+            attributes: attribute_filter(raw),
+            capture_params: r.bool("newrelic.capture_params"),
+            autorum: r.bool("newrelic.browser_monitoring.auto_instrument"),
+            synthetics_enabled: r.bool("newrelic.synthetics.enabled"),
+            code_level_metrics: r.bool("newrelic.code_level_metrics.enabled"),
+            frameworks: FrameworkSettings::resolve(&mut r),
         };
         (settings, r.bad)
     }

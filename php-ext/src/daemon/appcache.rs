@@ -6,7 +6,7 @@
 //! are never queried again in this process. Pure state: the caller passes
 //! the clock, which keeps every transition unit-testable.
 
-use seraph_wire::{AppReplyInfo, AppStatus};
+use seraph_wire::{AppInfo, AppReplyInfo, AppStatus};
 use std::time::{Duration, Instant};
 
 /// Re-query interval of a connected app.
@@ -99,6 +99,9 @@ pub enum Refusal {
 pub struct AppCache {
     key: AppKey,
     state: AppState,
+    /// The App message last sent for it, kept to ask again on a new
+    /// connection without the request's help.
+    info: Option<AppInfo>,
 }
 
 impl AppCache {
@@ -107,7 +110,18 @@ impl AppCache {
         AppCache {
             key,
             state: AppState::Unqueried,
+            info: None,
         }
+    }
+
+    /// Keeps the App message built for this application.
+    pub fn remember(&mut self, info: AppInfo) {
+        self.info = Some(info);
+    }
+
+    /// The App message last built for this application.
+    pub fn info(&self) -> Option<&AppInfo> {
+        self.info.as_ref()
     }
 
     /// The key.
@@ -165,8 +179,15 @@ impl AppCache {
     }
 
     /// The query could not be made or answered (connect error, timeout,
-    /// bad frame).
+    /// bad frame). A connected application stays connected: its run is
+    /// still good (a daemon restarting or stalled changes nothing at the
+    /// collector), so requests stay instrumented and the refresh is tried
+    /// again on the next one (a stalled daemon is kept from costing more by
+    /// the client's own backoff). Others back off as before.
     pub fn on_failure(&mut self, now: Instant) {
+        if matches!(self.state, AppState::Connected { .. }) {
+            return;
+        }
         self.fail(now);
     }
 
@@ -289,6 +310,23 @@ mod tests {
             );
             assert_eq!(c.action(t + expect), Action::Query { run_id: None });
         }
+    }
+
+    #[test]
+    fn a_failed_refresh_keeps_the_app_connected() {
+        let t0 = Instant::now();
+        let mut c = AppCache::new(key());
+        c.on_reply(&connected("R1"), t0).unwrap();
+        let t20 = t0 + REFRESH;
+        c.on_failure(t20);
+        assert_eq!(c.connected().unwrap().run_id, "R1");
+        assert_eq!(
+            c.action(t20 + Duration::from_millis(1)),
+            Action::Query {
+                run_id: Some("R1".into())
+            },
+            "asked again on the next request"
+        );
     }
 
     #[test]

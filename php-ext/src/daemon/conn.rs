@@ -40,6 +40,8 @@ pub enum ConnError {
 #[derive(Debug)]
 pub struct Conn {
     fd: OwnedFd,
+    /// A Unix socket (whose listener's owner can be asked).
+    unix: bool,
 }
 
 fn last_err() -> io::Error {
@@ -236,7 +238,51 @@ impl Conn {
                 _ => return Err(connect_err(e)),
             }
         }
-        Ok(Conn { fd })
+        Ok(Conn {
+            fd,
+            unix: raw.family == libc::AF_UNIX,
+        })
+    }
+
+    /// The user id of the process that created the listening socket this
+    /// connection reached (`SO_PEERCRED`); `None` for TCP, where the kernel
+    /// cannot say.
+    pub fn peer_uid(&self) -> Option<u32> {
+        if !self.unix {
+            return None;
+        }
+        // SAFETY: ucred is plain data; zero is a valid value.
+        let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        // SAFETY: valid fd, output buffer of `len` bytes.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PEERCRED,
+                (&mut cred as *mut libc::ucred).cast(),
+                &mut len,
+            )
+        };
+        (rc == 0).then_some(cred.uid)
+    }
+
+    /// Whether the connection can still be used, checked without waiting:
+    /// false once the daemon has closed it (a restart, an idle connection
+    /// closed to make room) or sent something nobody asked for. A process
+    /// can sit idle for hours between requests; finding out here costs one
+    /// `poll` instead of the request's Transaction.
+    pub fn is_open(&self) -> bool {
+        let mut p = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN | libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; a zero timeout never blocks.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        // Nothing to read and no hang-up: open. Anything else (EOF, an
+        // error, stray bytes) means the next exchange cannot be trusted.
+        n == 0
     }
 
     /// Writes all of `buf` before `deadline`.
@@ -383,6 +429,28 @@ mod tests {
             soon(100),
         );
         assert!(matches!(r, Err(ConnError::Connect { .. })));
+    }
+
+    #[test]
+    fn a_connection_the_daemon_closed_is_seen_before_it_is_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.sock");
+        let l = UnixListener::bind(&path).unwrap();
+        let c = Conn::connect(
+            &DaemonAddress::Path(path.to_str().unwrap().into()),
+            soon(1000),
+        )
+        .unwrap();
+        let (server, _) = l.accept().unwrap();
+        assert!(c.is_open());
+        assert_eq!(c.peer_uid(), Some(nix_euid()));
+        drop(server);
+        assert!(!c.is_open());
+    }
+
+    fn nix_euid() -> u32 {
+        // SAFETY: geteuid cannot fail.
+        unsafe { libc::geteuid() }
     }
 
     #[test]

@@ -6,4 +6,5 @@ pub mod appcache;
 pub mod appinfo;
 pub mod client;
 pub mod conn;
+pub mod owner;
 pub mod spawn;

@@ -1,6 +1,7 @@
 //! [`Call`]: a hook's view of the call it wraps (arguments, `$this`, the
 //! return value), read without copying and without calling into PHP.
 
+use crate::zend::call::{Arg, Obj};
 use crate::zend::ffi;
 use crate::zend::zval::{function_name, read, zstr_lossy, Val};
 use std::ffi::CStr;
@@ -51,11 +52,31 @@ impl Call {
         self.arg(n).string()
     }
 
+    /// Replaces argument `n` (1-based) with `value` before a user function
+    /// runs (its begin hook): how a hook hands the function a different
+    /// value, such as a request carrying trace headers. `false` when there
+    /// is no such argument.
+    pub fn replace_arg(&self, n: u32, value: &mut crate::zend::call::Value) -> bool {
+        let Arg::Zval(p) = value.as_arg() else {
+            return false;
+        };
+        // SAFETY: the live frame; the shim bounds-checks `n` and takes a
+        // new reference to the value.
+        unsafe { ffi::seraph_replace_arg(self.ex, n, p) != 0 }
+    }
+
     /// The object of a method call.
     pub fn this(&self) -> Option<*mut ffi::zend_object> {
         // SAFETY: live frame.
         let obj = unsafe { ffi::seraph_this(self.ex) };
         (!obj.is_null()).then_some(obj)
+    }
+
+    /// `$this` of a method call, for calling its methods.
+    pub fn this_obj(&self) -> Option<crate::zend::objects::Obj> {
+        // SAFETY: the frame's object lives at least as long as the call.
+        self.this()
+            .and_then(|o| unsafe { crate::zend::objects::Obj::from_raw(o) })
     }
 
     /// The handle of the object of a method call: a key for per-object
@@ -96,6 +117,41 @@ impl Call {
         match self.ret()? {
             // SAFETY: a live object just returned.
             Val::Object(o) if !o.is_null() => Some(unsafe { (*o).handle }),
+            _ => None,
+        }
+    }
+
+    /// The called function's or method's own name in lower case (`get`
+    /// for `Redis::get`), for rows that cover many methods.
+    pub fn method_name(&self) -> String {
+        // SAFETY: the live frame's function; its name is a zend_string.
+        unsafe { crate::zend::zval::zstr((*(*self.ex).func).common.function_name) }
+            .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase())
+            .unwrap_or_default()
+    }
+
+    /// Argument `n` as an integer, when it is one.
+    pub fn arg_long(&self, n: u32) -> Option<i64> {
+        match self.arg(n) {
+            Val::Long(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Argument `n` as an object, when it is one.
+    pub fn arg_object(&self, n: u32) -> Option<Obj> {
+        match self.arg(n) {
+            // SAFETY: an argument of the live frame, alive while it runs.
+            Val::Object(o) => unsafe { Obj::from_raw(o) },
+            _ => None,
+        }
+    }
+
+    /// The object the call returned.
+    pub fn returned_object(&self) -> Option<Obj> {
+        match self.ret()? {
+            // SAFETY: held by the frame's return slot.
+            Val::Object(o) => unsafe { Obj::from_raw(o) },
             _ => None,
         }
     }

@@ -12,7 +12,9 @@ use crate::clock::Clock;
 use crate::config::AgentSettings;
 use crate::request::{Agent, Rng, AGENT};
 use crate::zend::nts::PerThread;
-use seraph_txn::{DatastoreCall, ExternalCall, Ticks, Transaction};
+use seraph_txn::{
+    DatastoreCall, ExplainPlan, ExternalCall, MessageCall, NoticedError, Ticks, Transaction,
+};
 use std::any::{Any, TypeId};
 
 /// What one borrow step sees.
@@ -70,6 +72,13 @@ impl Ctx<'_> {
             .flatten()
     }
 
+    /// Runs `f` with the whole agent state borrowed (for the few steps that
+    /// need more than a [`Scope`]: ending and starting transactions, the
+    /// connected application's identity). `None` as for [`Ctx::with`].
+    pub(crate) fn agent<R>(&self, f: impl FnOnce(&mut Agent) -> R) -> Option<R> {
+        self.cell.with(|a| a.as_mut().map(f)).flatten()
+    }
+
     /// Runs `f` on the open transaction with the current time.
     pub fn with_txn<R>(&self, f: impl FnOnce(&mut Transaction, Ticks) -> R) -> Option<R> {
         self.with(|s| {
@@ -103,6 +112,77 @@ impl Ctx<'_> {
         self.with_txn(|t, _| t.leave_datastore(now, call));
     }
 
+    /// Records a datastore call that began at `start` and ends now, measured
+    /// between two hooks rather than around one call (a Predis command is
+    /// written by one method and its reply read by another, and a pipeline
+    /// writes several before reading any): the segment opens at `start` as
+    /// a child of the current one and closes at once, so calls in flight
+    /// together overlap in the trace as they did in time.
+    pub fn record_datastore(&self, start: Ticks, call: DatastoreCall) {
+        let opened = self.with_txn(|t, _| t.enter_internal(start)).is_some();
+        if opened {
+            self.end_datastore(start, call);
+        }
+    }
+
+    /// Like [`Ctx::end_datastore`], for a query that may be explained: when
+    /// the call is slow enough for an explain plan
+    /// ([`Transaction::wants_explain`]), `explain` runs with no borrow held
+    /// (it calls back into PHP, usually on a second connection) and its
+    /// plan joins the call. The segment ends when the query ended, before
+    /// the `EXPLAIN` ran.
+    pub fn end_datastore_explained(
+        &self,
+        start: Ticks,
+        mut call: DatastoreCall,
+        explain: impl FnOnce() -> Option<ExplainPlan>,
+    ) {
+        let Some((now, wants_bt, wants_explain)) = self.with_txn(|t, now| {
+            (
+                now,
+                t.wants_backtrace(start, now),
+                t.wants_explain(start, now),
+            )
+        }) else {
+            return;
+        };
+        if wants_bt && call.backtrace.is_none() {
+            call.backtrace = Some(crate::zend::frames::current_stack(300));
+        }
+        if wants_explain {
+            call.explain_plan = explain();
+        }
+        self.with_txn(|t, _| t.leave_datastore(now, call));
+    }
+
+    /// Records an error found by instrumentation (a failed query) with the
+    /// current PHP stack, built with no borrow held.
+    pub fn notice_error(&self, class: &str, message: &str, priority: i32) {
+        let wanted = self
+            .with_txn(|t, _| t.would_record_error(priority))
+            .unwrap_or(false);
+        if !wanted {
+            return;
+        }
+        let stack = crate::zend::frames::current_stack(300);
+        let now_unix_us = crate::clock::unix_us();
+        self.with_txn(|t, _| {
+            t.notice_error(NoticedError {
+                priority,
+                message: message.to_owned(),
+                class: class.to_owned(),
+                stack_trace: stack,
+                now_unix_us,
+            })
+        });
+    }
+
+    /// Closes the segment opened by [`Ctx::start_segment`] as a message
+    /// broker call.
+    pub fn end_message(&self, call: MessageCall) {
+        self.with_txn(|t, now| t.leave_message(now, call));
+    }
+
     /// Closes the segment opened by [`Ctx::start_segment`] as an external
     /// call.
     pub fn end_external(&self, call: ExternalCall) {
@@ -117,6 +197,45 @@ impl Ctx<'_> {
                 a.check_fork();
             }
         });
+    }
+
+    /// This machine's host name, which datastore instances on a local
+    /// address are reported as (read once per process).
+    pub fn system_host(&self) -> &'static str {
+        static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        HOST.get_or_init(crate::daemon::appinfo::hostname)
+    }
+
+    /// Runs `f`, which calls into PHP on the instrumentation's own account,
+    /// with every hook off and PHP errors silenced: its queries are not the
+    /// application's, and its warnings or exceptions never reach it.
+    pub fn quietly<R>(&self, f: impl FnOnce() -> R) -> R {
+        let was = self.set_quiet(true);
+        let r = {
+            let _silenced = crate::zend::call::Silenced::new();
+            f()
+        };
+        self.set_quiet(was);
+        r
+    }
+
+    fn set_quiet(&self, on: bool) -> bool {
+        self.cell
+            .with(|a| {
+                a.as_mut()
+                    .map(|a| std::mem::replace(&mut a.req.quiet, on))
+                    .unwrap_or(false)
+            })
+            .unwrap_or(false)
+    }
+
+    /// Whether hooks are off because the instrumentation is calling PHP
+    /// (see [`Ctx::quietly`]). A borrow already held further up the stack
+    /// also means "leave this call alone".
+    pub fn is_quiet(&self) -> bool {
+        self.cell
+            .with(|a| a.as_ref().is_some_and(|a| a.req.quiet))
+            .unwrap_or(true)
     }
 
     /// Counts one call in an unscoped, forced metric.

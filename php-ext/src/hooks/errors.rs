@@ -199,7 +199,7 @@ pub fn exception_message(e: &ExceptionInfo, prefix: &str) -> String {
 
 unsafe extern "C" fn on_error(
     ty: c_int,
-    _file: *mut ffi::zend_string,
+    file: *mut ffi::zend_string,
     _line: u32,
     message: *mut ffi::zend_string,
 ) {
@@ -212,6 +212,9 @@ unsafe extern "C" fn on_error(
         // The classes an uncaught exception is an instance of: New Relic
         // applies ignore_exceptions to those (and to nothing else).
         let mut instance_of: Vec<String> = Vec::new();
+        // An uncaught exception's class, message and file, as the error
+        // group callback sees them.
+        let mut exception_parts: Option<(String, String, String)> = None;
         let error = if uncaught {
             let last = AGENT
                 .with(|a| a.as_ref().and_then(|a| a.req.last_exception))
@@ -229,6 +232,7 @@ unsafe extern "C" fn on_error(
             match exc {
                 Some(e) => {
                     instance_of = e.classes.clone();
+                    exception_parts = Some((e.class.clone(), e.message.clone(), e.file.clone()));
                     NoticedError {
                         priority: PRIORITY_UNCAUGHT,
                         message: exception_message(&e, "Uncaught "),
@@ -262,24 +266,45 @@ unsafe extern "C" fn on_error(
         if uncaught && instance_of.is_empty() {
             instance_of.push(error.class.clone());
         }
-        let _ = AGENT.with(|a| {
-            if let Some(a) = a.as_mut() {
+        // What the error group callback is given, if one is set.
+        let for_callback = crate::api::error_group_callback_set().then(|| {
+            let (class, message) = match &exception_parts {
+                Some((class, message, file)) => (class.clone(), (message.clone(), file.clone())),
+                None => (
+                    error.class.clone(),
+                    (
+                        error.message.clone(),
+                        // SAFETY: PHP passes the file string for this call.
+                        unsafe { zstr_lossy(file) }.unwrap_or_default(),
+                    ),
+                ),
+            };
+            (class, message.0, message.1, error.stack_trace.clone())
+        });
+        let worthy = AGENT
+            .with(|a| {
+                let a = a.as_mut()?;
                 if !a.settings.errors_enabled
                     || (!uncaught && i64::from(level) & a.settings.errors_ignore_errors != 0)
                 {
-                    return;
+                    return None;
                 }
                 let mut error = error;
                 if !a.settings.allow_raw_exception_messages {
                     error.message = "Message removed by New Relic security settings".to_owned();
                 }
-                if let Some(t) = a.txn.as_mut() {
-                    if !t.ignores_exception(&instance_of) {
-                        t.notice_error(error);
-                    }
+                let t = a.txn.as_mut()?;
+                if t.ignores_exception(&instance_of) || !t.error_worthy(error.priority) {
+                    return None;
                 }
-            }
-        });
+                t.notice_error(error);
+                Some(())
+            })
+            .flatten()
+            .is_some();
+        if let (true, Some((class, message, file, stack))) = (worthy, for_callback) {
+            crate::api::call_error_group_callback(&class, &message, &file, &stack);
+        }
     });
     // Reading the exception or the stack may have bailed out (a __get, the
     // memory limit): the error is recorded, now let PHP unwind.

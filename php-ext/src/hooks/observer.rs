@@ -29,13 +29,14 @@
 //! closure reused the memory).
 
 use crate::clock;
-use crate::hooks::{errors, user};
+use crate::hooks::{callbacks, errors, user};
 use crate::naming::FileNamer;
 use crate::request::AGENT;
 use crate::zend::ffi;
 use crate::zend::guard::guard;
 use crate::zend::zval::{function_name, zstr, zstr_lossy};
-use seraph_txn::{FuncKey, FuncNames, NameSource, Transaction};
+use seraph_txn::{CodeLocation, FuncKey, FuncNames, NameSource, Transaction};
+
 crate::per_thread! {
     /// Whether every user function is observed (`transaction_tracer.detail`
     /// of this thread's request).
@@ -45,6 +46,67 @@ crate::per_thread! {
 crate::per_thread! {
     /// Functions observed even with detail 0 (lower-case names).
     static EXTRA: Vec<String> = Vec::new();
+}
+
+crate::per_thread! {
+    /// Functions `newrelic_add_custom_tracer` named in this request
+    /// (lower-case, `class::method` for methods).
+    static API_CUSTOM: Vec<String> = Vec::new();
+}
+
+/// Forgets the API's custom tracers (request start: New Relic's agent
+/// keeps them for one request).
+pub fn reset_api_custom_tracers() {
+    let _ = API_CUSTOM.with(Vec::clear);
+}
+
+/// `newrelic_add_custom_tracer(name)`: functions of that name first called
+/// from now on get the custom-tracer handlers; a function PHP already chose
+/// plain segment handlers for is marked on the open transaction instead.
+/// A function already called while unobserved (`detail = 0`) cannot be
+/// traced in this request: PHP caches the observer's decision.
+pub fn add_api_custom_tracer(name: &str) {
+    let lname = name.trim().to_ascii_lowercase();
+    if lname.is_empty() {
+        return;
+    }
+    let _ = API_CUSTOM.with(|v| {
+        if !v.contains(&lname) {
+            v.push(lname.clone());
+        }
+    });
+    let (cls, func) = match lname.split_once("::") {
+        Some((c, f)) => (Some(c), f),
+        None => (None, lname.as_str()),
+    };
+    // SAFETY: plain hash lookups with buffers of known length.
+    let found = unsafe {
+        match cls {
+            Some(c) => ffi::seraph_find_function(
+                c.as_ptr().cast(),
+                c.len(),
+                func.as_ptr().cast(),
+                func.len(),
+            ),
+            None => {
+                ffi::seraph_find_function(std::ptr::null(), 0, func.as_ptr().cast(), func.len())
+            }
+        }
+    };
+    // SAFETY: a function from the engine's tables, or null.
+    if found.is_null() || unsafe { u32::from((*found).type_) } != ffi::ZEND_USER_FUNCTION {
+        return;
+    }
+    // SAFETY: as above.
+    let Some(name) = (unsafe { function_name(found) }) else {
+        return;
+    };
+    let key = found as usize;
+    let _ = AGENT.with(|a| {
+        if let Some(t) = a.as_mut().and_then(|a| a.txn.as_mut()) {
+            t.add_custom_key(key, &name);
+        }
+    });
 }
 
 crate::per_thread! {
@@ -160,12 +222,17 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
             .unwrap_or_default()
             .to_ascii_lowercase();
         let naming = NAMING.with(|n| n.0.contains(&lname)).unwrap_or(false);
-        let custom = EXTRA.with(|v| v.contains(&lname)).unwrap_or(false);
+        let custom = EXTRA.with(|v| v.contains(&lname)).unwrap_or(false)
+            || API_CUSTOM.with(|v| v.contains(&lname)).unwrap_or(false);
         let observe = custom || OBSERVE_ALL.with(|v| *v).unwrap_or(true);
         // A library hook (a framework's router, Predis, Guzzle) takes the
         // function; `name.functions` and custom tracers do not apply to it.
-        if let Some(hook) = user::find(&lname) {
-            return user::handlers(func, hook, observe);
+        if let Some((lib, hook)) = user::find(&lname) {
+            return user::handlers(func, lib, hook, observe);
+        }
+        // A callback a library hooked in this request (a WordPress hook's).
+        if let Some((lib, hook)) = callbacks::find(func) {
+            return user::handlers(func, lib, hook, observe);
         }
         let closure = flags & ffi::ZEND_ACC_CLOSURE != 0;
         let tsc = clock::tsc_source();
@@ -354,13 +421,16 @@ unsafe extern "C" fn begin_closure(ex: *mut ffi::zend_execute_data) {
                             // SAFETY: the live frame's function (above).
                             let fake =
                                 unsafe { (*func).common.fn_flags } & ffi::ZEND_ACC_FAKE_CLOSURE;
-                            if fake != 0 {
+                            let name = if fake != 0 {
                                 // SAFETY: as above.
                                 unsafe { function_name(func) }
                             } else {
                                 None
                             }
-                            .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned())
+                            .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned());
+                            // SAFETY: as above; copied now, the closure's
+                            // function may be freed before the request ends.
+                            (name, unsafe { location_of(func) })
                         });
                     t.enter((idx << 1) | 1, now);
                 }
@@ -369,11 +439,45 @@ unsafe extern "C" fn begin_closure(ex: *mut ffi::zend_execute_data) {
     });
 }
 
+/// Where a user function is defined (code-level metrics): its file, first
+/// line, class and bare name.
+///
+/// # Safety
+/// `func` must be null or a live zend_function.
+pub unsafe fn location_of(func: *const ffi::zend_function) -> Option<CodeLocation> {
+    if func.is_null() {
+        return None;
+    }
+    // SAFETY: caller's contract; the type byte selects the op_array.
+    unsafe {
+        if u32::from((*func).type_) != ffi::ZEND_USER_FUNCTION {
+            return None;
+        }
+        let common = &(*func).common;
+        let function = zstr_lossy(common.function_name)?;
+        let namespace = if common.scope.is_null() {
+            None
+        } else {
+            zstr_lossy((*common.scope).name)
+        };
+        Some(CodeLocation {
+            function,
+            namespace,
+            filepath: zstr_lossy((*func).op_array.filename),
+            lineno: i64::from((*func).op_array.line_start),
+        })
+    }
+}
+
+/// A closure's name and where it is defined.
+type ClosureEntry = (usize, usize, Box<[u8]>, String, Option<CodeLocation>);
+
 /// Names of the closures seen in this request.
 #[derive(Debug, Default)]
 pub struct ClosureNames {
-    /// (name string address, scope address, name text, resolved name).
-    seen: Vec<(usize, usize, Box<[u8]>, String)>,
+    /// (name string address, scope address, name text, resolved name,
+    /// location).
+    seen: Vec<ClosureEntry>,
 }
 
 impl ClosureNames {
@@ -391,23 +495,31 @@ impl ClosureNames {
         name_ptr: usize,
         scope: usize,
         text: &[u8],
-        resolve: impl FnOnce() -> String,
+        resolve: impl FnOnce() -> (String, Option<CodeLocation>),
     ) -> usize {
         if let Some(i) = self
             .seen
             .iter()
-            .position(|(p, s, t, _)| *p == name_ptr && *s == scope && **t == *text)
+            .position(|(p, s, t, _, _)| *p == name_ptr && *s == scope && **t == *text)
         {
             return i;
         }
         if self.seen.len() >= Self::LIMIT - 1 {
             if self.seen.len() == Self::LIMIT - 1 {
-                let overflow = (usize::MAX, usize::MAX, Box::default(), "{closure}".into());
+                let overflow = (
+                    usize::MAX,
+                    usize::MAX,
+                    Box::default(),
+                    "{closure}".into(),
+                    None,
+                );
                 self.seen.push(overflow);
             }
             return Self::LIMIT - 1;
         }
-        self.seen.push((name_ptr, scope, text.into(), resolve()));
+        let (name, location) = resolve();
+        self.seen
+            .push((name_ptr, scope, text.into(), name, location));
         self.seen.len() - 1
     }
 }
@@ -498,10 +610,21 @@ impl FuncNames for EngineNames<'_> {
             return None;
         }
         if f & 1 == 1 {
-            return self.0.seen.get(f >> 1).map(|(_, _, _, n)| n.clone());
+            return self.0.seen.get(f >> 1).map(|(_, _, _, n, _)| n.clone());
         }
         // SAFETY: a user function observed during this request; user
         // functions are freed only after RSHUTDOWN.
         unsafe { function_name(f as *const ffi::zend_function) }
+    }
+
+    fn code_location(&self, f: FuncKey) -> Option<CodeLocation> {
+        if f == 0 {
+            return None;
+        }
+        if f & 1 == 1 {
+            return self.0.seen.get(f >> 1).and_then(|e| e.4.clone());
+        }
+        // SAFETY: as in `name`.
+        unsafe { location_of(f as *const ffi::zend_function) }
     }
 }

@@ -11,15 +11,23 @@
 //!   mysqli, …) gets its handler swapped for a wrapper on the first
 //!   request, if the extension is loaded (`hooks::wrap`); a library whose
 //!   extension is absent costs nothing;
+//! * a **class** target (every method of an internal class, such as
+//!   `Redis`) is expanded on that first request into the class's methods
+//!   that no other row names;
 //! * a **user** target (PHP code: a framework's router, Predis, Guzzle) is
 //!   matched by name when the Zend observer first sees the function, and
 //!   gets begin/end handlers that run the hook (`hooks::user`);
 //! * a **file** target (a path suffix) runs its hook once per request,
 //!   when code of a matching file first runs: how frameworks are detected.
+//!
+//! A framework's module declares a [`FrameworkLibrary`] instead, listed in
+//! [`FRAMEWORKS`]: its file rows detect the framework (the first framework
+//! detected in a request wins, unless `newrelic.framework` forces one), and
+//! its other rows run only in requests of that framework (`hooks::framework`).
 
 use super::call::Call;
 use super::context::Ctx;
-use seraph_txn::Ticks;
+use seraph_txn::{Framework, Ticks};
 
 /// What a library hooks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,10 +37,20 @@ pub enum Target {
     /// A method: lower-case class name (namespace included, no leading
     /// backslash) and lower-case method name.
     Method(&'static str, &'static str),
+    /// Every method an internal class declares (lower-case class name), but
+    /// those a `Method` row names (their own row applies) and those the
+    /// row's [`Hook::except`] lists: how phpredis's hundreds of commands
+    /// are one row. The hook tells the methods apart by
+    /// [`Call::method_name`].
+    Class(&'static str),
     /// A file whose path ends with this suffix (`/wp-includes/version.php`):
     /// its row runs once per request, when the file's own code or the first
     /// of its functions runs (how frameworks are detected).
     File(&'static str),
+    /// A callback another hook registers at run time
+    /// (`Ctx::hook_callback`); the text says what it is. Such rows are not
+    /// listed in a library's table.
+    Callback(&'static str),
 }
 
 /// What a hook's `before` step hands to its `after` step.
@@ -79,6 +97,11 @@ pub struct Hook {
     pub metric: Option<&'static str>,
     /// For user functions: whose segment is recorded.
     pub segment: Segment,
+    /// For `Class` targets: lower-case methods left alone.
+    pub except: &'static [&'static str],
+    /// For file rows of a framework's table: whether the file detects the
+    /// framework (true unless [`Hook::no_detect`]).
+    pub detects: bool,
 }
 
 impl Hook {
@@ -91,7 +114,22 @@ impl Hook {
             on_file: None,
             metric: None,
             segment: Segment::Own,
+            except: &[],
+            detects: true,
         }
+    }
+
+    /// For a `Class` target: methods (lower-case) not to hook.
+    pub const fn except(mut self, methods: &'static [&'static str]) -> Hook {
+        self.except = methods;
+        self
+    }
+
+    /// A file row of a framework's table that does not detect the framework
+    /// (it only reads something once the framework is known).
+    pub const fn no_detect(mut self) -> Hook {
+        self.detects = false;
+        self
     }
 
     /// Sets the step run before the call.
@@ -134,18 +172,66 @@ pub struct Library {
     pub hooks: &'static [Hook],
 }
 
+/// A framework's instrumentation: its rows, gated to requests of that
+/// framework, and what runs once when a request is found (or forced) to
+/// use it.
+#[derive(Debug)]
+pub struct FrameworkLibrary {
+    /// The framework.
+    pub framework: Framework,
+    /// Its rows: file rows detect it, the others run only in its requests.
+    pub library: Library,
+    /// Runs when the request is found to use the framework (a first name,
+    /// a package).
+    pub on_detect: Option<fn(&Ctx<'_>)>,
+}
+
 /// Every instrumented library. One line per library.
 pub static LIBRARIES: &[&Library] = &[
     &crate::libs::pdo::LIBRARY,
+    &crate::libs::mysqli::LIBRARY,
+    &crate::libs::redis::LIBRARY,
+    &crate::libs::memcached::LIBRARY,
+    &crate::libs::memcache::LIBRARY,
+    &crate::libs::pgsql::LIBRARY,
+    &crate::libs::sqlite3::LIBRARY,
+    &crate::libs::predis::LIBRARY,
     &crate::libs::curl::LIBRARY,
+    &crate::libs::curl_multi::LIBRARY,
+    &crate::libs::http_streams::LIBRARY,
+    &crate::libs::soap::LIBRARY,
+    &crate::libs::guzzle::LIBRARY,
+    &crate::libs::amqplib::LIBRARY,
     &crate::libs::pcntl::LIBRARY,
+    &crate::libs::monolog::LIBRARY,
+    &crate::libs::composer::LIBRARY,
 ];
 
-/// Every row of every library, with its library.
+/// Every instrumented framework. One line per framework.
+pub static FRAMEWORKS: &[&FrameworkLibrary] = &[
+    &crate::libs::wordpress::FRAMEWORK,
+    &crate::libs::laravel::FRAMEWORK,
+    &crate::libs::symfony::FRAMEWORK,
+    &crate::libs::slim::FRAMEWORK,
+    &crate::libs::mediawiki::FRAMEWORK,
+    &crate::libs::drupal::FRAMEWORK,
+];
+
+/// Every row of every library and framework, with its library.
 pub fn rows() -> impl Iterator<Item = (&'static Library, &'static Hook)> {
     LIBRARIES
         .iter()
-        .flat_map(|lib| lib.hooks.iter().map(move |h| (*lib, h)))
+        .copied()
+        .chain(FRAMEWORKS.iter().map(|f| &f.library))
+        .flat_map(|lib| lib.hooks.iter().map(move |h| (lib, h)))
+}
+
+/// The framework a library instruments, if it is a framework's.
+pub fn framework_of(lib: &'static Library) -> Option<&'static FrameworkLibrary> {
+    FRAMEWORKS
+        .iter()
+        .copied()
+        .find(|f| std::ptr::eq(&f.library, lib))
 }
 
 /// What is wrong with a set of rows: a target that is not lower-case, a
@@ -159,7 +245,12 @@ pub fn problems<'a>(rows: impl Iterator<Item = (&'a Library, &'a Hook)>) -> Vec<
         let key = match h.target {
             Target::Function(f) => f.to_owned(),
             Target::Method(c, m) => format!("{c}::{m}"),
+            Target::Class(c) => format!("class:{c}"),
             Target::File(p) => format!("file:{p}"),
+            Target::Callback(c) => {
+                out.push(format!("{}: callback row {c} in the table", lib.name));
+                continue;
+            }
         };
         if !matches!(h.target, Target::File(_)) {
             if key != key.to_ascii_lowercase() {

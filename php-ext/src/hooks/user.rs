@@ -14,23 +14,25 @@
 
 use super::call::Call;
 use super::context::Ctx;
+use super::framework;
 use super::observer;
-use super::table::{self, Before, Hook, Segment, Target};
+use super::table::{self, Before, Hook, Library, Segment, Target};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
+use seraph_txn::Framework;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// Rows for functions and methods, by lower-case `function` or
-/// `class::method`.
-fn by_name() -> &'static HashMap<String, &'static Hook> {
-    static MAP: OnceLock<HashMap<String, &'static Hook>> = OnceLock::new();
+/// `class::method`, with their library.
+fn by_name() -> &'static HashMap<String, (&'static Library, &'static Hook)> {
+    static MAP: OnceLock<HashMap<String, (&'static Library, &'static Hook)>> = OnceLock::new();
     MAP.get_or_init(|| {
         table::rows()
-            .filter_map(|(_, h)| match h.target {
-                Target::Function(f) => Some((f.to_owned(), h)),
-                Target::Method(c, m) => Some((format!("{c}::{m}"), h)),
-                Target::File(_) => None,
+            .filter_map(|(lib, h)| match h.target {
+                Target::Function(f) => Some((f.to_owned(), (lib, h))),
+                Target::Method(c, m) => Some((format!("{c}::{m}"), (lib, h))),
+                Target::Class(_) | Target::File(_) | Target::Callback(_) => None,
             })
             .collect()
     })
@@ -38,8 +40,16 @@ fn by_name() -> &'static HashMap<String, &'static Hook> {
 
 /// The row for a user function, by its lower-case name (`function` or
 /// `namespace\class::method`).
-pub fn find(lname: &str) -> Option<&'static Hook> {
+pub fn find(lname: &str) -> Option<(&'static Library, &'static Hook)> {
     by_name().get(lname).copied()
+}
+
+/// A hooked function's row, and the framework whose requests it is limited
+/// to (rows of a framework's table).
+#[derive(Clone, Copy)]
+struct Hooked {
+    hook: &'static Hook,
+    only: Option<Framework>,
 }
 
 crate::per_thread! {
@@ -47,19 +57,21 @@ crate::per_thread! {
     /// by `init` before PHP can call the handlers; a freed function's
     /// address reused by another hooked function is overwritten by that
     /// function's own `init`, and an unhooked function never looks here.
-    static HOOKED: Option<HashMap<usize, &'static Hook>> = None;
+    static HOOKED: Option<HashMap<usize, Hooked>> = None;
 }
 
 /// The observer handlers for a hooked function; `observe` says whether
 /// user functions are traced at all.
 pub fn handlers(
     func: *const ffi::zend_function,
+    lib: &'static Library,
     hook: &'static Hook,
     observe: bool,
 ) -> ffi::zend_observer_fcall_handlers {
+    let only = table::framework_of(lib).map(|f| f.framework);
     let _ = HOOKED.with(|m| {
         m.get_or_insert_with(HashMap::new)
-            .insert(func as usize, hook);
+            .insert(func as usize, Hooked { hook, only });
     });
     let traced = observe && hook.segment == Segment::Function;
     ffi::zend_observer_fcall_handlers {
@@ -72,12 +84,18 @@ pub fn handlers(
     }
 }
 
-fn hook_of(ex: *mut ffi::zend_execute_data) -> Option<&'static Hook> {
+/// The row of a hooked call, unless it belongs to a framework this request
+/// does not use.
+fn hook_of(ex: *mut ffi::zend_execute_data, ctx: &Ctx<'_>) -> Option<&'static Hook> {
     // SAFETY: the live frame PHP passed to an observer handler.
     let func = unsafe { (*ex).func } as usize;
-    HOOKED
+    let h = HOOKED
         .with(|m| m.as_ref().and_then(|m| m.get(&func).copied()))
-        .flatten()
+        .flatten()?;
+    match h.only {
+        Some(fw) if ctx.framework() != Some(fw) => None,
+        _ => Some(h.hook),
+    }
 }
 
 /// `before` results of hooked calls still running, by frame address.
@@ -95,9 +113,14 @@ unsafe extern "C" fn begin<const TRACED: bool>(ex: *mut ffi::zend_execute_data) 
         // SAFETY: forwarded from PHP.
         unsafe { observer::enter_function(ex) };
     }
-    let Some(hook) = hook_of(ex) else { return };
-    let Some(f) = hook.before else { return };
     let ctx = Ctx::current();
+    if ctx.is_quiet() {
+        return;
+    }
+    let Some(hook) = hook_of(ex, &ctx) else {
+        return;
+    };
+    let Some(f) = hook.before else { return };
     // SAFETY: the live frame; no return value yet.
     let call = unsafe { Call::new(ex, std::ptr::null_mut()) };
     guard("user hook (before)", (), || {
@@ -113,8 +136,8 @@ unsafe extern "C" fn begin<const TRACED: bool>(ex: *mut ffi::zend_execute_data) 
 }
 
 unsafe extern "C" fn end<const TRACED: bool>(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
-    if let Some(hook) = hook_of(ex) {
-        let ctx = Ctx::current();
+    let ctx = Ctx::current();
+    if let Some(hook) = hook_of(ex, &ctx).filter(|_| !ctx.is_quiet()) {
         // SAFETY: the live frame and its return slot (null: it threw).
         let call = unsafe { Call::new(ex, rv) };
         guard("user hook (after)", (), || {
@@ -159,29 +182,48 @@ struct SeenFiles(std::collections::HashSet<usize>);
 /// # Safety
 /// `filename` must be null or a live `zend_string`.
 pub(super) unsafe fn saw_file(filename: *const ffi::zend_string) {
-    if filename.is_null() || !has_file_rows() {
+    if filename.is_null() {
         return;
     }
     let ctx = Ctx::current();
-    let first = ctx
-        .with(|s| s.state::<SeenFiles>().0.insert(filename as usize))
-        .unwrap_or(false);
+    let Some((first, first_file)) = ctx.with(|s| {
+        let seen = &mut s.state::<SeenFiles>().0;
+        let first_file = seen.is_empty();
+        (seen.insert(filename as usize), first_file)
+    }) else {
+        return;
+    };
     if !first {
+        return;
+    }
+    if first_file {
+        guard("framework forcing", (), || framework::first_file(&ctx));
+    }
+    if !has_file_rows() {
         return;
     }
     // SAFETY: the caller's contract.
     let Some(path) = (unsafe { crate::zend::zval::zstr(filename) }) else {
         return;
     };
-    for (_, hook) in table::rows() {
+    for (lib, hook) in table::rows() {
         let Target::File(suffix) = hook.target else {
             continue;
         };
-        if !path.ends_with(suffix.as_bytes()) {
+        // New Relic compares file names case-insensitively.
+        let tail = path.len().checked_sub(suffix.len()).map(|i| &path[i..]);
+        if !tail.is_some_and(|t| t.eq_ignore_ascii_case(suffix.as_bytes())) {
             continue;
         }
         let path = String::from_utf8_lossy(path);
         guard("file hook", (), || {
+            if let Some(fl) = table::framework_of(lib) {
+                if hook.detects {
+                    framework::file_of(&ctx, fl, &path);
+                } else if ctx.framework() != Some(fl.framework) {
+                    return;
+                }
+            }
             if let Some(f) = hook.on_file {
                 f(&path, &ctx);
             }

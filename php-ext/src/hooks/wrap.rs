@@ -20,8 +20,8 @@ use super::table::{self, Before, Hook, Target};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
 use crate::zend::zval::zstr;
-use std::collections::HashMap;
-use std::sync::RwLock;
+use rustc_hash::FxHashMap;
+use std::sync::{Mutex, RwLock};
 
 /// A wrapped function: its original handler and its row.
 #[derive(Clone, Copy)]
@@ -60,11 +60,15 @@ unsafe fn names<'a>(f: *const ffi::zend_function) -> (&'a [u8], &'a [u8]) {
 }
 
 /// Wrapped functions: by name, then (class name, slot) for each class that
-/// has a function of that name. Internal functions live until the module
+/// has a method of that name. Internal functions live until the module
 /// shutdown, which clears the table ([`forget`]). Written only at startup
-/// and shutdown (one thread); requests only read it.
-type Slots = HashMap<Box<[u8]>, Vec<(Box<[u8]>, Slot)>>;
+/// and shutdown (one thread); requests only read it. (Fast hash: looked up
+/// on every wrapped call.)
+type Slots = FxHashMap<Box<[u8]>, Vec<(Box<[u8]>, Slot)>>;
 static SLOTS: RwLock<Option<Slots>> = RwLock::new(None);
+
+/// `Class` targets already expanded into their methods.
+static EXPANDED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 
 fn slot((name, class): (&[u8], &[u8])) -> Option<Slot> {
     let slots = SLOTS.read().unwrap_or_else(|e| e.into_inner());
@@ -79,6 +83,7 @@ fn slot((name, class): (&[u8], &[u8])) -> Option<Slot> {
 /// with the modules; a restart in the same process wraps the new ones).
 pub fn forget() {
     *SLOTS.write().unwrap_or_else(|e| e.into_inner()) = None;
+    EXPANDED.lock().unwrap_or_else(|e| e.into_inner()).clear();
 }
 
 /// Looks up an internal function by lower-case name.
@@ -86,7 +91,7 @@ fn find(target: Target) -> *mut ffi::zend_function {
     let (cls, name) = match target {
         Target::Function(f) => (None, f),
         Target::Method(c, m) => (Some(c), m),
-        Target::File(_) => return std::ptr::null_mut(),
+        Target::Class(_) | Target::File(_) | Target::Callback(_) => return std::ptr::null_mut(),
     };
     let (cp, cl) = cls.map_or((std::ptr::null(), 0), |c| (c.as_ptr().cast(), c.len()));
     // SAFETY: lookup by name in the engine's tables; the result is checked
@@ -106,26 +111,87 @@ pub fn install() {
         debug_assert!(problems.is_empty(), "instrumentation table: {problems:?}");
     });
     for (_, hook) in table::rows() {
-        let f = find(hook.target);
-        if f.is_null() {
-            continue;
+        match hook.target {
+            Target::Class(class) => {
+                // Once per process: an internal class's methods never change.
+                let first = !EXPANDED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(&class);
+                if !first {
+                    continue;
+                }
+                let methods = class_methods(class, hook);
+                if methods.is_empty() {
+                    continue; // the extension is not loaded
+                }
+                for f in methods {
+                    wrap(f, hook);
+                }
+                EXPANDED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(class);
+            }
+            target => wrap(find(target), hook),
         }
+    }
+}
+
+/// The methods a `Class` row hooks: those the class declares, less the
+/// ones another row names and the row's exceptions.
+fn class_methods(class: &'static str, hook: &'static Hook) -> Vec<*mut ffi::zend_function> {
+    extern "C" fn cb(ctx: *mut std::ffi::c_void, f: *mut ffi::zend_function) {
+        // SAFETY: ctx is the Vec below, alive for the call.
+        let v = unsafe { &mut *ctx.cast::<Vec<*mut ffi::zend_function>>() };
+        v.push(f);
+    }
+    let mut all: Vec<*mut ffi::zend_function> = Vec::new();
+    // SAFETY: the callback matches; ctx outlives the call.
+    unsafe {
+        ffi::seraph_class_methods(
+            class.as_ptr().cast(),
+            class.len(),
+            Some(cb),
+            (&mut all as *mut Vec<*mut ffi::zend_function>).cast(),
+        )
+    };
+    let named = |m: &str| {
+        table::rows().any(|(_, h)| matches!(h.target, Target::Method(c, n) if c == class && n == m))
+    };
+    all.into_iter()
+        .filter(|&f| {
+            // SAFETY: a live method of a loaded class.
+            let name = unsafe { zstr((*f).common.function_name) }
+                .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase())
+                .unwrap_or_default();
+            !name.is_empty() && !hook.except.contains(&name.as_str()) && !named(&name)
+        })
+        .collect()
+}
+
+/// Swaps the wrapper into one internal function, once.
+fn wrap(f: *mut ffi::zend_function, hook: &'static Hook) {
+    if f.is_null() {
+        return;
+    }
+    {
         // SAFETY: `f` is a live function; internal functions carry a
         // handler, which PHP reads on each call (we are between calls).
         unsafe {
             if u32::from((*f).type_) != ffi::ZEND_INTERNAL_FUNCTION {
-                continue;
+                return;
             }
             let slot = &mut (*f).internal_function.handler;
             let current = *slot;
             if current.is_none() {
-                continue;
+                return;
             }
             let added = {
                 let (name, class) = names(f);
                 let mut slots = SLOTS.write().unwrap_or_else(|e| e.into_inner());
                 let by_class = slots
-                    .get_or_insert_with(HashMap::new)
+                    .get_or_insert_with(FxHashMap::default)
                     .entry(name.into())
                     .or_default();
                 if by_class.iter().any(|(c, _)| **c == *class) {
@@ -158,6 +224,16 @@ unsafe extern "C" fn wrapper(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval
         return;
     };
     let ctx = Ctx::current();
+    if ctx.is_quiet() {
+        // The instrumentation's own call (an EXPLAIN): run it unobserved.
+        // SAFETY: PHP's own arguments, passed through.
+        let ok = unsafe { crate::zend::call_handler(orig, ex, rv) };
+        if !ok {
+            crate::zend::reraise_pending_bailout();
+            crate::zend::bailout();
+        }
+        return;
+    }
     // SAFETY: the live frame; there is no return value yet.
     let before_call = unsafe { Call::new(ex, std::ptr::null_mut()) };
     let before = match hook.before {

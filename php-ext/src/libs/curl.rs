@@ -53,7 +53,36 @@ const CURLINFO_RESPONSE_CODE: i64 = 0x200002;
 
 /// What the agent knows about each curl handle, by object handle.
 #[derive(Default)]
-struct Handles(HashMap<u32, CurlState>);
+pub(super) struct Handles(pub(super) HashMap<u32, CurlState>);
+
+/// curl handles another library's instrumentation measures (Guzzle's):
+/// their calls are not external segments of their own and get no trace
+/// headers here, so a request is never counted twice.
+#[derive(Default)]
+pub(super) struct Delegated(pub(super) std::collections::HashSet<u32>);
+
+/// Whether a curl handle belongs to another library's instrumentation.
+pub(super) fn is_delegated(ctx: &Ctx<'_>, handle: u32) -> bool {
+    ctx.with(|s| s.state::<Delegated>().0.contains(&handle))
+        .unwrap_or(false)
+}
+
+/// The user's header lines plus the trace headers (`name: value`), the
+/// `newrelic` one left out when excluded.
+pub(super) fn merged_lines(
+    user: &[String],
+    dt: Vec<(String, String)>,
+    exclude_newrelic: bool,
+) -> Vec<String> {
+    let mut lines = user.to_vec();
+    for (k, v) in dt {
+        if k == "newrelic" && exclude_newrelic {
+            continue;
+        }
+        lines.push(format!("{k}: {v}"));
+    }
+    lines
+}
 
 /// What the agent knows about one curl handle.
 #[derive(Clone, Debug, Default)]
@@ -66,7 +95,7 @@ pub struct CurlState {
     pub headers: Vec<String>,
 }
 
-fn is_dt_header(line: &str) -> bool {
+pub(super) fn is_dt_header(line: &str) -> bool {
     let name = line
         .split(':')
         .next()
@@ -221,6 +250,9 @@ fn before_exec(call: &Call, ctx: &Ctx<'_>) -> Before {
     let Some(h) = object_handle(call.arg(1)) else {
         return Before::default();
     };
+    if is_delegated(ctx, h) {
+        return Before::default();
+    }
     // Step 1, borrowing the agent: enter the segment and build the merged
     // header list from it.
     let Some((start, merged)) = ctx
@@ -233,19 +265,13 @@ fn before_exec(call: &Call, ctx: &Ctx<'_>) -> Before {
             }
             let dt = t.create_dt_headers(crate::clock::unix_us(), s.ids);
             let exclude_newrelic = s.settings.dt_exclude_newrelic_header;
-            let mut lines = s
+            let user = s
                 .state::<Handles>()
                 .0
                 .get(&h)
                 .map(|st| st.headers.clone())
                 .unwrap_or_default();
-            for (k, v) in dt {
-                if k == "newrelic" && exclude_newrelic {
-                    continue;
-                }
-                lines.push(format!("{k}: {v}"));
-            }
-            Some((now, Some(lines)))
+            Some((now, Some(merged_lines(&user, dt, exclude_newrelic))))
         })
         .flatten()
     else {

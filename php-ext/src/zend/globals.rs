@@ -77,7 +77,7 @@ pub fn response_code() -> i32 {
 /// The response Content-Type, if the script or SAPI set one.
 pub fn response_mimetype() -> Option<String> {
     // SAFETY: a C string or null.
-    cstr_opt(unsafe { ffi::seraph_response_mimetype() })
+    cstr_opt(unsafe { ffi::seraph_sapi_mimetype() })
 }
 
 /// `$_SERVER[name]` as a string.

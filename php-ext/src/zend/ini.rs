@@ -132,4 +132,9 @@ impl RawIni for PhpIni {
         // SAFETY: a NUL-terminated string from the engine.
         Some(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
     }
+
+    fn is_set(&self, name: &str) -> bool {
+        // SAFETY: name/len describe a valid buffer; plain hash lookups.
+        unsafe { ffi::seraph_ini_set_by_user(name.as_ptr().cast(), name.len()) != 0 }
+    }
 }

@@ -29,12 +29,14 @@ pub mod ffi {
     include!(concat!(env!("OUT_DIR"), "/zend_bindings.rs"));
 }
 
+pub mod call;
 pub mod frames;
 pub mod globals;
 pub mod guard;
 pub mod ini;
 pub mod module;
 pub mod nts;
+pub mod objects;
 pub mod zval;
 
 use std::ffi::c_void;

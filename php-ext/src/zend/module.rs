@@ -42,7 +42,26 @@ unsafe impl Send for Entry {}
 
 static ENTRY: OnceLock<Entry> = OnceLock::new();
 
+/// Method tables handed to PHP, kept reachable for the life of the
+/// process (PHP copies the entries; valgrind would call the leaked table
+/// lost otherwise).
+static METHOD_TABLES: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+/// A leaked, terminated method table for an internal class: every method
+/// public.
+pub fn method_table(fns: &'static [FnDef]) -> *const ffi::zend_function_entry {
+    let t = table_with_flags(fns, ffi::ZEND_ACC_PUBLIC);
+    if let Ok(mut kept) = METHOD_TABLES.lock() {
+        kept.push(t as usize);
+    }
+    t
+}
+
 fn function_table(fns: &'static [FnDef]) -> *const ffi::zend_function_entry {
+    table_with_flags(fns, 0)
+}
+
+fn table_with_flags(fns: &'static [FnDef], flags: u32) -> *const ffi::zend_function_entry {
     let mut table: Vec<ffi::zend_function_entry> = Vec::with_capacity(fns.len() + 1);
     for f in fns {
         let mut info: Vec<ffi::zend_internal_arg_info> = Vec::with_capacity(f.args.len() + 1);
@@ -80,6 +99,7 @@ fn function_table(fns: &'static [FnDef]) -> *const ffi::zend_function_entry {
         e.handler = Some(f.handler);
         e.arg_info = Box::leak(info.into_boxed_slice()).as_ptr();
         e.num_args = f.args.len() as u32;
+        e.flags = flags;
         table.push(e);
     }
     // SAFETY: the all-zero entry is ZEND_FE_END.

@@ -5,40 +5,6 @@
 #include "Zend/zend_exceptions.h"
 #include "shim.h"
 
-/*
- * Every engine data symbol this library refers to is a weak reference. A
- * PHP extension is loaded with dlopen() and data references are bound at
- * load time: a build for NTS PHP names `executor_globals`, which a ZTS PHP
- * does not have (it has `executor_globals_offset`), and vice versa. With
- * strong references dlopen() would fail with "undefined symbol"; weak ones
- * let the library load, so that PHP calls get_module() and refuses the
- * module with its own message ("Module compiled with module API=...,
- * PHP compiled with module API=..." or the build ID "API...,NTS" against
- * "API...,TS") before anything here runs. (build.rs also links with lazy
- * binding, for functions that differ between versions.)
- */
-#ifdef ZTS
-#pragma weak executor_globals_offset
-#pragma weak compiler_globals_offset
-#pragma weak core_globals_offset
-#pragma weak sapi_globals_offset
-#else
-#pragma weak executor_globals
-#pragma weak compiler_globals
-#pragma weak core_globals
-#pragma weak sapi_globals
-#endif
-#pragma weak sapi_module
-#pragma weak module_registry
-#pragma weak zend_ce_exception
-#pragma weak zend_ce_error
-#pragma weak zend_error_cb
-#pragma weak zend_throw_exception_hook
-#pragma weak zend_post_startup_cb
-/* A function, weak so that the unit tests (an executable without PHP)
- * link: it is checked before use. */
-#pragma weak zend_get_module_version
-
 const char *seraph_module_build_id(void) { return ZEND_MODULE_BUILD_ID; }
 
 const char *seraph_sapi_name(void) { return sapi_module.name; }
@@ -55,7 +21,7 @@ void seraph_request_info_read(seraph_request_info *out)
 
 int seraph_response_code(void) { return SG(sapi_headers).http_response_code; }
 
-const char *seraph_response_mimetype(void) { return SG(sapi_headers).mimetype; }
+const char *seraph_sapi_mimetype(void) { return SG(sapi_headers).mimetype; }
 
 const char *seraph_runtime_version(void)
 {
@@ -372,6 +338,19 @@ zval *seraph_arg(zend_execute_data *execute_data, uint32_t n)
 	return ZEND_CALL_ARG(execute_data, n);
 }
 
+int seraph_replace_arg(zend_execute_data *execute_data, uint32_t n, zval *val)
+{
+	zval *arg, old;
+	if (n == 0 || n > ZEND_CALL_NUM_ARGS(execute_data)) {
+		return 0;
+	}
+	arg = ZEND_CALL_ARG(execute_data, n);
+	ZVAL_COPY_VALUE(&old, arg);
+	ZVAL_COPY(arg, val);
+	zval_ptr_dtor(&old);
+	return 1;
+}
+
 void seraph_retval_bool(zval *rv, int b) { ZVAL_BOOL(rv, b); }
 void seraph_retval_string(zval *rv, const char *s, size_t len) { ZVAL_STRINGL(rv, s, len); }
 void seraph_retval_null(zval *rv) { ZVAL_NULL(rv); }
@@ -419,6 +398,134 @@ void seraph_array_each(HashTable *ht, seraph_array_cb cb, void *ctx)
 }
 
 void seraph_print(const char *s, size_t len) { PHPWRITE(s, len); }
+
+int seraph_class_methods(const char *cls, size_t len, seraph_method_cb cb, void *ctx)
+{
+	/* CG, not EG: called at post-startup, before any request. */
+	zend_class_entry *ce = zend_hash_str_find_ptr(CG(class_table), cls, len);
+	zend_function *f;
+	if (!ce) {
+		return 0;
+	}
+	ZEND_HASH_FOREACH_PTR(&ce->function_table, f) {
+		/* Inherited methods belong to their declaring class. */
+		if (f->common.scope == ce) {
+			cb(ctx, f);
+		}
+	} ZEND_HASH_FOREACH_END();
+	return 1;
+}
+
+int seraph_call_function_quiet(const char *name, size_t len, zval *retval, uint32_t argc, zval *argv)
+{
+	volatile int result = -1;
+	zval fname;
+	ZVAL_UNDEF(retval);
+	if (seraph_pending_bailout) {
+		return 1;
+	}
+	if (EG(exception)) {
+		return 2;
+	}
+	ZVAL_STRINGL(&fname, name, len);
+	zend_try {
+		int rc = call_user_function(NULL, NULL, &fname, retval, argc, argv);
+		result = rc == SUCCESS ? 0 : -1;
+		if (EG(exception)) {
+			zend_clear_exception();
+			result = -1;
+		}
+	}
+	zend_catch { result = 1; seraph_pending_bailout = 1; }
+	zend_end_try();
+	if (result == -1) {
+		zval_ptr_dtor(retval);
+		ZVAL_UNDEF(retval);
+	}
+	zval_ptr_dtor(&fname);
+	return result;
+}
+
+int seraph_new_object(const char *cls, size_t len, zval *out, uint32_t argc, zval *argv)
+{
+	volatile int result = -1;
+	zend_class_entry *ce;
+	ZVAL_UNDEF(out);
+	if (seraph_pending_bailout) {
+		return 1;
+	}
+	if (EG(exception)) {
+		return 2;
+	}
+	zend_try {
+		zend_string *name = zend_string_init(cls, len, 0);
+		/* May autoload: user code, hence inside zend_try. */
+		ce = zend_lookup_class(name);
+		zend_string_release(name);
+		if (ce && !EG(exception) && object_init_ex(out, ce) == SUCCESS) {
+			zend_function *ctor = Z_OBJ_HT_P(out)->get_constructor(Z_OBJ_P(out));
+			result = 0;
+			if (ctor) {
+				zend_call_known_instance_method(ctor, Z_OBJ_P(out), NULL, argc, argv);
+			}
+			if (EG(exception)) {
+				zend_clear_exception();
+				result = -1;
+			}
+		} else if (EG(exception)) {
+			zend_clear_exception();
+		}
+	}
+	zend_catch { result = 1; seraph_pending_bailout = 1; }
+	zend_end_try();
+	if (result == -1) {
+		zval_ptr_dtor(out);
+		ZVAL_UNDEF(out);
+	}
+	return result;
+}
+
+int seraph_silence_errors(void)
+{
+	int level = EG(error_reporting);
+	EG(error_reporting) = 0;
+	return level;
+}
+
+void seraph_restore_errors(int level) { EG(error_reporting) = level; }
+
+void seraph_zval_stringl(zval *out, const char *s, size_t len) { ZVAL_STRINGL(out, s, len); }
+void seraph_zval_empty_array(zval *out) { array_init(out); }
+void seraph_zval_array_set(zval *arr, zend_long idx, zval *val)
+{
+	if (Z_TYPE_P(arr) == IS_ARRAY) {
+		zend_hash_index_update(Z_ARRVAL_P(arr), idx, val);
+	} else {
+		zval_ptr_dtor(val);
+	}
+}
+void seraph_zval_null(zval *out) { ZVAL_NULL(out); }
+void seraph_zval_bool(zval *out, int b) { ZVAL_BOOL(out, b); }
+void seraph_zval_double(zval *out, double d) { ZVAL_DOUBLE(out, d); }
+void seraph_zval_obj(zval *out, zend_object *obj) { ZVAL_OBJ_COPY(out, obj); }
+
+zval *seraph_object_prop(zend_object *obj, const char *name, size_t len)
+{
+	zval *zv;
+	if (!obj || !obj->ce) {
+		return NULL;
+	}
+	zv = zend_hash_str_find(obj->handlers->get_properties(obj), name, len);
+	if (!zv) {
+		return NULL;
+	}
+	if (Z_TYPE_P(zv) == IS_INDIRECT) {
+		zv = Z_INDIRECT_P(zv);
+	}
+	ZVAL_DEREF(zv);
+	return Z_TYPE_P(zv) == IS_UNDEF ? NULL : zv;
+}
+
 
 void seraph_modules_each(seraph_module_cb cb, void *ctx)
 {

@@ -7,6 +7,46 @@
 #define SERAPH_SHIM_H
 
 #include "php.h"
+#include "SAPI.h"
+
+/*
+ * Every engine data symbol this library refers to is a weak reference (this
+ * header is included by every C file of the shim; a test in
+ * tests/module.rs fails on any strong one). A PHP extension is loaded with
+ * dlopen() and data references are bound at load time: a build for NTS PHP names `executor_globals`, which a ZTS PHP
+ * does not have (it has `executor_globals_offset`), and vice versa. With
+ * strong references dlopen() would fail with "undefined symbol"; weak ones
+ * let the library load, so that PHP calls get_module() and refuses the
+ * module with its own message ("Module compiled with module API=...,
+ * PHP compiled with module API=..." or the build ID "API...,NTS" against
+ * "API...,TS") before anything here runs. (build.rs also links with lazy
+ * binding, for functions that differ between versions.)
+ */
+#ifdef ZTS
+#pragma weak executor_globals_offset
+#pragma weak compiler_globals_offset
+#pragma weak core_globals_offset
+#pragma weak sapi_globals_offset
+#else
+#pragma weak executor_globals
+#pragma weak compiler_globals
+#pragma weak core_globals
+#pragma weak sapi_globals
+#endif
+#pragma weak sapi_module
+#pragma weak module_registry
+#pragma weak zend_ce_exception
+#pragma weak zend_ce_error
+#pragma weak zend_error_cb
+#pragma weak zend_throw_exception_hook
+#pragma weak zend_post_startup_cb
+#pragma weak zend_string_init_interned
+#pragma weak zend_ce_throwable
+#pragma weak zend_ce_closure
+/* A function, weak so that the unit tests (an executable without PHP)
+ * link: it is checked before use. */
+#pragma weak zend_get_module_version
+
 
 /* ZEND_MODULE_BUILD_ID is a string-pasting macro ("API20220829,NTS"). */
 const char *seraph_module_build_id(void);
@@ -27,7 +67,7 @@ typedef struct {
 } seraph_request_info;
 void seraph_request_info_read(seraph_request_info *out);
 int seraph_response_code(void);
-const char *seraph_response_mimetype(void);
+const char *seraph_sapi_mimetype(void);
 /* PHP_VERSION of the running engine (the "standard" module's version). */
 const char *seraph_runtime_version(void);
 
@@ -135,6 +175,12 @@ int seraph_object_alive(zend_object *obj, uint32_t handle);
 uint32_t seraph_num_args(zend_execute_data *execute_data);
 zval *seraph_arg(zend_execute_data *execute_data, uint32_t n);
 
+/* Replaces argument n (1-based) of a frame with a copy of val, releasing
+ * the old value: a user function's begin hook can hand it a different
+ * argument (a request with trace headers). Returns 0 when n is out of
+ * range. */
+int seraph_replace_arg(zend_execute_data *execute_data, uint32_t n, zval *val);
+
 /* RETVAL_* helpers. */
 void seraph_retval_bool(zval *rv, int b);
 void seraph_retval_string(zval *rv, const char *s, size_t len);
@@ -182,7 +228,113 @@ zend_object *seraph_this(zend_execute_data *execute_data);
 void seraph_ref_array_add_strings(zval *ref, const char *const *keys, const size_t *key_lens,
 	const char *const *vals, const size_t *val_lens, size_t n);
 
+/* Calls cb(ctx, func) for every method of the (lower-case) class, in
+ * declaration order. Returns 0 when there is no such class. */
+typedef void (*seraph_method_cb)(void *ctx, zend_function *func);
+int seraph_class_methods(const char *cls, size_t len, seraph_method_cb cb, void *ctx);
+
+/* Calls made by instrumentation (an EXPLAIN, reading an error message),
+ * each inside zend_try. They return 0 on success; -1 when the call failed
+ * or threw (the exception is cleared: the application never sees it); 1
+ * after a bailout (see seraph_take_bailout); 2, calling nothing, while an
+ * exception is already in flight. retval/out must be released with
+ * seraph_zval_dtor. Methods are called with seraph_call_method
+ * (objects.h). */
+int seraph_call_function_quiet(const char *name, size_t len, zval *retval, uint32_t argc, zval *argv);
+/* new cls(...argv); the class is autoloaded if needed. */
+int seraph_new_object(const char *cls, size_t len, zval *out, uint32_t argc, zval *argv);
+
+/* EG(error_reporting) = 0 (what "@" does), returning the previous level;
+ * and back. */
+int seraph_silence_errors(void);
+void seraph_restore_errors(int level);
+
+/* An empty array, and setting out[idx] = *val (the value is moved in). */
+void seraph_zval_empty_array(zval *out);
+void seraph_zval_array_set(zval *arr, zend_long idx, zval *val);
+
+/* ZVAL_STRINGL / ZVAL_NULL / ZVAL_BOOL / ZVAL_DOUBLE / ZVAL_OBJ_COPY. */
+void seraph_zval_stringl(zval *out, const char *s, size_t len);
+void seraph_zval_null(zval *out);
+void seraph_zval_bool(zval *out, int b);
+void seraph_zval_double(zval *out, double d);
+void seraph_zval_obj(zval *out, zend_object *obj);
+
+/* A public property of an object as a zval (no __get, no notices);
+ * borrowed, NULL when absent. */
+zval *seraph_object_prop(zend_object *obj, const char *name, size_t len);
+
+
 /* php_printf("%s", s) for INI displayers. */
 void seraph_print(const char *s, size_t len);
+
+/* ---- The newrelic_* API and browser monitoring (shim_api.c) ---- */
+
+/* Calls any PHP callable with argc arguments inside zend_try. Returns 0 on
+ * success, -1 when it is not callable or the call failed, 1 after a
+ * bailout. retval must be released with seraph_zval_dtor. */
+int seraph_call_callable(zval *callable, uint32_t argc, zval *argv, zval *retval);
+
+/* The number of declared parameters of a callable (its function's
+ * num_args); -1 when it is not callable. */
+int seraph_callable_num_args(zval *callable);
+
+/* An E_WARNING as an internal function raises it ("func(): msg"), and an
+ * E_DEPRECATED. A user error handler may run: under zend_try. */
+void seraph_warning(const char *msg, size_t len);
+void seraph_deprecated(const char *msg, size_t len);
+/* An E_WARNING without the function prefix (zend_error). */
+void seraph_plain_warning(const char *msg, size_t len);
+
+/* out = (string)src by PHP's rules, under zend_try. Returns 0 with out a
+ * string, -1 when the conversion threw (out undefined), 1 after a
+ * bailout. Release out with seraph_zval_dtor. */
+int seraph_zval_to_string(zval *src, zval *out);
+
+/* The output handler type PHP's php_output_start_internal takes. */
+typedef void (*seraph_output_fn)(char *output, size_t output_len, char **handled_output,
+	size_t *handled_output_len, int mode);
+/* Starts an internal output handler (40960-byte chunks, standard flags);
+ * PHP refuses a second handler of the same name. Returns 0 on success. */
+int seraph_output_install(const char *name, size_t len, seraph_output_fn fn);
+/* Whether an output handler call carries content (not a clean). */
+int seraph_output_has_content(int mode);
+/* Request memory for an output handler's result (PHP frees it). */
+char *seraph_emalloc(size_t n);
+
+/* The response's MIME type as PHP will send it: a Content-Type header set
+ * by the script, else the SAPI's mimetype, else default_mimetype, else
+ * text/html (parameters included). Copies at most cap bytes; returns the
+ * full length. */
+size_t seraph_response_mimetype(char *buf, size_t cap);
+/* Whether a response header starting with prefix (case-insensitive, e.g.
+ * "content-length:") was set. */
+int seraph_response_has_header(const char *prefix, size_t len);
+/* SG(headers_sent). */
+int seraph_headers_sent(void);
+
+/* Registers an internal class with one private string property (MINIT). */
+zend_class_entry *seraph_register_class(const char *name, size_t len,
+	const zend_function_entry *methods, const char *prop, size_t prop_len);
+/* rv = new ce with the string property set. */
+void seraph_object_with_string_prop(zval *rv, zend_class_entry *ce, const char *prop, size_t prop_len,
+	const char *val, size_t val_len);
+
+/* Whether php.ini, -d, a per-directory setting or ini_set gave the INI
+ * entry a value (New Relic's "set by user"). */
+int seraph_ini_set_by_user(const char *name, size_t len);
+
+/* $_REQUEST (armed under zend_try), or NULL. */
+HashTable *seraph_request_array(void);
+
+/* rv = v (the value moves; v is left undefined). */
+void seraph_retval_move(zval *rv, zval *v);
+/* Adds key => integer to an array. */
+void seraph_array_add_long(HashTable *ht, const char *key, size_t key_len, zend_long v);
+/* A copy of a zval holding a reference (ZVAL_COPY). */
+void seraph_zval_keep(zval *dst, const zval *src);
+/* zv = [k => v, ...] of strings, then k => integer entries. */
+void seraph_zval_string_map(zval *out, const char *const *keys, const size_t *key_lens,
+	const char *const *vals, const size_t *val_lens, size_t n);
 
 #endif

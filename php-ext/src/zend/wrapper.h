@@ -7,3 +7,4 @@
 #include "Zend/zend_exceptions.h"
 #include "Zend/zend_interfaces.h"
 #include "shim.h"
+#include "objects.h"

@@ -150,6 +150,68 @@ pub unsafe fn array_each(ht: *mut ffi::HashTable, mut f: impl FnMut(Key, Val<'_>
     unsafe { ffi::seraph_array_each(ht, Some(cb), ctx) };
 }
 
+/// Calls `f` with every element's key and zval pointer (references
+/// followed), for values that must be read again later (converted) rather
+/// than looked at during the walk.
+///
+/// # Safety
+/// `ht` must be null or a valid HashTable not modified during the call.
+pub unsafe fn array_each_raw(ht: *mut ffi::HashTable, mut f: impl FnMut(Key, *mut ffi::zval)) {
+    extern "C" fn cb(
+        ctx: *mut c_void,
+        key: *mut ffi::zend_string,
+        index: ffi::zend_ulong,
+        val: *mut ffi::zval,
+    ) {
+        // SAFETY: `ctx` is the `&mut dyn FnMut` below; key and val come
+        // from the array being iterated.
+        unsafe {
+            let f = &mut *ctx.cast::<&mut dyn FnMut(Key, *mut ffi::zval)>();
+            let key = match zstr(key) {
+                Some(k) => Key::Str(String::from_utf8_lossy(k).into_owned()),
+                None => Key::Index(index),
+            };
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(key, val)));
+        }
+    }
+    if ht.is_null() {
+        return;
+    }
+    let mut dynf: &mut dyn FnMut(Key, *mut ffi::zval) = &mut f;
+    let ctx = (&mut dynf as *mut &mut dyn FnMut(Key, *mut ffi::zval)).cast::<c_void>();
+    // SAFETY: `cb` matches the shim's callback type; ctx outlives the call.
+    unsafe { ffi::seraph_array_each(ht, Some(cb), ctx) };
+}
+
+/// A value converted to a string by PHP's own rules (`(string)$v`:
+/// `__toString`, "Array" with its warning, an `Error` for objects that
+/// cannot be converted). `None` when the conversion threw or bailed out.
+///
+/// # Safety
+/// `zv` must be null or a live zval.
+pub unsafe fn to_php_string(zv: *mut ffi::zval) -> Option<Vec<u8>> {
+    if zv.is_null() {
+        return None;
+    }
+    // SAFETY: zeroed plain data the shim initialises.
+    let mut out: ffi::zval = unsafe { std::mem::zeroed() };
+    // SAFETY: `zv` is a live value of the caller's; the shim converts a
+    // copy under zend_try and leaves `out` a string or undefined.
+    let rc = unsafe { ffi::seraph_zval_to_string(zv, &mut out) };
+    let bytes = if rc == 0 {
+        // SAFETY: `out` is a string on success.
+        match unsafe { read(&out) } {
+            Val::Str(s) => Some(s.to_vec()),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    // SAFETY: releases our copy.
+    unsafe { ffi::seraph_zval_dtor(&mut out) };
+    bytes
+}
+
 /// A PHP function or method name (`Class::method` or `function`) of a
 /// zend_function, lower-case not applied.
 ///

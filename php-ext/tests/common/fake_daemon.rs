@@ -12,11 +12,33 @@ use std::time::{Duration, Instant};
 /// The connect reply the vectors' fake daemon sent.
 pub const CONNECT_REPLY: &str = r#"{"agent_run_id":"RUN-1","entity_guid":"GUID-1","account_id":"1","primary_application_id":"2","trusted_account_key":"1","collect_traces":true,"collect_errors":true,"collect_analytics_events":true,"collect_custom_events":true,"collect_error_events":true,"collect_span_events":true,"apdex_t":0.5,"sampling_target":10,"event_harvest_config":{"report_period_ms":60000,"harvest_limits":{"analytic_event_data":10000,"custom_event_data":30000,"error_event_data":100,"span_event_data":2000,"log_event_data":10000}}}"#;
 
+/// [`CONNECT_REPLY`] with what browser monitoring needs: a stand-in for
+/// the loader script New Relic's collector sends, and the footer's values.
+pub fn browser_connect_reply() -> String {
+    let mut v: serde_json::Value = serde_json::from_str(CONNECT_REPLY).expect("valid JSON");
+    for (k, val) in [
+        ("browser_key", "b1234567"),
+        ("application_id", "2"),
+        (
+            "js_agent_loader",
+            "window.NREUM||(NREUM={});NREUM.loader=1;",
+        ),
+        ("js_agent_file", "js-agent.newrelic.com/nr-1.min.js"),
+        ("beacon", "bam.nr-data.net"),
+        ("error_beacon", "bam.nr-data.net"),
+    ] {
+        v[k] = serde_json::Value::String(val.to_owned());
+    }
+    v.to_string()
+}
+
 /// How the fake daemon behaves.
 #[derive(Clone, Debug)]
 pub enum Mode {
     /// Answers App with Connected + [`CONNECT_REPLY`].
     Connected,
+    /// Like `Connected`, with [`browser_connect_reply`].
+    Browser,
     /// Answers App with the given status only.
     Status(AppStatus),
     /// Accepts and reads but never answers.
@@ -170,10 +192,18 @@ fn serve(mut s: UnixStream, conn: usize, mode: Mode, frames: Arc<Mutex<Vec<Recei
         }
         let reply = match &mode {
             Mode::StillValidOnRequery if requery => AppReplyInfo::status(AppStatus::StillValid),
-            Mode::Connected | Mode::DieAfterFirstReply | Mode::StillValidOnRequery => {
+            Mode::Connected
+            | Mode::Browser
+            | Mode::DieAfterFirstReply
+            | Mode::StillValidOnRequery => {
+                let connect = if matches!(mode, Mode::Browser) {
+                    browser_connect_reply()
+                } else {
+                    CONNECT_REPLY.to_owned()
+                };
                 AppReplyInfo {
                     status: AppStatus::Connected,
-                    connect_reply: Some(CONNECT_REPLY.to_owned()),
+                    connect_reply: Some(connect),
                     security_policies: Some("{}".to_owned()),
                     connect_timestamp: 1_795_424_121,
                     harvest_frequency: 60,

@@ -4,6 +4,7 @@
 
 pub mod apache;
 pub mod fake_daemon;
+pub mod web;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

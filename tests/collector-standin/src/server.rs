@@ -39,6 +39,8 @@ struct State {
     last_seq: u64,
     /// license → status answered to every call.
     license_status: HashMap<String, u16>,
+    /// run id → status answered to every call carrying it.
+    run_status: HashMap<String, u16>,
     /// Bodies above this many (compressed) bytes are answered 413.
     max_body: Option<usize>,
     /// method → calls being handled now.
@@ -114,6 +116,8 @@ pub struct Standin {
     tls: bool,
     ca_pem: Option<String>,
     stop: Option<oneshot::Sender<()>>,
+    /// True while the stand-in is "down": nothing listens on its port.
+    down: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -172,7 +176,15 @@ impl Standin {
             connections: AtomicU64::new(0),
         });
         let (stop_tx, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, acceptor.clone(), shared.clone(), stop_rx));
+        let (down_tx, down_rx) = watch::channel(false);
+        let task = tokio::spawn(serve(
+            listener,
+            addr,
+            acceptor.clone(),
+            shared.clone(),
+            stop_rx,
+            down_rx,
+        ));
         tracing::info!(%addr, tls = acceptor.is_some(), "collector stand-in listening");
         Ok(Standin {
             shared,
@@ -180,6 +192,7 @@ impl Standin {
             tls: acceptor.is_some(),
             ca_pem,
             stop: Some(stop_tx),
+            down: down_tx,
             task: Some(task),
         })
     }
@@ -280,6 +293,14 @@ impl Standin {
         self.shared.state().faults.clear();
     }
 
+    /// Takes the stand-in off the network (`true`: its port is closed, so
+    /// connecting is refused, and open connections are cut) or back on
+    /// (`false`: it listens on the same port again). Recorded calls, runs
+    /// and faults are kept.
+    pub fn set_down(&self, down: bool) {
+        self.down.send_replace(down);
+    }
+
     /// Queues a fault.
     pub fn inject(&self, fault: Fault) {
         self.shared.state().faults.push(fault);
@@ -292,6 +313,16 @@ impl Standin {
         match status {
             Some(s) => st.license_status.insert(license.to_owned(), s),
             None => st.license_status.remove(license),
+        };
+    }
+
+    /// Makes every call carrying run id `run_id` answer `status` (409 to
+    /// ask for a reconnect, 410, ...); `None` lifts it.
+    pub fn set_run_status(&self, run_id: &str, status: Option<u16>) {
+        let mut st = self.shared.state();
+        match status {
+            Some(s) => st.run_status.insert(run_id.to_owned(), s),
+            None => st.run_status.remove(run_id),
         };
     }
 
@@ -339,15 +370,36 @@ impl Drop for Standin {
 
 async fn serve(
     listener: TcpListener,
+    addr: SocketAddr,
     acceptor: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     mut stop: oneshot::Receiver<()>,
+    mut down: watch::Receiver<bool>,
 ) {
+    let mut listener = Some(listener);
     let mut conns = JoinSet::new();
     loop {
+        let Some(l) = &listener else {
+            // Down: nothing listens until it is brought back up.
+            tokio::select! {
+                _ = &mut stop => break,
+                up = async { down.wait_for(|d| !*d).await.is_ok() } => {
+                    if !up {
+                        break;
+                    }
+                    listener = rebind(addr).await;
+                }
+            }
+            continue;
+        };
         tokio::select! {
             _ = &mut stop => break,
-            accepted = listener.accept() => match accepted {
+            _ = async { down.wait_for(|d| *d).await.is_ok() } => {
+                listener = None;
+                conns.abort_all();
+                tracing::info!(%addr, "collector stand-in is down (connections refused)");
+            }
+            accepted = l.accept() => match accepted {
                 Ok((stream, _)) => {
                     shared.connections.fetch_add(1, Ordering::Relaxed);
                     let _ = stream.set_nodelay(true);
@@ -362,6 +414,22 @@ async fn serve(
         }
     }
     conns.abort_all();
+}
+
+/// Listens on `addr` again after being down (the port may take a moment
+/// to be free).
+async fn rebind(addr: SocketAddr) -> Option<TcpListener> {
+    for _ in 0..200 {
+        match TcpListener::bind(addr).await {
+            Ok(l) => {
+                tracing::info!(%addr, "collector stand-in is up again");
+                return Some(l);
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    tracing::error!(%addr, "cannot listen again");
+    None
 }
 
 async fn connection(
@@ -509,7 +577,12 @@ async fn handle_invoke(
                     retry_after: None,
                 })
         });
-        (action, st.license_status.get(&license).copied())
+        let status = st
+            .license_status
+            .get(&license)
+            .copied()
+            .or_else(|| run_id.as_ref().and_then(|r| st.run_status.get(r).copied()));
+        (action, status)
     };
     if let Some(FaultAction::Delay(d)) = &action {
         tokio::time::sleep(*d).await;

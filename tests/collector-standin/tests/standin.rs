@@ -312,3 +312,70 @@ async fn https_mode_hands_out_its_ca() {
     standin.write_ca(&path).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), pem);
 }
+
+#[tokio::test]
+async fn down_refuses_connections_and_up_listens_on_the_same_port_again() {
+    let standin = plain(StandinConfig::default()).await;
+    let target = invoke_target("preconnect", "L", None);
+    assert_eq!(
+        send(&standin, "POST", &target, &zlib(b"[]"))
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    standin.set_down(true);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match TcpStream::connect(standin.addr()).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+            _ => {}
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still listening");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    standin.set_down(false);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while TcpStream::connect(standin.addr()).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "not back up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        send(&standin, "POST", &target, &zlib(b"[]"))
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    assert_eq!(standin.calls_for("preconnect").len(), 2, "calls are kept");
+}
+
+#[tokio::test]
+async fn a_run_can_be_answered_one_status() {
+    let standin = plain(StandinConfig::default()).await;
+    standin.set_run_status("7", Some(409));
+    let target = invoke_target("metric_data", "L", Some("7"));
+    assert_eq!(
+        send(&standin, "POST", &target, &zlib(b"[]"))
+            .await
+            .unwrap()
+            .0,
+        409
+    );
+    let other = invoke_target("metric_data", "L", Some("8"));
+    assert_eq!(
+        send(&standin, "POST", &other, &zlib(b"[]"))
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    standin.set_run_status("7", None);
+    assert_eq!(
+        send(&standin, "POST", &target, &zlib(b"[]"))
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+}

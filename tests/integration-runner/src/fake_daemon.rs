@@ -23,9 +23,21 @@ use serde_json::{json, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
+/// The connect reply's `encoding_key` (synthetics and CAT headers).
+pub const ENCODING_KEY: &str = "d67afc830dab717fd163bfcb0b8b88423e9a1a3b";
+
+/// The ids of the synthetics header tests get as
+/// `SYNTHETICS_HEADER_supportability`.
+pub const SYNTHETICS_IDS: [&str; 3] = [
+    "rrrrrrr-rrrr-1234-rrrr-rrrrrrrrrrrr",
+    "jjjjjjj-jjjj-1234-jjjj-jjjjjjjjjjjj",
+    "mmmmmmm-mmmm-1234-mmmm-mmmmmmmmmmmm",
+];
+
 /// Account and application ids the connect reply carries; exported to
 /// tests as `ACCOUNT_supportability`, `APP_supportability` and
-/// `ACCOUNT_supportability_trusted`.
+/// `ACCOUNT_supportability_trusted`, with a valid synthetics header from
+/// the account as `SYNTHETICS_HEADER_supportability`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountIds {
     /// `account_id`.
@@ -48,13 +60,27 @@ impl AccountIds {
         }
     }
 
-    /// The three environment variables tests read.
-    pub fn env_vars(&self) -> [(&'static str, String); 3] {
+    /// The environment variables tests read.
+    pub fn env_vars(&self) -> [(&'static str, String); 4] {
         [
             ("ACCOUNT_supportability", self.account.clone()),
             ("APP_supportability", self.app.clone()),
             ("ACCOUNT_supportability_trusted", self.trusted.clone()),
+            ("SYNTHETICS_HEADER_supportability", self.synthetics_header()),
         ]
+    }
+
+    /// An `X-NewRelic-Synthetics` value from this (trusted) account:
+    /// version 1, the account, then [`SYNTHETICS_IDS`] (resource, job,
+    /// monitor), obfuscated with [`ENCODING_KEY`].
+    pub fn synthetics_header(&self) -> String {
+        let account: Value = self
+            .account
+            .parse::<u64>()
+            .map_or_else(|_| json!(self.account), |n| json!(n));
+        let [resource, job, monitor] = SYNTHETICS_IDS;
+        let plain = json!([1, account, resource, job, monitor]).to_string();
+        seraph_txn::synthetics::encode_header(&plain, ENCODING_KEY).unwrap_or_default()
     }
 
     /// The fields of a connect reply that name the account and
@@ -71,7 +97,7 @@ impl AccountIds {
             "application_id": self.app,
             "trusted_account_key": self.trusted,
             "trusted_account_ids": [account_num],
-            "encoding_key": "d67afc830dab717fd163bfcb0b8b88423e9a1a3b",
+            "encoding_key": ENCODING_KEY,
             "cross_process_id": format!("{}#{}", self.account, self.app),
             "entity_guid": "MTAwMDF8QVBNfEFQUExJQ0FUSU9OfDIwMDAy",
             "apdex_t": 0.5,
@@ -85,7 +111,9 @@ impl AccountIds {
             "collect_error_events": true,
             "collect_span_events": true,
             "browser_key": "8a8d3f58d9",
-            "js_agent_loader": "",
+            // A stand-in for the browser agent loader (New Relic's
+            // collector sends the real script): pages with a <head> get it.
+            "js_agent_loader": "window.NREUM||(NREUM={});NREUM.init={seraph:1};",
             "js_agent_file": "js-agent.newrelic.com/nr-1234.min.js",
             "beacon": "bam.nr-data.net",
             "error_beacon": "bam.nr-data.net",
@@ -134,6 +162,9 @@ struct Shared {
     changed: Condvar,
     reply: Map<String, Value>,
     limits: HarvestLimits,
+    /// The account's security policies (`--security-policies`), as a
+    /// preconnect reply gives them.
+    policies: Option<Value>,
 }
 
 impl Shared {
@@ -169,6 +200,7 @@ impl FakeDaemon {
         name: &str,
         ids: &AccountIds,
         limits: HarvestLimits,
+        policies: Option<Value>,
     ) -> std::io::Result<FakeDaemon> {
         use std::os::linux::net::SocketAddrExt;
         let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
@@ -187,6 +219,7 @@ impl FakeDaemon {
             changed: Condvar::new(),
             reply,
             limits,
+            policies,
         });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(FakeDaemon {
@@ -342,6 +375,26 @@ async fn connection(mut stream: UnixStream, shared: Arc<Shared>) {
     }
 }
 
+/// The policies an App reply carries, as the daemon works them out: with a
+/// token and account policies, every policy the agent supports, enabled
+/// when both the account and the agent enable it; otherwise none.
+fn enabled_policies(account: Option<&Value>, token: &str, supported: &str) -> String {
+    let (Some(Value::Object(account)), false) = (account, token.is_empty()) else {
+        return "{}".to_owned();
+    };
+    let agent: Value = serde_json::from_str(supported).unwrap_or(Value::Null);
+    let mut out = Map::new();
+    for (name, p) in account {
+        let a = &agent[name.as_str()];
+        if a["supported"].as_bool() != Some(true) {
+            continue;
+        }
+        let on = p["enabled"].as_bool().unwrap_or(false) && a["enabled"].as_bool().unwrap_or(false);
+        out.insert(name.clone(), Value::Bool(on));
+    }
+    Value::Object(out).to_string()
+}
+
 /// Handles one frame body; returns the reply body to send, if any.
 fn handle(shared: &Shared, tag: &mut Tag<'_>, body: &[u8]) -> Option<Vec<u8>> {
     let mut scratch = Vec::new();
@@ -362,7 +415,11 @@ fn handle(shared: &Shared, tag: &mut Tag<'_>, body: &[u8]) -> Option<Vec<u8>> {
             let reply = AppReplyInfo {
                 status: AppStatus::Connected,
                 connect_reply: Some(shared.connect_reply(name)),
-                security_policies: Some("{}".into()),
+                security_policies: Some(enabled_policies(
+                    shared.policies.as_ref(),
+                    app.security_policy_token().unwrap_or_default(),
+                    app.supported_security_policies().unwrap_or_default(),
+                )),
                 connect_timestamp: now,
                 harvest_frequency: 60,
                 sampling_target: 10,
@@ -400,7 +457,9 @@ mod tests {
             app: "2".into(),
             trusted: "1".into(),
         };
-        let d = Arc::new(FakeDaemon::start(&name, &ids, crate::payloads::runner_limits()).unwrap());
+        let d = Arc::new(
+            FakeDaemon::start(&name, &ids, crate::payloads::runner_limits(), None).unwrap(),
+        );
         assert_eq!(d.address(), format!("@{name}"));
 
         use std::os::linux::net::SocketAddrExt;

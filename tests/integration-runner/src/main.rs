@@ -60,9 +60,20 @@ struct Args {
     /// Treat `warn:` from SKIPIF or output as failure (exit 2).
     #[arg(long)]
     warnisfail: bool,
+    /// Start the real servers datastore tests use (MariaDB, PostgreSQL,
+    /// Redis, memcached, RabbitMQ; `seraph_e2e::services`) and pass their
+    /// addresses to PHP (MYSQL_HOST, PG_PORT, REDIS_PORT, …). Without it
+    /// those variables must already be set.
+    #[arg(long)]
+    services: bool,
     /// Port of the HTTP server for external calls (0 = any free port).
     #[arg(long, default_value_t = 0)]
     external_port: u16,
+    /// A JSON file with the account's security policies, as a preconnect
+    /// reply gives them (`{"record_sql": {"enabled": false, "required":
+    /// false}, ...}`); the agents get a security policies token (LASP).
+    #[arg(long)]
+    security_policies: Option<PathBuf>,
     /// Test files and directories.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -82,6 +93,28 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .try_init();
+    if args.services {
+        // Before any runner thread exists; PHP inherits the variables.
+        for (k, v) in seraph_e2e::services::php_env() {
+            std::env::set_var(k, v);
+        }
+    }
+    let security_policies = match &args.security_policies {
+        None => None,
+        Some(p) => match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+        {
+            Ok(v) => Some(v),
+            Err(e) => {
+                eprintln!(
+                    "integration-runner: --security-policies {}: {e}",
+                    p.display()
+                );
+                std::process::exit(3);
+            }
+        },
+    };
     let opts = Options {
         agent: args.agent,
         php: args.php,
@@ -99,6 +132,7 @@ fn main() {
         opcache_off: args.opcacheoff,
         warn_is_fail: args.warnisfail,
         external_port: args.external_port,
+        security_policies,
         paths: args.paths,
     };
     match runner::run(opts) {

@@ -85,12 +85,16 @@ impl RealDaemon {
         name: &str,
         ids: &AccountIds,
         keep_log: Option<&Path>,
+        policies: Option<Value>,
     ) -> Result<RealDaemon, RealDaemonError> {
-        let standin = Standin::start(StandinConfig {
+        let mut config = StandinConfig {
             connect_overrides: connect_overrides(ids),
             ..StandinConfig::default()
-        })
-        .await?;
+        };
+        if let Some(p) = policies {
+            config.security_policies = p;
+        }
+        let standin = Standin::start(config).await?;
         let dir = tempfile::tempdir().map_err(io("temp dir"))?;
         let ca = dir.path().join("standin-ca.pem");
         standin.write_ca(&ca).map_err(io("write CA"))?;

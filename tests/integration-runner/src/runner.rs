@@ -19,6 +19,9 @@ use crate::report::{Outcome, Report, TestResult};
 use crate::testfile::TestFile;
 use crate::valgrind::{self, VgError};
 
+/// The `newrelic.security_policies_token` of `--security-policies` runs.
+pub const SECURITY_TOKEN: &str = "seraph-integration-lasp";
+
 /// Everything the command line decides.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -54,6 +57,10 @@ pub struct Options {
     pub warn_is_fail: bool,
     /// Port of the external HTTP server (0 = any).
     pub external_port: u16,
+    /// The account's security policies (a preconnect reply's
+    /// `security_policies` object); the agents then get a
+    /// `newrelic.security_policies_token`.
+    pub security_policies: Option<serde_json::Value>,
     /// Files and directories.
     pub paths: Vec<PathBuf>,
 }
@@ -145,14 +152,20 @@ pub fn run(opts: Options) -> anyhow::Result<Report> {
     let ids = AccountIds::from_env();
     let socket_name = format!("seraph-integration-runner-{}", std::process::id());
     let backend = match &opts.daemon {
-        None => Backend::Fake(
-            rt.block_on(async { FakeDaemon::start(&socket_name, &ids, runner_limits()) })?,
-        ),
+        None => Backend::Fake(rt.block_on(async {
+            FakeDaemon::start(
+                &socket_name,
+                &ids,
+                runner_limits(),
+                opts.security_policies.clone(),
+            )
+        })?),
         Some(daemon) => Backend::Real(rt.block_on(RealDaemon::start(
             daemon,
             &socket_name,
             &ids,
             opts.output_dir.as_deref(),
+            opts.security_policies.clone(),
         ))?),
     };
 
@@ -169,6 +182,9 @@ pub fn run(opts: Options) -> anyhow::Result<Report> {
         TEST_APP_CONNECT_TIMEOUT,
     );
     settings.set("newrelic.special", "debug_cat");
+    if opts.security_policies.is_some() {
+        settings.set("newrelic.security_policies_token", SECURITY_TOKEN);
+    }
     if let Backend::Real(d) = &backend {
         settings.set("newrelic.daemon.collector_host", &d.collector_host());
     }

@@ -1,7 +1,8 @@
 //! Runs the built `integration-runner` over `tests/integration/` with the
 //! built extension, once acting as the daemon and once through the real
 //! `newrelic-daemon`, and requires every test to pass (or fail as its XFAIL
-//! declares). Nothing is built here: `cargo build -p newrelic-php -p
+//! declares); the LASP suites of `tests/lasp/` likewise, each with its
+//! account policies. Nothing is built here: `cargo build -p newrelic-php -p
 //! seraph-daemon` must have run (tests/run-all.sh builds every binary).
 
 use std::path::{Path, PathBuf};
@@ -39,17 +40,23 @@ fn tests_dir() -> PathBuf {
 }
 
 fn run_all(extra: &[&str]) {
+    run_dir(extra, "integration");
+}
+
+fn run_dir(extra: &[&str], dir: &str) {
     let agent = built("libnewrelic_php.so", "cargo build -p newrelic-php");
     let out_dir = tempfile::tempdir().expect("temp dir");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_integration-runner"));
-    cmd.current_dir(tests_dir())
+    // The datastore tests' servers, started once for both runs.
+    cmd.envs(seraph_e2e::services::php_env())
+        .current_dir(tests_dir())
         .arg("--agent")
         .arg(&agent)
         .args(["--retry", "1"])
         .arg("--output-dir")
         .arg(out_dir.path())
         .args(extra)
-        .arg("integration");
+        .arg(dir);
     let out = cmd.output().expect("run integration-runner");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -58,7 +65,7 @@ fn run_all(extra: &[&str]) {
     assert_eq!(
         out.status.code(),
         Some(0),
-        "integration-runner {extra:?} failed:\n{stdout}\nstderr:\n{stderr}\nagent log (tail):\n{}",
+        "integration-runner {extra:?} {dir} failed:\n{stdout}\nstderr:\n{stderr}\nagent log (tail):\n{}",
         agent_log
             .lines()
             .rev()
@@ -86,6 +93,33 @@ fn php_files_pass_with_the_runner_as_daemon() {
 fn php_files_pass_through_the_real_daemon() {
     let daemon = built("newrelic-daemon", "cargo build -p seraph-daemon");
     run_all(&[
+        "--threads",
+        "2",
+        "--daemon",
+        daemon.to_str().expect("UTF-8 path"),
+    ]);
+}
+
+/// The LASP suites, each with its account's policies, in both modes.
+fn run_lasp(extra: &[&str]) {
+    for suite in ["most-secure", "least-secure"] {
+        let dir = format!("lasp/{suite}");
+        let policies = format!("{dir}/policies.json");
+        let mut args = extra.to_vec();
+        args.extend(["--security-policies", policies.as_str()]);
+        run_dir(&args, &dir);
+    }
+}
+
+#[test]
+fn lasp_suites_pass_with_the_runner_as_daemon() {
+    run_lasp(&["--threads", "1"]);
+}
+
+#[test]
+fn lasp_suites_pass_through_the_real_daemon() {
+    let daemon = built("newrelic-daemon", "cargo build -p seraph-daemon");
+    run_lasp(&[
         "--threads",
         "2",
         "--daemon",

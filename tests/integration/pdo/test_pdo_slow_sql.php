@@ -3,9 +3,9 @@
 A query slower than the explain threshold (with slow_sql on; the recursive
 subquery takes tens of milliseconds) becomes a slow SQL trace: obfuscated
 query, statement metric, the transaction's name, call count 1 and a
-backtrace of the PDO call. The table is prepared with the (uninstrumented)
-SQLite3 extension so that the slow query is the only PDO call, whatever
-the machine's speed (valgrind makes every statement slow).
+backtrace of the PDO call. The table is prepared by a separate PHP
+process without the agent so that the slow query is the only datastore
+call, whatever the machine's speed (valgrind makes every statement slow).
 */
 
 /*SKIPIF
@@ -55,10 +55,12 @@ Datastore/all, 1
 */
 
 $path = tempnam(sys_get_temp_dir(), 'seraph-slow-sql');
-$setup = new SQLite3($path);
-$setup->exec('CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)');
-$setup->exec("INSERT INTO users (name) VALUES ('alice')");
-$setup->close();
+/* The table is made by a PHP without the agent (SQLite3 is instrumented). */
+$setup = sprintf('$db = new SQLite3(%s); $db->exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)"); $db->exec("INSERT INTO users (name) VALUES (\'alice\')");', var_export($path, true));
+exec(escapeshellarg(PHP_BINARY) . ' -n -d extension=sqlite3 -r ' . escapeshellarg($setup), $out, $rc);
+if (0 != $rc) {
+    echo "setup failed: ", implode("\n", $out), "\n";
+}
 
 $db = new PDO('sqlite:' . $path);
 $db->setAttribute(PDO::ATTR_ERRMODE, PDO::ERRMODE_EXCEPTION);

@@ -1,11 +1,12 @@
 <?php
 /*DESCRIPTION
 newrelic_record_custom_event() records a custom event of the given type
-with its scalar attributes (nested arrays are dropped).
+with its scalar attributes. A nested array is dropped with New Relic's
+warning.
 */
 
-/*EXPECT
-done
+/*EXPECT_REGEX
+^\s*Warning: newrelic_record_custom_event\(\): newrelic_record_custom_event: expects parameter to be scalar, array given in .* on line \d+\s*done\s*$
 */
 
 /*EXPECT_METRICS_EXIST

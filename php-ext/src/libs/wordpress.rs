@@ -1,0 +1,404 @@
+//! WordPress: detected by `wp-config.php`; transactions named after the
+//! template `template_include` resolves to (`WebTransaction/Action/single`,
+//! or `template-canvas` for block themes); hook and plugin timing; AJAX
+//! requests named by their action.
+//!
+//! Hook timing follows `newrelic.framework.wordpress.hooks*` as New Relic
+//! does. `apply_filters`, `apply_filters_ref_array`, `do_action` and
+//! `do_action_ref_array` keep a stack of the hook tags being dispatched
+//! (tags with a transient hexadecimal part are cleaned:
+//! `add_option__transient_timeout_twccr_382402301f44c883bc0137_cat` becomes
+//! `add_option__transient_timeout_twccr_*_cat`). Then, by
+//! `hooks.options`:
+//!
+//! * `plugin_callbacks` (default): `add_filter` hooks every callback that
+//!   belongs to a plugin or theme; when one runs, its duration goes to
+//!   `Framework/WordPress/Hook/<tag>` and `Framework/WordPress/Plugin/<name>`
+//!   (unscoped);
+//! * `all_callbacks`: core callbacks too, as `…/Hook/<tag>` only;
+//! * `threshold`: no callbacks; a dispatch lasting at least
+//!   `hooks.threshold` (1 ms) is timed as `…/Hook/<tag>`.
+//!
+//! A callback belongs to the plugin whose directory (`WP_PLUGIN_DIR`, else
+//! `WP_CONTENT_DIR/plugins`, else any `/wp-content/plugins/`) holds its
+//! file: the directory name, or the file name without `.php` for a
+//! single-file plugin; themes likewise under `WP_CONTENT_DIR/themes`.
+//! Callbacks from a file whose path contains `hooks_skip_filename` are left
+//! alone.
+
+use crate::config::WordPressHooks;
+use crate::hooks::call::Call;
+use crate::hooks::context::Ctx;
+use crate::hooks::table::{Before, FrameworkLibrary, Hook, Library, Target};
+use crate::zend::objects;
+use regex::Regex;
+use seraph_txn::Framework;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// WordPress's rows.
+pub static FRAMEWORK: FrameworkLibrary = FrameworkLibrary {
+    framework: Framework::WordPress,
+    library: Library {
+        name: "WordPress",
+        hooks: &[
+            Hook::new(Target::File("wp-config.php")),
+            Hook::new(Target::File("wp-includes/version.php"))
+                .no_detect()
+                .on_file(version_file),
+            Hook::new(Target::Function("apply_filters"))
+                .traced()
+                .before(push_tag)
+                .after(after_apply_filters)
+                .metric("Supportability/InstrumentedFunction/apply_filters"),
+            // New Relic hooks these only with `wordpress.hooks` on, and
+            // `add_filter` only when callbacks are timed: their metrics are
+            // counted by the hooks under the same conditions.
+            Hook::new(Target::Function("apply_filters_ref_array"))
+                .traced()
+                .before(push_tag)
+                .after(pop_tag),
+            Hook::new(Target::Function("do_action"))
+                .traced()
+                .before(push_tag)
+                .after(pop_tag),
+            Hook::new(Target::Function("do_action_ref_array"))
+                .traced()
+                .before(push_tag)
+                .after(pop_tag),
+            Hook::new(Target::Function("add_filter"))
+                .traced()
+                .before(add_filter),
+        ],
+    },
+    on_detect: Some(detected),
+};
+
+/// The row every hooked callback runs.
+static CALLBACK: Hook = Hook::new(Target::Callback("WordPress hook callback"))
+    .traced()
+    .before(callback_start)
+    .after(callback_end);
+
+/// Per-request state: the tags being dispatched and what is known about
+/// files.
+#[derive(Default)]
+struct WpState {
+    /// One entry per dispatch in progress: its (cleaned) tag, if any.
+    tags: Vec<Option<String>>,
+    /// Cleaned tags by raw tag.
+    clean: HashMap<String, String>,
+    /// Plugin/theme prefixes, read from WordPress's constants on first use.
+    prefixes: Option<Vec<String>>,
+}
+
+/// Dispatches tracked at once at most (runaway recursion).
+const TAG_DEPTH: usize = 512;
+
+fn detected(ctx: &Ctx<'_>) {
+    ctx.add_package("wordpress", None);
+}
+
+/// `wp-includes/version.php` holds the version; it is read from the file
+/// (its code has not run yet when the file is first seen).
+fn version_file(path: &str, ctx: &Ctx<'_>) {
+    let version = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|src| seraph_txn::packages::wordpress_version(&src));
+    ctx.add_package("wordpress", version.as_deref());
+}
+
+/// The first argument as the dispatch's tag.
+fn push_tag(call: &Call, ctx: &Ctx<'_>) -> Before {
+    let (hooks, start) = ctx
+        .with(|s| (s.settings.frameworks.wordpress_hooks, s.clock.now()))
+        .unwrap_or((false, 0));
+    if !hooks {
+        return Before::default();
+    }
+    count_instrumented(call, ctx);
+    let tag = call.arg_string(1).filter(|t| !t.is_empty());
+    if let Some(t) = tag.as_deref() {
+        name_ajax(t, ctx);
+    }
+    ctx.with(|s| {
+        let st = s.state::<WpState>();
+        if st.tags.len() < TAG_DEPTH {
+            let clean = tag.map(|t| clean_tag_cached(&mut st.clean, t));
+            st.tags.push(clean);
+        }
+    });
+    Before {
+        start: Some(start),
+        bailed: false,
+    }
+}
+
+/// `Supportability/InstrumentedFunction/<function>` for a function
+/// instrumented only under some settings (`apply_filters`'s row counts its
+/// own).
+fn count_instrumented(call: &Call, ctx: &Ctx<'_>) {
+    let Some(name) = call.function_name() else {
+        return;
+    };
+    if name != "apply_filters" {
+        ctx.count(&format!("Supportability/InstrumentedFunction/{name}"));
+    }
+}
+
+/// Ends a dispatch: in `threshold` mode a slow one is timed.
+fn pop_tag(_call: &Call, ctx: &Ctx<'_>, before: Before) {
+    let Some(start) = before.start else { return };
+    let popped = ctx
+        .with(|s| {
+            let threshold = match s.settings.frameworks.wordpress_hooks_options {
+                WordPressHooks::Threshold => Some(s.settings.frameworks.wordpress_hooks_threshold),
+                _ => None,
+            };
+            (s.state::<WpState>().tags.pop().flatten(), threshold)
+        })
+        .unwrap_or_default();
+    if let (Some(tag), Some(threshold)) = popped {
+        if ctx.seconds_since(start) >= threshold.as_secs_f64() {
+            ctx.add_timed_metric(&format!("Framework/WordPress/Hook/{tag}"), start);
+        }
+    }
+}
+
+/// `apply_filters('template_include', $template)` returns the template that
+/// renders the page: the transaction is named after it (first one wins).
+fn after_apply_filters(call: &Call, ctx: &Ctx<'_>, before: Before) {
+    if call.arg_string(1).as_deref() == Some("template_include") {
+        if let Some(name) = call
+            .ret()
+            .and_then(|v| v.string())
+            .as_deref()
+            .and_then(template_name)
+        {
+            ctx.name_by_framework(&name, false);
+        }
+    }
+    pop_tag(call, ctx, before);
+}
+
+/// `wp-content/themes/x/single.php` → `single`.
+fn template_name(path: &str) -> Option<String> {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    let name = match base.rfind('.') {
+        Some(i) => &base[..i],
+        None => base,
+    };
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// `admin-ajax.php` fires `wp_ajax_<action>` (or `wp_ajax_nopriv_<action>`):
+/// the request is named `admin-ajax/<action>` (Seraph's; New Relic names
+/// every AJAX request `Uri/wp-admin/admin-ajax.php`).
+fn name_ajax(tag: &str, ctx: &Ctx<'_>) {
+    let action = tag
+        .strip_prefix("wp_ajax_nopriv_")
+        .or_else(|| tag.strip_prefix("wp_ajax_"));
+    if let Some(a) = action.filter(|a| !a.is_empty()) {
+        ctx.name_by_framework(&format!("admin-ajax/{a}"), true);
+    }
+}
+
+/// `add_filter($tag, $callback)`: hooks the callback when its file belongs
+/// to a plugin or theme (or to core, with `all_callbacks`).
+fn add_filter(call: &Call, ctx: &Ctx<'_>) -> Before {
+    let Some((options, skip)) = ctx
+        .with(|s| {
+            let f = &s.settings.frameworks;
+            f.wordpress_hooks.then(|| {
+                (
+                    f.wordpress_hooks_options,
+                    f.wordpress_hooks_skip_filename.clone(),
+                )
+            })
+        })
+        .flatten()
+    else {
+        return Before::default();
+    };
+    if options == WordPressHooks::Threshold {
+        return Before::default();
+    }
+    count_instrumented(call, ctx);
+    let prefixes = plugin_prefixes(ctx);
+    ctx.hook_callback(call, 2, &FRAMEWORK.library, &CALLBACK, |func| {
+        let file = func.filename()?;
+        if !skip.is_empty() && file.contains(&skip) {
+            return None;
+        }
+        match owner(&file, &prefixes) {
+            Some(plugin) => Some(Some(plugin)),
+            None if options == WordPressHooks::AllCallbacks => Some(None),
+            None => None,
+        }
+    });
+    Before::default()
+}
+
+/// The plugin and theme directories, from WordPress's constants (read once
+/// per request once WordPress has defined them), then the conventional
+/// layout.
+fn plugin_prefixes(ctx: &Ctx<'_>) -> Vec<String> {
+    if let Some(p) = ctx
+        .with(|s| s.state::<WpState>().prefixes.clone())
+        .flatten()
+    {
+        return p;
+    }
+    let mut p = Vec::new();
+    let content = objects::constant_string("WP_CONTENT_DIR");
+    let plugin_dir = objects::constant_string("WP_PLUGIN_DIR");
+    // WordPress defines WP_PLUGIN_DIR after its core filters are added:
+    // the list is kept for the request only once it is known.
+    let complete = plugin_dir.is_some();
+    if let Some(d) = plugin_dir {
+        p.push(d);
+    }
+    if let Some(c) = &content {
+        p.push(format!("{c}/plugins"));
+        p.push(format!("{c}/themes"));
+    }
+    p.push("/wp-content/plugins".to_owned());
+    p.push("/wp-content/themes".to_owned());
+    let p: Vec<String> = p
+        .into_iter()
+        .map(|d| format!("{}/", d.trim_end_matches('/')))
+        .collect();
+    if complete {
+        ctx.with(|s| s.state::<WpState>().prefixes = Some(p.clone()));
+    }
+    p
+}
+
+/// The plugin or theme a file belongs to: the path segment after the first
+/// prefix found in it, without `.php`.
+fn owner(file: &str, prefixes: &[String]) -> Option<String> {
+    prefixes.iter().find_map(|p| {
+        let at = file.find(p.as_str())?;
+        let rest = &file[at + p.len()..];
+        let seg = rest.split('/').next()?;
+        let seg = seg.strip_suffix(".php").unwrap_or(seg);
+        (!seg.is_empty()).then(|| seg.to_owned())
+    })
+}
+
+fn callback_start(_call: &Call, ctx: &Ctx<'_>) -> Before {
+    Before {
+        start: ctx.now(),
+        bailed: false,
+    }
+}
+
+/// A hooked callback returns: its time goes to the tag being dispatched
+/// and to its plugin.
+fn callback_end(call: &Call, ctx: &Ctx<'_>, before: Before) {
+    let Some(start) = before.start else { return };
+    let Some(tag) = ctx
+        .with(|s| s.state::<WpState>().tags.last().cloned().flatten())
+        .flatten()
+    else {
+        return;
+    };
+    ctx.add_timed_metric(&format!("Framework/WordPress/Hook/{tag}"), start);
+    if let Some(plugin) = ctx.callback_data(call) {
+        ctx.add_timed_metric(&format!("Framework/WordPress/Plugin/{plugin}"), start);
+    }
+}
+
+fn clean_tag_cached(cache: &mut HashMap<String, String>, tag: String) -> String {
+    if let Some(c) = cache.get(&tag) {
+        return c.clone();
+    }
+    let c = clean_tag(&tag);
+    if cache.len() < 4096 {
+        cache.insert(tag, c.clone());
+    }
+    c
+}
+
+/// Replaces the transient hexadecimal part some plugins put in tag names
+/// with `*`, as New Relic does.
+fn clean_tag(tag: &str) -> String {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(r"(?i)^([a-z_-]+[_-])([0-9a-f_.]+[0-9][0-9a-f.]+)(_?.*)$")
+            .expect("a valid pattern")
+    });
+    match re.captures(tag) {
+        Some(c) => format!("{}*{}", &c[1], &c[3]),
+        None => tag.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_tags_are_cleaned() {
+        assert_eq!(
+            clean_tag("add_option__transient_timeout_twccr_382402301f44c883bc0137_cat"),
+            "add_option__transient_timeout_twccr_*_cat"
+        );
+        assert_eq!(clean_tag("the_content"), "the_content");
+        assert_eq!(clean_tag("wp_loaded"), "wp_loaded");
+    }
+
+    #[test]
+    fn templates_name_by_their_file_without_extension() {
+        assert_eq!(
+            template_name("/srv/wp/wp-includes/template-canvas.php").as_deref(),
+            Some("template-canvas")
+        );
+        assert_eq!(template_name("page").as_deref(), Some("page"));
+        assert_eq!(template_name("/x/.php"), None);
+    }
+
+    #[test]
+    fn callbacks_belong_to_the_plugin_directory_they_live_in() {
+        let p: Vec<String> = [
+            "/var/lib/wordpress/wp-content/plugins/",
+            "/var/lib/wordpress/wp-content/themes/",
+            "/wp-content/plugins/",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            owner(
+                "/var/lib/wordpress/wp-content/plugins/akismet/class.akismet.php",
+                &p
+            )
+            .as_deref(),
+            Some("akismet")
+        );
+        assert_eq!(
+            owner("/var/lib/wordpress/wp-content/plugins/hello.php", &p).as_deref(),
+            Some("hello")
+        );
+        assert_eq!(
+            owner(
+                "/usr/share/wordpress/wp-content/plugins/akismet/akismet.php",
+                &p
+            )
+            .as_deref(),
+            Some("akismet")
+        );
+        assert_eq!(
+            owner(
+                "/var/lib/wordpress/wp-content/themes/twentytwentythree/functions.php",
+                &p
+            )
+            .as_deref(),
+            Some("twentytwentythree")
+        );
+        assert_eq!(
+            owner("/usr/share/wordpress/wp-includes/plugin.php", &p),
+            None
+        );
+    }
+}

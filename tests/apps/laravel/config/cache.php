@@ -1,0 +1,9 @@
+<?php
+
+return [
+    'default' => 'array',
+    'stores' => [
+        'array' => ['driver' => 'array', 'serialize' => false],
+    ],
+    'prefix' => 'seraph',
+];

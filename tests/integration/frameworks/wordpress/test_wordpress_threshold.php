@@ -1,0 +1,29 @@
+<?php
+/*DESCRIPTION
+hooks.options=threshold: no callback is timed; a dispatch at least as
+slow as hooks.threshold is (init sleeps 4 ms, the others are fast).
+*/
+
+/*INI
+newrelic.framework.wordpress.hooks.options = threshold
+newrelic.framework.wordpress.hooks.threshold = 3ms
+*/
+
+/*EXPECT
+[Hello]
+BODY!
+single.php
+*/
+
+/*EXPECT_METRICS_EXIST
+Framework/WordPress/Hook/init, 1
+OtherTransaction/Action/single, 1
+*/
+
+/*EXPECT_METRICS_DONT_EXIST
+Framework/WordPress/Plugin/mock-plugin
+Framework/WordPress/Hook/the_title
+Supportability/InstrumentedFunction/add_filter
+*/
+
+require_once __DIR__ . '/mock-wordpress-app.php';

@@ -1,0 +1,7 @@
+<?php
+/**
+ * The WordPress version string.
+ *
+ * @global string $wp_version
+ */
+$wp_version = '6.1.9';
