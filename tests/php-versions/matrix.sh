@@ -28,7 +28,8 @@
 #  2. a lean PHP (cli, cgi, fpm, apache2handler; pcntl built in; pdo_sqlite,
 #     sqlite3, curl, opcache, posix, sockets, mysqli, pdo_mysql as shared
 #     modules, loaded from etc/conf.d like Debian's packages) built with
-#     `nice`;
+#     `nice`; then pgsql, pdo_pgsql and mbstring from the same tree with
+#     phpize;
 #  3. `cargo build -p newrelic-php` with PHP_CONFIG pointing at it, and
 #     `php --ri newrelic` naming the PHP version and thread safety;
 #  4. `cargo test -p newrelic-php` with that PHP first on PATH, its php-fpm
@@ -36,8 +37,8 @@
 #     (SERAPH_TEST_MOD_PHP); on ZTS variants
 #     also the threaded Apache test (mpm_event, concurrent requests per
 #     process), once plainly and once under helgrind;
-#  5. integration-runner over tests/integration: OPcache on, off, and with
-#     the real daemon (and under valgrind with PHP_MATRIX_VALGRIND=1); over
+#  5. integration-runner over tests/integration with the real servers
+#     (`--services`): OPcache on, off, and with the real daemon (and under valgrind with PHP_MATRIX_VALGRIND=1); over
 #     tests/php-versions/php84 (8.4-only syntax) on 8.4 and later;
 #  6. loading the variant's extension into a PHP of another API version
 #     or thread safety fails with PHP's message, never a crash.
@@ -57,6 +58,18 @@ die() {
 }
 step() { printf '\n==> %s\n' "$*"; }
 case "$CACHE/" in "$REPO"/*) die "PHP_MATRIX_CACHE must be outside the repository" ;; esac
+
+# What building PHP and its modules needs on a Debian 12 host.
+BUILD_DEPS=(dpkg-dev autoconf bison re2c pkg-config libtool apache2-dev libcurl4-openssl-dev
+    libsqlite3-dev libpq-dev libonig-dev valgrind)
+missing=()
+for p in "${BUILD_DEPS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+        die "cannot install ${missing[*]}"
+fi
 
 # The source package of each minor version: archive, pool path of the .dsc,
 # and its SHA-256. Debian's packaging throughout; where the Debian mirror
@@ -198,8 +211,10 @@ build_php() { # build_php <minor> <nts|zts> <tree> [configure-only]
         # install the parts one by one and copy mod_php beside them.
         make install-cli install-cgi install-fpm install-build install-headers \
             install-programs install-modules || exit 1
-        mkdir -p "$prefix/apache" "$prefix/etc/conf.d" || exit 1
+        mkdir -p "$prefix/apache" "$prefix/etc/conf.d" "$prefix/share" || exit 1
         cp libs/libphp.so "$prefix/apache/libphp.so" || exit 1
+        # Debian's phpize copies libtool's m4 files from here.
+        ln -sfn /usr/share/aclocal "$prefix/share/aclocal" || exit 1
     ) >"$log" 2>&1 || {
         echo "matrix: building PHP $v failed; the end of $log:" >&2
         tail -30 "$log" >&2
@@ -219,6 +234,37 @@ build_php() { # build_php <minor> <nts|zts> <tree> [configure-only]
     mv "$prefix/etc/conf.d/20-pdo.ini" "$prefix/etc/conf.d/15-pdo.ini"
     mv "$prefix/etc/conf.d/20-mysqlnd.ini" "$prefix/etc/conf.d/15-mysqlnd.ini"
     touch "$prefix/.built-$key"
+}
+
+# Modules of PHP's own tree that the integration files use and the lean
+# build leaves out, built with phpize against the installed PHP (so adding
+# one does not rebuild PHP).
+PHPIZE_MODULES=(pgsql pdo_pgsql mbstring)
+
+build_modules() { # build_modules <minor> <nts|zts> <tree>
+    local v=$1-$2 tree=$3 prefix=$CACHE/php/$1-$2 m
+    local log=$CACHE/logs/$v-modules-build.log
+    [ -e "$prefix/.modules-${PHPIZE_MODULES[*]// /-}" ] && return 0
+    : >"$log"
+    mkdir -p "$prefix/share" && ln -sfn /usr/share/aclocal "$prefix/share/aclocal" || return 1
+    for m in "${PHPIZE_MODULES[@]}"; do
+        local dir=$CACHE/build/$v-modules/$m
+        rm -rf "$dir" && mkdir -p "$(dirname "$dir")" &&
+            cp -a "$tree/ext/$m" "$dir" || return 1
+        (
+            cd "$dir" &&
+                nice -n 10 "$prefix/bin/phpize" &&
+                CFLAGS=${PHP_MATRIX_CFLAGS:--O2} nice -n 10 ./configure \
+                    --with-php-config="$prefix/bin/php-config" &&
+                nice -n 10 make -j"$JOBS" && make install
+        ) >>"$log" 2>&1 || {
+            echo "matrix: building module $m for $v failed; the end of $log:" >&2
+            tail -20 "$log" >&2
+            return 1
+        }
+        echo "extension=$m.so" >"$prefix/etc/conf.d/30-$m.ini"
+    done
+    touch "$prefix/.modules-${PHPIZE_MODULES[*]// /-}"
 }
 
 # --- 3.-6. the extension on a variant ------------------------------------------
@@ -306,6 +352,9 @@ test_variant() { # test_variant <minor> <nts|zts>
 
     local p=(--agent "$so" --php "$php" --cgi "$prefix/bin/php-cgi")
     step "$v: integration-runner"
+    # The real servers (MariaDB, PostgreSQL, Redis, memcached, RabbitMQ),
+    # as CI runs them.
+    p+=(--services)
     run_runner "$v" "${p[@]}" tests/integration
     run_runner "$v --opcacheoff" "${p[@]}" --opcacheoff tests/integration
     run_runner "$v --daemon" "${p[@]}" --daemon "$DAEMON" --threads 2 tests/integration
@@ -380,6 +429,10 @@ for spec in "${VARIANTS[@]}"; do
         continue
     fi
     record ok "$variant: PHP $("$CACHE/php/$variant/bin/php" -n -r 'echo PHP_VERSION, PHP_ZTS ? " ZTS" : " NTS";') built from $(basename "$tree")"
+    if ! build_modules "$minor" "$ts" "$tree"; then
+        record FAIL "$variant: modules ${PHPIZE_MODULES[*]}"
+        continue
+    fi
     [ -n "${PHP_MATRIX_PHP_ONLY:-}" ] && continue
     test_variant "$minor" "$ts"
     BUILT+=("$variant")

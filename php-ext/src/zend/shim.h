@@ -43,6 +43,7 @@
 #pragma weak zend_string_init_interned
 #pragma weak zend_ce_throwable
 #pragma weak zend_ce_closure
+#pragma weak std_object_handlers
 /* A function, weak so that the unit tests (an executable without PHP)
  * link: it is checked before use. */
 #pragma weak zend_get_module_version
