@@ -3,9 +3,10 @@
 //! `php-config` (override with `PHP_CONFIG`) supplies the include paths and
 //! the version number; bindgen runs with an explicit allowlist so the
 //! generated module stays small and reviewable; `src/zend/shim.c` holds only
-//! what bindgen cannot express (macros, inline functions, `zend_try`). Each
-//! PHP feature difference becomes a declared cfg flag instead of a run-time
-//! version check.
+//! what bindgen cannot express (macros, inline functions, `zend_try`) and
+//! every read of an engine global (per-thread in ZTS PHP). Each PHP feature
+//! difference becomes a declared cfg flag instead of a run-time version
+//! check; `php_zts` marks a thread-safe PHP (see `src/zend/nts.rs`).
 
 use std::env;
 use std::path::PathBuf;
@@ -94,16 +95,9 @@ const TYPES: &[&str] = &[
     "zend_result",
 ];
 
+/// Constants. No engine variable is read from Rust: the shim reads them
+/// (per-thread globals in ZTS PHP, weak references; see shim.c).
 const VARS: &[&str] = &[
-    "executor_globals",
-    "sapi_globals",
-    "sapi_module",
-    "core_globals",
-    "module_registry",
-    "zend_ce_throwable",
-    "zend_ce_exception",
-    "zend_ce_error",
-    "zend_throw_exception_hook",
     "ZEND_MODULE_API_NO",
     "PHP_VERSION_ID",
     "PHP_VERSION",
@@ -137,17 +131,13 @@ fn main() {
         .expect("php-config --vernum is a number");
     let include_args: Vec<String> = includes.split_whitespace().map(str::to_owned).collect();
 
-    // The extension keeps its state in process globals (src/zend/nts.rs),
-    // which is only sound without thread safety: refuse ZTS builds.
-    for inc in &include_args {
+    // A thread-safe PHP: request state becomes per-thread (src/zend/nts.rs).
+    let zts = include_args.iter().any(|inc| {
         let cfg = PathBuf::from(inc.trim_start_matches("-I")).join("main/php_config.h");
-        if let Ok(text) = std::fs::read_to_string(&cfg) {
-            assert!(
-                !text.lines().any(|l| l.trim() == "#define ZTS 1"),
-                "ZTS PHP builds are not supported"
-            );
-        }
-    }
+        std::fs::read_to_string(cfg)
+            .map(|text| text.lines().any(|l| l.trim() == "#define ZTS 1"))
+            .unwrap_or(false)
+    });
 
     // Declared cfg flags, one per version-dependent feature.
     for flag in [
@@ -155,20 +145,22 @@ fn main() {
         "php82",
         "php83",
         "php84",
+        "php85",
         "php_zts",
         "php_observes_internal",
     ] {
         println!("cargo::rustc-check-cfg=cfg({flag})");
     }
     assert!(
-        (80100..80500).contains(&vernum),
-        "PHP {vernum} is not supported: the extension builds for PHP 8.1 to 8.4"
+        (80100..80600).contains(&vernum),
+        "PHP {vernum} is not supported: the extension builds for PHP 8.1 to 8.5"
     );
     for (flag, min) in [
         ("php81", 80100),
         ("php82", 80200),
         ("php83", 80300),
         ("php84", 80400),
+        ("php85", 80500),
     ] {
         if vernum >= min {
             println!("cargo:rustc-cfg={flag}");
@@ -178,7 +170,15 @@ fn main() {
     if vernum >= 80200 {
         println!("cargo:rustc-cfg=php_observes_internal");
     }
+    if zts {
+        println!("cargo:rustc-cfg=php_zts");
+    }
     println!("cargo:rustc-env=SERAPH_PHP_VERNUM={vernum}");
+    // Lazy binding (Rust links with `-z now` by default): a PHP of another
+    // version may lack a function this build calls; PHP must still be able
+    // to dlopen() the library and refuse it with its own message (see the
+    // weak data references in shim.c).
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,lazy");
 
     let mut builder = bindgen::Builder::default()
         .header("src/zend/wrapper.h")

@@ -61,7 +61,19 @@ unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> ffi::zend_resu
         }
         crate::hooks::errors::register();
         crate::api::register_classes();
+        // SAFETY: MINIT; the callback is an extern "C" fn with a guard.
+        unsafe { ffi::seraph_post_startup_install(Some(post_startup)) };
         ffi::SUCCESS
+    })
+}
+
+/// Post-startup: every module has started, no request has. Wraps the
+/// instrumented internal functions (shared by all threads of a ZTS PHP,
+/// so they are changed now, on one thread, and never while requests run).
+unsafe extern "C" fn post_startup() -> c_int {
+    guard("post-startup", 0, || {
+        crate::hooks::wrap::install();
+        0
     })
 }
 
@@ -69,6 +81,7 @@ unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> ffi::zend_resu
 unsafe extern "C" fn mshutdown(_type: c_int, module_number: c_int) -> ffi::zend_result {
     guard("MSHUTDOWN", ffi::SUCCESS, || {
         crate::hooks::errors::unregister();
+        crate::hooks::wrap::forget();
         ini::unregister(module_number);
         ffi::SUCCESS
     })
@@ -118,6 +131,8 @@ unsafe extern "C" fn minfo(zend_module: *mut ffi::zend_module_entry) {
         );
         info_row("New Relic Version", crate::AGENT_VERSION);
         info_row("Seraph Version", crate::SERAPH_VERSION);
+        info_row("Built for", &globals::built_for());
+        info_row("Running on", &format!("PHP {}", globals::php_version()));
         info_row("SAPI", &globals::sapi_name());
         info_row("INI settings", &INI_DEFS.len().to_string());
         // SAFETY: as above.

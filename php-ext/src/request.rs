@@ -1,4 +1,6 @@
-//! Process and request state: the one [`Agent`] of this PHP process.
+//! Process and request state: the one [`Agent`] of this PHP process (of
+//! this thread, in a thread-safe PHP: each thread has its own agent,
+//! transaction and daemon connection; see [`crate::zend::nts`]).
 //!
 //! Lifecycle rules:
 //! * Created lazily on the first RINIT (never in MINIT), so nothing is
@@ -18,7 +20,6 @@ use crate::daemon::appinfo::{self, HostFacts};
 use crate::daemon::client::{DaemonClient, ProcessKind};
 use crate::hooks::observer::{self, EngineNames};
 use crate::naming;
-use crate::zend::nts::NtsCell;
 use crate::zend::{globals, ini};
 use seraph_txn::{
     ApplicationLoggingConfig, ClockScale, ConnectInfo, ErrorCollectorConfig, IdSource, RecordSql,
@@ -27,8 +28,10 @@ use seraph_txn::{
 };
 use std::sync::Arc;
 
-/// The process's agent state.
-pub static AGENT: NtsCell<Option<Agent>> = NtsCell::new(None);
+crate::per_thread! {
+    /// The agent state of this PHP thread (the process's, in NTS PHP).
+    pub static AGENT: Option<Agent> = None;
+}
 
 /// Per-request scratch state outside the transaction model.
 #[derive(Debug, Default)]
@@ -50,7 +53,7 @@ pub struct RequestState {
     pub quiet: bool,
 }
 
-/// A small xorshift generator, reseeded per process.
+/// A small xorshift generator, reseeded per process and thread.
 #[derive(Debug)]
 pub struct Rng(u64);
 
@@ -287,7 +290,6 @@ impl Agent {
         }
         self.check_fork();
         self.clock.refine();
-        crate::hooks::wrap::install();
         !self.settings.license.is_empty()
     }
 

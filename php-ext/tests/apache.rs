@@ -4,54 +4,14 @@
 //! reuses its connection, and names its transactions from Apache's request.
 
 mod common;
+use common::apache::*;
 use common::fake_daemon::{FakeDaemon, Mode};
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Apache's binary and the mod_php module for the CLI's PHP version.
-fn apache_and_mod_php() -> (PathBuf, PathBuf) {
-    let ver = php_version();
-    let module = PathBuf::from(format!("/usr/lib/apache2/modules/libphp{ver}.so"));
-    let apache = PathBuf::from("/usr/sbin/apache2");
-    assert!(
-        apache.exists() && module.exists(),
-        "Apache or mod_php for PHP {ver} is not installed, so this test cannot run. \
-         Install apache2-bin and libapache2-mod-php{ver} (tests/setup-host.sh does). \
-         A skipped check would hide a defect, so this test fails instead."
-    );
-    (apache, module)
-}
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// `GET path` over HTTP/1.0; returns (status line, body).
-fn get(port: u16, path: &str) -> (String, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to Apache");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: apache.test\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out.lines().next().unwrap_or("").to_owned();
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (status, body)
-}
-
-fn make_readable(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
+use std::time::Duration;
 
 #[test]
 fn prefork_children_connect_lazily_and_report_their_requests() {
@@ -156,15 +116,7 @@ fn prefork_children_connect_lazily_and_report_their_requests() {
             .spawn()
             .unwrap(),
     );
-    let until = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < until,
-            "Apache did not start:\n{}",
-            std::fs::read_to_string(root.join("error.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_listening(port, &root.join("error.log"), Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(d.connections(), 0, "nothing connects before a request");
 

@@ -139,7 +139,12 @@ fn workers_connect_lazily_after_fork() {
         .filter(|f| f.kind() == "Transaction")
         .map(|f| (f.conn, f.txn()))
         .collect();
-    assert_eq!(txns.len(), 8);
+    assert_eq!(
+        txns.len(),
+        8,
+        "frames: {:?}",
+        frames.iter().map(|f| f.kind()).collect::<Vec<_>>()
+    );
     assert!(txns
         .iter()
         .all(|(_, t)| t.name == "WebTransaction/Uri/index.php"));

@@ -5,13 +5,14 @@ use super::args::Args;
 use super::{agent, count, parse, php_fn, with_recording};
 use crate::hooks::errors::{self, PRIORITY_API, PRIORITY_API_PRIORITIZED};
 use crate::zend::ffi;
-use crate::zend::nts::NtsCell;
 use crate::zend::zval::{read, Val};
 use seraph_txn::NoticedError;
 
-/// The error group callback of this request (a counted copy of the
-/// callable), released at the end of the request.
-static CALLBACK: NtsCell<Option<ffi::zval>> = NtsCell::new(None);
+crate::per_thread! {
+    /// The error group callback of this request (a counted copy of the
+    /// callable), released at the end of the request.
+    static CALLBACK: Option<ffi::zval> = None;
+}
 
 /// zpp's weak `l`: an integer, or a value PHP would coerce to one.
 fn weak_long(v: Val<'_>) -> Option<i64> {

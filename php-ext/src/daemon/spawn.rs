@@ -117,7 +117,7 @@ pub enum SpawnError {
     Fork(std::io::Error),
 }
 
-/// Per-process spawn throttle.
+/// Spawn throttle of one agent (per process; per thread in ZTS PHP).
 #[derive(Debug, Default)]
 pub struct Spawner {
     last: Option<Instant>,
@@ -151,8 +151,11 @@ impl Spawner {
         let devnull = c"/dev/null";
         // Everything the child needs is prepared above: between fork and
         // exec it only makes async-signal-safe calls.
-        // SAFETY: fork in a single-threaded NTS process; the child only
-        // calls async-signal-safe functions and then execs or _exits.
+        // SAFETY: the child only calls async-signal-safe functions and then
+        // execs or _exits, which is what POSIX allows after a fork in a
+        // multi-threaded process too (ZTS PHP; each thread's agent has its
+        // own throttle, and the lock file keeps spawns apart as between
+        // processes).
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(SpawnError::Fork(std::io::Error::last_os_error()));

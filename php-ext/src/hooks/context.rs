@@ -11,7 +11,7 @@
 use crate::clock::Clock;
 use crate::config::AgentSettings;
 use crate::request::{Agent, Rng, AGENT};
-use crate::zend::nts::NtsCell;
+use crate::zend::nts::PerThread;
 use seraph_txn::{
     DatastoreCall, ExplainPlan, ExternalCall, MessageCall, NoticedError, Ticks, Transaction,
 };
@@ -40,12 +40,12 @@ impl Scope<'_> {
 /// The request context of one hooked call.
 #[derive(Clone, Copy)]
 pub struct Ctx<'a> {
-    cell: &'a NtsCell<Option<Agent>>,
+    cell: &'a PerThread<Option<Agent>>,
 }
 
 impl Ctx<'static> {
-    /// The context of the current request (the process's one agent, in
-    /// NTS PHP). Only the wrappers call this; hooks get it passed in.
+    /// The context of the current request (this thread's agent; the
+    /// process's one, in NTS PHP). Only the wrappers call this; hooks get it passed in.
     pub(crate) fn current() -> Ctx<'static> {
         Ctx { cell: &AGENT }
     }

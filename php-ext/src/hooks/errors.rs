@@ -27,10 +27,6 @@ pub const PRIORITY_API_PRIORITIZED: i32 = 99;
 /// Priority of `newrelic_notice_error` otherwise.
 pub const PRIORITY_API: i32 = 50;
 
-static PREV_THROW_HOOK: crate::zend::nts::NtsCell<
-    Option<unsafe extern "C" fn(*mut ffi::zend_object)>,
-> = crate::zend::nts::NtsCell::new(None);
-
 /// Priority New Relic gives a PHP error level.
 pub fn priority_of(level: u32) -> i32 {
     match level {
@@ -83,23 +79,21 @@ pub fn level_name(level: u32) -> &'static str {
 /// error handler (`set_error_handler`, as frameworks install) handles,
 /// which New Relic's agent does not record.
 pub fn register() {
-    // SAFETY: MINIT-time registration; the previous callback and hook are
-    // saved and called in turn.
+    // SAFETY: MINIT-time registration (one thread, before any request);
+    // the shim saves the previous callback and hook and calls them after
+    // ours.
     unsafe {
         ffi::seraph_error_cb_install(Some(on_error));
-        let prev = ffi::zend_throw_exception_hook;
-        let _ = PREV_THROW_HOOK.with(|p| *p = prev);
-        ffi::zend_throw_exception_hook = Some(on_throw);
+        ffi::seraph_throw_hook_install(Some(on_throw));
     }
 }
 
 /// Restores the previous error callback and exception hook (MSHUTDOWN).
 pub fn unregister() {
-    let prev = PREV_THROW_HOOK.with(|p| p.take()).flatten();
-    // SAFETY: MSHUTDOWN, single thread; restores what we replaced.
+    // SAFETY: MSHUTDOWN, one thread; restores what we replaced.
     unsafe {
         ffi::seraph_error_cb_uninstall();
-        ffi::zend_throw_exception_hook = prev;
+        ffi::seraph_throw_hook_uninstall();
     }
 }
 
@@ -115,10 +109,6 @@ unsafe extern "C" fn on_throw(ex: *mut ffi::zend_object) {
             });
         }
     });
-    if let Some(Some(prev)) = PREV_THROW_HOOK.with(|p| *p) {
-        // SAFETY: the hook that was installed before ours.
-        unsafe { prev(ex) };
-    }
 }
 
 /// Class, message, file, line and stack of a live exception object.

@@ -36,17 +36,23 @@ use crate::zend::ffi;
 use crate::zend::guard::guard;
 use crate::zend::zval::{function_name, zstr, zstr_lossy};
 use seraph_txn::{CodeLocation, FuncKey, FuncNames, NameSource, Transaction};
-use std::sync::atomic::{AtomicBool, Ordering};
 
-static OBSERVE_ALL: AtomicBool = AtomicBool::new(true);
+crate::per_thread! {
+    /// Whether every user function is observed (`transaction_tracer.detail`
+    /// of this thread's request).
+    static OBSERVE_ALL: bool = true;
+}
 
-/// Functions observed even with detail 0 (lower-case names).
-static EXTRA: crate::zend::nts::NtsCell<Vec<String>> = crate::zend::nts::NtsCell::new(Vec::new());
+crate::per_thread! {
+    /// Functions observed even with detail 0 (lower-case names).
+    static EXTRA: Vec<String> = Vec::new();
+}
 
-/// Functions `newrelic_add_custom_tracer` named in this request
-/// (lower-case, `class::method` for methods).
-static API_CUSTOM: crate::zend::nts::NtsCell<Vec<String>> =
-    crate::zend::nts::NtsCell::new(Vec::new());
+crate::per_thread! {
+    /// Functions `newrelic_add_custom_tracer` named in this request
+    /// (lower-case, `class::method` for methods).
+    static API_CUSTOM: Vec<String> = Vec::new();
+}
 
 /// Forgets the API's custom tracers (request start: New Relic's agent
 /// keeps them for one request).
@@ -103,14 +109,15 @@ pub fn add_api_custom_tracer(name: &str) {
     });
 }
 
-/// `webtransaction.name.functions` (lower-case) and `.files`.
-static NAMING: crate::zend::nts::NtsCell<(Vec<String>, FileNamer)> =
-    crate::zend::nts::NtsCell::new((Vec::new(), FileNamer::EMPTY));
+crate::per_thread! {
+    /// `webtransaction.name.functions` (lower-case) and `.files`.
+    static NAMING: (Vec<String>, FileNamer) = (Vec::new(), FileNamer::EMPTY);
+}
 
 /// Updates the observation policy from the request's settings. PHP caches
 /// per-function decisions, so this affects functions first called later.
 pub fn configure(detail: u8, custom: &[String], name_functions: &[String], name_files: &str) {
-    OBSERVE_ALL.store(detail >= 1, Ordering::Relaxed);
+    let _ = OBSERVE_ALL.with(|v| *v = detail >= 1);
     let _ = EXTRA.with(|v| {
         if v.as_slice() != custom {
             *v = custom.to_vec();
@@ -217,7 +224,7 @@ unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer
         let naming = NAMING.with(|n| n.0.contains(&lname)).unwrap_or(false);
         let custom = EXTRA.with(|v| v.contains(&lname)).unwrap_or(false)
             || API_CUSTOM.with(|v| v.contains(&lname)).unwrap_or(false);
-        let observe = custom || OBSERVE_ALL.load(Ordering::Relaxed);
+        let observe = custom || OBSERVE_ALL.with(|v| *v).unwrap_or(true);
         // A library hook (a framework's router, Predis, Guzzle) takes the
         // function; `name.functions` and custom tracers do not apply to it.
         if let Some((lib, hook)) = user::find(&lname) {

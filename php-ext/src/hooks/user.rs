@@ -19,7 +19,6 @@ use super::observer;
 use super::table::{self, Before, Hook, Library, Segment, Target};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
-use crate::zend::nts::NtsCell;
 use seraph_txn::Framework;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -53,11 +52,13 @@ struct Hooked {
     only: Option<Framework>,
 }
 
-/// The hooked functions seen so far, by `zend_function` address. Filled by
-/// `init` before PHP can call the handlers; a freed function's address
-/// reused by another hooked function is overwritten by that function's own
-/// `init`, and an unhooked function never looks here.
-static HOOKED: NtsCell<Option<HashMap<usize, Hooked>>> = NtsCell::new(None);
+crate::per_thread! {
+    /// The hooked functions seen so far, by `zend_function` address. Filled
+    /// by `init` before PHP can call the handlers; a freed function's
+    /// address reused by another hooked function is overwritten by that
+    /// function's own `init`, and an unhooked function never looks here.
+    static HOOKED: Option<HashMap<usize, Hooked>> = None;
+}
 
 /// The observer handlers for a hooked function; `observe` says whether
 /// user functions are traced at all.

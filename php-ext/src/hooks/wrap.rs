@@ -4,20 +4,24 @@
 //!
 //! This works the same on PHP 8.1 (whose observer ignores internal
 //! functions) and 8.2+, costs nothing for other functions, and gives the
-//! hook the arguments and the return value. The swap happens on the first
-//! request of each process (extensions loaded after this one, like
-//! `-d extension=pdo` on the command line, exist by then) and is
+//! hook the arguments and the return value. The swap happens once every
+//! module has started (PHP's post-startup hook: extensions loaded after
+//! this one, like `-d extension=pdo` on the command line, exist by then),
+//! before any request and on one thread: internal functions are shared by
+//! all threads of a ZTS PHP, so the swap and the table of original
+//! handlers are process-wide and never change while requests run. It is
 //! idempotent. The original handler always runs inside `zend_try`, so a
-//! bailout in it lets the hook finish its bookkeeping before the bailout is
-//! re-raised.
+//! bailout in it lets the hook finish its bookkeeping before the bailout
+//! is re-raised.
 
 use super::call::Call;
 use super::context::Ctx;
 use super::table::{self, Before, Hook, Target};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
-use crate::zend::nts::NtsCell;
+use crate::zend::zval::zstr;
 use rustc_hash::FxHashMap;
+use std::sync::{Mutex, RwLock};
 
 /// A wrapped function: its original handler and its row.
 #[derive(Clone, Copy)]
@@ -26,13 +30,61 @@ struct Slot {
     hook: &'static Hook,
 }
 
-/// Wrapped functions by `zend_function` address. Internal functions live
-/// as long as the process, so the addresses never go stale.
-/// (Fast hash: looked up on every wrapped call.)
-static SLOTS: NtsCell<Option<FxHashMap<usize, Slot>>> = NtsCell::new(None);
+/// The name and class name (empty for a plain function) of a function,
+/// borrowed from it.
+///
+/// Wrapped functions are known by these, not by their address or their
+/// string pointers: a thread-safe PHP before 8.4 gives every thread its own
+/// copy of each internal function (`function_copy_ctor`, after
+/// post-startup, so the copies carry our wrapper at addresses of their
+/// own), and OPcache, whose post-startup step runs after ours, moves the
+/// functions' name strings into its shared memory.
+///
+/// # Safety
+/// `f` must be a live function; the slices live as long as it does.
+unsafe fn names<'a>(f: *const ffi::zend_function) -> (&'a [u8], &'a [u8]) {
+    // SAFETY: `common` is valid for every function; names and the class
+    // entry live as long as the function (caller's contract).
+    unsafe {
+        let scope = (*f).common.scope;
+        let class = if scope.is_null() {
+            None
+        } else {
+            zstr((*scope).name)
+        };
+        (
+            zstr((*f).common.function_name).unwrap_or_default(),
+            class.unwrap_or_default(),
+        )
+    }
+}
+
+/// Wrapped functions: by name, then (class name, slot) for each class that
+/// has a method of that name. Internal functions live until the module
+/// shutdown, which clears the table ([`forget`]). Written only at startup
+/// and shutdown (one thread); requests only read it. (Fast hash: looked up
+/// on every wrapped call.)
+type Slots = FxHashMap<Box<[u8]>, Vec<(Box<[u8]>, Slot)>>;
+static SLOTS: RwLock<Option<Slots>> = RwLock::new(None);
 
 /// `Class` targets already expanded into their methods.
-static EXPANDED: NtsCell<Option<Vec<&'static str>>> = NtsCell::new(None);
+static EXPANDED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+fn slot((name, class): (&[u8], &[u8])) -> Option<Slot> {
+    let slots = SLOTS.read().unwrap_or_else(|e| e.into_inner());
+    let by_class = slots.as_ref()?.get(name)?;
+    by_class
+        .iter()
+        .find(|(c, _)| **c == *class)
+        .map(|(_, slot)| *slot)
+}
+
+/// Forgets the wrapped functions (MSHUTDOWN: their structures are freed
+/// with the modules; a restart in the same process wraps the new ones).
+pub fn forget() {
+    *SLOTS.write().unwrap_or_else(|e| e.into_inner()) = None;
+    EXPANDED.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
 
 /// Looks up an internal function by lower-case name.
 fn find(target: Target) -> *mut ffi::zend_function {
@@ -48,7 +100,7 @@ fn find(target: Target) -> *mut ffi::zend_function {
 }
 
 /// Swaps in the wrapper for every internal target that exists and is not
-/// wrapped yet.
+/// wrapped yet. Called at post-startup only (see the module docs).
 pub fn install() {
     static CHECKED: std::sync::Once = std::sync::Once::new();
     CHECKED.call_once(|| {
@@ -62,23 +114,24 @@ pub fn install() {
         match hook.target {
             Target::Class(class) => {
                 // Once per process: an internal class's methods never change.
-                let first = EXPANDED
-                    .with(|done| {
-                        let done = done.get_or_insert_with(Vec::new);
-                        !done.contains(&class)
-                    })
-                    .unwrap_or(false);
+                let first = !EXPANDED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(&class);
                 if !first {
                     continue;
                 }
                 let methods = class_methods(class, hook);
                 if methods.is_empty() {
-                    continue; // the extension is not loaded (yet)
+                    continue; // the extension is not loaded
                 }
                 for f in methods {
                     wrap(f, hook);
                 }
-                EXPANDED.with(|done| done.get_or_insert_with(Vec::new).push(class));
+                EXPANDED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(class);
             }
             target => wrap(find(target), hook),
         }
@@ -109,7 +162,7 @@ fn class_methods(class: &'static str, hook: &'static Hook) -> Vec<*mut ffi::zend
     all.into_iter()
         .filter(|&f| {
             // SAFETY: a live method of a loaded class.
-            let name = unsafe { crate::zend::zval::zstr((*f).common.function_name) }
+            let name = unsafe { zstr((*f).common.function_name) }
                 .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase())
                 .unwrap_or_default();
             !name.is_empty() && !hook.except.contains(&name.as_str()) && !named(&name)
@@ -134,22 +187,26 @@ fn wrap(f: *mut ffi::zend_function, hook: &'static Hook) {
             if current.is_none() {
                 return;
             }
-            let added = SLOTS
-                .with(|s| {
-                    let s = s.get_or_insert_with(FxHashMap::default);
-                    if s.contains_key(&(f as usize)) {
-                        return false;
-                    }
-                    s.insert(
-                        f as usize,
+            let added = {
+                let (name, class) = names(f);
+                let mut slots = SLOTS.write().unwrap_or_else(|e| e.into_inner());
+                let by_class = slots
+                    .get_or_insert_with(FxHashMap::default)
+                    .entry(name.into())
+                    .or_default();
+                if by_class.iter().any(|(c, _)| **c == *class) {
+                    false
+                } else {
+                    by_class.push((
+                        class.into(),
                         Slot {
                             orig: current,
                             hook,
                         },
-                    );
+                    ));
                     true
-                })
-                .unwrap_or(false);
+                }
+            };
             if added {
                 *slot = Some(wrapper);
             }
@@ -159,11 +216,8 @@ fn wrap(f: *mut ffi::zend_function, hook: &'static Hook) {
 
 unsafe extern "C" fn wrapper(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
     // SAFETY: PHP passes the live frame of the wrapped function.
-    let func = unsafe { (*ex).func } as usize;
-    let found = SLOTS
-        .with(|s| s.as_ref().and_then(|s| s.get(&func).copied()))
-        .flatten();
-    let Some(Slot { orig, hook }) = found else {
+    let func = unsafe { names((*ex).func) };
+    let Some(Slot { orig, hook }) = slot(func) else {
         // Unreachable (only wrapped functions point here), and we could
         // not run the original: say so rather than do nothing silently.
         tracing::error!("instrumented function called without its original handler");

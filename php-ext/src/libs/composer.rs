@@ -13,7 +13,6 @@
 
 use crate::hooks::context::Ctx;
 use crate::hooks::table::{Hook, Library, Target};
-use crate::zend::nts::NtsCell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::SystemTime;
@@ -29,8 +28,11 @@ const MAX_INSTALLED_BYTES: u64 = 8 << 20;
 
 type Cached = (SystemTime, std::rc::Rc<Vec<(String, String)>>);
 
-/// Parsed `installed.php` files of this process, by path.
-static CACHE: NtsCell<Option<HashMap<String, Cached>>> = NtsCell::new(None);
+crate::per_thread! {
+    /// Parsed `installed.php` files of this process (of this thread, in
+    /// ZTS PHP), by path.
+    static CACHE: Option<HashMap<String, Cached>> = None;
+}
 
 fn packages(installed: &Path) -> Option<std::rc::Rc<Vec<(String, String)>>> {
     let meta = std::fs::metadata(installed).ok()?;

@@ -22,8 +22,8 @@ pub fn generation() -> u64 {
 }
 
 struct Defs(Vec<ffi::zend_ini_entry_def>);
-// SAFETY: the table is immutable after construction and only read by PHP's
-// single (NTS) thread; the raw pointers inside point to leaked CStrings.
+// SAFETY: the table is built once (MINIT, one thread), immutable afterwards
+// and only read; the raw pointers inside point to leaked CStrings.
 unsafe impl Sync for Defs {}
 // SAFETY: as above.
 unsafe impl Send for Defs {}

@@ -34,8 +34,8 @@ pub struct Hooks {
 }
 
 struct Entry(*mut ffi::zend_module_entry);
-// SAFETY: the entry is created once, leaked, and thereafter only touched by
-// PHP's single (NTS) thread.
+// SAFETY: the entry is created once, leaked, and thereafter only read by
+// PHP (and written by PHP at startup, on one thread).
 unsafe impl Sync for Entry {}
 // SAFETY: as above.
 unsafe impl Send for Entry {}
@@ -122,7 +122,7 @@ pub fn entry(
             m.size = std::mem::size_of::<ffi::zend_module_entry>() as u16;
             m.zend_api = ffi::ZEND_MODULE_API_NO;
             m.zend_debug = ffi::ZEND_DEBUG as u8;
-            m.zts = 0;
+            m.zts = u8::from(cfg!(php_zts));
             m.name = name.as_ptr();
             m.functions = function_table(fns);
             m.module_startup_func = Some(hooks.minit);

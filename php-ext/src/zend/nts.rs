@@ -1,11 +1,37 @@
-//! Process state for a non-thread-safe PHP build.
+//! Request-side state: one value per PHP thread.
 //!
-//! NTS PHP (CLI, php-fpm, Apache prefork) calls an extension from one thread
-//! only, so the extension keeps its state in plain statics wrapped in
-//! [`NtsCell`]. `build.rs` refuses ZTS builds, which is what makes the
-//! `Sync` impl below sound. The cell hands out a `&mut` for the duration of
-//! a closure and refuses re-entry (a PHP callback that re-enters the agent
-//! while the state is borrowed gets `None`), so no two `&mut` ever alias.
+//! **The rule.** State the extension touches while serving requests (the
+//! agent, its transaction, the daemon connection, per-request tables) is
+//! declared with [`per_thread!`]:
+//!
+//! ```ignore
+//! per_thread! {
+//!     /// Why it exists.
+//!     pub static AGENT: Option<Agent> = None;
+//! }
+//! ```
+//!
+//! and used through `AGENT.with(|v| ...)` (or `with_leaf` / `recover`,
+//! below). State set once at startup and only read afterwards (MINIT,
+//! the post-startup hook, MSHUTDOWN: the instrumentation table, saved
+//! engine hooks) is process-wide and uses a `std::sync` type (`OnceLock`,
+//! an atomic, `RwLock`), never `per_thread!`: other threads would see the
+//! initial value.
+//!
+//! * **NTS PHP** (CLI, php-fpm, Apache prefork) calls an extension from one
+//!   thread only: `per_thread!` declares a plain static [`NtsCell`], and
+//!   the process has one value.
+//! * **ZTS PHP** (Apache mpm_event/worker, FrankenPHP) serves requests on
+//!   several threads of one process: `per_thread!` declares a
+//!   [`ThreadCell`], a `thread_local!` [`NtsCell`] per thread, so every
+//!   thread has its own agent, transaction and daemon connection and no
+//!   two threads share a value. `NtsCell` is not `Sync` in a ZTS build, so
+//!   a `static X: NtsCell<T>` declared directly fails to compile there:
+//!   converting it is the one-line change to `per_thread!`.
+//!
+//! The cell hands out a `&mut` for the duration of a closure and refuses
+//! re-entry (a PHP callback that re-enters the agent while the state is
+//! borrowed gets `None`), so no two `&mut` ever alias.
 //!
 //! **Bailouts.** A PHP bailout is a `longjmp`: if one crossed a `with`
 //! closure, the borrow would never be released and every later `with`
@@ -17,14 +43,17 @@
 
 use std::cell::{Cell, UnsafeCell};
 
-/// A process-global value, borrowed for the duration of a closure.
+/// One thread's value, borrowed for the duration of a closure. Declare it
+/// with [`per_thread!`].
 pub struct NtsCell<T> {
     borrowed: Cell<bool>,
     value: UnsafeCell<T>,
 }
 
-// SAFETY: only one thread ever touches extension state in an NTS PHP (ZTS
-// builds are refused at build time), and the borrow flag catches re-entry.
+// SAFETY: an NTS PHP calls the extension from one thread only (the build
+// detects ZTS and then declares per-thread cells instead, see the module
+// docs), and the borrow flag catches re-entry on that thread.
+#[cfg(not(php_zts))]
 unsafe impl<T> Sync for NtsCell<T> {}
 
 /// Clears the borrow flag when a `with` closure returns or unwinds.
@@ -37,7 +66,7 @@ impl Drop for Release<'_> {
 }
 
 impl<T> NtsCell<T> {
-    /// A cell holding `v`.
+    /// A cell holding `v`. Used by [`per_thread!`].
     pub const fn new(v: T) -> Self {
         NtsCell {
             borrowed: Cell::new(false),
@@ -60,8 +89,8 @@ impl<T> NtsCell<T> {
         if self.borrowed.get() {
             return None;
         }
-        // SAFETY: no borrow is live (checked above; one thread, see the
-        // module docs) and the caller promises `f` does not create one, so
+        // SAFETY: no borrow is live (checked above; the cell belongs to
+        // one thread, see the module docs) and the caller promises `f` does not create one, so
         // this is the only reference to the value while `f` runs.
         Some(f(unsafe { &mut *self.value.get() }))
     }
@@ -74,7 +103,8 @@ impl<T> NtsCell<T> {
         }
         let _release = Release(&self.borrowed);
         // SAFETY: the flag was clear and is now set until `_release` drops,
-        // so this is the only reference to the value (one thread).
+        // so this is the only reference to the value (the cell belongs to
+        // one thread).
         Some(f(unsafe { &mut *self.value.get() }))
     }
 
@@ -88,6 +118,79 @@ impl<T> NtsCell<T> {
     pub unsafe fn recover(&self) -> bool {
         self.borrowed.replace(false)
     }
+}
+
+/// A ZTS build's per-thread cell: the `thread_local!` [`NtsCell`] of the
+/// calling thread. Same API as [`NtsCell`]; during a thread's exit (its
+/// values being dropped) every call returns `None`.
+pub struct ThreadCell<T: 'static> {
+    key: &'static std::thread::LocalKey<NtsCell<T>>,
+}
+
+impl<T: 'static> ThreadCell<T> {
+    /// The cell behind `key`. Used by [`per_thread!`].
+    pub const fn new(key: &'static std::thread::LocalKey<NtsCell<T>>) -> Self {
+        ThreadCell { key }
+    }
+
+    /// [`NtsCell::with_leaf`] on this thread's value.
+    ///
+    /// # Safety
+    /// As [`NtsCell::with_leaf`].
+    #[inline(always)]
+    pub unsafe fn with_leaf<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        self.key
+            // SAFETY: forwarded caller's contract.
+            .try_with(|c| unsafe { c.with_leaf(f) })
+            .ok()
+            .flatten()
+    }
+
+    /// [`NtsCell::with`] on this thread's value.
+    #[inline]
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        self.key.try_with(|c| c.with(f)).ok().flatten()
+    }
+
+    /// [`NtsCell::recover`] on this thread's value.
+    ///
+    /// # Safety
+    /// As [`NtsCell::recover`].
+    pub unsafe fn recover(&self) -> bool {
+        self.key
+            // SAFETY: forwarded caller's contract.
+            .try_with(|c| unsafe { c.recover() })
+            .unwrap_or(false)
+    }
+}
+
+/// The type [`per_thread!`] declares: an [`NtsCell`] in NTS builds, a
+/// [`ThreadCell`] in ZTS builds. For code that holds a reference to one.
+#[cfg(not(php_zts))]
+pub type PerThread<T> = NtsCell<T>;
+/// The type [`per_thread!`] declares: an [`NtsCell`] in NTS builds, a
+/// [`ThreadCell`] in ZTS builds. For code that holds a reference to one.
+#[cfg(php_zts)]
+pub type PerThread<T> = ThreadCell<T>;
+
+/// Declares request-side state, one value per PHP thread (see the module
+/// docs): `per_thread! { pub static NAME: Type = const_initial_value; }`.
+#[macro_export]
+macro_rules! per_thread {
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $ty:ty = $init:expr;) => {
+        #[cfg(not(php_zts))]
+        $(#[$attr])*
+        $vis static $name: $crate::zend::nts::NtsCell<$ty> = $crate::zend::nts::NtsCell::new($init);
+        #[cfg(php_zts)]
+        $(#[$attr])*
+        $vis static $name: $crate::zend::nts::ThreadCell<$ty> = {
+            ::std::thread_local! {
+                static CELL: $crate::zend::nts::NtsCell<$ty> =
+                    const { $crate::zend::nts::NtsCell::new($init) };
+            }
+            $crate::zend::nts::ThreadCell::new(&CELL)
+        };
+    };
 }
 
 #[cfg(test)]
@@ -112,6 +215,31 @@ mod tests {
         }));
         assert!(r.is_err());
         assert_eq!(c.with(|v| *v), Some(0));
+    }
+
+    #[test]
+    fn each_thread_has_its_own_value() {
+        std::thread_local! {
+            static CELL: NtsCell<Vec<u32>> = const { NtsCell::new(Vec::new()) };
+        }
+        static STATE: ThreadCell<Vec<u32>> = ThreadCell::new(&CELL);
+        let run = |n: u32| {
+            move || {
+                for i in 0..1000 {
+                    assert!(STATE.with(|v| v.push(n * 10_000 + i)).is_some());
+                    std::thread::yield_now();
+                }
+                // Re-entry is refused on a thread's own value.
+                assert_eq!(STATE.with(|_| STATE.with(|_| ())), Some(None));
+                STATE.with(|v| v.clone()).unwrap()
+            }
+        };
+        let a = std::thread::spawn(run(1));
+        let b = std::thread::spawn(run(2));
+        let (a, b) = (a.join().unwrap(), b.join().unwrap());
+        assert_eq!(a, (0..1000).map(|i| 10_000 + i).collect::<Vec<_>>());
+        assert_eq!(b, (0..1000).map(|i| 20_000 + i).collect::<Vec<_>>());
+        assert_eq!(STATE.with(|v| v.len()), Some(0), "the test thread's own");
     }
 
     #[test]

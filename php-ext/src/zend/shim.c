@@ -7,8 +7,35 @@
 
 const char *seraph_module_build_id(void) { return ZEND_MODULE_BUILD_ID; }
 
-/* See shim.h: a bailout caught by SERAPH_TRY, waiting to be re-raised. */
+const char *seraph_sapi_name(void) { return sapi_module.name; }
+
+void seraph_request_info_read(seraph_request_info *out)
+{
+	const sapi_request_info *ri = &SG(request_info);
+	out->request_method = ri->request_method;
+	out->request_uri = ri->request_uri;
+	out->path_translated = ri->path_translated;
+	out->query_string = ri->query_string;
+	out->argv0 = (ri->argc >= 1 && ri->argv) ? ri->argv[0] : NULL;
+}
+
+int seraph_response_code(void) { return SG(sapi_headers).http_response_code; }
+
+const char *seraph_sapi_mimetype(void) { return SG(sapi_headers).mimetype; }
+
+const char *seraph_runtime_version(void)
+{
+	const char *v = zend_get_module_version ? zend_get_module_version("standard") : NULL;
+	return v ? v : PHP_VERSION;
+}
+
+/* See shim.h: a bailout caught by SERAPH_TRY, waiting to be re-raised.
+ * Per thread: a bailout belongs to the request of the thread it hit. */
+#ifdef ZTS
+static TSRM_TLS int seraph_pending_bailout;
+#else
 static int seraph_pending_bailout;
+#endif
 
 int seraph_try(void (*fn)(void *), void *arg)
 {
@@ -217,6 +244,59 @@ void seraph_error_cb_uninstall(void)
 	}
 }
 
+static seraph_throw_fn seraph_record_throw;
+static void (*seraph_prev_throw_hook)(zend_object *);
+
+static void seraph_throw_hook(zend_object *ex)
+{
+	if (seraph_record_throw) {
+		seraph_record_throw(ex);
+	}
+	if (seraph_prev_throw_hook) {
+		seraph_prev_throw_hook(ex);
+	}
+}
+
+void seraph_throw_hook_install(seraph_throw_fn record)
+{
+	seraph_record_throw = record;
+	if (zend_throw_exception_hook != seraph_throw_hook) {
+		seraph_prev_throw_hook = zend_throw_exception_hook;
+		zend_throw_exception_hook = seraph_throw_hook;
+	}
+}
+
+void seraph_throw_hook_uninstall(void)
+{
+	seraph_record_throw = NULL;
+	if (zend_throw_exception_hook == seraph_throw_hook) {
+		zend_throw_exception_hook = seraph_prev_throw_hook;
+	}
+}
+
+static int (*seraph_post_startup_fn)(void);
+static zend_result (*seraph_prev_post_startup)(void);
+
+static zend_result seraph_post_startup(void)
+{
+	if (seraph_prev_post_startup && seraph_prev_post_startup() != SUCCESS) {
+		return FAILURE;
+	}
+	if (seraph_post_startup_fn) {
+		seraph_post_startup_fn();
+	}
+	return SUCCESS;
+}
+
+void seraph_post_startup_install(int (*fn)(void))
+{
+	seraph_post_startup_fn = fn;
+	if (zend_post_startup_cb != seraph_post_startup) {
+		seraph_prev_post_startup = zend_post_startup_cb;
+		zend_post_startup_cb = seraph_post_startup;
+	}
+}
+
 size_t seraph_class_chain(zend_object *obj, zend_string **out, size_t cap)
 {
 	size_t n = 0;
@@ -321,7 +401,8 @@ void seraph_print(const char *s, size_t len) { PHPWRITE(s, len); }
 
 int seraph_class_methods(const char *cls, size_t len, seraph_method_cb cb, void *ctx)
 {
-	zend_class_entry *ce = zend_hash_str_find_ptr(EG(class_table), cls, len);
+	/* CG, not EG: called at post-startup, before any request. */
+	zend_class_entry *ce = zend_hash_str_find_ptr(CG(class_table), cls, len);
 	zend_function *f;
 	if (!ce) {
 		return 0;
@@ -458,9 +539,10 @@ size_t seraph_memory_peak(void) { return zend_memory_peak_usage(1); }
 
 zend_function *seraph_find_function(const char *cls, size_t cls_len, const char *fn, size_t fn_len)
 {
-	HashTable *table = EG(function_table);
+	/* CG, not EG: also valid at post-startup, before any request. */
+	HashTable *table = CG(function_table);
 	if (cls) {
-		zend_class_entry *ce = zend_hash_str_find_ptr(EG(class_table), cls, cls_len);
+		zend_class_entry *ce = zend_hash_str_find_ptr(CG(class_table), cls, cls_len);
 		if (!ce) {
 			return NULL;
 		}

@@ -7,9 +7,70 @@
 #define SERAPH_SHIM_H
 
 #include "php.h"
+#include "SAPI.h"
+
+/*
+ * Every engine data symbol this library refers to is a weak reference (this
+ * header is included by every C file of the shim; a test in
+ * tests/module.rs fails on any strong one). A PHP extension is loaded with
+ * dlopen() and data references are bound at load time: a build for NTS PHP names `executor_globals`, which a ZTS PHP
+ * does not have (it has `executor_globals_offset`), and vice versa. With
+ * strong references dlopen() would fail with "undefined symbol"; weak ones
+ * let the library load, so that PHP calls get_module() and refuses the
+ * module with its own message ("Module compiled with module API=...,
+ * PHP compiled with module API=..." or the build ID "API...,NTS" against
+ * "API...,TS") before anything here runs. (build.rs also links with lazy
+ * binding, for functions that differ between versions.)
+ */
+#ifdef ZTS
+#pragma weak executor_globals_offset
+#pragma weak compiler_globals_offset
+#pragma weak core_globals_offset
+#pragma weak sapi_globals_offset
+#else
+#pragma weak executor_globals
+#pragma weak compiler_globals
+#pragma weak core_globals
+#pragma weak sapi_globals
+#endif
+#pragma weak sapi_module
+#pragma weak module_registry
+#pragma weak zend_ce_exception
+#pragma weak zend_ce_error
+#pragma weak zend_error_cb
+#pragma weak zend_throw_exception_hook
+#pragma weak zend_post_startup_cb
+#pragma weak zend_string_init_interned
+#pragma weak zend_ce_throwable
+#pragma weak zend_ce_closure
+#pragma weak std_object_handlers
+/* A function, weak so that the unit tests (an executable without PHP)
+ * link: it is checked before use. */
+#pragma weak zend_get_module_version
+
 
 /* ZEND_MODULE_BUILD_ID is a string-pasting macro ("API20220829,NTS"). */
 const char *seraph_module_build_id(void);
+
+/* The engine's globals, read here rather than from Rust: in a ZTS build
+ * SG(), EG() and PG() are per-thread (TSRM), and the C side also makes
+ * every data symbol it uses a weak reference, so that this library loads
+ * into a PHP of another version or thread safety far enough for PHP to
+ * refuse it with its own message (see shim.c). */
+const char *seraph_sapi_name(void);
+/* SG(request_info) fields; argv0 is argv[0] (NULL when argc < 1). */
+typedef struct {
+	const char *request_method;
+	const char *request_uri;
+	const char *path_translated;
+	const char *query_string;
+	const char *argv0;
+} seraph_request_info;
+void seraph_request_info_read(seraph_request_info *out);
+int seraph_response_code(void);
+const char *seraph_sapi_mimetype(void);
+/* PHP_VERSION of the running engine (the "standard" module's version). */
+const char *seraph_runtime_version(void);
 
 /* Runs fn(arg) inside zend_try. Returns 1 when a bailout (fatal error,
  * exit()) unwound through it, 0 otherwise. Rust never holds a value with a
@@ -28,7 +89,7 @@ void seraph_bailout(void) ZEND_NORETURN;
  * later shim call that could enter PHP does nothing until the extern "C"
  * entry point re-raises it, once its Rust frames have finished: take the
  * flag with seraph_take_bailout() and call seraph_bailout() if it was set.
- * The flag is per process (NTS). */
+ * The flag is per thread (per process in NTS PHP). */
 int seraph_take_bailout(void);
 int seraph_bailout_is_pending(void);
 
@@ -89,6 +150,18 @@ void seraph_error_cb_install(seraph_error_fn record);
  * installed one (an extension that chained after us keeps calling ours,
  * which then only forwards). */
 void seraph_error_cb_uninstall(void);
+
+/* The same for zend_throw_exception_hook: `record` runs for every thrown
+ * exception, then the hook installed before ours (MINIT / MSHUTDOWN). */
+typedef void (*seraph_throw_fn)(zend_object *ex);
+void seraph_throw_hook_install(seraph_throw_fn record);
+void seraph_throw_hook_uninstall(void);
+
+/* Runs `fn` once every module has started (zend_post_startup_cb, chained:
+ * the previous callback runs first): one thread, before any request, the
+ * place to change engine structures that all threads share. Installed in
+ * MINIT; `fn` returns 0 on success. */
+void seraph_post_startup_install(int (*fn)(void));
 
 /* The names of an object's class, its parents and (once resolved) all the
  * interfaces it implements: what `instanceof` tests against. Writes at

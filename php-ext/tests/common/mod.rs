@@ -2,6 +2,7 @@
 //! `php`/`php-cgi` with it, and a fake daemon that records frames.
 #![allow(dead_code)]
 
+pub mod apache;
 pub mod fake_daemon;
 pub mod web;
 
@@ -83,7 +84,7 @@ pub fn php_full_version() -> &'static str {
 /// Metric names from a captured vector as this PHP sends them. The vectors
 /// were captured on PHP 8.2.36, so their `Supportability/PHP/Version/<v>`
 /// is replaced by the running version (tests also run on PHP 8.4, see
-/// tests/php-versions/check-php84.sh).
+/// tests/php-versions/matrix.sh).
 pub fn for_this_php(names: impl IntoIterator<Item = String>) -> BTreeSet<String> {
     const PREFIX: &str = "Supportability/PHP/Version/";
     names
@@ -98,10 +99,14 @@ pub fn for_this_php(names: impl IntoIterator<Item = String>) -> BTreeSet<String>
         .collect()
 }
 
-/// The php-fpm binary for the CLI's PHP version: `php-fpm<ver>` or
-/// `php-fpm` on PATH, else in /usr/sbin (Debian's location). Fails the
-/// test when there is none.
+/// The php-fpm binary for the CLI's PHP version: `SERAPH_TEST_PHP_FPM`
+/// (the version matrix's own build), else `php-fpm<ver>` or `php-fpm` on
+/// PATH, else in /usr/sbin (Debian's location). Fails the test when there
+/// is none.
 pub fn php_fpm() -> PathBuf {
+    if let Some(p) = std::env::var_os("SERAPH_TEST_PHP_FPM") {
+        return PathBuf::from(p);
+    }
     let ver = php_version();
     for name in [format!("php-fpm{ver}"), "php-fpm".to_owned()] {
         let found = Command::new("sh")

@@ -103,15 +103,17 @@ fn probe(program: &Path, args: &[&str]) -> Result<String, PhpError> {
 /// Ini files named in `php --ini` output: the loaded php.ini, then every
 /// file of the scan directory in name order.
 fn ini_files(ini_output: &str) -> Vec<PathBuf> {
+    // PHP 8.5 quotes the paths.
+    let value = |v: &str| v.trim().trim_matches('"').to_owned();
     let mut files = Vec::new();
     for line in ini_output.lines() {
         if let Some(v) = line.strip_prefix("Loaded Configuration File:") {
-            let v = v.trim();
+            let v = value(v);
             if v != "(none)" && !v.is_empty() {
                 files.push(PathBuf::from(v));
             }
         } else if let Some(v) = line.strip_prefix("Scan for additional .ini files in:") {
-            let v = v.trim();
+            let v = value(v);
             if v == "(none)" || v.is_empty() {
                 continue;
             }
@@ -459,6 +461,12 @@ mod tests {
             "Loaded Configuration File: (none)\nScan for additional .ini files in: (none)"
         )
         .is_empty());
+        // PHP 8.5's form.
+        let quoted = format!(
+            "Loaded Configuration File:         (none)\nScan for additional .ini files in: \"{}\"\n",
+            dir.path().display()
+        );
+        assert_eq!(ini_files(&quoted).len(), 2);
     }
 
     fn setup(opcache: Opcache, preloaded: bool) -> PhpSetup {

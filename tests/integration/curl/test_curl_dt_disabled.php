@@ -38,4 +38,4 @@ $url = "http://" . make_tracing_url(realpath(dirname(__FILE__)) . '/../include/t
 $ch = curl_init($url);
 curl_setopt($ch, CURLOPT_RETURNTRANSFER, true);
 echo curl_exec($ch);
-curl_close($ch);
+unset($ch); // curl_close() does nothing since PHP 8.0 and is deprecated in 8.5

@@ -85,6 +85,6 @@ $ch = curl_init($url);
 curl_setopt($ch, CURLOPT_RETURNTRANSFER, true);
 $body = curl_exec($ch);
 $code = curl_getinfo($ch, CURLINFO_HTTP_CODE);
-curl_close($ch);
+unset($ch); // curl_close() does nothing since PHP 8.0 and is deprecated in 8.5
 echo $body;
 echo "status=$code\n";

@@ -60,6 +60,10 @@ MessageBroker/RabbitMQ/Exchange/Consume/Named/Default, 1
 require_once(__DIR__ . '/../include/config.php');
 require_once(__DIR__ . '/../include/helpers.php');
 require_servers('rabbitmq');
+/* Debian 12's php-amqplib predates PHP 8.4, which deprecates its implicitly
+ * nullable parameters as each class is compiled; those deprecations are the
+ * library's, not what this test checks. */
+error_reporting(E_ALL & ~E_DEPRECATED);
 require_once('/usr/share/php/PhpAmqpLib/autoload.php');
 
 use PhpAmqpLib\Connection\AMQPStreamConnection;

@@ -1,6 +1,6 @@
 <?php
 /*DESCRIPTION
-PHP 8.4 only (run by check-php84.sh, not by the normal suite): property
+PHP 8.4 only (run by tests/php-versions/matrix.sh on 8.4 and later, not by the normal suite): property
 hooks calling a method, asymmetric visibility, a lazy ghost, #[\Deprecated]
 on a user function, and exit() (a function since 8.4) inside a function.
 The hook's method call is a custom tracer, the deprecation is recorded like

@@ -51,7 +51,7 @@ Logging/Forwarding/Dropped, 3
 ]
 */
 
-require_once 'Monolog/autoload.php';
+require_once __DIR__ . '/monolog.inc';
 
 $log = new Monolog\Logger('quiet');
 $log->pushHandler(new Monolog\Handler\NullHandler());
