@@ -19,6 +19,8 @@ const CUSTOM_EVENTS_MAX: u64 = 30_000;
 const SPAN_EVENTS_MAX: u64 = 2_000;
 
 /// `newrelic_app_t`.
+// The tag must come first: `ffi::handle` reads it through any pointer.
+#[repr(C)]
 pub struct App {
     tag: u64,
     pub shared: Arc<AppShared>,

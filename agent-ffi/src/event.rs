@@ -10,6 +10,8 @@ use std::ffi::{c_char, c_int, c_long};
 pub const EVENT_ATTRIBUTE_LIMIT: usize = 64;
 
 /// `newrelic_custom_event_t`.
+// The tag must come first: `ffi::handle` reads it through any pointer.
+#[repr(C)]
 pub struct CustomEvent {
     tag: u64,
     event_type: String,

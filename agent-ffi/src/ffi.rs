@@ -203,10 +203,7 @@ mod tests {
             assert_eq!(opt_str(std::ptr::null(), 10), Ok(None));
             assert_eq!(opt_str(c"abc".as_ptr(), 10), Ok(Some("abc")));
             assert_eq!(opt_str(c"abcdef".as_ptr(), 3), Err(BadStr::TooLong(3)));
-            assert_eq!(
-                opt_str(c"a\xffb".as_ptr(), 10),
-                Err(BadStr::NotUtf8)
-            );
+            assert_eq!(opt_str(c"a\xffb".as_ptr(), 10), Err(BadStr::NotUtf8));
             assert_eq!(req_str(std::ptr::null(), 10), Err(BadStr::Null));
         }
     }

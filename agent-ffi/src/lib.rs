@@ -22,7 +22,7 @@
 //! See docs/agent-ffi.md.
 
 mod app;
-mod config;
+pub mod config;
 mod dt;
 mod event;
 mod ffi;

@@ -157,6 +157,8 @@ impl SegmentTree {
 }
 
 /// `newrelic_segment_t`.
+// The tag must come first: `ffi::handle` reads it through any pointer.
+#[repr(C)]
 pub struct SegmentHandle {
     tag: u64,
     pub txn: Arc<TxnShared>,

@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// `newrelic_txn_t`.
+// The tag must come first: `ffi::handle` reads it through any pointer.
+#[repr(C)]
 pub struct Txn {
     tag: u64,
     pub shared: Arc<TxnShared>,
