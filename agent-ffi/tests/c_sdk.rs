@@ -305,3 +305,219 @@ async fn a_web_transaction_reports_metrics_events_traces_spans_errors_and_custom
     assert_eq!(connect["language"], "c");
     assert_eq!(connect["agent_version"], "1.3.0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_and_the_less_common_calls_report_what_they_should() {
+    let env = Env::start().await;
+    let bin = env.path("api_edges");
+    cc(&["tests/c/api_edges.c"], &bin, Link::Shared, &[]);
+    let app = app_name("edges");
+    let out = env.run_ok(&mut env.command(&bin, &app), &app);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("api_edges: 0 failures"),
+        "{}",
+        common::text(&out)
+    );
+    let log = std::fs::read_to_string(env.path(&format!("{app}.log"))).unwrap();
+    for refusal in [
+        "the handle is NULL",
+        "is not valid UTF-8",
+        "is longer than 255 bytes",
+        "the handle is not one this call takes",
+        "the parent is the segment itself or one of its descendants",
+        "cannot end a segment on a different transaction",
+        "the stack trace is not a JSON array of strings",
+        "newrelic_init() cannot be invoked more than once",
+        "config field app_name",
+    ] {
+        assert!(log.contains(refusal), "'{refusal}' logged:\n{log}");
+    }
+    assert!(
+        !log.contains("internal error"),
+        "no panic was caught:\n{log}"
+    );
+
+    let h = env
+        .harvest(&app, WAIT, |h| {
+            h.count("WebTransaction/Custom/renamed") >= 1.0
+                && h.count("OtherTransaction/Action/other") >= 1.0
+                && !h.errors().is_empty()
+                && h.events("analytic_event_data").len() >= 2
+        })
+        .await;
+    let scope = "WebTransaction/Custom/renamed";
+    // Bad segment names fall back to the C SDK's defaults; re-parenting and
+    // re-timing are counted.
+    for (name, scoped) in [
+        ("Custom/Unnamed Segment", true),
+        ("Edge/third", true),
+        ("Datastore/statement/Redis/other/get", true),
+        ("Custom/Edges/Value", false),
+        ("Supportability/C/api/set_segment_parent", false),
+        ("Supportability/C/api/set_segment_parent_root", false),
+        ("Supportability/C/api/set_transaction_timing", false),
+        (
+            "Supportability/DistributedTrace/AcceptPayload/Success",
+            false,
+        ),
+        (
+            "Supportability/DistributedTrace/CreatePayload/Success",
+            false,
+        ),
+    ] {
+        let n = if scoped {
+            h.scoped_count(name, scope)
+        } else {
+            h.count(name)
+        };
+        assert!(
+            n >= 1.0,
+            "{name} (scoped: {scoped}) in {:#?}",
+            h.metrics().keys()
+        );
+    }
+    assert_eq!(
+        h.scoped_count("Custom/Unnamed Segment", scope),
+        2.0,
+        "a NULL and a bad name both fall back"
+    );
+    assert_eq!(
+        h.count("OtherTransaction/Action/ignored"),
+        0.0,
+        "ignored: nothing sent"
+    );
+    assert_eq!(
+        h.count("Custom/never ended"),
+        0.0,
+        "a segment never ended is dropped"
+    );
+    // set_transaction_timing: one second, at the given start.
+    let ev = h.events("analytic_event_data");
+    let renamed = ev
+        .iter()
+        .find(|e| e[0]["name"] == "WebTransaction/Custom/renamed")
+        .unwrap();
+    assert_eq!(renamed[0]["duration"], 1.0);
+    assert_eq!(
+        renamed[0]["timestamp"].as_f64().unwrap() as u64,
+        1_700_000_000,
+        "seconds"
+    );
+    assert_eq!(renamed[1]["good"], "yes");
+    assert_eq!(
+        renamed[1].as_object().unwrap().len(),
+        1,
+        "only the good attribute: {renamed}"
+    );
+    // The second transaction accepted the first's JSON payload.
+    let other = ev
+        .iter()
+        .find(|e| e[0]["name"] == "OtherTransaction/Action/other")
+        .unwrap();
+    assert_eq!(other[0]["traceId"], renamed[0]["traceId"]);
+    assert_eq!(other[0]["parent.transportType"], "Kafka");
+    // The given stack trace; the lower-priority error did not replace it.
+    let err = &h.errors()[0];
+    assert_eq!(err[3], "EdgeError");
+    assert_eq!(
+        err[4]["stack_trace"],
+        serde_json::json!(["frame one", "frame two"])
+    );
+    // The Redis query is never reported (not an SQL product).
+    assert!(!h
+        .calls
+        .iter()
+        .any(|c| c.payload.to_string().contains("GET secret")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_tracing_links_two_processes() {
+    let env = Env::start().await;
+    let caller = env.path("dt_caller");
+    let callee = env.path("dt_callee");
+    cc(&["examples/dt_caller.c"], &caller, Link::Shared, &[]);
+    cc(&["examples/dt_callee.c"], &callee, Link::Static, &[]);
+    let front = app_name("dt-front");
+    let back = app_name("dt-back");
+    let mut c = env.command(&caller, &front);
+    c.arg(&callee).env("NEW_RELIC_CALLEE_APP_NAME", &back);
+    env.run_ok(&mut c, &front);
+
+    let wait_spans = |h: &common::Harvest| h.events("span_event_data").len() >= 2;
+    let fh = env.harvest(&front, WAIT, wait_spans).await;
+    let bh = env.harvest(&back, WAIT, wait_spans).await;
+    let fspans = fh.events("span_event_data");
+    let bspans = bh.events("span_event_data");
+    let ext = fspans
+        .iter()
+        .find(|s| s[0]["name"] == "External/backend.example/all")
+        .expect("the caller's external span");
+    let broot = bspans
+        .iter()
+        .find(|s| s[0]["nr.entryPoint"] == true)
+        .expect("the callee's root span");
+    assert_eq!(broot[0]["traceId"], ext[0]["traceId"], "one trace");
+    assert_eq!(
+        broot[0]["parentId"], ext[0]["guid"],
+        "the callee's parent is the call"
+    );
+    let bev = &bh.events("analytic_event_data")[0];
+    assert_eq!(bev[0]["name"], "OtherTransaction/Action/backend");
+    assert_eq!(bev[0]["parent.type"], "App");
+    assert_eq!(bev[0]["parent.transportType"], "HTTP");
+    assert_eq!(bev[0]["traceId"], ext[0]["traceId"]);
+    assert_eq!(
+        bh.count("Supportability/DistributedTrace/AcceptPayload/Success"),
+        1.0
+    );
+    assert!(
+        bh.metrics()
+            .keys()
+            .any(|(n, _)| n.starts_with("DurationByCaller/App/")),
+        "{:?}",
+        bh.metrics().keys()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_reaches_the_abi_through_ctypes() {
+    let env = Env::start().await;
+    let app = app_name("python");
+    let mut c = Command::new("python3");
+    c.arg(common::crate_dir().join("examples/python/ctypes_example.py"))
+        .env("LIBNEWRELIC", common::prefix().join("lib/libnewrelic.so"));
+    env.configure(&mut c, &app);
+    let out = env.run_ok(&mut c, &app);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("libnewrelic 1.3.0"));
+    let h = env
+        .harvest(&app, WAIT, |h| {
+            h.count("OtherTransaction/Action/python-job") >= 1.0
+        })
+        .await;
+    assert_eq!(
+        h.scoped_count("Python/sleep", "OtherTransaction/Action/python-job"),
+        1.0
+    );
+    let ev = h.events("analytic_event_data");
+    assert_eq!(ev[0][1]["language"], "python");
+}
+
+#[test]
+fn without_a_daemon_every_call_fails_fast_and_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("web_transaction");
+    cc(&["examples/web_transaction.c"], &bin, Link::Shared, &[]);
+    let start = std::time::Instant::now();
+    let out = Command::new(&bin)
+        .env("NEW_RELIC_LICENSE_KEY", common::LICENSE)
+        .env("NEW_RELIC_DAEMON_SOCKET", dir.path().join("nobody.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("newrelic_init: failed to connect to the daemon"),
+        "{err}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
