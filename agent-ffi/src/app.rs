@@ -4,12 +4,12 @@
 //! re-asked every 20 s as the client decides).
 
 use crate::config::{AppConfig, Settings};
-use crate::ffi::{guard, handle, lock, tag};
+use crate::ffi::{guard, handle, lock, tag, PGuard, PMutex};
 use crate::global::{self, AppIdentity};
 use seraph_agent_client::host::{hostname, HostFacts};
 use seraph_txn::{ConnectInfo, Sampler, TxnConfig};
 use seraph_wire::AppInfo;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Custom events a transaction may hold (and the daemon is told to keep
@@ -32,7 +32,7 @@ pub struct AppShared {
     pub settings: Settings,
     pub cfg: Arc<TxnConfig>,
     info: AppInfo,
-    run: Mutex<Option<Run>>,
+    run: PMutex<Option<Run>>,
 }
 
 /// The connected run and what is derived from its connect reply.
@@ -61,7 +61,7 @@ impl AppShared {
     /// The current run, refreshed from the client's answer (polling up to
     /// `connect_wait` on the application's first query); `None` when the
     /// application is not connected.
-    fn current_run(&self, connect_wait: Duration) -> Option<MutexGuard<'_, Option<Run>>> {
+    fn current_run(&self, connect_wait: Duration) -> Option<PGuard<'_, Option<Run>>> {
         let c = global::app(&self.identity(), connect_wait, || self.info.clone())?;
         let mut run = lock(&self.run);
         if run
@@ -170,12 +170,13 @@ pub unsafe extern "C" fn newrelic_create_app(
             tracing::error!("{API}: cannot reach the daemon; application not created");
             return std::ptr::null_mut();
         }
-        let shared = AppShared {
+        // Into its Arc first: its mutex must not move once used.
+        let shared = Arc::new(AppShared {
             cfg: Arc::new(settings.txn.clone()),
             info: app_info(&settings),
             settings,
-            run: Mutex::new(None),
-        };
+            run: PMutex::new(None),
+        });
         let wait = Duration::from_millis(u64::from(timeout_ms));
         if !shared.connect(wait) {
             tracing::error!(
@@ -187,7 +188,7 @@ pub unsafe extern "C" fn newrelic_create_app(
         tracing::info!("application '{}' connected", shared.settings.app_name);
         Box::into_raw(Box::new(App {
             tag: tag::APP,
-            shared: Arc::new(shared),
+            shared,
         }))
     })
 }

@@ -3,9 +3,9 @@
 //! are read with their NULL, UTF-8 and length checks in one place; handles
 //! carry a tag that catches a pointer of the wrong kind.
 
+use std::cell::UnsafeCell;
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, MutexGuard};
 
 /// Names (transactions, segments, categories, metrics, products, event
 /// types) longer than this are refused: New Relic keeps at most 255 bytes
@@ -31,10 +31,75 @@ pub fn guard<T>(api: &str, fallback: T, f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Locks a mutex, taking over one a panic left poisoned (the data is still
-/// consistent: every update is a single assignment or push).
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// A mutex on a `pthread_mutex_t`. The library's shared state (the daemon
+/// client, an application's run, a transaction, the log) is guarded by
+/// these rather than by `std::sync::Mutex`, whose futex the race detectors
+/// of valgrind (helgrind, DRD) cannot see: with pthread mutexes they check
+/// the library's locking like any C library's. A panic while it is held
+/// unlocks it on the way out (the guard's drop); the data stays usable, as
+/// every update is a single assignment or push.
+///
+/// It must not move once locked: it lives in statics and inside `Arc`s.
+pub struct PMutex<T> {
+    raw: UnsafeCell<libc::pthread_mutex_t>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: access to `data` is serialised by the pthread mutex.
+unsafe impl<T: Send> Send for PMutex<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for PMutex<T> {}
+
+impl<T> PMutex<T> {
+    /// An unlocked mutex holding `v`.
+    pub const fn new(v: T) -> Self {
+        PMutex {
+            raw: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
+            data: UnsafeCell::new(v),
+        }
+    }
+}
+
+impl<T> Drop for PMutex<T> {
+    fn drop(&mut self) {
+        // SAFETY: nothing holds the mutex (we own it exclusively).
+        unsafe { libc::pthread_mutex_destroy(self.raw.get()) };
+    }
+}
+
+/// Holds a [`PMutex`] locked.
+pub struct PGuard<'a, T> {
+    m: &'a PMutex<T>,
+}
+
+impl<T> std::ops::Deref for PGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the lock is held for the guard's lifetime.
+        unsafe { &*self.m.data.get() }
+    }
+}
+
+impl<T> std::ops::DerefMut for PGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the lock is held, and the guard is borrowed mutably.
+        unsafe { &mut *self.m.data.get() }
+    }
+}
+
+impl<T> Drop for PGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: this guard locked it.
+        unsafe { libc::pthread_mutex_unlock(self.m.raw.get()) };
+    }
+}
+
+/// Locks `m` (a default mutex: never recursive, so a guard is never taken
+/// twice by one thread: no function here calls back into the API).
+pub fn lock<T>(m: &PMutex<T>) -> PGuard<'_, T> {
+    // SAFETY: a valid, initialised mutex that does not move while locked.
+    unsafe { libc::pthread_mutex_lock(m.raw.get()) };
+    PGuard { m }
 }
 
 /// Why a string argument was refused.
@@ -215,6 +280,30 @@ mod tests {
         assert_eq!(array_str(&a), Ok("abc"));
         let full = [b'x' as c_char; 4];
         assert!(array_str(&full).is_err());
+    }
+
+    #[test]
+    fn the_mutex_serialises_and_survives_a_panic() {
+        let m = std::sync::Arc::new(PMutex::new(0u64));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        *lock(&m) += 1;
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*lock(&m), 4000);
+        guard("t", (), || {
+            let _g = lock(&m);
+            panic!("while locked");
+        });
+        assert_eq!(*lock(&m), 4000, "unlocked by the unwind");
     }
 
     #[test]

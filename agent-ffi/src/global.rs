@@ -2,14 +2,13 @@
 //! application and thread (each use holds its lock for one exchange with
 //! the daemon, which its deadlines bound).
 
-use crate::ffi::{guard, lock};
+use crate::ffi::{guard, lock, PMutex};
 use seraph_agent_client::address::DaemonAddress;
 use seraph_agent_client::appcache::Connected;
 use seraph_agent_client::client::{ClientSettings, DaemonClient, NoLauncher, SendError};
 use seraph_agent_client::conn::{deadline_after, Conn};
 use seraph_wire::AppInfo;
 use std::ffi::c_char;
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// The daemon's address when `newrelic_init` is given none (the daemon's
@@ -25,7 +24,7 @@ struct Global {
     client: DaemonClient,
 }
 
-static GLOBAL: Mutex<Option<Global>> = Mutex::new(None);
+static GLOBAL: PMutex<Option<Global>> = PMutex::new(None);
 
 /// Who the client talks to and about which application.
 pub struct AppIdentity<'a> {

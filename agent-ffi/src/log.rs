@@ -3,13 +3,13 @@
 //! a single `write` so lines from many threads never interleave. Messages
 //! come from `tracing`, through the subscriber installed here on first use.
 
-use crate::ffi::{guard, lock};
+use crate::ffi::{guard, lock, PMutex};
 use std::ffi::c_char;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::Once;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -21,7 +21,7 @@ static LEVEL: AtomicU8 = AtomicU8::new(0);
 /// Whether the program chose a destination (else `newrelic_init` picks
 /// stderr at info).
 static CONFIGURED: AtomicBool = AtomicBool::new(false);
-static SINK: Mutex<Option<Sink>> = Mutex::new(None);
+static SINK: PMutex<Option<Sink>> = PMutex::new(None);
 static INSTALL: Once = Once::new();
 
 enum Sink {

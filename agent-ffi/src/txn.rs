@@ -7,14 +7,14 @@
 //! replayed into it when it ends.
 
 use crate::app::{App, AppShared};
-use crate::ffi::{guard, handle, lock, tag, NAME_LIMIT};
+use crate::ffi::{guard, handle, lock, tag, PMutex, NAME_LIMIT};
 use crate::segment::SegmentTree;
 use seraph_txn::{
     AttrValue, ClockScale, IdSource, NameSource, NoticedError, ResourceUsage, SeededIds,
     Transaction, TxnKind, WebRequest,
 };
 use std::ffi::{c_char, c_int, c_long};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// `newrelic_txn_t`.
@@ -27,7 +27,7 @@ pub struct Txn {
 
 /// The transaction's state, shared with its segments' handles.
 pub struct TxnShared {
-    pub state: Mutex<TxnState>,
+    pub state: PMutex<TxnState>,
 }
 
 /// Everything about one running transaction.
@@ -123,7 +123,7 @@ fn start(api: &str, app: *const App, name: *const c_char, web: bool) -> *mut Txn
     Box::into_raw(Box::new(Txn {
         tag: tag::TXN,
         shared: Arc::new(TxnShared {
-            state: Mutex::new(state),
+            state: PMutex::new(state),
         }),
     }))
 }
