@@ -190,6 +190,7 @@ async fn a_web_transaction_reports_metrics_events_traces_spans_errors_and_custom
         ("View/render", true),
         ("Custom/Checkout/Items", false),
         ("Errors/all", false),
+        ("Errors/allWeb", false),
         ("Errors/WebTransaction/Action/checkout", false),
         ("Supportability/C/NewrelicVersion/1.3.0", false),
     ] {
@@ -233,6 +234,12 @@ async fn a_web_transaction_reports_metrics_events_traces_spans_errors_and_custom
     assert_eq!(ev[1]["order_id"], 9_000_000_001i64);
     assert_eq!(ev[1]["total"], 99.5);
     assert_eq!(ev[2]["errorType"], "PaymentError");
+    assert_eq!(ev[0]["databaseCallCount"], 1);
+    assert_eq!(ev[0]["externalCallCount"], 1);
+    let err_events = h.events("error_event_data");
+    assert_eq!(err_events.len(), 1);
+    assert_eq!(err_events[0][0]["type"], "TransactionError");
+    assert_eq!(err_events[0][0]["error.class"], "PaymentError");
 
     // The custom event.
     let ce = h.events("custom_event_data");
@@ -292,6 +299,8 @@ async fn a_web_transaction_reports_metrics_events_traces_spans_errors_and_custom
     assert_eq!(ds[0]["category"], "datastore");
     assert_eq!(ds[2]["db.statement"], "SELECT * FROM orders WHERE id = ?");
     assert_eq!(ds[2]["peer.hostname"], "db.example");
+    assert_eq!(ds[2]["peer.address"], "db.example:3306");
+    assert_eq!(ds[2]["db.instance"], "shop");
     let ext = spans
         .iter()
         .find(|s| s[0]["name"] == "External/api.example.com/all")
@@ -299,6 +308,13 @@ async fn a_web_transaction_reports_metrics_events_traces_spans_errors_and_custom
     assert_eq!(ext[0]["category"], "http");
     assert_eq!(ext[2]["http.url"], "https://api.example.com/prices");
     assert_eq!(ext[0]["component"], "curl");
+    assert_eq!(ext[2]["http.method"], "GET");
+    // User attributes go on the root span too.
+    let root = spans
+        .iter()
+        .find(|s| s[0]["nr.entryPoint"] == true)
+        .unwrap();
+    assert_eq!(root[1]["customer"], "acme", "{root}");
 
     // The App query said "c", and the connect payload carries it.
     let connect = h.connect().expect("connect call");
@@ -465,6 +481,9 @@ async fn distributed_tracing_links_two_processes() {
     assert_eq!(bev[0]["name"], "OtherTransaction/Action/backend");
     assert_eq!(bev[0]["parent.type"], "App");
     assert_eq!(bev[0]["parent.transportType"], "HTTP");
+    assert_eq!(bev[0]["parent.account"], "1");
+    assert!(bev[0]["parent.app"].is_string(), "{bev}");
+    assert!(bev[0]["parent.transportDuration"].is_number(), "{bev}");
     assert_eq!(bev[0]["traceId"], ext[0]["traceId"]);
     assert_eq!(
         bh.count("Supportability/DistributedTrace/AcceptPayload/Success"),
