@@ -106,13 +106,24 @@ async fn helgrind_finds_no_race_between_threads() {
     let env = Env::start().await;
     let worker = env.path("worker_threads");
     cc(&["examples/worker_threads.c"], &worker, Link::Shared, &[]);
+    let shared = env.path("shared_txn");
+    cc(&["tests/c/shared_txn.c"], &shared, Link::Shared, &[]);
     let app = app_name("helgrind");
+    // Threads with their own transactions, and threads sharing one.
     let text = valgrind(&env, &["--tool=helgrind"], &worker, &["8", "20"], &app);
+    assert!(text.contains("ERROR SUMMARY: 0 errors"), "{text}");
+    let text = valgrind(&env, &["--tool=helgrind"], &shared, &[], &app);
     assert!(text.contains("ERROR SUMMARY: 0 errors"), "{text}");
     let h = env
         .harvest(&app, Duration::from_secs(30), |h| {
             h.count("OtherTransaction/Action/job") >= 160.0
+                && h.count("WebTransaction/Action/fanout") >= 1.0
         })
         .await;
     assert_eq!(h.count("OtherTransaction/Action/job"), 160.0);
+    // Every thread's segments, all children of the root.
+    assert_eq!(
+        h.scoped_count("Fanout/part", "WebTransaction/Action/fanout"),
+        200.0
+    );
 }
