@@ -5,7 +5,7 @@
 use crate::ffi::{guard, lock, PMutex};
 use seraph_agent_client::address::DaemonAddress;
 use seraph_agent_client::appcache::Connected;
-use seraph_agent_client::client::{ClientSettings, DaemonClient, NoLauncher, SendError};
+use seraph_agent_client::client::{ClientSettings, DaemonClient, NoLauncher};
 use seraph_agent_client::conn::{deadline_after, Conn};
 use seraph_wire::AppInfo;
 use std::ffi::c_char;
@@ -21,8 +21,14 @@ pub const APPINFO_TIMEOUT: Duration = Duration::from_millis(100);
 
 struct Global {
     address: String,
+    /// `NEW_RELIC_DAEMON_USER`: the user the daemon may run as besides
+    /// root and this process's (the extension's `newrelic.daemon.user`).
+    daemon_user: String,
     client: DaemonClient,
 }
+
+/// The environment variable naming the daemon's user.
+const DAEMON_USER_ENV: &str = "NEW_RELIC_DAEMON_USER";
 
 static GLOBAL: PMutex<Option<Global>> = PMutex::new(None);
 
@@ -32,14 +38,15 @@ pub struct AppIdentity<'a> {
     pub appname: &'a str,
 }
 
-fn settings<'a>(
+fn settings_of<'a>(
     address: &'a str,
+    daemon_user: &'a str,
     id: &AppIdentity<'a>,
     connect_wait: Duration,
 ) -> ClientSettings<'a> {
     ClientSettings {
         address,
-        daemon_user: "",
+        daemon_user,
         license: id.license,
         appname: id.appname,
         trace_observer_host: "",
@@ -47,7 +54,7 @@ fn settings<'a>(
         app_connect_timeout: connect_wait,
         appinfo_timeout: APPINFO_TIMEOUT,
         license_setting: "license_key",
-        daemon_user_setting: "the daemon's user",
+        daemon_user_setting: DAEMON_USER_ENV,
     }
 }
 
@@ -71,6 +78,7 @@ fn init(socket: Option<&str>, wait: Duration) -> Result<(), String> {
     })?;
     *g = Some(Global {
         address: address.to_owned(),
+        daemon_user: std::env::var(DAEMON_USER_ENV).unwrap_or_default(),
         client: DaemonClient::new(),
     });
     tracing::info!("newrelic initialized; daemon at {address}");
@@ -102,8 +110,13 @@ pub fn app(
 ) -> Option<Connected> {
     let mut g = lock(&GLOBAL);
     let g = g.as_mut()?;
-    let s = settings(&g.address, id, connect_wait);
-    g.client.app(&s, &mut NoLauncher, info)
+    let Global {
+        address,
+        daemon_user,
+        client,
+    } = g;
+    let s = settings_of(address, daemon_user, id, connect_wait);
+    client.app(&s, &mut NoLauncher, info)
 }
 
 /// Writes one Transaction frame (500 ms deadline); logs a failure.
@@ -112,18 +125,19 @@ pub fn send(id: &AppIdentity<'_>, name: &str, body: &[u8]) -> bool {
     let Some(g) = g.as_mut() else {
         return false;
     };
-    let s = settings(&g.address, id, Duration::ZERO);
-    match g.client.send(&s, &mut NoLauncher, body) {
+    let Global {
+        address,
+        daemon_user,
+        client,
+    } = g;
+    let s = settings_of(address, daemon_user, id, Duration::ZERO);
+    match client.send(&s, &mut NoLauncher, body) {
         Ok(()) => true,
         Err(e) => {
-            report(g, name, &e);
+            client.report_not_sent(name, &e);
             false
         }
     }
-}
-
-fn report(g: &mut Global, name: &str, e: &SendError) {
-    g.client.report_not_sent(name, e);
 }
 
 /// `newrelic_init()`.

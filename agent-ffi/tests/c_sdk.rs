@@ -540,3 +540,30 @@ fn without_a_daemon_every_call_fails_fast_and_cleanly() {
     );
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_license_goes_only_to_a_daemon_of_a_trusted_user() {
+    // A daemon run by another user (nobody) at the address: an abstract
+    // socket has no permissions, so anyone could have bound it first.
+    let env = Env::start_as(collector_standin::StandinConfig::fast(), Some("nobody")).await;
+    let bin = env.path("web_transaction");
+    cc(&["examples/web_transaction.c"], &bin, Link::Shared, &[]);
+    let app = app_name("owner");
+    let out = env.command(&bin, &app).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    let log = std::fs::read_to_string(env.path(&format!("{app}.log"))).unwrap();
+    assert!(log.contains("refusing to talk to the daemon"), "{log}");
+    assert!(log.contains("uid 65534"), "{log}");
+    assert!(
+        env.standin.calls_for("connect").is_empty(),
+        "no license left the process"
+    );
+    // Named as the daemon's user, it is trusted.
+    let mut c = env.command(&bin, &app);
+    c.env("NEW_RELIC_DAEMON_USER", "nobody");
+    env.run_ok(&mut c, &app);
+    env.harvest(&app, WAIT, |h| {
+        h.count("WebTransaction/Action/checkout") >= 1.0
+    })
+    .await;
+}

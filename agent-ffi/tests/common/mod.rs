@@ -136,10 +136,16 @@ impl Env {
     }
 
     pub async fn start_with(config: StandinConfig) -> Env {
+        Env::start_as(config, None).await
+    }
+
+    /// With the daemon run as `user` (`runuser`).
+    pub async fn start_as(config: StandinConfig, user: Option<&str>) -> Env {
         let standin = Standin::start(config).await.expect("start stand-in");
         let daemon = Daemon::start(DaemonOptions {
             ca_pem: standin.ca_pem().map(str::to_owned),
             loglevel: "info",
+            user: user.map(str::to_owned),
             ..Default::default()
         })
         .await;
