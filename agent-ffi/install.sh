@@ -2,9 +2,10 @@
 # Installs Seraph's C SDK library: lib/libnewrelic.so, lib/libnewrelic.a,
 # include/libnewrelic.h and lib/pkgconfig/libnewrelic.pc under PREFIX.
 #
-#   agent-ffi/install.sh [--debug] [--no-build] PREFIX
+#   agent-ffi/install.sh [--debug|--release] [--no-build] PREFIX
 #
 # --debug     use the debug build (target/debug) instead of the release one
+#             (--release, the default)
 # --no-build  install what is already built (tests build it themselves)
 #
 # CARGO_TARGET_DIR is honoured. Static linking needs the system libraries
@@ -17,12 +18,13 @@ build=1
 while [ $# -gt 1 ]; do
     case "$1" in
         --debug) profile=debug ;;
+        --release) profile=release ;;
         --no-build) build=0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
     shift
 done
-[ $# -eq 1 ] || { echo "usage: $0 [--debug] [--no-build] PREFIX" >&2; exit 2; }
+[ $# -eq 1 ] || { echo "usage: $0 [--debug|--release] [--no-build] PREFIX" >&2; exit 2; }
 prefix=$1
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -21,7 +21,7 @@ pub fn crate_dir() -> PathBuf {
 }
 
 /// The installation prefix, filled once per test process by `install.sh`
-/// from the build the tests run with.
+/// from the build of the profile the tests (or benchmarks) run with.
 pub fn prefix() -> &'static Path {
     static PREFIX: OnceLock<PathBuf> = OnceLock::new();
     PREFIX.get_or_init(|| {
@@ -54,9 +54,14 @@ pub fn prefix() -> &'static Path {
             );
         }
         let prefix = debug.join(format!("agent-ffi-prefix-{}", std::process::id()));
+        let profile = if debug.ends_with("release") {
+            "--release"
+        } else {
+            "--debug"
+        };
         let out = Command::new("sh")
             .arg(crate_dir().join("install.sh"))
-            .args(["--debug", "--no-build"])
+            .args([profile, "--no-build"])
             .arg(&prefix)
             .env("CARGO_TARGET_DIR", debug.parent().unwrap())
             .output()
