@@ -14,7 +14,8 @@
 //! * `config`: the C structs and `newrelic_create_app_config`;
 //! * `global`: `newrelic_init` and the process's one daemon client;
 //! * `app`: applications and their connected runs;
-//! * `txn`: transactions, attributes, errors, metrics, sending;
+//! * `txn`: transactions, naming, timing, attributes, metrics, sending;
+//! * `error`: noticed errors and their stacks;
 //! * `segment` and `replay`: the segment tree the C API builds (any
 //!   parent, any timing) and its replay into the transaction at the end;
 //! * `event`: custom events; `dt`: distributed tracing payloads.
@@ -24,6 +25,7 @@
 mod app;
 pub mod config;
 mod dt;
+mod error;
 mod event;
 mod ffi;
 mod global;

@@ -526,7 +526,7 @@ fn attach_backtrace(s: &mut TxnState, id: u32, duration_us: u64) {
         s.segments.segs.get_mut(id as usize).map(|g| &mut g.kind)
     {
         if wanted {
-            call.backtrace = Some(crate::txn::backtrace_lines());
+            call.backtrace = Some(crate::error::backtrace_lines());
         }
     }
 }
