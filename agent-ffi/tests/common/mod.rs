@@ -53,6 +53,16 @@ pub fn prefix() -> &'static Path {
                 debug.join("libnewrelic.so").display()
             );
         }
+        // One prefix per test process (test binaries may run at once);
+        // those of processes gone are removed.
+        for e in std::fs::read_dir(&debug).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("agent-ffi-prefix-") {
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
         let prefix = debug.join(format!("agent-ffi-prefix-{}", std::process::id()));
         let profile = if debug.ends_with("release") {
             "--release"
