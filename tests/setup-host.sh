@@ -3,7 +3,7 @@
 need_pkgs=()
 for pkg in php8.2-dev php8.2-cli php8.2-cgi php8.2-fpm php8.2-sqlite3 php8.2-curl \
            apache2-bin libapache2-mod-php8.2 \
-           libclang-dev clang nginx openssl python3-pip valgrind curl \
+           libclang-dev clang nginx openssl python3-pip valgrind curl gcc g++ \
            mariadb-server mariadb-client postgresql-15 redis-server memcached rabbitmq-server \
            php8.2-mysql php8.2-pgsql php8.2-redis php8.2-memcached php8.2-memcache php8.2-soap \
            php-predis php-amqplib php-guzzlehttp-guzzle \

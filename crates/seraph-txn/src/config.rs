@@ -211,6 +211,11 @@ pub struct TxnConfig {
     pub php_version: String,
     /// The agent version, for `Supportability/PHP/AgentVersion/<v>`.
     pub agent_version: String,
+    /// The PHP agent's own end-of-transaction metrics: process CPU and
+    /// memory, executed call counts, `Supportability/PHP/*` and the
+    /// logging settings. Off for the C SDK library, whose transactions
+    /// report none of them.
+    pub runtime_metrics: bool,
 }
 
 impl Default for TxnConfig {
@@ -246,6 +251,7 @@ impl Default for TxnConfig {
             max_stack_depth: 4096,
             php_version: "unknown".into(),
             agent_version: env!("CARGO_PKG_VERSION").into(),
+            runtime_metrics: true,
         }
     }
 }

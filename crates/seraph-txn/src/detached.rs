@@ -23,6 +23,18 @@ impl Transaction {
             .then(|| crate::ids::guid(&mut self.rng))
     }
 
+    /// The innermost open segment takes a span id reserved earlier with
+    /// [`Transaction::reserve_span_id`] (a segment recorded after the fact
+    /// whose trace payload named it while it ran).
+    pub fn use_reserved_span_id(&mut self, span_id: String) {
+        if !self.should_create_span_events() {
+            return;
+        }
+        let cur = self.rec.current();
+        self.rec.mark(cur, flag::DT);
+        self.rec.extra_mut(cur).span_id = Some(span_id);
+    }
+
     /// Outbound trace headers naming a reserved span id as the caller
     /// (empty with distributed tracing off).
     pub fn create_dt_headers_for(

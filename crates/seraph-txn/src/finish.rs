@@ -358,6 +358,9 @@ impl Transaction {
             }
             m.count(&format!("Errors/{name}"));
         }
+        if !self.cfg.runtime_metrics {
+            return;
+        }
         // What the extension reports at request shutdown.
         m.add(
             "Supportability/execute/user/call_count",

@@ -1,10 +1,11 @@
-//! Talking to the daemon: addresses, the socket, the App query cache and
-//! (angelic mode) spawning a daemon when none answers.
+//! Talking to the daemon. The client itself (addresses, the socket, the
+//! App query cache, Transaction writes) lives in `seraph-agent-client`,
+//! shared with the C SDK library; what stays here is PHP's own: the App
+//! query built from INI settings, and (angelic mode) spawning a daemon
+//! when none answers.
 
-pub mod address;
-pub mod appcache;
+pub use seraph_agent_client::{address, appcache, conn, owner};
+
 pub mod appinfo;
 pub mod client;
-pub mod conn;
-pub mod owner;
 pub mod spawn;

@@ -339,6 +339,13 @@ impl Transaction {
         } else {
             format!("Custom/{name}")
         };
+        self.leave_named(now, metric);
+    }
+
+    /// The innermost call ends as a segment named `metric` exactly, with
+    /// a scoped metric of that name (the C SDK's `<category>/<name>`
+    /// segments): always kept.
+    pub fn leave_named(&mut self, now: Ticks, metric: String) {
         let Some(i) = self.rec.pop(now) else {
             self.metrics.add(&metric, true, false, 0);
             return;

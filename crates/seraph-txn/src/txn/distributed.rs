@@ -131,6 +131,23 @@ impl Transaction {
         Some(out)
     }
 
+    /// [`Transaction::create_newrelic_payload`] for a call made from a
+    /// segment recorded after the fact, named by its reserved span id
+    /// ([`Transaction::reserve_span_id`]).
+    pub fn create_newrelic_payload_for(
+        &mut self,
+        span_id: Option<&str>,
+        now_unix_us: u64,
+    ) -> Option<String> {
+        if !self.cfg.distributed_tracing_enabled || self.cfg.dt_exclude_newrelic_header {
+            self.metrics.count(dtm::CREATE_EXCEPTION);
+            return None;
+        }
+        let out = self.payload_out(span_id, now_unix_us / 1000, dt::newrelic_payload_json)?;
+        self.dt.created = true;
+        Some(out)
+    }
+
     /// The trace id for the API's metadata functions: `None` with
     /// distributed tracing off.
     pub fn trace_id_for_api(&self) -> Option<String> {

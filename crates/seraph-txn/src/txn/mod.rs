@@ -624,6 +624,12 @@ impl Transaction {
         let _ = self.freeze_name();
     }
 
+    /// Moves the transaction's start on the wall clock (the C SDK's
+    /// `newrelic_set_transaction_timing`); its ticks are unchanged.
+    pub fn set_start_unix_us(&mut self, start_unix_us: u64) {
+        self.start_unix_us = start_unix_us;
+    }
+
     /// Whether the transaction is ignored.
     pub fn is_ignored(&self) -> bool {
         self.ignored

@@ -3,9 +3,9 @@
 //! The socket is non-blocking; every operation polls with the time left
 //! until its deadline, so a daemon that is absent, slow or wedged costs the
 //! request at most that deadline. Writes use `MSG_NOSIGNAL`: a daemon that
-//! died must not deliver SIGPIPE to the PHP process.
+//! died must not deliver SIGPIPE to the host process.
 
-use super::address::DaemonAddress;
+use crate::address::DaemonAddress;
 use seraph_wire::frame::{Preamble, FORMAT_BINARY, PREAMBLE_LEN};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
