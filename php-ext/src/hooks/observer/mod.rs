@@ -168,6 +168,8 @@ fn file_name(path: &str) -> Option<String> {
 /// Registers the observer (MINIT), and the fiber observers that keep each
 /// fiber's open calls apart (see `seraph_txn`'s recorder).
 pub fn register() {
+    // Measured now, before any request (`php --ri newrelic` shows it).
+    let _ = crate::clock::select();
     demotion::register();
     // SAFETY: called in MINIT, the only time PHP accepts observers.
     unsafe {
