@@ -53,7 +53,7 @@ use crate::zend::ffi;
 use crate::zend::zval::zstr;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Short calls in one request after which a function is demoted.
@@ -86,6 +86,8 @@ struct Demoted {
 
 /// Demoted functions of the process, by [`identity`].
 static TABLE: Mutex<Option<HashMap<u64, Demoted>>> = Mutex::new(None);
+/// Entries in [`TABLE`], so that `init` skips hashing while it is empty.
+static DEMOTED: AtomicUsize = AtomicUsize::new(0);
 
 /// The handlers `init` installs for a plain function.
 type Handlers = (
@@ -218,7 +220,7 @@ fn due(d: &Demoted, transaction: u64, secs: u64) -> bool {
 /// Whether the function was demoted (and is not due for a revisit):
 /// `init` then observes it not at all in this request.
 pub fn skip(func: *const ffi::zend_function) -> bool {
-    if SLOT.load(Ordering::Relaxed) < 0 {
+    if SLOT.load(Ordering::Relaxed) < 0 || DEMOTED.load(Ordering::Relaxed) == 0 {
         return false;
     }
     // SAFETY: `init` passes a live user function.
@@ -234,6 +236,7 @@ pub fn skip(func: *const ffi::zend_function) -> bool {
     };
     if due(d, TRANSACTIONS.load(Ordering::Relaxed), now_secs()) {
         map.remove(&id);
+        DEMOTED.store(map.len(), Ordering::Relaxed);
         return false;
     }
     true
@@ -289,7 +292,9 @@ pub unsafe fn demote(
         secs: now_secs(),
     };
     if let Ok(mut table) = TABLE.lock() {
-        table.get_or_insert_with(HashMap::new).insert(id, d);
+        let map = table.get_or_insert_with(HashMap::new);
+        map.insert(id, d);
+        DEMOTED.store(map.len(), Ordering::Relaxed);
     }
     let _ = HERE.with(|v| v.push((key, id, (begin, end))));
 }
@@ -328,6 +333,7 @@ pub fn transaction_started() {
             !due
         });
     });
+    DEMOTED.store(map.len(), Ordering::Relaxed);
 }
 
 /// `newrelic_add_custom_tracer` named a function: if it was demoted in
@@ -346,6 +352,7 @@ pub fn undemote(func: *const ffi::zend_function) {
     if let Ok(mut table) = TABLE.lock() {
         if let Some(map) = table.as_mut() {
             map.remove(&entry.1);
+            DEMOTED.store(map.len(), Ordering::Relaxed);
         }
     }
     // SAFETY: as in `transaction_started`.
