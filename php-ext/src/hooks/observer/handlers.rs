@@ -145,18 +145,19 @@ pub(super) unsafe extern "C" fn end<const TSC: bool, const DEMOTE: bool>(
         return;
     }
     let frame = ex as usize;
-    let short = guard("observer end", false, || {
-        let mut short = false;
-        with_txn(|t| short = t.leave_frame(frame, clock::ticks::<TSC>()));
+    // None: no transaction, nothing learnt about the call.
+    let short = guard("observer end", None, || {
+        let mut short = None;
+        with_txn(|t| short = Some(t.leave_frame(frame, clock::ticks::<TSC>())));
         short
     });
     if DEMOTE {
         // SAFETY: the live frame of an observed user function, whose
         // handlers `init` chose to be `begin::<TSC>` and this one.
         unsafe {
-            if !short {
+            if short == Some(false) {
                 demotion::pin(ex);
-            } else if demotion::count_short(ex) {
+            } else if short == Some(true) && demotion::count_short(ex) {
                 guard("observer demotion", (), || {
                     demotion::demote(ex, begin::<TSC>, end::<TSC, true>)
                 });
