@@ -122,11 +122,7 @@ fn cost(n: u32, mut f: impl FnMut() -> u64) -> f64 {
 /// calls return the first choice's source with fresh measurements.
 pub fn select() -> Selection {
     let tsc_ok = invariant_tsc();
-    let best = |f: &dyn Fn() -> u64| {
-        (0..5)
-            .map(|_| cost(2000, f))
-            .fold(f64::INFINITY, f64::min)
-    };
+    let best = |f: &dyn Fn() -> u64| (0..5).map(|_| cost(2000, f)).fold(f64::INFINITY, f64::min);
     let monotonic_ns = best(&mono_ns);
     let tsc_ns = tsc_ok.then(|| best(&rdtsc));
     let env = std::env::var("SERAPH_CLOCK").ok();

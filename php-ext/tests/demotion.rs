@@ -30,11 +30,7 @@ fn run(script: &str, env: &[(&str, &str)], txns: usize) -> Vec<seraph_wire::Tran
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd
-        .arg("s.php")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = cmd.arg("s.php").current_dir(dir.path()).output().unwrap();
     assert_eq!(
         stdout(&out),
         "done\n",
@@ -101,7 +97,12 @@ echo "done\n";
         .find(|s| s[0]["nr.entryPoint"] == Value::Bool(true))
         .expect("root span");
     assert_eq!(parent(slow), guid(root));
-    assert!(txn.trace.as_ref().expect("a trace").data.contains("Custom\\/slow"));
+    assert!(txn
+        .trace
+        .as_ref()
+        .expect("a trace")
+        .data
+        .contains("Custom\\/slow"));
     assert!(spans.iter().all(|s| s[0]["name"] != "Custom/tiny"));
     let calls = user_calls(txn);
     if demotes() {
@@ -151,7 +152,10 @@ echo "done\n";
     assert!(dur(outer) >= dur(inner_of_outer));
     // No fib call lasted long enough to be kept, and none took another
     // call's place.
-    assert!(spans.iter().all(|s| s[0]["name"] != "Custom/fib"), "{spans:#?}");
+    assert!(
+        spans.iter().all(|s| s[0]["name"] != "Custom/fib"),
+        "{spans:#?}"
+    );
 }
 
 #[test]

@@ -106,4 +106,3 @@ impl ClosureNames {
         self.seen.len() - 1
     }
 }
-

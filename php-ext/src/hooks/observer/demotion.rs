@@ -167,6 +167,8 @@ pub unsafe fn count_short(ex: *mut ffi::zend_execute_data) -> bool {
 pub unsafe fn pin(ex: *mut ffi::zend_execute_data) {
     // SAFETY: caller's contract; as in `count_short`.
     if let Some(slot) = unsafe { slot(ex) } {
+        // SAFETY: a valid slot (above), only touched by this thread's
+        // request.
         unsafe { *slot = PINNED };
     }
 }

@@ -110,10 +110,7 @@ pub(in crate::hooks) unsafe fn enter_function(ex: *mut ffi::zend_execute_data) {
 ///
 /// # Safety
 /// `ex` and `rv` must be what PHP passed to an observer end handler.
-pub(in crate::hooks) unsafe fn leave_function(
-    ex: *mut ffi::zend_execute_data,
-    rv: *mut ffi::zval,
-) {
+pub(in crate::hooks) unsafe fn leave_function(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
     // SAFETY: forwarded. Hooked functions are never demoted.
     unsafe {
         if clock::tsc_source() {
@@ -234,4 +231,3 @@ fn end_by_exception<const TSC: bool>(frame: usize, custom: Option<String>) {
         });
     });
 }
-

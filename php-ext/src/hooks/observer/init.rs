@@ -16,7 +16,9 @@ const NONE: ffi::zend_observer_fcall_handlers = ffi::zend_observer_fcall_handler
 };
 
 /// PHP's observer init: the handlers for the function of `ex`.
-pub(super) unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::zend_observer_fcall_handlers {
+pub(super) unsafe extern "C" fn init(
+    ex: *mut ffi::zend_execute_data,
+) -> ffi::zend_observer_fcall_handlers {
     guard("observer init", NONE, || {
         // SAFETY: PHP passes the frame of the function being initialised.
         let func = unsafe { (*ex).func };
@@ -105,4 +107,3 @@ pub(super) unsafe extern "C" fn init(ex: *mut ffi::zend_execute_data) -> ffi::ze
         }
     })
 }
-
