@@ -222,3 +222,84 @@ echo "done\n";
     assert!(spans(&txns[1]).iter().all(|s| s[0]["name"] != "Custom/f"));
     assert_eq!(user_calls(&txns[1]), 0);
 }
+
+#[test]
+fn memcheck_clean_when_recursion_is_demoted_mid_flight() {
+    require("valgrind", "valgrind");
+    if !demotes() {
+        return;
+    }
+    // Valgrind slows every call (and a code path's first run most), so
+    // expensive_node_min is raised to keep calls "short". The short calls
+    // are leaves (rec(0)), made while three rec frames are open. After the
+    // demotion, the API attaches to the current segment (the orphans are
+    // skipped) and an exception leaves a caller.
+    const SCRIPT: &str = r#"<?php
+function rec($d) {
+    if ($d == 0) { return 1; }
+    $s = 0;
+    for ($i = 0; $i < 50; $i++) { $s += rec(0); }
+    return $s + rec($d - 1);
+}
+function after() { newrelic_add_custom_span_parameter('k', 'v'); throw new LogicException('x'); }
+function outer() { rec(3); try { after(); } catch (LogicException $e) {} return 1; }
+outer();
+echo "done\n";
+"#;
+    let d = FakeDaemon::start(Mode::Connected);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.php"), SCRIPT).unwrap();
+    let out = std::process::Command::new("valgrind")
+        .args([
+            "-q",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+        ])
+        .env("USE_ZEND_ALLOC", "0")
+        .env("ZEND_DONT_UNLOAD_MODULES", "1")
+        .arg("php")
+        .arg("-n")
+        .arg("-d")
+        .arg(format!("extension={}", extension_path().display()))
+        .args(["-d", &format!("newrelic.daemon.address={}", d.address())])
+        .args(["-d", "newrelic.daemon.dont_launch=3"])
+        .args(["-d", &format!("newrelic.license={LICENSE}")])
+        .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
+        .args(["-d", "newrelic.special.appinfo_timeout=5s"])
+        .args(["-d", "newrelic.special.expensive_node_min=1s"])
+        .arg("s.php")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_ne!(
+        out.status.code(),
+        Some(99),
+        "valgrind reported errors:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout(&out), "done\n");
+    let frames = d.wait_frames(2);
+    let txn = frames
+        .iter()
+        .find(|f| f.kind() == "Transaction")
+        .expect("a transaction")
+        .txn();
+    // 3 * 50 + 4 calls of rec, outer and after: rec was demoted.
+    assert!(user_calls(&txn) < 156, "{}", user_calls(&txn));
+    let spans = spans(&txn);
+    let after = span(&spans, "Custom/after");
+    assert_eq!(after[2]["error.class"], "LogicException", "{after}");
+    assert_eq!(after[1]["k"], "v", "{after}");
+    // outer() is short under a 1 s threshold and dropped, so after()
+    // hangs from the root, not from an orphaned rec() call.
+    let root = spans
+        .iter()
+        .find(|s| s[0]["nr.entryPoint"] == Value::Bool(true))
+        .expect("root span");
+    assert_eq!(parent(after), guid(root));
+    assert!(
+        spans.iter().all(|s| s[0]["name"] != "Custom/rec"),
+        "{spans:#?}"
+    );
+}

@@ -262,6 +262,7 @@ pub unsafe fn demote(
     // SAFETY: caller's contract.
     let func = unsafe { (*ex).func };
     if is_closure(func) || !alone() {
+        tracing::debug!("demotion declined: closure or another observer");
         return;
     }
     let key = func as usize;
@@ -280,6 +281,11 @@ pub unsafe fn demote(
     // (`alone`), so nothing is skipped.
     if !unsafe { ffi::seraph_observer_remove(func, Some(begin), Some(end)) } {
         return;
+    }
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        // SAFETY: as above.
+        let name = unsafe { crate::zend::zval::function_name(func) }.unwrap_or_default();
+        tracing::debug!("demoted {name}: {AFTER_CALLS} short calls");
     }
     let _ = AGENT.with(|a| {
         if let Some(t) = a.as_mut().and_then(|a| a.txn.as_mut()) {
