@@ -303,3 +303,23 @@ echo "done\n";
         "{spans:#?}"
     );
 }
+
+#[test]
+fn a_function_with_a_slow_call_stays_observed_for_the_request() {
+    // The first call is slow: the function is ruled out of demotion (and
+    // its end handler stops counting); its later slow call is traced.
+    const SCRIPT: &str = r#"<?php
+function mixed($slow) { if ($slow) { usleep(20000); } return 1; }
+mixed(true);
+for ($i = 0; $i < 300; $i++) { mixed(false); }
+mixed(true);
+echo "done\n";
+"#;
+    let txn = &run(SCRIPT, &[], 1)[0];
+    let n = spans(txn)
+        .iter()
+        .filter(|s| s[0]["name"] == "Custom/mixed")
+        .count();
+    assert_eq!(n, 2);
+    assert_eq!(user_calls(txn), 302);
+}

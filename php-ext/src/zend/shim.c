@@ -667,6 +667,23 @@ bool seraph_observer_remove(zend_function *func, zend_observer_fcall_begin_handl
 #endif
 }
 
+void seraph_observer_swap_end(zend_function *func, zend_observer_fcall_end_handler old,
+	zend_observer_fcall_end_handler new_)
+{
+#if PHP_VERSION_ID >= 80400
+	zend_observer_fcall_end_handler next;
+	if (zend_observer_remove_end_handler(func, old, &next)) {
+		zend_observer_add_end_handler(func, new_);
+	}
+#elif PHP_VERSION_ID >= 80200
+	if (zend_observer_remove_end_handler(func, old)) {
+		zend_observer_add_end_handler(func, new_);
+	}
+#else
+	(void)func; (void)old; (void)new_;
+#endif
+}
+
 void seraph_observer_add(zend_function *func, zend_observer_fcall_begin_handler begin,
 	zend_observer_fcall_end_handler end, int slot)
 {

@@ -351,6 +351,9 @@ bool seraph_observer_alone(void);
 /* Removes the begin and end handler from the function (both or none). */
 bool seraph_observer_remove(zend_function *func, zend_observer_fcall_begin_handler begin,
 	zend_observer_fcall_end_handler end);
+/* Replaces the end handler old by new_ (nothing if old is not there). */
+void seraph_observer_swap_end(zend_function *func, zend_observer_fcall_end_handler old,
+	zend_observer_fcall_end_handler new_);
 /* Adds them back, and zeroes the function's demotion slot. */
 void seraph_observer_add(zend_function *func, zend_observer_fcall_begin_handler begin,
 	zend_observer_fcall_end_handler end, int slot);

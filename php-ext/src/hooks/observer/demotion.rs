@@ -159,18 +159,48 @@ pub unsafe fn count_short(ex: *mut ffi::zend_execute_data) -> bool {
 }
 
 /// The function running in `ex` made a call that was not short (or threw):
-/// it is not demoted in this request.
+/// it is not demoted in this request. True the first time: the caller then
+/// gives the function the end handler that does not count
+/// ([`stop_counting`]).
 ///
 /// # Safety
 /// `ex` must be the live frame of an observed user function.
 #[inline(always)]
-pub unsafe fn pin(ex: *mut ffi::zend_execute_data) {
+pub unsafe fn pin(ex: *mut ffi::zend_execute_data) -> bool {
     // SAFETY: caller's contract; as in `count_short`.
-    if let Some(slot) = unsafe { slot(ex) } {
-        // SAFETY: a valid slot (above), only touched by this thread's
-        // request.
-        unsafe { *slot = PINNED };
+    let Some(slot) = (unsafe { slot(ex) }) else {
+        return false;
+    };
+    // SAFETY: a valid slot (above), only touched by this thread's request.
+    unsafe {
+        if *slot == PINNED {
+            return false;
+        }
+        *slot = PINNED;
     }
+    true
+}
+
+/// Replaces the counting end handler of the function running in `ex` by
+/// `plain`, so that a function ruled out for this request no longer pays
+/// for the count (about 30 instructions a call).
+///
+/// # Safety
+/// `ex` must be the live frame of an observed user function whose end
+/// handler is `counting`, and PHP must be running that very handler.
+#[cold]
+#[inline(never)]
+pub unsafe fn stop_counting(
+    ex: *mut ffi::zend_execute_data,
+    counting: unsafe extern "C" fn(*mut ffi::zend_execute_data, *mut ffi::zval),
+    plain: unsafe extern "C" fn(*mut ffi::zend_execute_data, *mut ffi::zval),
+) {
+    if !alone() {
+        return;
+    }
+    // SAFETY: caller's contract; alone, so replacing the handler PHP is
+    // running skips no other observer's.
+    unsafe { ffi::seraph_observer_swap_end((*ex).func, Some(counting), Some(plain)) };
 }
 
 /// Whether this module's observer is PHP's only fcall observer.

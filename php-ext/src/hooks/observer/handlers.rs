@@ -133,8 +133,13 @@ pub(super) unsafe extern "C" fn end<const TSC: bool, const DEMOTE: bool>(
 ) {
     if rv.is_null() {
         if DEMOTE {
-            // SAFETY: the live frame of an observed user function.
-            unsafe { demotion::pin(ex) };
+            // SAFETY: the live frame of an observed user function, in this
+            // handler.
+            unsafe {
+                if demotion::pin(ex) {
+                    demotion::stop_counting(ex, end::<TSC, true>, end::<TSC, false>);
+                }
+            }
         }
         end_by_exception::<TSC>(ex as usize, None);
         // Reading the exception may have run a __get that bailed out.
@@ -153,7 +158,9 @@ pub(super) unsafe extern "C" fn end<const TSC: bool, const DEMOTE: bool>(
         // handlers `init` chose to be `begin::<TSC>` and this one.
         unsafe {
             if short == Some(false) {
-                demotion::pin(ex);
+                if demotion::pin(ex) {
+                    demotion::stop_counting(ex, end::<TSC, true>, end::<TSC, false>);
+                }
             } else if short == Some(true) && demotion::count_short(ex) {
                 guard("observer demotion", (), || {
                     demotion::demote(ex, begin::<TSC>, end::<TSC, true>)
