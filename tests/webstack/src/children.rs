@@ -5,12 +5,14 @@
 //! Linux sends the parent-death signal when the *thread* that forked the
 //! child ends, so no test thread forks them (a test thread ends with its
 //! test, while a stack in a `static` serves the tests after it): one thread
-//! that lives as long as the process does. The signal covers a test binary
-//! killed with `SIGKILL`; the `atexit` handler covers a normal exit, where
-//! statics are not dropped.
+//! that lives as long as the process does. The signal is `SIGTERM`, on
+//! which nginx and php-fpm stop their workers before they exit (workers
+//! outlive a master killed with `SIGKILL`). It covers a test binary killed
+//! with `SIGKILL`; the `atexit` handler covers a normal exit, where statics
+//! are not dropped.
 
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -65,7 +67,7 @@ pub fn spawn(what: &str, mut cmd: Command) -> Result<u32, String> {
     unsafe {
         let parent = libc::getpid();
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             // The parent may have died between fork and prctl.
@@ -162,5 +164,34 @@ extern "C" fn stop_all_at_exit() {
     stop_children(&mut children);
     for d in dirs {
         let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+/// The prefix of a stack's directory: `seraph-web-<pid>-`, so that the
+/// directories of test binaries that were killed (which never ran their
+/// exit handler) can be told apart and removed by [`sweep_stale`].
+pub fn dir_prefix() -> String {
+    format!("{STACK_DIR}{}-", std::process::id())
+}
+
+const STACK_DIR: &str = "seraph-web-";
+
+/// Removes the stack directories of processes that no longer exist.
+pub fn sweep_stale() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(STACK_DIR)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }

@@ -79,7 +79,11 @@ fn parse(raw: &[u8]) -> Option<Response> {
                 && v.to_ascii_lowercase().contains("chunked")
         })
     });
-    let body = if chunked { dechunk(rest)? } else { rest.to_vec() };
+    let body = if chunked {
+        dechunk(rest)?
+    } else {
+        rest.to_vec()
+    };
     Some(Response {
         status,
         head,

@@ -8,7 +8,8 @@
 //! connections and php-fpm accepts them on its socket. Dropping the stack
 //! stops both (their workers with them) and removes the directory; a stack
 //! that is never dropped (kept in a `static`) is stopped at exit, and one
-//! whose test binary is killed dies with it (see `children`).
+//! whose test binary is killed stops with it, its directory removed by the
+//! next stack started (see `children`).
 //!
 //! ```no_run
 //! let web = seraph_webstack::Options::new("shop", "target/debug/libnewrelic_php.so")
@@ -120,7 +121,8 @@ impl Options {
         settings: impl IntoIterator<Item = (K, V)>,
     ) -> Options {
         for (k, v) in settings {
-            self.ini.push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+            self.ini
+                .push((k.as_ref().to_owned(), v.as_ref().to_owned()));
         }
         self
     }
@@ -137,7 +139,8 @@ impl Options {
         vars: impl IntoIterator<Item = (K, V)>,
     ) -> Options {
         for (k, v) in vars {
-            self.env.push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+            self.env
+                .push((k.as_ref().to_owned(), v.as_ref().to_owned()));
         }
         self
     }
@@ -197,8 +200,9 @@ impl Options {
             Some(p) => p.clone(),
             None => php_fpm()?,
         };
+        children::sweep_stale();
         let dir = tempfile::Builder::new()
-            .prefix(&format!("seraph-web-{}-", self.name))
+            .prefix(&format!("{}{}-", children::dir_prefix(), self.name))
             .tempdir()
             .map_err(|e| format!("cannot create a temporary directory: {e}"))?
             .keep();
@@ -297,8 +301,7 @@ fn spawn_nginx(bin: &Path, dir: &Path, conf: &str) -> Result<u32, String> {
 }
 
 fn log_to(cmd: &mut Command, file: &Path) -> Result<(), String> {
-    let out =
-        std::fs::File::create(file).map_err(|e| format!("create {}: {e}", file.display()))?;
+    let out = std::fs::File::create(file).map_err(|e| format!("create {}: {e}", file.display()))?;
     let err = out
         .try_clone()
         .map_err(|e| format!("duplicate a log file: {e}"))?;
@@ -340,7 +343,11 @@ pub fn php_fpm() -> Result<PathBuf, String> {
         return Ok(PathBuf::from(p));
     }
     let out = Command::new("php")
-        .args(["-n", "-r", "echo PHP_MAJOR_VERSION, '.', PHP_MINOR_VERSION;"])
+        .args([
+            "-n",
+            "-r",
+            "echo PHP_MAJOR_VERSION, '.', PHP_MINOR_VERSION;",
+        ])
         .output()
         .map_err(|e| format!("cannot run php: {e}"))?;
     let ver = String::from_utf8_lossy(&out.stdout).trim().to_owned();
@@ -394,6 +401,11 @@ impl WebStack {
         *self.pids.last().expect("php-fpm started")
     }
 
+    /// nginx's master process (its worker is its child).
+    pub fn nginx_pid(&self) -> u32 {
+        *self.pids.first().expect("nginx started")
+    }
+
     /// `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -425,15 +437,8 @@ impl WebStack {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Response {
-        http::request(
-            self.port,
-            self.request_timeout,
-            method,
-            path,
-            headers,
-            body,
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()))
+        http::request(self.port, self.request_timeout, method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()))
     }
 
     /// The tails of nginx's and php-fpm's logs, for failure messages.
