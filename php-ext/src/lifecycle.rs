@@ -77,11 +77,14 @@ unsafe extern "C" fn post_startup() -> c_int {
     })
 }
 
-/// MSHUTDOWN: the process is going away; unregister what MINIT registered.
+/// MSHUTDOWN: the process is going away; unregister what MINIT registered
+/// and release the process-wide tables built since (memory checkers then
+/// see the extension end owning nothing it built).
 unsafe extern "C" fn mshutdown(_type: c_int, module_number: c_int) -> ffi::zend_result {
     guard("MSHUTDOWN", ffi::SUCCESS, || {
         crate::hooks::errors::unregister();
         crate::hooks::wrap::forget();
+        crate::hooks::user::forget();
         ini::unregister(module_number);
         ffi::SUCCESS
     })

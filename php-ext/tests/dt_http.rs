@@ -7,7 +7,7 @@
 
 mod common;
 use common::fake_daemon::{FakeDaemon, Mode};
-use common::web::WebStack;
+use common::web::serve;
 use common::*;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -117,7 +117,7 @@ fn span_ids_of(d: &FakeDaemon, name: &str) -> HashSet<String> {
 #[test]
 fn callees_over_http_join_the_callers_trace() {
     let d = FakeDaemon::start(Mode::Connected);
-    let web = WebStack::start(
+    let web = serve(
         &d,
         &[
             ("auto.php", AUTO),

@@ -7,7 +7,7 @@
 
 mod common;
 use common::fake_daemon::{FakeDaemon, Mode};
-use common::web::{get, WebStack};
+use common::web::{get, serve};
 use std::time::{Duration, Instant};
 
 const LOADER: &str = "window.NREUM||(NREUM={});NREUM.loader=1;";
@@ -37,7 +37,7 @@ $r = newrelic_disable_autorum();
 #[test]
 fn nginx_and_php_fpm_pages_get_rum_once_json_and_disabled_pages_nothing() {
     let d = FakeDaemon::start(Mode::Browser);
-    let web = WebStack::start(
+    let web = serve(
         &d,
         &[
             ("page.php", PAGE),
@@ -45,11 +45,10 @@ fn nginx_and_php_fpm_pages_get_rum_once_json_and_disabled_pages_nothing() {
             ("disabled.php", DISABLED),
         ],
     );
-    let port = web.port;
 
     // The HTML page: loader right after the charset meta tag, footer right
     // before </body>, once each.
-    let (head, page) = get(port, "/page.php");
+    let (head, page) = get(&web, "/page.php");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let loader = format!("<script type=\"text/javascript\">{LOADER}</script>");
     assert_eq!(page.matches(LOADER).count(), 1, "{page}");
@@ -69,7 +68,7 @@ fn nginx_and_php_fpm_pages_get_rum_once_json_and_disabled_pages_nothing() {
     assert_eq!(page.matches("<script").count(), 2, "{page}");
 
     // JSON: byte for byte what the script wrote.
-    let (head, json) = get(port, "/api.php");
+    let (head, json) = get(&web, "/api.php");
     assert!(
         head.to_ascii_lowercase()
             .contains("content-type: application/json"),
@@ -81,7 +80,7 @@ fn nginx_and_php_fpm_pages_get_rum_once_json_and_disabled_pages_nothing() {
     );
 
     // newrelic_disable_autorum() returned true and the page is untouched.
-    let (_, plain) = get(port, "/disabled.php");
+    let (_, plain) = get(&web, "/disabled.php");
     assert_eq!(
         plain,
         "<html><head><title>plain</title></head><body>true</body></html>\n"

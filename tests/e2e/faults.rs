@@ -14,7 +14,7 @@ use collector_standin::{Fault, Standin, StandinConfig};
 use seraph_e2e::agent::Address;
 use seraph_e2e::daemon::{children_of, Daemon, DaemonOptions};
 use seraph_e2e::load::{self, Load, Sample};
-use seraph_e2e::web_load::WebStack;
+use seraph_e2e::web::{load_stack, WebStack};
 use seraph_e2e::{harvest, target_dir};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -97,7 +97,7 @@ async fn site(name: &'static str, extra_cfg: &[String]) -> Site {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let web = WebStack::start(&extension(), &ini, 4);
+    let web = load_stack(&extension(), &ini, 4);
     Site {
         name,
         standin,

@@ -17,7 +17,6 @@ pub mod monitor;
 pub mod services;
 pub mod vectors;
 pub mod web;
-pub mod web_load;
 
 use std::path::PathBuf;
 

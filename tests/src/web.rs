@@ -1,28 +1,20 @@
-//! A web stack for real applications: nginx in front of php-fpm with the
-//! extension, in a temporary directory, as server processes of
-//! `services::process` (stopped when the test binary exits). PHP runs with
-//! Debian's own `php.ini` and module configuration (so `mysqli`, `mbstring`,
-//! OPcache and friends are loaded as on a real host) plus the extension
-//! and the settings the test gives.
-//!
-//! Requests go through [`WebServer::get`] / [`WebServer::post`], a minimal
-//! HTTP/1.1 client (`Connection: close`), and come back as status and
-//! body.
+//! The web tier of the end-to-end tests, on the shared harness
+//! (`seraph_webstack`): real applications behind nginx and php-fpm with
+//! Debian's own PHP configuration ([`Site`]), the page the fault drills put
+//! under load ([`load_stack`]), and PHP's command line with the extension
+//! ([`php_cli`]).
 
-use crate::services::process::{self, Spawn};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+pub use seraph_webstack::{Response, RunAs, WebStack};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
-/// A running nginx + php-fpm pair.
-#[derive(Debug)]
-pub struct WebServer {
-    /// The port nginx listens on (127.0.0.1).
-    pub port: u16,
-    /// The server's temporary directory (logs, sockets, configuration).
-    pub dir: PathBuf,
+/// Debian's php-fpm for PHP 8.2 (the only PHP of Debian 12), whose
+/// configuration (`/etc/php/8.2/fpm`) the applications run with.
+const DEBIAN_FPM: &str = "/usr/sbin/php-fpm8.2";
+
+/// The built extension (`target/<profile>/libnewrelic_php.so`).
+pub fn extension() -> PathBuf {
+    crate::target_dir().join("libnewrelic_php.so")
 }
 
 /// How to serve an application.
@@ -41,223 +33,58 @@ pub struct Site {
     pub env: Vec<(String, String)>,
 }
 
-/// The built extension (`target/<profile>/libnewrelic_php.so`).
-pub fn extension() -> PathBuf {
-    crate::target_dir().join("libnewrelic_php.so")
-}
-
-/// Debian's php-fpm binary for PHP 8.2 (the only PHP of Debian 12).
-fn php_fpm() -> Result<PathBuf, String> {
-    process::require_binary("/usr/sbin/php-fpm8.2", "php8.2-fpm")
-}
-
-impl WebServer {
-    /// Starts nginx and php-fpm for `site`; fails with the logs' tails if
-    /// either does not come up.
-    pub fn start(site: &Site) -> Result<WebServer, String> {
-        let nginx = process::require_binary("/usr/sbin/nginx", "nginx")?;
-        let fpm = php_fpm()?;
-        let so = extension();
-        if !so.exists() {
-            return Err(format!(
-                "{} is missing: run `cargo build -p newrelic-php` first",
-                so.display()
-            ));
+impl Site {
+    /// Starts nginx and php-fpm (2 workers, running as the test's user)
+    /// for the application, PHP reading Debian's `php.ini` and module
+    /// configuration (so `mysqli`, `mbstring`, OPcache and friends are
+    /// loaded as on a real host) plus the extension and [`Site::ini`].
+    /// Fails with the logs' tails if either does not come up.
+    pub fn start(&self) -> Result<WebStack, String> {
+        let mut o = seraph_webstack::Options::new(&self.name, extension())
+            .root(&self.root)
+            .workers(2)
+            .host_config()
+            .fpm_binary(DEBIAN_FPM)
+            .inis(self.ini.iter().map(|(k, v)| (k, v)))
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(f) = &self.front_controller {
+            o = o.front_controller(f);
         }
-        let dir = process::temp_dir(&format!("seraph-web-{}-", site.name))?;
-        let root = nix::unistd::geteuid().is_root();
-        let sock = dir.join("fpm.sock");
-        let mut pool = format!(
-            "[global]\nerror_log = {log}\ndaemonize = no\n\n[www]\nlisten = {sock}\n\
-             pm = static\npm.max_children = 2\nclear_env = no\ncatch_workers_output = yes\n",
-            log = dir.join("fpm-error.log").display(),
-            sock = sock.display(),
-        );
-        if root {
-            pool.push_str("user = root\ngroup = root\n");
-        }
-        for (k, v) in &site.env {
-            pool.push_str(&format!("env[{k}] = \"{v}\"\n"));
-        }
-        let pool_file = dir.join("fpm.conf");
-        std::fs::write(&pool_file, pool).map_err(|e| format!("write fpm.conf: {e}"))?;
-        let mut cmd = Command::new(fpm);
-        cmd.arg("-F").arg("-y").arg(&pool_file);
-        if root {
-            cmd.arg("-R");
-        }
-        cmd.arg("-d").arg(format!("extension={}", so.display()));
-        for (k, v) in &site.ini {
-            cmd.arg("-d").arg(format!("{k}={v}"));
-        }
-        let fpm_pid = process::spawn(Spawn {
-            name: "php-fpm",
-            cmd,
-            log: dir.join("fpm.out"),
-            stop_signal: libc::SIGQUIT,
-        })?;
-
-        let port = process::free_port()?;
-        let front = match &site.front_controller {
-            Some(f) => format!("try_files $uri $uri/ {f}?$query_string;"),
-            None => "try_files $uri $uri/ =404;".to_owned(),
-        };
-        for t in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
-            std::fs::create_dir_all(dir.join("tmp").join(t))
-                .map_err(|e| format!("create nginx temp dirs: {e}"))?;
-        }
-        let conf = format!(
-            "{user}daemon off;\nmaster_process on;\nworker_processes 1;\npid {dir}/nginx.pid;\n\
-             error_log {dir}/nginx-error.log;\nevents {{ worker_connections 64; }}\n\
-             http {{\n  include /etc/nginx/mime.types;\n  access_log {dir}/nginx-access.log;\n\
-               client_body_temp_path {dir}/tmp/body;\n  proxy_temp_path {dir}/tmp/proxy;\n\
-               fastcgi_temp_path {dir}/tmp/fastcgi;\n  uwsgi_temp_path {dir}/tmp/uwsgi;\n\
-               scgi_temp_path {dir}/tmp/scgi;\n\
-               server {{\n    listen 127.0.0.1:{port};\n    server_name localhost;\n\
-                 root {root};\n    index index.php;\n\
-                 location / {{ {front} }}\n\
-                 location ~ [^/]\\.php(/|$) {{\n\
-                   fastcgi_split_path_info ^(.+?\\.php)(/.*)$;\n\
-                   if (!-f $document_root$fastcgi_script_name) {{ return 404; }}\n\
-                   include /etc/nginx/fastcgi_params;\n\
-                   fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;\n\
-                   fastcgi_param PATH_INFO $fastcgi_path_info;\n\
-                   fastcgi_pass unix:{sock};\n    }}\n  }}\n}}\n",
-            user = if root { "user root;\n" } else { "" },
-            dir = dir.display(),
-            root = site.root.display(),
-            sock = sock.display(),
-        );
-        let conf_file = dir.join("nginx.conf");
-        std::fs::write(&conf_file, conf).map_err(|e| format!("write nginx.conf: {e}"))?;
-        let mut cmd = Command::new(nginx);
-        cmd.arg("-c")
-            .arg(&conf_file)
-            .arg("-e")
-            .arg(dir.join("nginx-error.log"));
-        let nginx_pid = process::spawn(Spawn {
-            name: "nginx",
-            cmd,
-            log: dir.join("nginx.out"),
-            stop_signal: libc::SIGQUIT,
-        })?;
-        process::wait_for_port(
-            "nginx",
-            nginx_pid,
-            port,
-            &dir.join("nginx-error.log"),
-            Duration::from_secs(20),
-        )?;
-        // php-fpm binds the socket file before it listens, so the file
-        // existing is not enough: wait until a connection is accepted.
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::os::unix::net::UnixStream::connect(&sock).is_err() {
-            if let Some(why) = process::exited(fpm_pid) {
-                return Err(format!("{why}\n{}", process::tail(&dir.join("fpm.out"))));
-            }
-            if std::time::Instant::now() > deadline {
-                return Err(format!(
-                    "php-fpm did not listen within 20 s\n{}",
-                    process::tail(&dir.join("fpm.out"))
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(WebServer { port, dir })
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// A GET request; (status, body).
-    pub fn get(&self, path: &str) -> (u16, String) {
-        self.request("GET", path, &[], "")
-    }
-
-    /// A POST of a form body; (status, body).
-    pub fn post(&self, path: &str, form: &str) -> (u16, String) {
-        self.request(
-            "POST",
-            path,
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            form,
-        )
-    }
-
-    /// One request; panics when the server does not answer in 60 s.
-    pub fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> (u16, String) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port))
-            .unwrap_or_else(|e| panic!("connect to nginx: {e}\n{}", self.logs()));
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len(),
-            port = self.port
-        );
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str("\r\n");
-        req.push_str(body);
-        s.write_all(req.as_bytes()).expect("send the request");
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap_or_else(|e| {
-            panic!("read the response to {method} {path}: {e}\n{}", self.logs())
-        });
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no status line in the response to {path}: {text:?}"));
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        let body = if text
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(&body)
-        } else {
-            body
-        };
-        (status, body)
-    }
-
-    /// The tails of nginx's and php-fpm's logs, for failure messages.
-    pub fn logs(&self) -> String {
-        ["nginx-error.log", "fpm-error.log", "fpm.out"]
-            .iter()
-            .map(|f| process::tail(&self.dir.join(f)))
-            .collect::<Vec<_>>()
-            .join("\n")
+        o.start()
     }
 }
 
-/// Decodes a chunked body (enough for test assertions).
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || after.len() < n {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
-    }
-    out
+/// The page every request of the fault drills runs: a little work (a few
+/// user functions, a loop), then its worker's pid as the body, with a
+/// `Content-Length` so the load generator can keep the connection alive.
+pub const APP_PHP: &str = r#"<?php
+function item(int $i): string { return str_repeat(chr(97 + $i % 26), 8); }
+function page(): string {
+    $parts = [];
+    for ($i = 0; $i < 200; $i++) { $parts[] = item($i); }
+    return md5(implode(',', $parts));
+}
+page();
+$body = (string) getmypid();
+header('Content-Type: text/plain');
+header('Content-Length: ' . strlen($body));
+echo $body;
+"#;
+
+/// nginx and php-fpm serving [`APP_PHP`] at `/app.php` under load:
+/// `workers` static workers running as `www-data` (the test runs as root),
+/// the extension at `extension` with `ini` and no php.ini, connections kept
+/// alive. Panics with the logs when it does not start.
+pub fn load_stack(extension: &Path, ini: &[(String, String)], workers: usize) -> WebStack {
+    seraph_webstack::Options::new("load", extension)
+        .script("app.php", APP_PHP)
+        .workers(workers)
+        .run_as(RunAs::WwwData)
+        .for_load()
+        .fpm_binary(DEBIAN_FPM)
+        .inis(ini.iter().map(|(k, v)| (k, v)))
+        .start()
+        .unwrap_or_else(|e| panic!("start php-fpm and nginx: {e}"))
 }
 
 /// Runs a PHP command-line script with Debian's configuration, the

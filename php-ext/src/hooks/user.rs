@@ -21,27 +21,50 @@ use crate::zend::ffi;
 use crate::zend::guard::guard;
 use seraph_txn::Framework;
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock};
 
 /// Rows for functions and methods, by lower-case `function` or
 /// `class::method`, with their library.
-fn by_name() -> &'static HashMap<String, (&'static Library, &'static Hook)> {
-    static MAP: OnceLock<HashMap<String, (&'static Library, &'static Hook)>> = OnceLock::new();
-    MAP.get_or_init(|| {
-        table::rows()
-            .filter_map(|(lib, h)| match h.target {
-                Target::Function(f) => Some((f.to_owned(), (lib, h))),
-                Target::Method(c, m) => Some((format!("{c}::{m}"), (lib, h))),
-                Target::Class(_) | Target::File(_) | Target::Callback(_) => None,
-            })
-            .collect()
-    })
+type ByName = HashMap<String, (&'static Library, &'static Hook)>;
+
+/// [`ByName`], built on first use and released at module shutdown
+/// ([`forget`]), so the process ends owning none of it (valgrind would
+/// otherwise count the table as possibly lost: a hash map points into the
+/// middle of its allocation).
+static BY_NAME: RwLock<Option<ByName>> = RwLock::new(None);
+
+fn build() -> ByName {
+    table::rows()
+        .filter_map(|(lib, h)| match h.target {
+            Target::Function(f) => Some((f.to_owned(), (lib, h))),
+            Target::Method(c, m) => Some((format!("{c}::{m}"), (lib, h))),
+            Target::Class(_) | Target::File(_) | Target::Callback(_) => None,
+        })
+        .collect()
+}
+
+/// Runs `f` on the table, building it first if needed.
+fn with_by_name<R>(f: impl FnOnce(&ByName) -> R) -> R {
+    {
+        let map = BY_NAME.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = map.as_ref() {
+            return f(m);
+        }
+    }
+    let mut map = BY_NAME.write().unwrap_or_else(|e| e.into_inner());
+    f(map.get_or_insert_with(build))
+}
+
+/// Releases the table (MSHUTDOWN; a restart in the same process builds it
+/// again).
+pub fn forget() {
+    *BY_NAME.write().unwrap_or_else(|e| e.into_inner()) = None;
 }
 
 /// The row for a user function, by its lower-case name (`function` or
 /// `namespace\class::method`).
 pub fn find(lname: &str) -> Option<(&'static Library, &'static Hook)> {
-    by_name().get(lname).copied()
+    with_by_name(|m| m.get(lname).copied())
 }
 
 /// A hooked function's row, and the framework whose requests it is limited
@@ -243,5 +266,5 @@ fn has_file_rows() -> bool {
 /// Whether the table has rows for PHP code or files: then the observer
 /// must be registered even when user functions are not traced.
 pub fn any_rows() -> bool {
-    has_file_rows() || !by_name().is_empty()
+    has_file_rows() || with_by_name(|m| !m.is_empty())
 }

@@ -99,36 +99,10 @@ pub fn for_this_php(names: impl IntoIterator<Item = String>) -> BTreeSet<String>
         .collect()
 }
 
-/// The php-fpm binary for the CLI's PHP version: `SERAPH_TEST_PHP_FPM`
-/// (the version matrix's own build), else `php-fpm<ver>` or `php-fpm` on
-/// PATH, else in /usr/sbin (Debian's location). Fails the test when there
-/// is none.
+/// The php-fpm binary for the CLI's PHP version (see
+/// `seraph_webstack::php_fpm`); fails the test when there is none.
 pub fn php_fpm() -> PathBuf {
-    if let Some(p) = std::env::var_os("SERAPH_TEST_PHP_FPM") {
-        return PathBuf::from(p);
-    }
-    let ver = php_version();
-    for name in [format!("php-fpm{ver}"), "php-fpm".to_owned()] {
-        let found = Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {name}"))
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-        if let Some(p) = found {
-            return p;
-        }
-        let sbin = Path::new("/usr/sbin").join(&name);
-        if sbin.exists() {
-            return sbin;
-        }
-    }
-    panic!(
-        "php-fpm for PHP {ver} is not installed, so this test cannot run. Install \
-         php{ver}-fpm (tests/setup-host.sh does). A skipped check would hide a \
-         defect, so this test fails instead."
-    );
+    seraph_webstack::php_fpm().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A `php -n -d extension=<so>` command with the given INI settings.

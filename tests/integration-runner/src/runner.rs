@@ -508,7 +508,13 @@ fn run_test(ctx: &Ctx, test: &TestFile) -> Run {
         None => None,
     };
     let (program, args) = match (&ctx.valgrind, &vg_dir) {
-        (Some(vg), Some(d)) => valgrind::wrap(vg, d.path(), &program, args),
+        (Some(vg), Some(d)) => match valgrind::wrap(vg, d.path(), &program, args) {
+            Ok(wrapped) => wrapped,
+            Err(e) => {
+                run.fatal = Some(format!("cannot write the valgrind suppressions: {e}"));
+                return run;
+            }
+        },
         _ => (program, args),
     };
     let spawn = Spawn {

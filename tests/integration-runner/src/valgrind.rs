@@ -1,29 +1,39 @@
 //! Valgrind memcheck mode (tests/integration/README.md §4.5): the test
 //! command runs under `valgrind --tool=memcheck --xml=yes`, and any
 //! `<error>` in the XML report fails the test. Leaks are not requested.
+//! Third-party false positives are suppressed by `valgrind.supp` (next to
+//! this crate's Cargo.toml, built into the binary): glibc's loader, never
+//! the extension.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-/// Wraps `program args…` so valgrind runs it and writes its XML report(s)
-/// to `dir` (one file per process, `%p` = pid).
+/// The suppressions passed to every run (see the file for each reason).
+pub const SUPPRESSIONS: &str = include_str!("../valgrind.supp");
+
+/// Wraps `program args…` so valgrind runs it with [`SUPPRESSIONS`]
+/// (written to `dir`) and writes its XML report(s) to `dir` (one file per
+/// process, `%p` = pid).
 pub fn wrap(
     valgrind: &Path,
     dir: &Path,
     program: &Path,
     args: Vec<OsString>,
-) -> (PathBuf, Vec<OsString>) {
+) -> std::io::Result<(PathBuf, Vec<OsString>)> {
+    let supp = dir.join("seraph.supp");
+    std::fs::write(&supp, SUPPRESSIONS)?;
     let mut out: Vec<OsString> = vec![
         "--tool=memcheck".into(),
         "--quiet".into(),
         "--leak-check=no".into(),
+        format!("--suppressions={}", supp.display()).into(),
         "--xml=yes".into(),
         format!("--xml-file={}/vg.%p.xml", dir.display()).into(),
         "--".into(),
         program.as_os_str().to_owned(),
     ];
     out.extend(args);
-    (valgrind.to_path_buf(), out)
+    Ok((valgrind.to_path_buf(), out))
 }
 
 /// One memcheck error.
@@ -172,18 +182,43 @@ mod tests {
 
     #[test]
     fn wraps_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
         let (p, args) = wrap(
             Path::new("/usr/bin/valgrind"),
-            Path::new("/tmp/v"),
+            dir.path(),
             Path::new("php"),
             vec!["-n".into()],
-        );
+        )
+        .unwrap();
         assert_eq!(p, PathBuf::from("/usr/bin/valgrind"));
         let args: Vec<String> = args
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        assert_eq!(args.join(" "), "--tool=memcheck --quiet --leak-check=no --xml=yes --xml-file=/tmp/v/vg.%p.xml -- php -n");
+        assert_eq!(
+            args.join(" "),
+            format!(
+                "--tool=memcheck --quiet --leak-check=no --suppressions={d}/seraph.supp \
+                 --xml=yes --xml-file={d}/vg.%p.xml -- php -n"
+            )
+        );
+        let supp = std::fs::read_to_string(dir.path().join("seraph.supp")).unwrap();
+        assert_eq!(supp, SUPPRESSIONS);
+    }
+
+    #[test]
+    fn suppressions_name_no_frame_of_the_extension() {
+        // Each entry: a comment, then `{ name, Memcheck:kind, frames }`.
+        let entries = SUPPRESSIONS.matches("\n{").count();
+        assert!(entries >= 1, "{SUPPRESSIONS}");
+        assert_eq!(entries, SUPPRESSIONS.matches("\n}").count());
+        for line in SUPPRESSIONS.lines().filter(|l| !l.starts_with('#')) {
+            assert!(
+                !line.contains("newrelic") && !line.contains("seraph"),
+                "a suppression names the extension: {line}"
+            );
+        }
     }
 
     #[test]

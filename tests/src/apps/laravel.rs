@@ -3,7 +3,7 @@
 
 use crate::monitor::monitor;
 use crate::services::{mariadb, process};
-use crate::web::{php_cli, Site, WebServer};
+use crate::web::{php_cli, Site, WebStack};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 #[derive(Debug)]
 pub struct Laravel {
     /// nginx + php-fpm serving `public/`.
-    pub web: WebServer,
+    pub web: WebStack,
     /// The application name it reports as.
     pub app: &'static str,
     /// The application's directory (where `artisan` is).
@@ -63,13 +63,14 @@ fn start() -> Laravel {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let web = WebServer::start(&Site {
+    let web = Site {
         name: "laravel".into(),
         root: root.join("public"),
         front_controller: Some("/index.php".into()),
         ini: monitor().ini(APP),
         env: env.clone(),
-    })
+    }
+    .start()
     .unwrap_or_else(|e| panic!("start Laravel: {e}"));
     Laravel {
         web,

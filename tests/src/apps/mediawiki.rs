@@ -3,7 +3,7 @@
 
 use crate::monitor::monitor;
 use crate::services::process;
-use crate::web::{Site, WebServer};
+use crate::web::{Site, WebStack};
 use std::io::Write;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 #[derive(Debug)]
 pub struct MediaWiki {
     /// nginx + php-fpm serving `/usr/share/mediawiki`.
-    pub web: WebServer,
+    pub web: WebStack,
     /// The application name it reports as.
     pub app: &'static str,
 }
@@ -58,7 +58,7 @@ fn start() -> MediaWiki {
         .open(dir.join("LocalSettings.php"))
         .and_then(|mut f| f.write_all(extra.as_bytes()))
         .expect("complete LocalSettings.php");
-    let web = WebServer::start(&Site {
+    let web = Site {
         name: "mediawiki".into(),
         root: "/usr/share/mediawiki".into(),
         front_controller: None,
@@ -67,7 +67,8 @@ fn start() -> MediaWiki {
             "MW_CONFIG_FILE".to_owned(),
             dir.join("LocalSettings.php").display().to_string(),
         )],
-    })
+    }
+    .start()
     .unwrap_or_else(|e| panic!("start MediaWiki: {e}"));
     MediaWiki { web, app: APP }
 }

@@ -2,14 +2,14 @@
 
 use crate::monitor::monitor;
 use crate::services::process;
-use crate::web::{Site, WebServer};
+use crate::web::{Site, WebStack};
 use std::sync::OnceLock;
 
 /// The running Slim application.
 #[derive(Debug)]
 pub struct Slim {
     /// nginx + php-fpm serving `public/`.
-    pub web: WebServer,
+    pub web: WebStack,
     /// The application name it reports as.
     pub app: &'static str,
 }
@@ -25,13 +25,14 @@ pub fn slim() -> &'static Slim {
         let dir = process::temp_dir("seraph-app-slim-").unwrap_or_else(|e| panic!("{e}"));
         let root = dir.join("slim");
         super::copy_tree(&super::files("slim"), &root);
-        let web = WebServer::start(&Site {
+        let web = Site {
             name: "slim".into(),
             root: root.join("public"),
             front_controller: Some("/index.php".into()),
             ini: monitor().ini(APP),
             env: Vec::new(),
-        })
+        }
+        .start()
         .unwrap_or_else(|e| panic!("start Slim: {e}"));
         Slim { web, app: APP }
     })

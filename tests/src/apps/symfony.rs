@@ -3,7 +3,7 @@
 
 use crate::monitor::monitor;
 use crate::services::process;
-use crate::web::{php_cli, Site, WebServer};
+use crate::web::{php_cli, Site, WebStack};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 #[derive(Debug)]
 pub struct Symfony {
     /// nginx + php-fpm serving `public/`.
-    pub web: WebServer,
+    pub web: WebStack,
     /// The application name it reports as.
     pub app: &'static str,
     /// The project directory (where `bin/console` is).
@@ -39,13 +39,14 @@ fn start() -> Symfony {
     let dir = process::temp_dir("seraph-app-symfony-").unwrap_or_else(|e| panic!("{e}"));
     let root = dir.join("symfony");
     super::copy_tree(&super::files("symfony"), &root);
-    let web = WebServer::start(&Site {
+    let web = Site {
         name: "symfony".into(),
         root: root.join("public"),
         front_controller: Some("/index.php".into()),
         ini: monitor().ini(APP),
         env: Vec::new(),
-    })
+    }
+    .start()
     .unwrap_or_else(|e| panic!("start Symfony: {e}"));
     Symfony {
         web,

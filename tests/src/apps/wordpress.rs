@@ -10,7 +10,7 @@
 
 use crate::monitor::monitor;
 use crate::services::{mariadb, process};
-use crate::web::{Site, WebServer};
+use crate::web::{Site, WebStack};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 #[derive(Debug)]
 pub struct WordPress {
     /// nginx + php-fpm serving it.
-    pub web: WebServer,
+    pub web: WebStack,
     /// The application name it reports as.
     pub app: &'static str,
     /// Its document root (a copy of `/usr/share/wordpress`).
@@ -80,13 +80,14 @@ pub fn start(app: &'static str, extra_ini: &[(&str, &str)]) -> WordPress {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    let web = WebServer::start(&Site {
+    let web = Site {
         name: "wordpress".into(),
         root: root.clone(),
         front_controller: Some("/index.php".into()),
         ini,
         env,
-    })
+    }
+    .start()
     .unwrap_or_else(|e| panic!("start WordPress: {e}"));
     WordPress { web, app, root }
 }
