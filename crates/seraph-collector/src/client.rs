@@ -282,7 +282,7 @@ impl CollectorClient {
         payload: &[u8],
         stats: &mut CallStats,
     ) -> Outcome {
-        let body = compress::deflate(payload);
+        let body = crate::cpu::cpu_bound(|| compress::deflate(payload));
         stats.compressed_bytes = body.len();
         if body.len() > endpoint.max_payload_size {
             return Outcome::Discard(DiscardReason::PayloadTooLarge {

@@ -31,6 +31,7 @@ mod backoff;
 mod client;
 mod compress;
 mod connector;
+mod cpu;
 mod endpoint;
 mod error;
 mod lasp;
@@ -49,6 +50,7 @@ pub use backoff::{honour_retry_after, Backoff, HarvestBackoff, STABLE_AFTER};
 pub use client::{
     user_agent, ClientConfig, CollectorClient, ConnectAttempt, ConnectRequest, Connected, Timeouts,
 };
+pub use cpu::cpu_bound;
 pub use compress::{decode_blob, deflate, encode_blob, expand_blobs, inflate};
 pub use endpoint::{Endpoint, DEFAULT_MAX_PAYLOAD_SIZE, PROTOCOL_VERSION};
 pub use error::ClientError;

@@ -123,10 +123,17 @@ pub(super) fn default_batches(data: DefaultData) -> (MetricTable, usize, Vec<Bat
     (metrics, distinct_pids, batches)
 }
 
+/// The payload's JSON. Serializing a full reservoir is CPU-bound work: it
+/// runs beside the runtime's other tasks ([`seraph_collector::cpu_bound`]),
+/// so agents' App queries are answered meanwhile.
 pub(super) fn build_payload(
     settings: &RunSettings,
     batch: &Batch,
 ) -> Result<Vec<u8>, seraph_harvest::PayloadError> {
+    seraph_collector::cpu_bound(|| build(settings, batch))
+}
+
+fn build(settings: &RunSettings, batch: &Batch) -> Result<Vec<u8>, seraph_harvest::PayloadError> {
     let run_id = &*settings.run_id;
     Ok(match batch {
         Batch::Metrics(table) => {

@@ -42,7 +42,7 @@ impl Run {
                         .transactions_unknown_run
                         .fetch_add(1, Ordering::Relaxed);
                 }
-                RunMsg::FinalHarvest(done) => finals.push(done),
+                RunMsg::FinalHarvest(_, done) | RunMsg::Flush(_, done) => finals.push(done),
                 RunMsg::Connected(_) | RunMsg::End(_) => {}
             }
         }
@@ -82,18 +82,38 @@ impl Run {
         }
     }
 
-    /// Posts everything the run holds and waits for the results (SIGTERM):
-    /// first whatever is in flight, then events and the non-metric default
-    /// data, then the metrics with their supportability counts.
-    pub(super) async fn final_harvest(&mut self, done_rx: &mut mpsc::Receiver<Sent>) {
-        let deadline = Instant::now() + FINAL_HARVEST_DEADLINE;
+    /// Posts everything the run holds and waits for the results, before
+    /// `deadline` (at most [`FINAL_HARVEST_DEADLINE`] from now): first
+    /// whatever is in flight, then events and the non-metric default data,
+    /// then the metrics with their supportability counts. With a spool the
+    /// payloads are written there first.
+    ///
+    /// A shutdown does this twice (`docs/daemon.md` §8). First as the
+    /// flush (`last` false), while agents are still served, so the slow
+    /// part (building, compressing, writing and posting everything a
+    /// harvest period or an outage left) does not keep agents from a
+    /// daemon; without a spool, what the collector could not take is
+    /// merged back for the second time. Then (`last` true), once agent
+    /// connections are closed, for what arrived meanwhile: usually
+    /// little, so agents are without a daemon only briefly.
+    pub(super) async fn final_harvest(
+        &mut self,
+        done_rx: &mut mpsc::Receiver<Sent>,
+        deadline: Instant,
+        last: bool,
+    ) {
+        let deadline = deadline.min(Instant::now() + FINAL_HARVEST_DEADLINE);
         if !self.live() && (self.settings.spool.is_none() || self.harvest.is_empty()) {
-            if !self.harvest.is_empty() {
+            if last && !self.harvest.is_empty() {
                 tracing::warn!(
                     run_id = %self.settings.run_id,
                     "shutting down while the application is not connected and there is no disk spool: its data is lost"
                 );
             }
+            return;
+        }
+        if last && self.flushed && self.harvest.is_empty() && self.in_flight == 0 {
+            // Nothing arrived since the flush.
             return;
         }
         match self.settings.spool.clone() {
@@ -102,10 +122,13 @@ impl Run {
                 self.final_harvest_via_spool(done_rx, &spool, deadline)
                     .await
             }
-            None => self.final_harvest_posts(done_rx, deadline).await,
+            None => self.final_harvest_posts(done_rx, deadline, last).await,
         }
         for task in self.spool_writes.drain(..) {
             let _ = task.await;
+        }
+        if !last {
+            self.final_mode = false;
         }
     }
 
@@ -141,15 +164,20 @@ impl Run {
         }
     }
 
+    /// Without a spool: the final posts. In the shutdown's flush (`last`
+    /// false) a post that fails retryably merges its data back, for the
+    /// final harvest to carry; in the final harvest there is no later
+    /// chance and it is dropped.
     pub(super) async fn final_harvest_posts(
         &mut self,
         done_rx: &mut mpsc::Receiver<Sent>,
         deadline: Instant,
+        last: bool,
     ) {
         // Posts cancelled while settling merge their data back, so the final
         // posts below carry it; after those there is no later harvest.
         let settled = self.settle(done_rx, deadline).await;
-        self.final_mode = true;
+        self.final_mode = last;
         if !settled {
             return;
         }
@@ -234,5 +262,6 @@ const SETTLE_GRACE: Duration = Duration::from_secs(5);
 /// take.
 pub(super) const CLOSE_DEADLINE: Duration = Duration::from_secs(30);
 
-/// How long SIGTERM's final harvest may take per run.
+/// How long each of SIGTERM's two harvests (the flush and the final
+/// harvest) may take per run, at most.
 const FINAL_HARVEST_DEADLINE: Duration = Duration::from_secs(30);
