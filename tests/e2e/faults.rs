@@ -224,6 +224,30 @@ fn losses_by_second(s: &Site, samples: &[Sample], load_start_ms: u64) -> Vec<(u6
     by_second.into_iter().filter(|(_, n)| *n != 0).collect()
 }
 
+/// How long agents had no daemon to talk to during a restart, from the
+/// daemons' logs: from the old worker closing agent connections to the new
+/// one listening.
+fn without_daemon(logs: &str) -> Option<Duration> {
+    // "2026/12/07 11:56:41.650102 (pid) Info: ..."
+    let at = |line: &str| -> Option<f64> {
+        let time = line.split_whitespace().nth(1)?;
+        let mut parts = time.split(':');
+        let h: f64 = parts.next()?.parse().ok()?;
+        let m: f64 = parts.next()?.parse().ok()?;
+        let s: f64 = parts.next()?.parse().ok()?;
+        Some(h * 3600.0 + m * 60.0 + s)
+    };
+    let mut lines = logs.lines();
+    let closed = lines
+        .by_ref()
+        .find(|l| l.contains("closing agent connections"))
+        .and_then(at)?;
+    let listening = lines
+        .find(|l| l.contains("listening for agents"))
+        .and_then(at)?;
+    Some(Duration::from_secs_f64((listening - closed).max(0.0)))
+}
+
 fn kill(pid: i32, signal: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
 }
@@ -273,6 +297,10 @@ async fn restart_drill() {
     sleep(Duration::from_secs(40)).await;
     let samples = load.stop().await;
     s.stop_daemon().await;
+    println!(
+        "FIGURE daemon restart (no spool): agents without a daemon for {:?}",
+        without_daemon(&s.logs)
+    );
     let share = s.report("daemon restart (no spool)", &samples);
     assert!(share >= 0.99, "restart: {:.2} % harvested", share * 100.0);
 }
@@ -352,7 +380,8 @@ async fn outage_restart_drill() {
         first_success_after(&s.standin, "drill-outage-restart", back).map(|t| t - back);
     s.stop_daemon().await;
     println!(
-        "FIGURE collector 503 for {OUTAGE:?} with a spool and a restart: first post taken {delivered_after:?} ms after it came back"
+        "FIGURE collector 503 for {OUTAGE:?} with a spool and a restart: first post taken {delivered_after:?} ms after it came back; agents without a daemon for {:?}",
+        without_daemon(&s.logs)
     );
     if std::env::var_os("DRILL_LOGS").is_some() {
         std::fs::write("/tmp/restart-drill-daemon.log", &s.logs).unwrap();

@@ -154,14 +154,26 @@ impl Run {
                 Err(e) => tracing::error!(error = %e, "cannot build a final payload"),
             }
         }
-        if tokio::time::timeout_at(deadline, replay(&s, spool, &self.stats))
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "collector too slow for the final harvest; the rest stays in the disk spool"
+        if !self.replay_all {
+            // The flush's replay, a moment ago, was not taken: with the
+            // collector away, trying again only keeps agents waiting for
+            // a daemon. The next run delivers it.
+            tracing::info!(
+                "the collector did not take the flush; what came since stays in the disk spool for the next run"
             );
+            return;
         }
+        self.replay_all = match tokio::time::timeout_at(deadline, replay(&s, spool, &self.stats))
+            .await
+        {
+            Ok(all) => all,
+            Err(_) => {
+                tracing::warn!(
+                    "collector too slow for the final harvest; the rest stays in the disk spool"
+                );
+                false
+            }
+        };
     }
 
     /// Without a spool: the final posts. In the shutdown's flush (`last`

@@ -131,6 +131,7 @@ pub fn spawn(
         spool_writes: Vec::new(),
         final_mode: false,
         flushed: false,
+        replay_all: true,
         replaying: Arc::new(AtomicBool::new(false)),
         cancel: watch::channel(false).0,
         budget: Arc::clone(&budget),
@@ -170,6 +171,10 @@ struct Run {
     final_mode: bool,
     /// The shutdown's flush is done: only the final harvest posts now.
     flushed: bool,
+    /// False once a shutdown's replay of the spool stopped short (the
+    /// collector refused, failed or was too slow): the final harvest then
+    /// leaves what it writes to the spool for the next run.
+    replay_all: bool,
     /// A replay of spooled data is running.
     replaying: Arc<AtomicBool>,
     /// Set to true to make every send still waiting on the collector give

@@ -30,16 +30,17 @@ impl Run {
 
 /// Sends this application's spooled payloads with the current run id,
 /// oldest first, a few at a time; stops at the first failure that means
-/// "not now" and leaves the rest for a later harvest.
-pub(super) async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &WorkerStats) {
+/// "not now" and leaves the rest for a later harvest. True when nothing of
+/// the application is left in the spool.
+pub(super) async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &WorkerStats) -> bool {
     let app = &settings.app;
     let Some(endpoint) = &settings.endpoint else {
-        return;
+        return false;
     };
     loop {
         let records = spool.take(app, REPLAY_BATCH).await;
         if records.is_empty() {
-            return;
+            return true;
         }
         let mut done = Vec::new();
         let mut retry = Vec::new();
@@ -96,7 +97,7 @@ pub(super) async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &
             spool.nack(app, retry).await;
         }
         if stop {
-            return;
+            return false;
         }
     }
 }
