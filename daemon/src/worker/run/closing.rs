@@ -59,8 +59,9 @@ impl Run {
                 };
                 let payloads = batches.len() + self.spool_writes.len();
                 for batch in batches {
-                    match build_payload(&s, &batch) {
-                        Ok(body) => spool.push(&s.app, batch.method(), body).await,
+                    let method = batch.method();
+                    match build_payload(&s, batch).await.1 {
+                        Ok(body) => spool.push(&s.app, method, body).await,
                         Err(e) => tracing::error!(error = %e, "cannot build a payload to spool"),
                     }
                 }
@@ -148,9 +149,10 @@ impl Run {
         self.settle(done_rx, deadline).await;
         let batches = self.take_everything();
         let s = Arc::clone(&self.settings);
-        for batch in &batches {
-            match build_payload(&s, batch) {
-                Ok(body) => spool.push(&s.app, batch.method(), body).await,
+        for batch in batches {
+            let method = batch.method();
+            match build_payload(&s, batch).await.1 {
+                Ok(body) => spool.push(&s.app, method, body).await,
                 Err(e) => tracing::error!(error = %e, "cannot build a final payload"),
             }
         }

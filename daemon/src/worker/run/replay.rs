@@ -59,7 +59,10 @@ pub(super) async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &
                     continue;
                 }
             };
-            let Some(body) = spool::with_run_id(method, &record.body, &settings.run_id) else {
+            let rewritten =
+                spool::with_run_id_off_runtime(method, record.body, Arc::clone(&settings.run_id))
+                    .await;
+            let Some(body) = rewritten else {
                 tracing::warn!(method = %method, "dropping an unreadable spooled payload");
                 stats.spool_dropped.fetch_add(1, Ordering::Relaxed);
                 done.push(record.id);
