@@ -383,9 +383,6 @@ async fn outage_restart_drill() {
         "FIGURE collector 503 for {OUTAGE:?} with a spool and a restart: first post taken {delivered_after:?} ms after it came back; agents without a daemon for {:?}",
         without_daemon(&s.logs)
     );
-    if std::env::var_os("DRILL_LOGS").is_some() {
-        std::fs::write("/tmp/restart-drill-daemon.log", &s.logs).unwrap();
-    }
     println!(
         "FIGURE per-second losses (s since load start: served - events): {:?}",
         losses_by_second(&s, &samples, load_start)
