@@ -287,7 +287,12 @@ async fn agents_are_served_while_a_shutdown_harvests() {
     .unwrap();
     assert!(status.0.success(), "{}", status.1.log_text());
     let posts = calls_of_run(&standin, &run);
-    assert_eq!(harvest::transactions(&posts), 12.0, "{}", status.1.log_text());
+    assert_eq!(
+        harvest::transactions(&posts),
+        12.0,
+        "{}",
+        status.1.log_text()
+    );
     let metric_posts = posts.iter().filter(|c| c.method == "metric_data").count();
     assert_eq!(metric_posts, 2, "the flush's, then the final harvest's");
 }

@@ -50,8 +50,8 @@ pub use backoff::{honour_retry_after, Backoff, HarvestBackoff, STABLE_AFTER};
 pub use client::{
     user_agent, ClientConfig, CollectorClient, ConnectAttempt, ConnectRequest, Connected, Timeouts,
 };
-pub use cpu::cpu_bound;
 pub use compress::{decode_blob, deflate, encode_blob, expand_blobs, inflate};
+pub use cpu::cpu_bound;
 pub use endpoint::{Endpoint, DEFAULT_MAX_PAYLOAD_SIZE, PROTOCOL_VERSION};
 pub use error::ClientError;
 pub use lasp::{check as check_security_policies, parse_agent_policies, AgentPolicy, LaspError};

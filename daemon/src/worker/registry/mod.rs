@@ -823,8 +823,7 @@ impl Registry {
         let runs = self.active_runs();
         tokio::spawn(async move {
             let until = Instant::now() + deadline;
-            let finished =
-                harvest_all(runs, |tx| RunMsg::Flush(until, tx), until, "flush").await;
+            let finished = harvest_all(runs, |tx| RunMsg::Flush(until, tx), until, "flush").await;
             let _ = done.send(finished);
         });
     }

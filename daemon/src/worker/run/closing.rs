@@ -165,17 +165,16 @@ impl Run {
             );
             return;
         }
-        self.replay_all = match tokio::time::timeout_at(deadline, replay(&s, spool, &self.stats))
-            .await
-        {
-            Ok(all) => all,
-            Err(_) => {
-                tracing::warn!(
+        self.replay_all =
+            match tokio::time::timeout_at(deadline, replay(&s, spool, &self.stats)).await {
+                Ok(all) => all,
+                Err(_) => {
+                    tracing::warn!(
                     "collector too slow for the final harvest; the rest stays in the disk spool"
                 );
-                false
-            }
-        };
+                    false
+                }
+            };
     }
 
     /// Without a spool: the final posts. In the shutdown's flush (`last`

@@ -32,7 +32,11 @@ impl Run {
 /// oldest first, a few at a time; stops at the first failure that means
 /// "not now" and leaves the rest for a later harvest. True when nothing of
 /// the application is left in the spool.
-pub(super) async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &WorkerStats) -> bool {
+pub(super) async fn replay(
+    settings: &RunSettings,
+    spool: &SpoolHandle,
+    stats: &WorkerStats,
+) -> bool {
     let app = &settings.app;
     let Some(endpoint) = &settings.endpoint else {
         return false;
