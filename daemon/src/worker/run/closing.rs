@@ -137,7 +137,8 @@ impl Run {
     /// goes to the spool first, then the spool is replayed until the
     /// deadline. Whatever the collector has not acknowledged by then is
     /// still on disk and is delivered after the next start, however slow
-    /// the collector is now.
+    /// the collector is now. After a flush whose replay stopped short, the
+    /// final harvest only writes.
     pub(super) async fn final_harvest_via_spool(
         &mut self,
         done_rx: &mut mpsc::Receiver<Sent>,
@@ -165,16 +166,13 @@ impl Run {
             );
             return;
         }
-        self.replay_all =
-            match tokio::time::timeout_at(deadline, replay(&s, spool, &self.stats)).await {
-                Ok(all) => all,
-                Err(_) => {
-                    tracing::warn!(
-                    "collector too slow for the final harvest; the rest stays in the disk spool"
-                );
-                    false
-                }
-            };
+        let replayed = tokio::time::timeout_at(deadline, replay(&s, spool, &self.stats)).await;
+        if replayed.is_err() {
+            tracing::warn!(
+                "collector too slow for the final harvest; the rest stays in the disk spool"
+            );
+        }
+        self.replay_all = replayed.unwrap_or(false);
     }
 
     /// Without a spool: the final posts. In the shutdown's flush (`last`
