@@ -286,6 +286,7 @@ async fn kill_drill() {
 
 async fn restart_drill() {
     let mut s = site("drill-restart", &[]).await;
+    let load_start = now_ms();
     let load = Load::start(s.web.port, "/app.php", 4, Some(20.0));
     sleep(Duration::from_secs(20)).await;
     let began = Instant::now();
@@ -298,8 +299,9 @@ async fn restart_drill() {
     let samples = load.stop().await;
     s.stop_daemon().await;
     println!(
-        "FIGURE daemon restart (no spool): agents without a daemon for {:?}",
-        without_daemon(&s.logs)
+        "FIGURE daemon restart (no spool): agents without a daemon for {:?}; per-second losses (s since load start: served - events): {:?}",
+        without_daemon(&s.logs),
+        losses_by_second(&s, &samples, load_start)
     );
     let share = s.report("daemon restart (no spool)", &samples);
     assert!(share >= 0.99, "restart: {:.2} % harvested", share * 100.0);
