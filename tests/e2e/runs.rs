@@ -246,3 +246,53 @@ async fn a_reconnect_asked_by_the_collector_keeps_the_data_without_a_spool() {
     assert_ne!(new_run, run);
     wait_harvested(&standin, &daemon, &new_run, 15.0).await;
 }
+
+/// SIGTERM first harvests everything while agents are still served (the
+/// flush), and only then closes their connections and harvests what came
+/// meanwhile: a flush held up by a slow collector leaves agents a daemon
+/// to talk to, and nothing they send meanwhile is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_are_served_while_a_shutdown_harvests() {
+    // 60 s harvests: only the shutdown posts.
+    let standin = Standin::start(StandinConfig::default()).await.unwrap();
+    let mut daemon = daemon(&standin, Vec::new(), false).await;
+    let (mut agent, run) = connect(&daemon, &standin, "flush").await;
+    send(&mut agent, &run, 5).await;
+    standin.inject(
+        collector_standin::Fault::delay(Duration::from_secs(3))
+            .for_method("metric_data")
+            .times(1),
+    );
+    daemon.signal(nix::sys::signal::Signal::SIGTERM);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while standin.active_calls("metric_data") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no flush");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The flush's metrics post hangs: a new agent connects, asks, sends.
+    let mut late = AgentConn::connect(&daemon.address)
+        .await
+        .expect("the daemon still listens during the flush");
+    let reply = late
+        .app_query(&app_info(LICENSE, "flush", &standin.host()), Some(&run))
+        .await
+        .expect("App query answered during the flush");
+    assert_eq!(reply.status, AppStatus::StillValid);
+    send(&mut late, &run, 7).await;
+    let status = tokio::task::spawn_blocking(move || {
+        let status = daemon.wait_exit(WAIT);
+        (status, daemon)
+    })
+    .await
+    .unwrap();
+    assert!(status.0.success(), "{}", status.1.log_text());
+    let posts = calls_of_run(&standin, &run);
+    assert_eq!(
+        harvest::transactions(&posts),
+        12.0,
+        "{}",
+        status.1.log_text()
+    );
+    let metric_posts = posts.iter().filter(|c| c.method == "metric_data").count();
+    assert_eq!(metric_posts, 2, "the flush's, then the final harvest's");
+}

@@ -22,7 +22,9 @@
 //!   proves nothing;
 //! - a daemon that answered this process and is suddenly not listening
 //!   (restarting, its worker respawning) is waited for once, within the
-//!   request's deadline, so a quick restart loses nothing;
+//!   request's deadline, so a quick restart loses nothing; a refresh of a
+//!   connected application does not wait (nor use the wait up), so it
+//!   falls to the Transaction write and its 500 ms;
 //! - a refresh of a connected application that fails (the daemon is
 //!   restarting or stalled) keeps the application's run: requests stay
 //!   instrumented, and the refresh is tried again on the next request;
@@ -252,11 +254,14 @@ impl DaemonClient {
     }
 
     /// The connection to use, opened if needed; the flag says it is new.
+    /// `may_wait`: a daemon that just went away may be waited for (see
+    /// `connect`).
     fn connection(
         &mut self,
         settings: &ClientSettings<'_>,
         launcher: &mut dyn Launcher,
         deadline: Instant,
+        may_wait: bool,
     ) -> Result<(&mut Conn, bool), SendError> {
         let address = settings.address;
         self.check_link(address);
@@ -266,7 +271,7 @@ impl DaemonClient {
                 return Err(SendError::Backoff(left));
             }
             let addr = DaemonAddress::parse(address)?;
-            let conn = match self.connect(&addr, deadline) {
+            let conn = match self.connect(&addr, deadline, may_wait) {
                 Ok(c) => c,
                 Err(e) => {
                     if let Some(n) = self.warn_connect.allow(now) {
@@ -321,15 +326,24 @@ impl DaemonClient {
     /// for it within `deadline`, once: the request's Transaction then
     /// survives a restart of a few hundred milliseconds. A daemon that
     /// stays away costs each process this wait only once, until a new
-    /// connection has been answered again.
-    fn connect(&mut self, addr: &DaemonAddress, deadline: Instant) -> Result<Conn, ConnError> {
+    /// connection has been answered again. Without `may_wait` (a refresh
+    /// of a connected application, which keeps its run when it fails) it
+    /// neither waits nor uses the wait up: the request's Transaction write,
+    /// which has 500 ms, waits instead, while a refresh has only the App
+    /// query's 100 ms.
+    fn connect(
+        &mut self,
+        addr: &DaemonAddress,
+        deadline: Instant,
+        may_wait: bool,
+    ) -> Result<Conn, ConnError> {
         let first = Conn::connect(addr, deadline);
         let gone = matches!(
             &first,
             Err(ConnError::Connect { source, .. })
                 if matches!(source.raw_os_error(), Some(libc::ECONNREFUSED | libc::ENOENT))
         );
-        if !gone || !std::mem::take(&mut self.wait_for_restart) {
+        if !gone || !may_wait || !std::mem::take(&mut self.wait_for_restart) {
             return first;
         }
         let mut last = first;
@@ -343,7 +357,8 @@ impl DaemonClient {
         last
     }
 
-    /// One App query and its reply, before `deadline`.
+    /// One App query and its reply, before `deadline`; `may_wait` as for
+    /// `connect`.
     fn query(
         &mut self,
         settings: &ClientSettings<'_>,
@@ -351,10 +366,11 @@ impl DaemonClient {
         info: &AppInfo,
         run_id: Option<&str>,
         deadline: Instant,
+        may_wait: bool,
     ) -> Result<AppReplyInfo, SendError> {
         let frame = seraph_wire::frame::encode(&info.encode(run_id));
         let result = (|| {
-            let (conn, _) = self.connection(settings, launcher, deadline)?;
+            let (conn, _) = self.connection(settings, launcher, deadline, may_wait)?;
             conn.write_all(&frame, deadline)?;
             let body = conn.read_frame(deadline, MAX_REPLY)?;
             let mut scratch = Vec::new();
@@ -465,7 +481,15 @@ impl DaemonClient {
             let app_info = self.apps[idx].info()?.clone();
             self.queried_once = true;
             let deadline = deadline_after(settings.appinfo_timeout);
-            let outcome = self.query(settings, launcher, &app_info, run_id.as_deref(), deadline);
+            let refresh = self.apps[idx].connected().is_some();
+            let outcome = self.query(
+                settings,
+                launcher,
+                &app_info,
+                run_id.as_deref(),
+                deadline,
+                !refresh,
+            );
             let now = Instant::now();
             match outcome {
                 Ok(reply) => match self.apps[idx].on_reply(&reply, now) {
@@ -537,7 +561,7 @@ impl DaemonClient {
         if let Some(left) = self.backoff.remaining(Instant::now()) {
             return Err(SendError::Backoff(left));
         }
-        let (_, fresh) = self.connection(settings, launcher, deadline)?;
+        let (_, fresh) = self.connection(settings, launcher, deadline, true)?;
         if fresh {
             self.requery(settings, launcher, deadline)?;
         }
@@ -574,7 +598,7 @@ impl DaemonClient {
             return Ok(());
         };
         let deadline = deadline.min(deadline_after(settings.appinfo_timeout));
-        let reply = self.query(settings, launcher, &info, Some(&run_id), deadline)?;
+        let reply = self.query(settings, launcher, &info, Some(&run_id), deadline, true)?;
         let now = Instant::now();
         if let Err(r) = self.apps[idx].on_reply(&reply, now) {
             tracing::debug!("App query on a new connection: {r:?}");

@@ -282,7 +282,10 @@ impl CollectorClient {
         payload: &[u8],
         stats: &mut CallStats,
     ) -> Outcome {
-        let body = compress::deflate(payload);
+        let body = {
+            let payload = payload.to_vec();
+            crate::cpu::cpu_bound(move || compress::deflate(&payload)).await
+        };
         stats.compressed_bytes = body.len();
         if body.len() > endpoint.max_payload_size {
             return Outcome::Discard(DiscardReason::PayloadTooLarge {

@@ -31,6 +31,7 @@ mod backoff;
 mod client;
 mod compress;
 mod connector;
+mod cpu;
 mod endpoint;
 mod error;
 mod lasp;
@@ -50,6 +51,7 @@ pub use client::{
     user_agent, ClientConfig, CollectorClient, ConnectAttempt, ConnectRequest, Connected, Timeouts,
 };
 pub use compress::{decode_blob, deflate, encode_blob, expand_blobs, inflate};
+pub use cpu::cpu_bound;
 pub use endpoint::{Endpoint, DEFAULT_MAX_PAYLOAD_SIZE, PROTOCOL_VERSION};
 pub use error::ClientError;
 pub use lasp::{check as check_security_policies, parse_agent_policies, AgentPolicy, LaspError};

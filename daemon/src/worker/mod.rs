@@ -164,6 +164,9 @@ async fn serve(config: Arc<DaemonConfig>, foreground: bool, hooks: WorkerHooks) 
     let status_every = Duration::from_secs(60);
     let mut status =
         tokio::time::interval_at(tokio::time::Instant::now() + status_every, status_every);
+    // After SIGTERM: the flush, running while agents are still served.
+    let mut flushing: Option<std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>>> =
+        None;
     loop {
         tokio::select! {
             stream = listener.accept() => {
@@ -212,8 +215,13 @@ async fn serve(config: Arc<DaemonConfig>, foreground: bool, hooks: WorkerHooks) 
             Some(()) = async { match &mut hangups { Some(h) => h.recv().await, None => None } } => {
                 on_hangup();
             }
-            signal = &mut stop => {
-                tracing::info!(signal, "shutting down: final harvest of every application");
+            signal = &mut stop, if flushing.is_none() => {
+                tracing::info!(signal, "shutting down: final harvest of every application (agents are served meanwhile)");
+                let registry = registry.clone();
+                flushing = Some(Box::pin(async move { registry.flush(FLUSH_DEADLINE).await }));
+            }
+            runs = async { match &mut flushing { Some(f) => f.await, None => std::future::pending().await } } => {
+                tracing::info!(runs, "final harvest written; closing agent connections for what came meanwhile");
                 break;
             }
         }
@@ -227,7 +235,7 @@ async fn serve(config: Arc<DaemonConfig>, foreground: bool, hooks: WorkerHooks) 
     {
         tracing::warn!("some agent connections did not finish draining");
     }
-    let harvested = registry.shutdown(Duration::from_secs(40)).await;
+    let harvested = registry.shutdown(FINAL_DEADLINE).await;
     tracing::info!(runs = harvested, "final harvest done; exiting");
     log_status(&stats);
     WorkerExit::Clean
@@ -277,6 +285,16 @@ fn socket_access(config: &DaemonConfig) -> Result<SocketAccess, String> {
         gid,
     })
 }
+
+/// How long the shutdown's flush (everything the runs hold, harvested the
+/// final way while agents are still served) may take in all.
+const FLUSH_DEADLINE: Duration = Duration::from_secs(25);
+
+/// How long the final harvest (what came during the flush, after agent
+/// connections are closed) may take in all. With [`FLUSH_DEADLINE`], the 5 s
+/// connection drain and the runtime's 1 s this stays within the watcher's
+/// 60 s (`STOP_GRACE`).
+const FINAL_DEADLINE: Duration = Duration::from_secs(25);
 
 /// File descriptors kept back from agent connections for the daemon's own
 /// use: up to 100 collector requests at once plus pooled connections, the

@@ -18,8 +18,15 @@ pub enum RunMsg {
     /// task verifies the whole body before using it. The permit holds the
     /// body's bytes against the run's queue budget until it is dropped.
     Transaction(Bytes, Arc<Origin>, OwnedSemaphorePermit),
-    /// Harvest everything now and stop; reply when done.
-    FinalHarvest(oneshot::Sender<()>),
+    /// The first step of a shutdown, taken while agents are still served:
+    /// harvest everything held so far the final way (delivered, or with a
+    /// spool written to disk) before the instant, then keep merging
+    /// Transactions without harvesting them until [`RunMsg::FinalHarvest`].
+    /// Reply when done.
+    Flush(tokio::time::Instant, oneshot::Sender<()>),
+    /// Harvest everything now (before the instant) and stop; reply when
+    /// done.
+    FinalHarvest(tokio::time::Instant, oneshot::Sender<()>),
     /// The application is connected (again): post under this run from now
     /// on. What the task holds is carried over.
     Connected(Box<RunSettings>),
@@ -32,7 +39,8 @@ impl std::fmt::Debug for RunMsg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RunMsg::Transaction(body, ..) => write!(f, "Transaction({} bytes)", body.len()),
-            RunMsg::FinalHarvest(_) => f.write_str("FinalHarvest"),
+            RunMsg::Flush(..) => f.write_str("Flush"),
+            RunMsg::FinalHarvest(..) => f.write_str("FinalHarvest"),
             RunMsg::Connected(s) => write!(f, "Connected({})", s.run_id),
             RunMsg::End(end) => write!(f, "End({end:?})"),
         }
@@ -121,7 +129,7 @@ impl RunSender {
             .map_err(|_| RunClosed)
     }
 
-    /// Sends a control message (the final harvest).
+    /// Sends a control message (the shutdown's flush and final harvest).
     pub async fn send(&self, msg: RunMsg) -> Result<(), RunClosed> {
         self.tx.send(msg).await.map_err(|_| RunClosed)
     }

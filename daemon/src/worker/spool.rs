@@ -11,6 +11,8 @@
 //!
 //! Spool calls do blocking file I/O (fsync), so they run on tokio's
 //! blocking pool; the mutex is only ever held inside those closures.
+//! Deflating, inflating and rewriting payloads is CPU-bound and runs there
+//! too ([`seraph_collector::cpu_bound`]), so agents are answered meanwhile.
 
 use super::stats::WorkerStats;
 use crate::loglimit::{LogLimit, EVERY_MINUTE};
@@ -107,7 +109,7 @@ impl SpoolHandle {
     }
 
     async fn push_now(&self, app: &str, method: Method, body: Vec<u8>) {
-        let body = seraph_collector::deflate(&body);
+        let body = seraph_collector::cpu_bound(move || seraph_collector::deflate(&body)).await;
         let app_owned = app.to_owned();
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -164,21 +166,9 @@ impl SpoolHandle {
         let app_owned = app.to_owned();
         match self.with(move |spool| spool.take(&app_owned, n)).await {
             Some(Ok(records)) => {
-                let mut out = Vec::with_capacity(records.len());
-                let mut bad = Vec::new();
-                for mut r in records {
-                    match seraph_collector::inflate(&r.body, MAX_PAYLOAD) {
-                        Ok(body) => {
-                            r.body = body;
-                            out.push(r);
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "dropping a spooled payload that does not inflate");
-                            self.stats.spool_dropped.fetch_add(1, Ordering::Relaxed);
-                            bad.push(r.id);
-                        }
-                    }
-                }
+                let stats = Arc::clone(&self.stats);
+                let (out, bad) =
+                    seraph_collector::cpu_bound(move || inflate_all(records, &stats)).await;
                 if !bad.is_empty() {
                     self.ack(app, bad).await;
                 }
@@ -207,6 +197,27 @@ impl SpoolHandle {
     }
 }
 
+/// The records whose bodies inflate, inflated, and the ids of those that
+/// do not (counted as dropped).
+fn inflate_all(records: Vec<StoredRecord>, stats: &WorkerStats) -> (Vec<StoredRecord>, Vec<u64>) {
+    let mut out = Vec::with_capacity(records.len());
+    let mut bad = Vec::new();
+    for mut r in records {
+        match seraph_collector::inflate(&r.body, MAX_PAYLOAD) {
+            Ok(body) => {
+                r.body = body;
+                out.push(r);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "dropping a spooled payload that does not inflate");
+                stats.spool_dropped.fetch_add(1, Ordering::Relaxed);
+                bad.push(r.id);
+            }
+        }
+    }
+    (out, bad)
+}
+
 /// Payloads written to the spool (one a minute is enough to see it work).
 static SPOOL_KEPT: LogLimit = LogLimit::new(EVERY_MINUTE);
 /// Oldest records dropped for room.
@@ -216,6 +227,16 @@ static SPOOL_TROUBLE: LogLimit = LogLimit::new(EVERY_MINUTE);
 
 /// Largest payload inflated back from the spool.
 const MAX_PAYLOAD: usize = 256 << 20;
+
+/// [`with_run_id`] on the blocking pool: parsing and writing a whole
+/// payload again is CPU-bound.
+pub async fn with_run_id_off_runtime(
+    method: Method,
+    body: Vec<u8>,
+    run_id: Arc<str>,
+) -> Option<Vec<u8>> {
+    seraph_collector::cpu_bound(move || with_run_id(method, &body, &run_id)).await
+}
 
 /// Rewrites the run id of a stored payload for the current run. Payloads
 /// that carry one have it as their first array element (§3.6).

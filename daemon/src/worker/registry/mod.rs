@@ -175,6 +175,7 @@ enum RegistryMsg {
     ProbeDone(bool),
     RunEnded(AppId, u64, RunEnd),
     NeedsReconnect(AppId, u64),
+    Flush(Duration, oneshot::Sender<usize>),
     Shutdown(Duration, oneshot::Sender<usize>),
 }
 
@@ -204,6 +205,23 @@ impl RegistryHandle {
     /// The collector asked run task `task` for a reconnect (401/409).
     pub async fn needs_reconnect(&self, id: AppId, task: u64) {
         let _ = self.tx.send(RegistryMsg::NeedsReconnect(id, task)).await;
+    }
+
+    /// The shutdown's first step, while agents are still served: every
+    /// run harvests what it holds the final way ([`RunMsg::Flush`]), within
+    /// `deadline`; returns how many runs finished in time. The registry
+    /// keeps answering App queries meanwhile.
+    pub async fn flush(&self, deadline: Duration) -> usize {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .tx
+            .send(RegistryMsg::Flush(deadline, tx))
+            .await
+            .is_err()
+        {
+            return 0;
+        }
+        rx.await.unwrap_or(0)
     }
 
     /// Final harvest of every run, waiting at most `deadline`; returns how
@@ -367,6 +385,7 @@ impl Registry {
                 }
                 RegistryMsg::RunEnded(id, task, end) => self.run_ended(&id, task, end),
                 RegistryMsg::NeedsReconnect(id, task) => self.needs_reconnect(&id, task),
+                RegistryMsg::Flush(deadline, done) => self.flush(deadline, done),
                 RegistryMsg::Shutdown(deadline, done) => {
                     let finished = self.shutdown(deadline).await;
                     let _ = done.send(finished);
@@ -797,35 +816,71 @@ impl Registry {
         }
     }
 
+    /// Starts every run's flush and replies once all are done (or the
+    /// deadline passed) from a task of its own: the registry goes on
+    /// answering App queries meanwhile.
+    fn flush(&self, deadline: Duration, done: oneshot::Sender<usize>) {
+        let runs = self.active_runs();
+        tokio::spawn(async move {
+            let until = Instant::now() + deadline;
+            let finished = harvest_all(runs, |tx| RunMsg::Flush(until, tx), until, "flush").await;
+            let _ = done.send(finished);
+        });
+    }
+
     async fn shutdown(&mut self, deadline: Duration) -> usize {
+        let until = Instant::now() + deadline;
+        let runs = self.active_runs();
+        harvest_all(
+            runs,
+            |tx| RunMsg::FinalHarvest(until, tx),
+            until,
+            "final harvest",
+        )
+        .await
+    }
+
+    fn active_runs(&self) -> Vec<RunSender> {
+        self.apps
+            .values()
+            .filter_map(|entry| match &entry.state {
+                AppState::Active(active) => Some(active.tx.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Sends each run the message `msg` makes and waits for their replies
+/// until `until`; returns how many replied in time.
+async fn harvest_all(
+    runs: Vec<RunSender>,
+    msg: impl Fn(oneshot::Sender<()>) -> RunMsg,
+    until: Instant,
+    what: &'static str,
+) -> usize {
+    let total = runs.len();
+    let all = async {
         let mut waits = Vec::new();
-        for entry in self.apps.values() {
-            if let AppState::Active(active) = &entry.state {
-                let (done_tx, done_rx) = oneshot::channel();
-                if active.tx.send(RunMsg::FinalHarvest(done_tx)).await.is_ok() {
-                    waits.push(done_rx);
-                }
+        for run in runs {
+            let (done_tx, done_rx) = oneshot::channel();
+            if run.send(msg(done_tx)).await.is_ok() {
+                waits.push(done_rx);
             }
         }
-        let total = waits.len();
-        let all = async {
-            let mut done = 0;
-            for w in waits {
-                if w.await.is_ok() {
-                    done += 1;
-                }
+        let mut done = 0;
+        for w in waits {
+            if w.await.is_ok() {
+                done += 1;
             }
-            done
-        };
-        match tokio::time::timeout(deadline, all).await {
-            Ok(done) => done,
-            Err(_) => {
-                tracing::warn!(
-                    runs = total,
-                    "final harvest did not finish before the deadline"
-                );
-                0
-            }
+        }
+        done
+    };
+    match tokio::time::timeout_at(until, all).await {
+        Ok(done) => done,
+        Err(_) => {
+            tracing::warn!(runs = total, "{what} did not finish before the deadline");
+            0
         }
     }
 }

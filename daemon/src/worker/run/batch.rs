@@ -8,6 +8,7 @@ use seraph_harvest::{
     payload, BlobEncoding, DefaultData, ErrorTraces, EventKind, EventReservoir, LogLabels,
     MetricTable, PhpPackage, SlowSqls, Traces,
 };
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// Data taken out of the harvest and on its way to the collector; it comes
@@ -123,10 +124,23 @@ pub(super) fn default_batches(data: DefaultData) -> (MetricTable, usize, Vec<Bat
     (metrics, distinct_pids, batches)
 }
 
-pub(super) fn build_payload(
-    settings: &RunSettings,
-    batch: &Batch,
-) -> Result<Vec<u8>, seraph_harvest::PayloadError> {
+/// The payload's JSON, and the batch back (a failed post merges it back).
+/// Serializing a full reservoir is CPU-bound work: it runs on the blocking
+/// pool ([`seraph_collector::cpu_bound`]), so agents' App queries are
+/// answered meanwhile.
+pub(super) async fn build_payload(
+    settings: &Arc<RunSettings>,
+    batch: Batch,
+) -> (Batch, Result<Vec<u8>, seraph_harvest::PayloadError>) {
+    let settings = Arc::clone(settings);
+    seraph_collector::cpu_bound(move || {
+        let built = build(&settings, &batch);
+        (batch, built)
+    })
+    .await
+}
+
+fn build(settings: &RunSettings, batch: &Batch) -> Result<Vec<u8>, seraph_harvest::PayloadError> {
     let run_id = &*settings.run_id;
     Ok(match batch {
         Batch::Metrics(table) => {

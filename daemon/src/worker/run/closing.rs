@@ -42,7 +42,7 @@ impl Run {
                         .transactions_unknown_run
                         .fetch_add(1, Ordering::Relaxed);
                 }
-                RunMsg::FinalHarvest(done) => finals.push(done),
+                RunMsg::FinalHarvest(_, done) | RunMsg::Flush(_, done) => finals.push(done),
                 RunMsg::Connected(_) | RunMsg::End(_) => {}
             }
         }
@@ -59,8 +59,9 @@ impl Run {
                 };
                 let payloads = batches.len() + self.spool_writes.len();
                 for batch in batches {
-                    match build_payload(&s, &batch) {
-                        Ok(body) => spool.push(&s.app, batch.method(), body).await,
+                    let method = batch.method();
+                    match build_payload(&s, batch).await.1 {
+                        Ok(body) => spool.push(&s.app, method, body).await,
                         Err(e) => tracing::error!(error = %e, "cannot build a payload to spool"),
                     }
                 }
@@ -82,18 +83,38 @@ impl Run {
         }
     }
 
-    /// Posts everything the run holds and waits for the results (SIGTERM):
-    /// first whatever is in flight, then events and the non-metric default
-    /// data, then the metrics with their supportability counts.
-    pub(super) async fn final_harvest(&mut self, done_rx: &mut mpsc::Receiver<Sent>) {
-        let deadline = Instant::now() + FINAL_HARVEST_DEADLINE;
+    /// Posts everything the run holds and waits for the results, before
+    /// `deadline` (at most [`FINAL_HARVEST_DEADLINE`] from now): first
+    /// whatever is in flight, then events and the non-metric default data,
+    /// then the metrics with their supportability counts. With a spool the
+    /// payloads are written there first.
+    ///
+    /// A shutdown does this twice (`docs/daemon.md` §8). First as the
+    /// flush (`last` false), while agents are still served, so the slow
+    /// part (building, compressing, writing and posting everything a
+    /// harvest period or an outage left) does not keep agents from a
+    /// daemon; without a spool, what the collector could not take is
+    /// merged back for the second time. Then (`last` true), once agent
+    /// connections are closed, for what arrived meanwhile: usually
+    /// little, so agents are without a daemon only briefly.
+    pub(super) async fn final_harvest(
+        &mut self,
+        done_rx: &mut mpsc::Receiver<Sent>,
+        deadline: Instant,
+        last: bool,
+    ) {
+        let deadline = deadline.min(Instant::now() + FINAL_HARVEST_DEADLINE);
         if !self.live() && (self.settings.spool.is_none() || self.harvest.is_empty()) {
-            if !self.harvest.is_empty() {
+            if last && !self.harvest.is_empty() {
                 tracing::warn!(
                     run_id = %self.settings.run_id,
                     "shutting down while the application is not connected and there is no disk spool: its data is lost"
                 );
             }
+            return;
+        }
+        if last && self.flushed && self.harvest.is_empty() && self.in_flight == 0 {
+            // Nothing arrived since the flush.
             return;
         }
         match self.settings.spool.clone() {
@@ -102,10 +123,13 @@ impl Run {
                 self.final_harvest_via_spool(done_rx, &spool, deadline)
                     .await
             }
-            None => self.final_harvest_posts(done_rx, deadline).await,
+            None => self.final_harvest_posts(done_rx, deadline, last).await,
         }
         for task in self.spool_writes.drain(..) {
             let _ = task.await;
+        }
+        if !last {
+            self.final_mode = false;
         }
     }
 
@@ -113,7 +137,8 @@ impl Run {
     /// goes to the spool first, then the spool is replayed until the
     /// deadline. Whatever the collector has not acknowledged by then is
     /// still on disk and is delivered after the next start, however slow
-    /// the collector is now.
+    /// the collector is now. After a flush whose replay stopped short, the
+    /// final harvest only writes.
     pub(super) async fn final_harvest_via_spool(
         &mut self,
         done_rx: &mut mpsc::Receiver<Sent>,
@@ -125,31 +150,45 @@ impl Run {
         self.settle(done_rx, deadline).await;
         let batches = self.take_everything();
         let s = Arc::clone(&self.settings);
-        for batch in &batches {
-            match build_payload(&s, batch) {
-                Ok(body) => spool.push(&s.app, batch.method(), body).await,
+        for batch in batches {
+            let method = batch.method();
+            match build_payload(&s, batch).await.1 {
+                Ok(body) => spool.push(&s.app, method, body).await,
                 Err(e) => tracing::error!(error = %e, "cannot build a final payload"),
             }
         }
-        if tokio::time::timeout_at(deadline, replay(&s, spool, &self.stats))
-            .await
-            .is_err()
-        {
+        if !self.replay_all {
+            // The flush's replay, a moment ago, was not taken: with the
+            // collector away, trying again only keeps agents waiting for
+            // a daemon. The next run delivers it.
+            tracing::info!(
+                "the collector did not take the flush; what came since stays in the disk spool for the next run"
+            );
+            return;
+        }
+        let replayed = tokio::time::timeout_at(deadline, replay(&s, spool, &self.stats)).await;
+        if replayed.is_err() {
             tracing::warn!(
                 "collector too slow for the final harvest; the rest stays in the disk spool"
             );
         }
+        self.replay_all = replayed.unwrap_or(false);
     }
 
+    /// Without a spool: the final posts. In the shutdown's flush (`last`
+    /// false) a post that fails retryably merges its data back, for the
+    /// final harvest to carry; in the final harvest there is no later
+    /// chance and it is dropped.
     pub(super) async fn final_harvest_posts(
         &mut self,
         done_rx: &mut mpsc::Receiver<Sent>,
         deadline: Instant,
+        last: bool,
     ) {
         // Posts cancelled while settling merge their data back, so the final
         // posts below carry it; after those there is no later harvest.
         let settled = self.settle(done_rx, deadline).await;
-        self.final_mode = true;
+        self.final_mode = last;
         if !settled {
             return;
         }
@@ -234,5 +273,6 @@ const SETTLE_GRACE: Duration = Duration::from_secs(5);
 /// take.
 pub(super) const CLOSE_DEADLINE: Duration = Duration::from_secs(30);
 
-/// How long SIGTERM's final harvest may take per run.
+/// How long each of SIGTERM's two harvests (the flush and the final
+/// harvest) may take per run, at most.
 const FINAL_HARVEST_DEADLINE: Duration = Duration::from_secs(30);

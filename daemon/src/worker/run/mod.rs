@@ -130,6 +130,8 @@ pub fn spawn(
         scratch: Vec::new(),
         spool_writes: Vec::new(),
         final_mode: false,
+        flushed: false,
+        replay_all: true,
         replaying: Arc::new(AtomicBool::new(false)),
         cancel: watch::channel(false).0,
         budget: Arc::clone(&budget),
@@ -167,6 +169,12 @@ struct Run {
     /// Set during the final harvest: nothing can be retried later, so
     /// undelivered data goes to the disk spool.
     final_mode: bool,
+    /// The shutdown's flush is done: only the final harvest posts now.
+    flushed: bool,
+    /// False once a shutdown's replay of the spool stopped short (the
+    /// collector refused, failed or was too slow): the final harvest then
+    /// leaves what it writes to the spool for the next run.
+    replay_all: bool,
     /// A replay of spooled data is running.
     replaying: Arc<AtomicBool>,
     /// Set to true to make every send still waiting on the collector give
@@ -196,8 +204,13 @@ impl Run {
                             RunMsg::Transaction(body, origin, _queued) => {
                                 self.merge(&body, &origin);
                             }
-                            RunMsg::FinalHarvest(done) => {
-                                self.final_harvest(&mut done_rx).await;
+                            RunMsg::Flush(deadline, done) => {
+                                self.final_harvest(&mut done_rx, deadline, false).await;
+                                self.flushed = true;
+                                let _ = done.send(());
+                            }
+                            RunMsg::FinalHarvest(deadline, done) => {
+                                self.final_harvest(&mut done_rx, deadline, true).await;
                                 let _ = done.send(());
                                 return;
                             }
@@ -217,8 +230,9 @@ impl Run {
                         if self.expired() {
                             break 'run RunEnd::Expired;
                         }
-                        if !self.live() {
-                            // Standby: the data keeps aggregating.
+                        if !self.live() || self.flushed {
+                            // Standby, or shutting down after the flush:
+                            // the data keeps aggregating.
                             continue;
                         }
                         match due {

@@ -27,13 +27,14 @@ impl Run {
         let done = self.done_tx.clone();
         let mut cancel = self.cancel.subscribe();
         tokio::spawn(async move {
+            let (batch, built) = build_payload(&settings, batch).await;
             let post = Post {
                 batch,
                 in_cycle,
                 splits,
                 run_id: Arc::clone(&settings.run_id),
             };
-            let response = match (build_payload(&settings, &post.batch), &settings.endpoint) {
+            let response = match (built, &settings.endpoint) {
                 (_, None) => not_sent(method, DiscardReason::Timeout("not connected")),
                 (Ok(body), Some(endpoint)) => {
                     let call = settings.client.invoke(endpoint, method, &body);
@@ -254,7 +255,7 @@ impl Run {
         };
         let settings = Arc::clone(&self.settings);
         let task = tokio::spawn(async move {
-            match build_payload(&settings, &batch) {
+            match build_payload(&settings, batch).await.1 {
                 Ok(body) => spool.push(&settings.app, method, body).await,
                 Err(e) => tracing::error!(error = %e, "cannot build a payload to spool"),
             }

@@ -30,16 +30,21 @@ impl Run {
 
 /// Sends this application's spooled payloads with the current run id,
 /// oldest first, a few at a time; stops at the first failure that means
-/// "not now" and leaves the rest for a later harvest.
-pub(super) async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &WorkerStats) {
+/// "not now" and leaves the rest for a later harvest. True when nothing of
+/// the application is left in the spool.
+pub(super) async fn replay(
+    settings: &RunSettings,
+    spool: &SpoolHandle,
+    stats: &WorkerStats,
+) -> bool {
     let app = &settings.app;
     let Some(endpoint) = &settings.endpoint else {
-        return;
+        return false;
     };
     loop {
         let records = spool.take(app, REPLAY_BATCH).await;
         if records.is_empty() {
-            return;
+            return true;
         }
         let mut done = Vec::new();
         let mut retry = Vec::new();
@@ -58,7 +63,10 @@ pub(super) async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &
                     continue;
                 }
             };
-            let Some(body) = spool::with_run_id(method, &record.body, &settings.run_id) else {
+            let rewritten =
+                spool::with_run_id_off_runtime(method, record.body, Arc::clone(&settings.run_id))
+                    .await;
+            let Some(body) = rewritten else {
                 tracing::warn!(method = %method, "dropping an unreadable spooled payload");
                 stats.spool_dropped.fetch_add(1, Ordering::Relaxed);
                 done.push(record.id);
@@ -96,7 +104,7 @@ pub(super) async fn replay(settings: &RunSettings, spool: &SpoolHandle, stats: &
             spool.nack(app, retry).await;
         }
         if stop {
-            return;
+            return false;
         }
     }
 }
