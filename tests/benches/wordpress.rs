@@ -22,6 +22,10 @@
 //!    `ROUNDS` interleaved rounds, default 3): requests per second and the
 //!    php-fpm workers' CPU time (user + system, from `/proc`) per request.
 //!
+//! `-- instructions` stops after the callgrind figures; with
+//! `BENCH_PROFILE_DIR=<dir>` the callgrind profiles (`callgrind.<config>`,
+//! 11 requests) are kept there for `callgrind_annotate`.
+//!
 //! Every figure is printed with its ratio to PHP without an extension, and
 //! the CPU model, since only ratios from the same run compare.
 
@@ -359,6 +363,7 @@ fn main() {
     let nums: Vec<u32> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let rounds = nums.first().copied().unwrap_or(3).max(1);
     let secs = nums.get(1).copied().unwrap_or(10).max(1);
+    let instructions_only = std::env::args().any(|a| a == "instructions");
     let so = root().join("target/release/libnewrelic_php.so");
     assert!(
         so.exists(),
@@ -419,7 +424,7 @@ fn main() {
     for cfg in &configs {
         let one = instructions(&docroot, &env, cfg, 1, None);
         let profile = tmp.path().join(format!("callgrind.{}", cfg.name));
-        let eleven = instructions(&docroot, &env, cfg, 11, cfg.seraph.then_some(profile.as_path()));
+        let eleven = instructions(&docroot, &env, cfg, 11, Some(&profile));
         let per = eleven.saturating_sub(one) as f64 / 10.0;
         per_request.push(per);
         println!(
@@ -428,6 +433,9 @@ fn main() {
             per,
             per / per_request[0]
         );
+        if let Some(keep) = std::env::var_os("BENCH_PROFILE_DIR") {
+            let _ = std::fs::copy(&profile, Path::new(&keep).join(format!("callgrind.{}", cfg.name)));
+        }
         if cfg.seraph {
             let end = inclusive(&profile, "end_transaction") as f64 / 11.0;
             println!(
@@ -440,6 +448,9 @@ fn main() {
         }
     }
 
+    if instructions_only {
+        return;
+    }
     let servers: Vec<Server> = configs.iter().map(|c| serve(&docroot, &env, c)).collect();
     // Warm-up: OPcache, WordPress's object cache, the agent's connect.
     for s in &servers {

@@ -31,6 +31,9 @@ const CALLS: u64 = 150_000;
 const QUERIES: u64 = 30;
 /// Distinct user functions the calls are spread over.
 const FUNCS: usize = 2_500;
+/// One call in this many is slow (2.1 ms) by itself, so that a few
+/// hundred segments are kept, as on WordPress's front page.
+const SLOW_EVERY: u64 = 2_500;
 /// Nanoseconds of work per call: 150 000 calls make a ~50 ms request.
 const CALL_NS: u64 = 330;
 
@@ -93,6 +96,11 @@ impl Builder {
             }
         } else {
             self.now += CALL_NS * left;
+        }
+        // Now and then a call is slow by itself (a file read, a remote
+        // cache, a template): it and its callers are kept.
+        if self.rng.below(SLOW_EVERY) == 0 {
+            self.now += 2_100_000;
         }
         self.now += CALL_NS / 2;
         self.txn.leave(self.now);
@@ -161,7 +169,7 @@ fn build(with_trace: bool) -> (Transaction, u64, u64) {
         queries_left: QUERIES,
     };
     while b.calls < CALLS {
-        let budget = (CALLS - b.calls).min(20_000);
+        let budget = (CALLS - b.calls).min(50_000);
         b.call(budget, 1);
     }
     while b.queries_left > 0 {
