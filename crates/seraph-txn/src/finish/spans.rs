@@ -37,13 +37,9 @@ impl Transaction {
                 Some(id) => id,
                 None => ids::guid(&mut self.rng),
             };
+            let json = self.span_json(s, &id, nearest.and_then(|p| ids[p].as_deref()));
+            out.push(json);
             ids[k] = Some(id);
-            let parent_id = nearest.and_then(|p| ids[p].clone());
-            out.push(self.span_json(
-                s,
-                ids[k].as_deref().unwrap_or_default(),
-                parent_id.as_deref(),
-            ));
         }
         out
     }

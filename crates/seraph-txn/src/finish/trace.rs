@@ -8,7 +8,7 @@ use crate::recorder::SegKind;
 use crate::txn::Transaction;
 use crate::json;
 use seraph_wire::TraceData;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 impl Transaction {
     pub(super) fn trace(
@@ -53,7 +53,7 @@ impl Transaction {
             }
         }
         let mut strings: Vec<&str> = Vec::new();
-        let mut string_ix: HashMap<&str, usize> = HashMap::new();
+        let mut string_ix: FxHashMap<&str, usize> = FxHashMap::default();
         let mut out = String::with_capacity(256 + segs.len() * 64);
         out.push_str("[[0,{},{},[0,");
         json::push_u64(&mut out, duration_us / 1000);
@@ -113,7 +113,7 @@ impl Transaction {
         out: &mut String,
         s: &'a Seg,
         strings: &mut Vec<&'a str>,
-        ix: &mut HashMap<&'a str, usize>,
+        ix: &mut FxHashMap<&'a str, usize>,
     ) {
         let n = *ix.entry(&*s.name).or_insert_with(|| {
             strings.push(&*s.name);
