@@ -51,9 +51,11 @@ pub fn guid(ids: &mut impl IdSource) -> String {
     // costs several times more.
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let v = ids.next_u64();
-    (0..16)
-        .map(|i| char::from(HEX[((v >> (60 - 4 * i)) & 0xf) as usize]))
-        .collect()
+    let mut s = String::with_capacity(16);
+    for i in 0..16 {
+        s.push(char::from(HEX[((v >> (60 - 4 * i)) & 0xf) as usize]));
+    }
+    s
 }
 
 #[cfg(test)]

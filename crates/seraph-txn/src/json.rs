@@ -136,7 +136,7 @@ pub fn push_f64(out: &mut String, v: f64) {
                     *slot = b'0' + (f % 10) as u8;
                     f /= 10;
                 }
-                out.extend(buf.iter().map(|&d| char::from(d)));
+                out.push_str(std::str::from_utf8(&buf).unwrap_or("00000"));
                 return;
             }
         }
@@ -165,7 +165,7 @@ pub fn push_u64(out: &mut String, mut v: u64) {
             break;
         }
     }
-    out.extend(buf[i..].iter().map(|&d| char::from(d)));
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
 
 /// Appends `true` or `false`.
@@ -184,6 +184,12 @@ impl<'a> Obj<'a> {
     pub fn begin(out: &'a mut String) -> Self {
         out.push('{');
         Obj { out, first: true }
+    }
+
+    /// Continues an object whose `{` and first members the caller wrote
+    /// (span events write their fixed members as precomputed text).
+    pub fn resume(out: &'a mut String) -> Self {
+        Obj { out, first: false }
     }
 
     /// Writes the key and returns the buffer positioned for the value.

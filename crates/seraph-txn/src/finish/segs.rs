@@ -33,7 +33,7 @@ impl Seg {
 impl Transaction {
     /// The kept tree in pre-order, with names and exclusive times.
     pub(super) fn flatten(&self, txn_name: &str, names: &dyn FuncNames, duration_us: u64) -> Vec<Seg> {
-        let mut segs: Vec<Seg> = Vec::with_capacity(64);
+        let mut segs: Vec<Seg> = Vec::with_capacity(self.rec.nodes.len().min(4096));
         let mut stack: Vec<(u32, Option<usize>)> = vec![(ROOT, None)];
         let mut kids: Vec<u32> = Vec::new();
         let mut by_func: FxHashMap<FuncKey, Rc<str>> = FxHashMap::default();
@@ -77,14 +77,29 @@ impl Transaction {
             kids.extend(self.rec.children(node));
             stack.extend(kids.iter().rev().map(|&c| (c, Some(me))));
         }
-        let mut child_ivs: Vec<Vec<(u64, u64)>> = vec![Vec::new(); segs.len()];
+        // Each segment's children's intervals, all in one array (a vector
+        // per parent was an allocation per kept segment with children).
+        let n = segs.len();
+        let mut first = vec![0usize; n + 1];
         for s in &segs[1..] {
             if let Some(p) = s.parent {
-                child_ivs[p].push((s.start_us, s.stop_us));
+                first[p + 1] += 1;
             }
         }
-        for (s, ivs) in segs.iter_mut().zip(child_ivs.iter_mut()) {
-            s.exclusive_us = recorder::exclusive(s.start_us, s.stop_us, ivs);
+        for i in 0..n {
+            first[i + 1] += first[i];
+        }
+        let mut fill = first.clone();
+        let mut ivs = vec![(0u64, 0u64); first[n]];
+        for s in &segs[1..] {
+            if let Some(p) = s.parent {
+                ivs[fill[p]] = (s.start_us, s.stop_us);
+                fill[p] += 1;
+            }
+        }
+        for (k, s) in segs.iter_mut().enumerate() {
+            let children = &mut ivs[first[k]..first[k + 1]];
+            s.exclusive_us = recorder::exclusive(s.start_us, s.stop_us, children);
         }
         segs
     }
