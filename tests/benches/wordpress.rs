@@ -10,8 +10,9 @@
 //!
 //! In one run, for PHP without an extension, with the release extension
 //! and, if `NEWRELIC_SO` names another agent's `newrelic.so`, with that
-//! one (each agent talking to `php-ext/benches/fake_daemon.py`, so
-//! transactions really end and are sent):
+//! one (each agent talking to a stand-in daemon in this file, like
+//! `php-ext/benches/fake_daemon.py`, so transactions really end and are
+//! sent; it counts their span events):
 //!
 //! 1. instructions per warm request (valgrind's callgrind): `php-cgi -T 11`
 //!    minus `php-cgi -T 1` on the front page, divided by 10, so start-up
@@ -32,8 +33,10 @@
 use seraph_e2e::apps;
 use seraph_e2e::services::{self, process};
 use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::{Arc, Mutex};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
@@ -52,6 +55,10 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
+fn median_usize(v: &mut [usize]) -> f64 {
+    median(&mut v.iter().map(|&n| n as f64).collect::<Vec<_>>())
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -65,13 +72,62 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// Kills the fake daemon when the benchmark ends.
-struct Daemon(Child);
+/// A stand-in daemon like `php-ext/benches/fake_daemon.py` (answers every
+/// App query with the vectors' Connected reply), which also decodes the
+/// transactions it receives and keeps their span event counts, so the
+/// benchmark can say how many segments a front page keeps.
+struct Daemon {
+    spans: Arc<Mutex<Vec<usize>>>,
+}
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl Daemon {
+    fn start(sock: &Path, reply: Vec<u8>) -> Daemon {
+        let listener = UnixListener::bind(sock).expect("bind the daemon socket");
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let (spans2, reply) = (spans.clone(), Arc::new(reply));
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                let (spans, reply) = (spans2.clone(), reply.clone());
+                std::thread::spawn(move || answer(conn, &reply, &spans));
+            }
+        });
+        Daemon { spans }
+    }
+
+    /// Span event counts of the transactions received since the last call.
+    fn take_spans(&self) -> Vec<usize> {
+        std::mem::take(&mut *self.spans.lock().expect("spans lock"))
+    }
+}
+
+fn answer(mut c: UnixStream, reply: &[u8], spans: &Mutex<Vec<usize>>) {
+    let mut scratch = Vec::new();
+    loop {
+        let mut head = [0u8; 8];
+        if c.read_exact(&mut head).is_err() {
+            return;
+        }
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let mut body = vec![0u8; len];
+        if c.read_exact(&mut body).is_err() {
+            return;
+        }
+        match seraph_wire::decode(&body, &mut scratch).map(|m| m.body) {
+            Ok(seraph_wire::Body::App(_)) => {
+                if c.write_all(reply).is_err() {
+                    return;
+                }
+            }
+            Ok(seraph_wire::Body::Transaction(t)) => {
+                let t = seraph_wire::TransactionData::from_fb(&t);
+                spans
+                    .lock()
+                    .expect("spans lock")
+                    .push(t.span_events.len());
+            }
+            _ => {}
+        }
     }
 }
 
@@ -374,20 +430,9 @@ fn main() {
 
     let tmp = tempfile::tempdir().expect("temp dir");
     let sock = tmp.path().join("daemon.sock");
-    let daemon = Daemon(
-        Command::new("python3")
-            .arg(root().join("php-ext/benches/fake_daemon.py"))
-            .arg(&sock)
-            .arg(root().join("tests/vectors/00-app/AppReply-from-fake-daemon.bin"))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start php-ext/benches/fake_daemon.py"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !sock.exists() {
-        assert!(Instant::now() < deadline, "the fake daemon did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let reply = std::fs::read(root().join("tests/vectors/00-app/AppReply-from-fake-daemon.bin"))
+        .expect("read the vectors' AppReply");
+    let daemon = Daemon::start(&sock, reply);
     let agent = |so: &Path| -> Vec<String> {
         vec![
             format!("extension={}", so.display()),
@@ -426,12 +471,18 @@ fn main() {
         let profile = tmp.path().join(format!("callgrind.{}", cfg.name));
         let eleven = instructions(&docroot, &env, cfg, 11, Some(&profile));
         let per = eleven.saturating_sub(one) as f64 / 10.0;
+        let mut spans = daemon.take_spans();
         per_request.push(per);
         println!(
-            "  {:<12} {:>14.0} instructions  ratio {:.3}",
+            "  {:<12} {:>14.0} instructions  ratio {:.3}{}",
             cfg.name,
             per,
-            per / per_request[0]
+            per / per_request[0],
+            if spans.is_empty() {
+                String::new()
+            } else {
+                format!("  ({:.0} span events per request)", median_usize(&mut spans))
+            }
         );
         if let Some(keep) = std::env::var_os("BENCH_PROFILE_DIR") {
             let _ = std::fs::copy(&profile, Path::new(&keep).join(format!("callgrind.{}", cfg.name)));
@@ -456,6 +507,8 @@ fn main() {
     for s in &servers {
         let _ = load(s, 2);
     }
+    let _ = daemon.take_spans();
+    let mut spans: Vec<Vec<usize>> = vec![Vec::new(); configs.len()];
     let mut rps: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
     let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
     for _ in 0..rounds {
@@ -463,9 +516,9 @@ fn main() {
             let (r, c) = load(s, secs);
             rps[i].push(r);
             cpu[i].push(c);
+            spans[i].extend(daemon.take_spans());
         }
     }
-    drop(daemon);
     println!(
         "Under load (wrk -t1 -c4, {secs} s, median of {rounds} interleaved rounds; php-fpm pm=static, 2 workers):"
     );
@@ -481,5 +534,13 @@ fn main() {
             c,
             c / base_cpu
         );
+        if !spans[i].is_empty() {
+            println!(
+                "  {:<12} {:.0} span events per request (median of {})",
+                "",
+                median_usize(&mut spans[i]),
+                spans[i].len()
+            );
+        }
     }
 }
