@@ -64,12 +64,9 @@ fn run(daemon: &FakeDaemon, script: &str, env: &[(&str, String)], extra: &[(&str
     text
 }
 
-const RSS_FN: &str = r#"
-function rss_kb() {
-    preg_match('/VmRSS:\s+(\d+)/', file_get_contents('/proc/self/status'), $m);
-    return (int) $m[1];
-}
-"#;
+/// The scripts (also run at full scale for docs/benchmarks.md).
+const JOBS_PHP: &str = include_str!("long_running/jobs.php");
+const CALLS_PHP: &str = include_str!("long_running/calls.php");
 
 /// A queue worker: `newrelic_end_transaction` / `newrelic_start_transaction`
 /// around every job, each job making a few dozen kept calls and an
@@ -79,31 +76,10 @@ fn a_queue_worker_keeps_memory_flat_and_segments_bounded() {
     const JOBS: usize = 5_000;
     const MAX_SEGMENTS: usize = 16;
     let d = FakeDaemon::start(Mode::Connected);
-    let script = format!(
-        r#"<?php
-{RSS_FN}
-function work($i) {{ return strlen(str_repeat('x', $i % 64)); }}
-function job($i) {{
-    $s = 0;
-    for ($k = 0; $k < 40; $k++) {{ $s += work($i + $k); }}
-    newrelic_add_custom_parameter('job', $i);
-    return $s;
-}}
-$n = (int) getenv('JOBS');
-$warm = 0;
-for ($i = 0; $i < $n; $i++) {{
-    newrelic_end_transaction();
-    newrelic_start_transaction('long-running');
-    newrelic_name_transaction('job');
-    job($i);
-    if ($i == intdiv($n, 10)) {{ $warm = rss_kb(); }}
-}}
-echo "warm $warm\nend ", rss_kb(), "\n";
-"#
-    );
+    let script = JOBS_PHP;
     let out = run(
         &d,
-        &script,
+        script,
         &[("JOBS", JOBS.to_string())],
         &[(
             "newrelic.transaction_tracer.max_segments_cli",
@@ -153,22 +129,10 @@ fn one_transaction_with_many_calls_keeps_memory_flat_and_segments_bounded() {
     const CALLS: usize = 1_000_000;
     const MAX_SEGMENTS: usize = 500;
     let d = FakeDaemon::start(Mode::Connected);
-    let script = format!(
-        r#"<?php
-{RSS_FN}
-function leaf($i) {{ return $i + 1; }}
-$n = (int) getenv('CALLS');
-$warm = 0;
-for ($i = 0; $i < $n; $i++) {{
-    leaf($i);
-    if ($i == intdiv($n, 10)) {{ $warm = rss_kb(); }}
-}}
-echo "warm $warm\nend ", rss_kb(), "\n";
-"#
-    );
+    let script = CALLS_PHP;
     let out = run(
         &d,
-        &script,
+        script,
         &[("CALLS", CALLS.to_string())],
         &[(
             "newrelic.transaction_tracer.max_segments_cli",
@@ -206,7 +170,7 @@ fn a_web_transaction_keeps_to_max_segments_web() {
     let work = tempfile::tempdir().unwrap();
     let script = work.path().join("index.php");
     std::fs::write(
-        &script,
+        script,
         "<?php function leaf($i) { return $i + 1; }\nfor ($i = 0; $i < 50000; $i++) { leaf($i); }\necho 'ok';\n",
     )
     .unwrap();

@@ -7,8 +7,13 @@
 //!
 //! ```sh
 //! cargo bench -p seraph-txn --bench finish            # timing
-//! cargo bench -p seraph-txn --bench finish -- once [trace]  # one round, for callgrind
+//! cargo bench -p seraph-txn --bench finish -- once [trace] [unsampled]  # one round, for callgrind
 //! ```
+//!
+//! Three variants: not sampled (no span events: most transactions, as
+//! the sampler keeps 10 a minute by default), sampled (span events for
+//! every kept segment), and sampled with a transaction trace (a request
+//! slower than the trace threshold).
 //!
 //! Only `finish` and the encoding are timed; building the transaction
 //! (the enter/leave calls) is done before each round. The `once` mode
@@ -127,7 +132,7 @@ impl Builder {
 
 /// Builds the synthetic transaction, ready to finish; returns it with the
 /// end tick and the number of calls made.
-fn build(with_trace: bool) -> (Transaction, u64, u64) {
+fn build(with_trace: bool, sampled: bool) -> (Transaction, u64, u64) {
     let mut cfg = TxnConfig::default();
     if with_trace {
         cfg.transaction_tracer.threshold = Threshold::Duration(0);
@@ -155,7 +160,7 @@ fn build(with_trace: bool) -> (Transaction, u64, u64) {
         ClockScale::NANOS,
         cfg,
         connect,
-        (true, 1.5),
+        if sampled { (true, 1.5) } else { (false, 0.4) },
         &mut ids,
     );
     let mut b = Builder {
@@ -232,17 +237,18 @@ fn finish(txn: Transaction, end: u64) -> (usize, usize, usize) {
 fn main() {
     if std::env::args().any(|a| a == "once") {
         let with_trace = std::env::args().any(|a| a == "trace");
-        let (txn, end, _) = build(with_trace);
+        let sampled = !std::env::args().any(|a| a == "unsampled");
+        let (txn, end, _) = build(with_trace, sampled);
         let r = finish(black_box(txn), end);
         println!("body {} bytes, {} span events, trace {} bytes", r.0, r.1, r.2);
         return;
     }
-    for with_trace in [false, true] {
-        run(with_trace);
+    for (with_trace, sampled) in [(false, false), (false, true), (true, true)] {
+        run(with_trace, sampled);
     }
 }
 
-fn run(with_trace: bool) {
+fn run(with_trace: bool, sampled: bool) {
     const ROUNDS: u32 = 30;
     let mut times = Vec::with_capacity(ROUNDS as usize);
     let mut last = (0, 0, 0);
@@ -250,7 +256,7 @@ fn run(with_trace: bool) {
     let mut build_time = 0.0;
     for _ in 0..ROUNDS {
         let t = Instant::now();
-        let (txn, end, c) = build(with_trace);
+        let (txn, end, c) = build(with_trace, sampled);
         build_time += t.elapsed().as_secs_f64();
         calls = c;
         let t = Instant::now();
@@ -263,7 +269,11 @@ fn run(with_trace: bool) {
         "{} ({calls} calls, {QUERIES} queries): finish+encode median {:.1} µs \
          (min {:.1} µs) over {ROUNDS} rounds; recording it took {:.1} ms; body {} bytes, \
          {} span events, trace {} bytes",
-        if with_trace { "with a trace   " } else { "default (no trace)" },
+        match (with_trace, sampled) {
+            (false, false) => "not sampled, no trace",
+            (false, true) => "sampled, no trace    ",
+            _ => "sampled, with a trace",
+        },
         median * 1e6,
         times[0] * 1e6,
         build_time * 1e3 / f64::from(ROUNDS),

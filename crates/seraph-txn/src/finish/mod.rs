@@ -72,7 +72,11 @@ impl Transaction {
             }
         }
 
-        let segs = self.flatten(&name, names, duration_us);
+        // Names (and code attributes) are only written into span events
+        // and the trace; most transactions have neither (not sampled, not
+        // slow), so they are not resolved for nothing.
+        let named = self.should_create_span_events() || self.wants_trace(duration_us, apdex_us);
+        let segs = self.flatten(&name, names, duration_us, named);
         let total_time_us: u64 = segs.iter().map(|s| s.exclusive_us).sum();
         let root_exclusive_us = segs[0].exclusive_us;
 

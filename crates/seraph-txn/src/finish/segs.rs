@@ -32,7 +32,16 @@ impl Seg {
 
 impl Transaction {
     /// The kept tree in pre-order, with names and exclusive times.
-    pub(super) fn flatten(&self, txn_name: &str, names: &dyn FuncNames, duration_us: u64) -> Vec<Seg> {
+    /// Without `named`, segments other than the root get an empty name and
+    /// no code attributes (nothing will write them).
+    pub(super) fn flatten(
+        &self,
+        txn_name: &str,
+        names: &dyn FuncNames,
+        duration_us: u64,
+        named: bool,
+    ) -> Vec<Seg> {
+        let unnamed: Rc<str> = Rc::from("");
         let mut segs: Vec<Seg> = Vec::with_capacity(self.rec.nodes.len().min(4096));
         let mut stack: Vec<(u32, Option<usize>)> = vec![(ROOT, None)];
         let mut kids: Vec<u32> = Vec::new();
@@ -46,6 +55,8 @@ impl Transaction {
             };
             let name: Rc<str> = if node == ROOT {
                 Rc::from(txn_name)
+            } else if !named {
+                unnamed.clone()
             } else if let Some(n) = self.rec.extra(node).and_then(|e| e.name.as_deref()) {
                 Rc::from(n)
             } else {
@@ -61,7 +72,11 @@ impl Transaction {
                     })
                     .clone()
             };
-            let code = self.code_attributes(node, n.func, names);
+            let code = if named {
+                self.code_attributes(node, n.func, names)
+            } else {
+                Vec::new()
+            };
             segs.push(Seg {
                 node,
                 parent,

@@ -11,6 +11,21 @@ use seraph_wire::TraceData;
 use rustc_hash::FxHashMap;
 
 impl Transaction {
+    /// Whether the transaction gets a trace: the tracer is on and the
+    /// collector wants traces, and it is slower than the threshold (or a
+    /// synthetics transaction, whose trace is always kept).
+    pub(super) fn wants_trace(&self, duration_us: u64, apdex_us: u64) -> bool {
+        if !self.cfg.transaction_tracer.enabled || !self.connect.collect_traces || duration_us == 0
+        {
+            return false;
+        }
+        let threshold_us = match self.cfg.transaction_tracer.threshold {
+            Threshold::ApdexF => apdex_us.saturating_mul(4),
+            Threshold::Duration(ns) => ns / 1000,
+        };
+        duration_us >= threshold_us || self.synthetics.is_some()
+    }
+
     pub(super) fn trace(
         &self,
         segs: &[Seg],
@@ -18,16 +33,7 @@ impl Transaction {
         apdex_us: u64,
         intrinsics: &str,
     ) -> Option<TraceData> {
-        if !self.cfg.transaction_tracer.enabled || !self.connect.collect_traces || duration_us == 0
-        {
-            return None;
-        }
-        let threshold_us = match self.cfg.transaction_tracer.threshold {
-            Threshold::ApdexF => apdex_us.saturating_mul(4),
-            Threshold::Duration(ns) => ns / 1000,
-        };
-        // A synthetics transaction's trace is always kept.
-        if duration_us < threshold_us && self.synthetics.is_none() {
+        if !self.wants_trace(duration_us, apdex_us) {
             return None;
         }
         // The slowest segments only, when there are too many.
