@@ -210,9 +210,10 @@ fn name_of(k: usize) -> Option<String> {
     })
 }
 
-/// Finishes and encodes; returns the body length, the span count and the
-/// trace's length (to keep the work observable).
-fn finish(txn: Transaction, end: u64) -> (usize, usize, usize) {
+/// Finishes and encodes; returns the body length, the span count, the
+/// trace's length and a hash of the body (FNV-1a, so runs before and after
+/// a change can be compared for identical output).
+fn finish(txn: Transaction, end: u64) -> (usize, usize, usize, u64) {
     let names = |k: usize| name_of(k);
     let data = txn
         .finish(
@@ -227,10 +228,14 @@ fn finish(txn: Transaction, end: u64) -> (usize, usize, usize) {
         )
         .expect("not ignored");
     let body = seraph_wire::encode_transaction("RUN-1", &data);
+    let hash = body.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     (
         body.len(),
         data.span_events.len(),
         data.trace.as_ref().map_or(0, |t| t.data.len()),
+        hash,
     )
 }
 
@@ -240,7 +245,10 @@ fn main() {
         let sampled = !std::env::args().any(|a| a == "unsampled");
         let (txn, end, _) = build(with_trace, sampled);
         let r = finish(black_box(txn), end);
-        println!("body {} bytes, {} span events, trace {} bytes", r.0, r.1, r.2);
+        println!(
+            "body {} bytes (FNV-1a {:016x}), {} span events, trace {} bytes",
+            r.0, r.3, r.1, r.2
+        );
         return;
     }
     for (with_trace, sampled) in [(false, false), (false, true), (true, true)] {
@@ -251,7 +259,7 @@ fn main() {
 fn run(with_trace: bool, sampled: bool) {
     const ROUNDS: u32 = 30;
     let mut times = Vec::with_capacity(ROUNDS as usize);
-    let mut last = (0, 0, 0);
+    let mut last = (0, 0, 0, 0);
     let mut calls = 0;
     let mut build_time = 0.0;
     for _ in 0..ROUNDS {
