@@ -34,9 +34,9 @@ use seraph_e2e::apps;
 use seraph_e2e::services::{self, process};
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::sync::{Arc, Mutex};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
@@ -121,10 +121,7 @@ fn answer(mut c: UnixStream, reply: &[u8], spans: &Mutex<Vec<usize>>) {
             }
             Ok(seraph_wire::Body::Transaction(t)) => {
                 let t = seraph_wire::TransactionData::from_fb(&t);
-                spans
-                    .lock()
-                    .expect("spans lock")
-                    .push(t.span_events.len());
+                spans.lock().expect("spans lock").push(t.span_events.len());
             }
             _ => {}
         }
@@ -161,7 +158,10 @@ fn install() -> (PathBuf, Vec<(String, String)>) {
         ("WORDPRESS_DB_NAME".into(), "wordpress".into()),
         ("WORDPRESS_DB_USER".into(), db.user.clone()),
         ("WORDPRESS_DB_PASSWORD".into(), db.password.clone()),
-        ("WORDPRESS_DB_HOST".into(), format!("{}:{}", db.host, db.port)),
+        (
+            "WORDPRESS_DB_HOST".into(),
+            format!("{}:{}", db.host, db.port),
+        ),
     ];
     let out = apps::run(
         "WordPress install",
@@ -247,7 +247,8 @@ struct Server {
 }
 
 fn serve(docroot: &Path, env: &[(String, String)], cfg: &Config) -> Server {
-    let nginx = process::require_binary("/usr/sbin/nginx", "nginx").unwrap_or_else(|e| panic!("{e}"));
+    let nginx =
+        process::require_binary("/usr/sbin/nginx", "nginx").unwrap_or_else(|e| panic!("{e}"));
     let fpm = process::require_binary("/usr/sbin/php-fpm8.2", "php8.2-fpm")
         .unwrap_or_else(|e| panic!("{e}"));
     let dir = process::temp_dir(&format!("seraph-bench-web-{}-", cfg.name))
@@ -397,10 +398,7 @@ fn load(server: &Server, secs: u32) -> (f64, f64) {
         .expect("run wrk (apt-get install wrk)");
     let cpu = workers_cpu_s(server.fpm_pid) - cpu0;
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        !text.contains("Non-2xx"),
-        "errors under load: {text}"
-    );
+    assert!(!text.contains("Non-2xx"), "errors under load: {text}");
     let requests: f64 = text
         .lines()
         .find(|l| l.contains("requests in"))
@@ -416,7 +414,10 @@ fn load(server: &Server, secs: u32) -> (f64, f64) {
 }
 
 fn main() {
-    let nums: Vec<u32> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let nums: Vec<u32> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let rounds = nums.first().copied().unwrap_or(3).max(1);
     let secs = nums.get(1).copied().unwrap_or(10).max(1);
     let instructions_only = std::env::args().any(|a| a == "instructions");
@@ -481,11 +482,17 @@ fn main() {
             if spans.is_empty() {
                 String::new()
             } else {
-                format!("  ({:.0} span events per request)", median_usize(&mut spans))
+                format!(
+                    "  ({:.0} span events per request)",
+                    median_usize(&mut spans)
+                )
             }
         );
         if let Some(keep) = std::env::var_os("BENCH_PROFILE_DIR") {
-            let _ = std::fs::copy(&profile, Path::new(&keep).join(format!("callgrind.{}", cfg.name)));
+            let _ = std::fs::copy(
+                &profile,
+                Path::new(&keep).join(format!("callgrind.{}", cfg.name)),
+            );
         }
         if cfg.seraph {
             let end = inclusive(&profile, "end_transaction") as f64 / 11.0;

@@ -22,8 +22,8 @@
 //! counts the instructions of the end of the transaction alone.
 
 use seraph_txn::{
-    ClockScale, ConnectInfo, DatastoreCall, ExternalCall, ResourceUsage, SeededIds, Transaction,
-    Threshold, TxnConfig, TxnKind, WebRequest,
+    ClockScale, ConnectInfo, DatastoreCall, ExternalCall, ResourceUsage, SeededIds, Threshold,
+    Transaction, TxnConfig, TxnKind, WebRequest,
 };
 use std::hint::black_box;
 use std::sync::Arc;

@@ -307,7 +307,9 @@ mod tests {
         // Deterministic values of every magnitude the agent writes
         // (durations, priorities, timestamps), ties and near-ties included.
         let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut values = vec![0.0, -0.0, 0.000_005, 0.000_015, 0.5, 1.234_565, 2.5e-6, 1e15, 4.5e15];
+        let mut values = vec![
+            0.0, -0.0, 0.000_005, 0.000_015, 0.5, 1.234_565, 2.5e-6, 1e15, 4.5e15,
+        ];
         for us in 0..20_000u64 {
             values.push(us as f64 / 1e6);
             values.push(us as f64 / 1e3);
@@ -331,7 +333,17 @@ mod tests {
 
     #[test]
     fn integers_print_as_the_formatter_does() {
-        for v in [0i64, 7, -7, 10, 99, 100, i64::MIN, i64::MAX, 1_700_000_000_000] {
+        for v in [
+            0i64,
+            7,
+            -7,
+            10,
+            99,
+            100,
+            i64::MIN,
+            i64::MAX,
+            1_700_000_000_000,
+        ] {
             let mut out = String::new();
             push_i64(&mut out, v);
             assert_eq!(out, v.to_string());

@@ -142,14 +142,21 @@ pub fn encode_transaction(agent_run_id: &str, txn: &TransactionData) -> Vec<u8> 
         + agent_run_id.len()
         + txn.name.len()
         + txn.uri.len()
-        + txn.metrics.iter().map(|m| m.name.len() + 112).sum::<usize>()
+        + txn
+            .metrics
+            .iter()
+            .map(|m| m.name.len() + 112)
+            .sum::<usize>()
         + txn.errors.iter().map(|e| e.data.len() + 32).sum::<usize>()
         + txn
             .slow_sqls
             .iter()
             .map(|s| s.metric.len() + s.query.len() + s.params.len() + 96)
             .sum::<usize>()
-        + txn.trace.as_ref().map_or(0, |t| t.data.len() + t.guid.len() + 64)
+        + txn
+            .trace
+            .as_ref()
+            .map_or(0, |t| t.data.len() + t.guid.len() + 64)
         + events_len(&txn.custom_events)
         + events_len(&txn.error_events)
         + events_len(&txn.span_events)
@@ -157,7 +164,10 @@ pub fn encode_transaction(agent_run_id: &str, txn: &TransactionData) -> Vec<u8> 
         + opt_len(&txn.txn_event)
         + opt_len(&txn.php_packages)
         + opt_len(&txn.log_forwarding_labels)
-        + txn.synthetics_resource_id.as_ref().map_or(0, |s| s.len() + 8);
+        + txn
+            .synthetics_resource_id
+            .as_ref()
+            .map_or(0, |s| s.len() + 8);
     let mut fbb = FlatBufferBuilder::with_capacity(estimate);
 
     let metrics = if txn.metrics.is_empty() {

@@ -2,9 +2,9 @@
 //! intrinsics they share with the trace.
 
 use crate::attrs::dest;
+use crate::json;
 use crate::metrics::ApdexZone;
 use crate::txn::Transaction;
-use crate::json;
 use seraph_wire::ErrorData;
 
 impl Transaction {

@@ -228,7 +228,11 @@ mod tests {
                 .collect();
             for limit in [0, 1, 2, 3, n / 2, n.saturating_sub(1), n] {
                 let key = |s: &Seg| (s.flags, s.duration());
-                assert_eq!(pick(&segs, limit, key), by_sort(&segs, limit, key), "n {n} limit {limit}");
+                assert_eq!(
+                    pick(&segs, limit, key),
+                    by_sort(&segs, limit, key),
+                    "n {n} limit {limit}"
+                );
             }
         }
     }

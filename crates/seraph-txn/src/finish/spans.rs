@@ -66,7 +66,13 @@ impl Transaction {
     /// One span event. The members every span has come first, in the
     /// agent's order, written as text with the shared parts precomputed:
     /// this runs for up to 2 000 segments per transaction.
-    fn span_json(&self, s: &Seg, id: &str, parent_id: Option<&str>, shared: &[String; 2]) -> String {
+    fn span_json(
+        &self,
+        s: &Seg,
+        id: &str,
+        parent_id: Option<&str>,
+        shared: &[String; 2],
+    ) -> String {
         let is_root = s.node == ROOT;
         let extra = self.rec.extra(s.node);
         let kind = extra.map(|e| &e.kind);

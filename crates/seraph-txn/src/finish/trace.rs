@@ -4,11 +4,11 @@
 use super::segs::{pick, Seg};
 use crate::attrs::dest;
 use crate::config::{Threshold, TRACE_SEGMENT_LIMIT};
+use crate::json;
 use crate::recorder::SegKind;
 use crate::txn::Transaction;
-use crate::json;
-use seraph_wire::TraceData;
 use rustc_hash::FxHashMap;
+use seraph_wire::TraceData;
 
 impl Transaction {
     /// Whether the transaction gets a trace: the tracer is on and the
