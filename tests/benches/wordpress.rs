@@ -543,7 +543,7 @@ fn main() {
             c,
             c / base_cpu
         );
-        if !spans[i].is_empty() {
+        if cfg.seraph {
             // Only sampled transactions have span events (10 a minute by
             // default, with the stand-in's connect reply).
             let mut sampled: Vec<usize> = spans[i].iter().copied().filter(|&n| n > 0).collect();
