@@ -1,16 +1,19 @@
 //! The hot-path clock.
 //!
 //! Observer begin/end handlers read the clock on every observed call, and
-//! on this machine `rdtsc` is about five times cheaper than the vDSO
-//! `clock_gettime` (an observer reading one or the other at both ends of
-//! every call made `fib(30)` about 2.3× or 4.3–4.5× slower;
-//! `docs/benchmarks.md`). So when the CPU
-//! advertises an invariant TSC the extension reads raw TSC ticks and
+//! which clock is cheaper depends on the host: `rdtsc` is a few ns on bare
+//! metal but microcoded and slower under some hypervisors, and the vDSO
+//! `clock_gettime` is cheap with a TSC clocksource but a system call (or a
+//! hypervisor page read) with others. So the process measures both once,
+//! at start-up ([`select`], MINIT), and reads the cheaper valid one:
+//! `rdtsc` only with an invariant TSC (it then reads raw TSC ticks and
 //! converts them once, at the end of the transaction, with a scale
-//! calibrated against `CLOCK_MONOTONIC`; otherwise it reads
-//! `CLOCK_MONOTONIC` nanoseconds (scale 1). The calibration refines itself
-//! over the life of the process: each request start measures TSC against
-//! the monotonic clock since the first calibration point.
+//! calibrated against `CLOCK_MONOTONIC`, refined at each request start),
+//! otherwise `CLOCK_MONOTONIC` nanoseconds (scale 1).
+//! `CLOCK_MONOTONIC_COARSE` is never used: its resolution (a scheduler tick,
+//! 1-4 ms) is coarser than the 2 ms keep threshold. `SERAPH_CLOCK=tsc` or
+//! `monotonic` overrides the choice (benchmarks; `tsc` still needs an
+//! invariant TSC), as does the older `SERAPH_NO_TSC`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -50,20 +53,100 @@ fn invariant_tsc() -> bool {
     false
 }
 
-/// Whether this process reads the TSC: an invariant TSC and no
-/// `SERAPH_NO_TSC`. Decided once per process, so the observer can pick
-/// handlers specialised for the source (no branch per call).
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// 0: not chosen yet, 1: CLOCK_MONOTONIC, 2: TSC.
+static SOURCE: AtomicU8 = AtomicU8::new(0);
+
+/// Whether this process reads the TSC (see [`select`]). Decided once per
+/// process, so the observer can pick handlers specialised for the source
+/// (no branch per call).
 pub fn tsc_source() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    static SOURCE: AtomicU8 = AtomicU8::new(0);
     match SOURCE.load(Ordering::Relaxed) {
         1 => false,
         2 => true,
-        _ => {
-            let tsc = invariant_tsc() && std::env::var_os("SERAPH_NO_TSC").is_none();
-            SOURCE.store(if tsc { 2 } else { 1 }, Ordering::Relaxed);
-            tsc
-        }
+        _ => select().source == Source::Tsc,
+    }
+}
+
+/// A hot-path clock source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Tsc,
+    Monotonic,
+}
+
+/// What [`select`] measured and chose.
+#[derive(Clone, Copy, Debug)]
+pub struct Selection {
+    pub source: Source,
+    /// Nanoseconds per read, back to back (None: TSC not invariant).
+    pub tsc_ns: Option<f64>,
+    pub monotonic_ns: f64,
+    /// Whether `SERAPH_CLOCK` (or `SERAPH_NO_TSC`) decided.
+    pub forced: bool,
+}
+
+/// The first selection's choice and measurements.
+static FIRST: std::sync::OnceLock<(Source, Option<f64>, f64, bool)> = std::sync::OnceLock::new();
+
+/// The clock choice and what was measured for it (`php --ri newrelic`).
+pub fn describe() -> String {
+    let Some(&(source, tsc, mono, forced)) = FIRST.get() else {
+        return "not chosen (the observer is not registered)".to_owned();
+    };
+    let tsc = tsc.map_or("not invariant".to_owned(), |t| format!("{t:.1} ns"));
+    let by = if forced { "SERAPH_CLOCK" } else { "cheaper" };
+    let name = match source {
+        Source::Tsc => "rdtsc",
+        Source::Monotonic => "CLOCK_MONOTONIC",
+    };
+    format!("{name} ({by}; per read: rdtsc {tsc}, clock_gettime {mono:.1} ns)")
+}
+
+/// Reads `f` `n` times; nanoseconds per read.
+fn cost(n: u32, mut f: impl FnMut() -> u64) -> f64 {
+    let mut sink = 0u64;
+    let t0 = mono_ns();
+    for _ in 0..n {
+        sink = sink.wrapping_add(f());
+    }
+    let t1 = mono_ns();
+    std::hint::black_box(sink);
+    t1.saturating_sub(t0) as f64 / f64::from(n)
+}
+
+/// Measures both clocks (best of a few rounds of 2 000 reads, ~0.1 ms in
+/// all) and picks the source: the cheaper valid one, unless the
+/// environment says otherwise. Called in MINIT, before any request; later
+/// calls return the first choice's source with fresh measurements.
+pub fn select() -> Selection {
+    let tsc_ok = invariant_tsc();
+    let best = |f: &dyn Fn() -> u64| (0..5).map(|_| cost(2000, f)).fold(f64::INFINITY, f64::min);
+    let monotonic_ns = best(&mono_ns);
+    let tsc_ns = tsc_ok.then(|| best(&rdtsc));
+    let env = std::env::var("SERAPH_CLOCK").ok();
+    let (source, forced) = match env.as_deref().map(str::trim) {
+        Some("monotonic") => (Source::Monotonic, true),
+        Some("tsc") if tsc_ok => (Source::Tsc, true),
+        _ if std::env::var_os("SERAPH_NO_TSC").is_some() => (Source::Monotonic, true),
+        _ => match tsc_ns {
+            Some(t) if t <= monotonic_ns => (Source::Tsc, false),
+            _ => (Source::Monotonic, false),
+        },
+    };
+    let want = if source == Source::Tsc { 2 } else { 1 };
+    let _ = FIRST.set((source, tsc_ns, monotonic_ns, forced));
+    let chosen = match SOURCE.compare_exchange(0, want, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => source,
+        Err(2) => Source::Tsc,
+        Err(_) => Source::Monotonic,
+    };
+    Selection {
+        source: chosen,
+        tsc_ns,
+        monotonic_ns,
+        forced,
     }
 }
 
@@ -183,6 +266,17 @@ impl Default for Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chosen_source_is_valid_and_kept() {
+        let s = select();
+        assert!(s.monotonic_ns > 0.0);
+        if s.source == Source::Tsc {
+            assert!(invariant_tsc());
+        }
+        assert_eq!(tsc_source(), s.source == Source::Tsc);
+        assert_eq!(select().source, s.source);
+    }
 
     #[test]
     fn both_sources_measure_a_sleep() {

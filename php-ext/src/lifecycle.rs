@@ -135,6 +135,7 @@ unsafe extern "C" fn minfo(zend_module: *mut ffi::zend_module_entry) {
         info_row("Running on", &format!("PHP {}", globals::php_version()));
         info_row("SAPI", &globals::sapi_name());
         info_row("INI settings", &INI_DEFS.len().to_string());
+        info_row("Hot-path clock", &crate::clock::describe());
         // SAFETY: as above.
         unsafe { ffi::php_info_print_table_end() };
         // SAFETY: PHP passed us our own module entry.

@@ -317,6 +317,7 @@ impl Agent {
             tracing::debug!("no license key: transaction not started");
             return false;
         }
+        observer::transaction_started();
         if self.facts.is_none() {
             let dispatcher = format!("{}+{}", globals::php_version(), globals::sapi_name());
             self.facts = Some(HostFacts::gather(plugin_list(), dispatcher));
@@ -624,6 +625,7 @@ fn recover_after_bailout(phase: &str) {
 /// RINIT entry.
 pub fn rinit() {
     recover_after_bailout("RINIT");
+    crate::hooks::observer::request_started();
     let start = AGENT
         .with(|slot| slot.get_or_insert_with(Agent::new).begin_request())
         .unwrap_or(false);

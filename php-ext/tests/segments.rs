@@ -27,7 +27,9 @@ echo "done\n";
 /// w1, w2, w3, slow.
 const USER_CALLS: u64 = 2 * 465 + 3 * 15 + 177 + 4;
 
-fn run(d: &FakeDaemon) -> seraph_wire::TransactionData {
+/// `demote`: let the observer demote functions whose calls are all short
+/// (the default); without, every call is observed and counted.
+fn run(d: &FakeDaemon, demote: bool) -> seraph_wire::TransactionData {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s.php"), SCRIPT).unwrap();
     let addr = d.address();
@@ -39,6 +41,7 @@ fn run(d: &FakeDaemon) -> seraph_wire::TransactionData {
         ("newrelic.transaction_tracer.threshold", "1ms"),
         ("newrelic.transaction_tracer.detail", "1"),
     ])
+    .env("SERAPH_DEMOTE", if demote { "1000" } else { "0" })
     .arg("s.php")
     .current_dir(dir.path())
     .output()
@@ -59,12 +62,19 @@ fn metric_total(txn: &seraph_wire::TransactionData, name: &str) -> f64 {
 
 #[test]
 fn a_slow_call_under_fast_code_is_kept_with_its_ancestors() {
+    // Without demotion every user call is counted (the value is sent in
+    // microseconds).
     let d = FakeDaemon::start(Mode::Connected);
-    let txn = run(&d);
-
-    // Every user call is counted (the value is sent in microseconds).
+    let txn = run(&d, false);
     let calls = metric_total(&txn, "Supportability/execute/user/call_count") * 1e6;
     assert_eq!(calls.round() as u64, USER_CALLS);
+
+    // With it (the default), fib is demoted during the first fib(12):
+    // only the calls observed before count, and the rest is the same.
+    let d = FakeDaemon::start(Mode::Connected);
+    let txn = run(&d, true);
+    let calls = metric_total(&txn, "Supportability/execute/user/call_count") * 1e6;
+    assert!(calls.round() as u64 <= USER_CALLS / 2, "{calls}");
 
     // Spans: name -> (guid, parentId).
     let mut spans: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();

@@ -1,4 +1,4 @@
-//! Micro-benchmark of the segment recorder's hot path: `enter`/`leave`
+//! Micro-benchmark of the segment recorder's hot path: `enter_frame`/`leave_frame`
 //! pairs shaped like a recursive `fib`, as `transaction_tracer.detail=1`
 //! produces for `fib(30)`. Run with `cargo bench -p seraph-txn`.
 //!
@@ -16,16 +16,18 @@ use std::time::Instant;
 
 struct Clock(u64, u64);
 
-fn fib(txn: &mut Transaction, clock: &mut Clock, n: u32) -> u64 {
-    txn.enter(0xfeed, clock.0);
+/// `frame` stands for the PHP frame's address, as the extension passes it
+/// (`enter_frame`/`leave_frame` match a call's end to its start by it).
+fn fib(txn: &mut Transaction, clock: &mut Clock, n: u32, frame: usize) -> u64 {
+    txn.enter_frame(0xfeed, frame, clock.0);
     clock.0 += clock.1;
     let r = if n < 2 {
         u64::from(n)
     } else {
-        fib(txn, clock, n - 1) + fib(txn, clock, n - 2)
+        fib(txn, clock, n - 1, frame + 96) + fib(txn, clock, n - 2, frame + 96)
     };
     clock.0 += clock.1;
-    txn.leave(clock.0);
+    black_box(txn.leave_frame(frame, clock.0));
     r
 }
 
@@ -84,7 +86,7 @@ fn run(label: &str, tick_ns: u64) {
     let t0 = Instant::now();
     let mut sum = 0;
     for _ in 0..rounds {
-        sum += fib(&mut txn, &mut clock, N);
+        sum += fib(&mut txn, &mut clock, N, 0x1000);
     }
     let rec = t0.elapsed();
     black_box(sum);

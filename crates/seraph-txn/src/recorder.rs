@@ -57,11 +57,16 @@ pub(crate) mod flag {
     pub const PRIORITY: u16 = ROOT | DT | LOG | ATTR | INSTRUMENTED;
 }
 
-/// An open call. Only what `leave` needs to drop a fast call: 24 bytes.
+mod frames;
+
+/// An open call. Only what `leave` needs to drop a fast call: 32 bytes.
 #[derive(Clone, Copy, Debug)]
 struct Frame {
     start: Ticks,
     func: usize,
+    /// The PHP frame (`zend_execute_data` address) that opened the call, or
+    /// 0; an odd value marks an orphan (see `frames.rs`).
+    id: usize,
     /// Its node, or [`NIL`] while nothing needed one.
     node: u32,
 }
@@ -185,6 +190,13 @@ pub(crate) struct Recorder {
     fibers: Fibers,
     /// Set by [`Recorder::stop`]: nothing that ends later is kept.
     stopped: bool,
+    /// Calls shorter than this are "short" for demotion (a quarter of
+    /// `min_keep`).
+    short_max: Ticks,
+    /// Orphan frames on the stack (see `frames.rs`).
+    orphans: usize,
+    /// Tells whether a PHP frame still runs (set by the extension).
+    live: Option<fn(usize) -> bool>,
 }
 
 /// Open calls of fibers (PHP 8.1): see [`Recorder::switch_context`].
@@ -232,6 +244,9 @@ impl Recorder {
             scratch: Vec::new(),
             fibers: Fibers::default(),
             stopped: false,
+            short_max: min_keep / 4,
+            orphans: 0,
+            live: None,
         }
     }
 
@@ -306,6 +321,9 @@ impl Recorder {
     /// The innermost open segment's node (the root when none is open),
     /// materialised if it had none.
     pub fn current(&mut self) -> u32 {
+        if self.orphans > 0 {
+            self.prune_orphans();
+        }
         match self.depth.checked_sub(1) {
             Some(d) => self.materialize(d),
             None => ROOT,
@@ -386,6 +404,13 @@ impl Recorder {
     /// Opens a segment for `func` at `now`. Hot path: one frame store.
     #[inline]
     pub fn enter(&mut self, func: usize, now: Ticks) {
+        self.enter_frame(func, 0, now);
+    }
+
+    /// [`Recorder::enter`] for the call PHP runs in frame `id` (even,
+    /// nonzero), so that its end can be matched to it (see `frames.rs`).
+    #[inline]
+    pub fn enter_frame(&mut self, func: usize, id: usize, now: Ticks) {
         let d = self.depth;
         // `frames.len() <= max_depth`, and while calls overflow the stack is
         // full, so a free slot means a plain push.
@@ -393,18 +418,19 @@ impl Recorder {
             *f = Frame {
                 start: now,
                 func,
+                id,
                 node: NIL,
             };
             self.depth = d + 1;
         } else {
-            self.enter_slow(func, now);
+            self.enter_slow(func, id, now);
         }
     }
 
     /// `enter` when the frame vector must grow or the stack is full.
     #[cold]
     #[inline(never)]
-    fn enter_slow(&mut self, func: usize, now: Ticks) {
+    fn enter_slow(&mut self, func: usize, id: usize, now: Ticks) {
         if self.depth >= self.max_depth || self.overflow > 0 {
             self.overflow += 1;
             self.overflowed_calls += 1;
@@ -413,6 +439,7 @@ impl Recorder {
         self.frames.push(Frame {
             start: now,
             func,
+            id,
             node: NIL,
         });
         self.depth = self.frames.len();
@@ -596,7 +623,13 @@ impl Recorder {
     /// calls still on the stack) and keeps them.
     pub fn unwind(&mut self, now: Ticks) {
         self.overflow = 0;
-        while let Some(i) = self.pop(now) {
+        while self.depth > 0 {
+            // Orphans (calls that ended unseen) are not open calls.
+            if self.frames[self.depth - 1].id & 1 == 1 {
+                self.pop_orphan(now);
+                continue;
+            }
+            let Some(i) = self.pop(now) else { break };
             self.nodes[i as usize].flags |= flag::UNWOUND;
             self.settle(i);
         }

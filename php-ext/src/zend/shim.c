@@ -3,6 +3,8 @@
 #include "SAPI.h"
 #include "Zend/zend_builtin_functions.h"
 #include "Zend/zend_exceptions.h"
+#include "Zend/zend_extensions.h"
+#include "Zend/zend_observer.h"
 #include "shim.h"
 
 const char *seraph_module_build_id(void) { return ZEND_MODULE_BUILD_ID; }
@@ -603,4 +605,105 @@ void seraph_ref_array_add_strings(zval *ref, const char *const *keys, const size
 	const char *const *vals, const size_t *val_lens, size_t n)
 {
 	SERAPH_TRY(seraph_ref_array_add_strings_body(ref, keys, key_lens, vals, val_lens, n));
+}
+
+/* See shim.h. */
+int seraph_demotion_slot_handle(void)
+{
+#if PHP_VERSION_ID >= 80200
+	return zend_get_op_array_extension_handle("newrelic");
+#else
+	return -1;
+#endif
+}
+
+/* PHP reserves two run-time cache slots per function-call observer at
+ * post-startup, after the slot this module took in MINIT; so the handles
+ * from the observer's first one up to the last are twice the number of
+ * observers. A handle some other extension took later makes the count
+ * look larger, which only turns demotion off. Alone matters because
+ * removing a handler while PHP runs the handlers of that very call moves
+ * the next observer's handler into its place and PHP skips it (8.2, 8.3). */
+bool seraph_observer_alone(void)
+{
+#if PHP_VERSION_ID >= 80200
+	return &zend_op_array_extension_handles != NULL
+		&& &zend_observer_fcall_op_array_extension != NULL
+		&& zend_observer_fcall_op_array_extension >= 0
+		&& zend_op_array_extension_handles - zend_observer_fcall_op_array_extension == 2;
+#else
+	return false;
+#endif
+}
+
+bool seraph_observer_remove(zend_function *func, zend_observer_fcall_begin_handler begin,
+	zend_observer_fcall_end_handler end)
+{
+#if PHP_VERSION_ID >= 80400
+	zend_observer_fcall_begin_handler next_begin;
+	zend_observer_fcall_end_handler next_end;
+	/* The end handler first: with both gone, 8.3+ marks the function as
+	 * not observed at all (the VM's cheapest path). */
+	if (!zend_observer_remove_end_handler(func, end, &next_end)) {
+		return false;
+	}
+	if (!zend_observer_remove_begin_handler(func, begin, &next_begin)) {
+		zend_observer_add_end_handler(func, end);
+		return false;
+	}
+	return true;
+#elif PHP_VERSION_ID >= 80200
+	if (!zend_observer_remove_end_handler(func, end)) {
+		return false;
+	}
+	if (!zend_observer_remove_begin_handler(func, begin)) {
+		zend_observer_add_end_handler(func, end);
+		return false;
+	}
+	return true;
+#else
+	(void)func; (void)begin; (void)end;
+	return false;
+#endif
+}
+
+void seraph_observer_swap_end(zend_function *func, zend_observer_fcall_end_handler old,
+	zend_observer_fcall_end_handler new_)
+{
+#if PHP_VERSION_ID >= 80400
+	zend_observer_fcall_end_handler next;
+	if (zend_observer_remove_end_handler(func, old, &next)) {
+		zend_observer_add_end_handler(func, new_);
+	}
+#elif PHP_VERSION_ID >= 80200
+	if (zend_observer_remove_end_handler(func, old)) {
+		zend_observer_add_end_handler(func, new_);
+	}
+#else
+	(void)func; (void)old; (void)new_;
+#endif
+}
+
+void seraph_observer_add(zend_function *func, zend_observer_fcall_begin_handler begin,
+	zend_observer_fcall_end_handler end, int slot)
+{
+#if PHP_VERSION_ID >= 80200
+	zend_observer_add_begin_handler(func, begin);
+	zend_observer_add_end_handler(func, end);
+	if (slot >= 0 && RUN_TIME_CACHE(&func->common)) {
+		ZEND_OP_ARRAY_EXTENSION(&func->common, slot) = NULL;
+	}
+#else
+	(void)func; (void)begin; (void)end; (void)slot;
+#endif
+}
+
+bool seraph_frame_running(const zend_execute_data *frame)
+{
+	for (const zend_execute_data *ex = EG(current_execute_data); ex; ex = ex->prev_execute_data) {
+		if (ex == frame) {
+			return true;
+		}
+	}
+	return false;
 }

@@ -8,6 +8,7 @@
 
 #include "php.h"
 #include "SAPI.h"
+#include "Zend/zend_observer.h"
 
 /*
  * Every engine data symbol this library refers to is a weak reference (this
@@ -44,6 +45,8 @@
 #pragma weak zend_ce_throwable
 #pragma weak zend_ce_closure
 #pragma weak std_object_handlers
+#pragma weak zend_op_array_extension_handles
+#pragma weak zend_observer_fcall_op_array_extension
 /* A function, weak so that the unit tests (an executable without PHP)
  * link: it is checked before use. */
 #pragma weak zend_get_module_version
@@ -337,5 +340,24 @@ void seraph_zval_keep(zval *dst, const zval *src);
 /* zv = [k => v, ...] of strings, then k => integer entries. */
 void seraph_zval_string_map(zval *out, const char *const *keys, const size_t *key_lens,
 	const char *const *vals, const size_t *val_lens, size_t n);
+
+/* Demotion (hooks/observer/demotion.rs). PHP 8.2+ can remove observer
+ * handlers from one function at run time; 8.1 cannot (these then do
+ * nothing and return -1 or false). */
+/* MINIT: a pointer-sized slot in every user function's run-time cache. */
+int seraph_demotion_slot_handle(void);
+/* Whether this module's observer is PHP's only function-call observer. */
+bool seraph_observer_alone(void);
+/* Removes the begin and end handler from the function (both or none). */
+bool seraph_observer_remove(zend_function *func, zend_observer_fcall_begin_handler begin,
+	zend_observer_fcall_end_handler end);
+/* Replaces the end handler old by new_ (nothing if old is not there). */
+void seraph_observer_swap_end(zend_function *func, zend_observer_fcall_end_handler old,
+	zend_observer_fcall_end_handler new_);
+/* Adds them back, and zeroes the function's demotion slot. */
+void seraph_observer_add(zend_function *func, zend_observer_fcall_begin_handler begin,
+	zend_observer_fcall_end_handler end, int slot);
+/* Whether the frame is on the running call chain (EG(current_execute_data)). */
+bool seraph_frame_running(const zend_execute_data *frame);
 
 #endif

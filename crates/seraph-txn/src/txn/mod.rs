@@ -414,6 +414,63 @@ impl Transaction {
         self.rec.enter(func, now);
     }
 
+    /// [`Transaction::enter`] for the call PHP runs in frame `frame` (its
+    /// `zend_execute_data` address, even and nonzero): its end is matched
+    /// by frame, so calls that end unseen (the extension stopped observing
+    /// their function meanwhile) cannot mis-pair the others.
+    #[inline]
+    pub fn enter_frame(&mut self, func: FuncKey, frame: usize, now: Ticks) {
+        self.rec.calls += 1;
+        self.rec.enter_frame(func, frame, now);
+    }
+
+    /// The call of PHP frame `frame` returns. Returns whether it was short
+    /// (under a quarter of `expensive_node_min`, nothing attached), which
+    /// the extension counts to stop observing functions that only make
+    /// short calls.
+    #[inline]
+    pub fn leave_frame(&mut self, frame: usize, now: Ticks) -> bool {
+        if !self.custom_keys.is_empty() && self.leave_frame_if_custom(frame, now) {
+            return false;
+        }
+        self.rec.leave_frame(frame, now)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn leave_frame_if_custom(&mut self, frame: usize, now: Ticks) -> bool {
+        if !self.rec.align(frame, now) {
+            return true;
+        }
+        self.leave_if_custom(now)
+    }
+
+    /// Makes the call of PHP frame `frame` the current one before its end is
+    /// recorded by another method (a custom tracer's, or an exception's):
+    /// calls above it ended unseen and are dropped. False when no open call
+    /// has that frame: the end is to be ignored.
+    pub fn align_frame(&mut self, frame: usize, now: Ticks) -> bool {
+        self.rec.align(frame, now)
+    }
+
+    /// The extension stopped observing `func`: its open calls will end
+    /// unseen.
+    pub fn demoted(&mut self, func: FuncKey) {
+        self.rec.mark_orphans(func);
+    }
+
+    /// Installs the extension's check of whether a PHP frame still runs
+    /// (see [`Transaction::demoted`]).
+    pub fn set_frame_liveness(&mut self, live: fn(usize) -> bool) {
+        self.rec.set_liveness(live);
+    }
+
+    /// Whether `newrelic_add_custom_tracer` marked this function (see
+    /// [`Transaction::add_custom_key`]).
+    pub fn is_custom_key(&self, key: FuncKey) -> bool {
+        self.custom_keys.iter().any(|(k, _)| *k == key)
+    }
+
     /// An instrumented internal call (a datastore or external call the
     /// extension wraps) starts; it ends with `leave_datastore`,
     /// `leave_external` or `leave_custom`. Unlike [`Transaction::enter`] it
