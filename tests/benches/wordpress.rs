@@ -114,11 +114,7 @@ fn answer(mut c: UnixStream, reply: &[u8], spans: &Mutex<Vec<usize>>) {
             return;
         }
         match seraph_wire::decode(&body, &mut scratch).map(|m| m.body) {
-            Ok(seraph_wire::Body::App(_)) => {
-                if c.write_all(reply).is_err() {
-                    return;
-                }
-            }
+            Ok(seraph_wire::Body::App(_)) if c.write_all(reply).is_err() => return,
             Ok(seraph_wire::Body::Transaction(t)) => {
                 let t = seraph_wire::TransactionData::from_fb(&t);
                 spans.lock().expect("spans lock").push(t.span_events.len());
