@@ -9,7 +9,7 @@ for pkg in php8.2-dev php8.2-cli php8.2-cgi php8.2-fpm php8.2-sqlite3 php8.2-cur
            php-predis php-amqplib php-guzzlehttp-guzzle \
            php8.2-mbstring php8.2-xml php8.2-intl php-monolog \
            wordpress wordpress-theme-twentytwentythree php-laravel-framework \
-           php-symfony-framework-bundle php-symfony-console php-slim mediawiki; do
+           php-symfony-framework-bundle php-symfony-console php-slim mediawiki wrk; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

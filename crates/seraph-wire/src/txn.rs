@@ -133,11 +133,41 @@ fn event<'a>(fbb: &mut FlatBufferBuilder<'a>, data: &str) -> WIPOffset<fb::Event
 /// Encodes a Transaction message body (no preamble). Empty lists are left
 /// out rather than sent empty, as New Relic's agent does.
 pub fn encode_transaction(agent_run_id: &str, txn: &TransactionData) -> Vec<u8> {
-    let estimate = 512
-        + txn.metrics.len() * 96
-        + txn.span_events.iter().map(String::len).sum::<usize>()
-        + txn.trace.as_ref().map_or(0, |t| t.data.len())
-        + txn.txn_event.as_ref().map_or(0, String::len);
+    // An upper bound of the encoded size (strings plus the tables and
+    // vectors around them), so the builder never grows: growing copies
+    // the whole buffer, and span events make it hundreds of kilobytes.
+    let events_len = |list: &[EventData]| list.iter().map(|e| e.len() + 32).sum::<usize>();
+    let opt_len = |e: &Option<EventData>| e.as_ref().map_or(0, |e| e.len() + 32);
+    let estimate = 1024
+        + agent_run_id.len()
+        + txn.name.len()
+        + txn.uri.len()
+        + txn
+            .metrics
+            .iter()
+            .map(|m| m.name.len() + 112)
+            .sum::<usize>()
+        + txn.errors.iter().map(|e| e.data.len() + 32).sum::<usize>()
+        + txn
+            .slow_sqls
+            .iter()
+            .map(|s| s.metric.len() + s.query.len() + s.params.len() + 96)
+            .sum::<usize>()
+        + txn
+            .trace
+            .as_ref()
+            .map_or(0, |t| t.data.len() + t.guid.len() + 64)
+        + events_len(&txn.custom_events)
+        + events_len(&txn.error_events)
+        + events_len(&txn.span_events)
+        + events_len(&txn.log_events)
+        + opt_len(&txn.txn_event)
+        + opt_len(&txn.php_packages)
+        + opt_len(&txn.log_forwarding_labels)
+        + txn
+            .synthetics_resource_id
+            .as_ref()
+            .map_or(0, |s| s.len() + 8);
     let mut fbb = FlatBufferBuilder::with_capacity(estimate);
 
     let metrics = if txn.metrics.is_empty() {
