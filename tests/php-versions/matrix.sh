@@ -26,10 +26,11 @@
 #     `dpkg-source -x`, which verifies every file against the .dsc and
 #     applies Debian's patches;
 #  2. a lean PHP (cli, cgi, fpm, apache2handler; pcntl built in; pdo_sqlite,
-#     sqlite3, curl, opcache, posix, sockets, mysqli, pdo_mysql as shared
-#     modules, loaded from etc/conf.d like Debian's packages) built with
-#     `nice`; then pgsql, pdo_pgsql and mbstring from the same tree with
-#     phpize;
+#     sqlite3, curl, opcache, posix, sockets, mysqli, pdo_mysql, soap as
+#     shared modules, loaded from etc/conf.d like Debian's packages; libxml
+#     built in) built with `nice`; then pgsql, pdo_pgsql and mbstring from
+#     the same tree with phpize; then the PECL modules redis, memcached and
+#     memcache (pinned tarballs, see pecl_source_of) with its phpize;
 #  3. `cargo build -p newrelic-php` with PHP_CONFIG pointing at it, and
 #     `php --ri newrelic` naming the PHP version and thread safety;
 #  4. `cargo test -p newrelic-php` with that PHP first on PATH, its php-fpm
