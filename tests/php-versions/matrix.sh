@@ -276,9 +276,10 @@ build_modules() { # build_modules <minor> <nts|zts> <tree>
 # PHP's own tree does not carry: phpredis, memcached and memcache. Each is
 # the upstream tarball of Debian's source package (the version in sid and
 # trixie), pinned by the SHA-256 that Debian's Sources index lists for it.
-# The mirror serves these tarballs but not the packages' .dsc and Debian
-# parts (404), so the tarball is fetched directly; Debian's packaging of
-# these modules adds no source patches. Built with the variant's phpize and
+# The mirror serves these tarballs but not the .dsc and Debian parts of
+# php-redis 6.2.0-1 and php-memcached 3.3.0-3 (404; php-memcache 8.2-5's
+# carry no source patch), and Ubuntu's archive serves none of its universe
+# builds, so the tarball is fetched directly. Built with the variant's phpize and
 # php-config, without the optional serializers and compressors (igbinary,
 # msgpack, lzf, zstd, SASL), and loaded from the variant's conf.d.
 pecl_source_of() { # pecl_source_of <module> -> "<pool path> <sha256> <directory in the tarball> [configure options]"
