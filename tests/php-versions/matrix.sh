@@ -26,10 +26,11 @@
 #     `dpkg-source -x`, which verifies every file against the .dsc and
 #     applies Debian's patches;
 #  2. a lean PHP (cli, cgi, fpm, apache2handler; pcntl built in; pdo_sqlite,
-#     sqlite3, curl, opcache, posix, sockets, mysqli, pdo_mysql as shared
-#     modules, loaded from etc/conf.d like Debian's packages) built with
-#     `nice`; then pgsql, pdo_pgsql and mbstring from the same tree with
-#     phpize;
+#     sqlite3, curl, opcache, posix, sockets, mysqli, pdo_mysql, soap as
+#     shared modules, loaded from etc/conf.d like Debian's packages; libxml
+#     built in) built with `nice`; then pgsql, pdo_pgsql and mbstring from
+#     the same tree with phpize; then the PECL modules redis, memcached and
+#     memcache (pinned tarballs, see pecl_source_of) with its phpize;
 #  3. `cargo build -p newrelic-php` with PHP_CONFIG pointing at it, and
 #     `php --ri newrelic` naming the PHP version and thread safety;
 #  4. `cargo test -p newrelic-php` with that PHP first on PATH, its php-fpm
@@ -61,7 +62,7 @@ case "$CACHE/" in "$REPO"/*) die "PHP_MATRIX_CACHE must be outside the repositor
 
 # What building PHP and its modules needs on a Debian 12 host.
 BUILD_DEPS=(dpkg-dev autoconf bison re2c pkg-config libtool apache2-dev libcurl4-openssl-dev
-    libsqlite3-dev libpq-dev libonig-dev valgrind)
+    libsqlite3-dev libpq-dev libonig-dev libxml2-dev libmemcached-dev zlib1g-dev valgrind)
 missing=()
 for p in "${BUILD_DEPS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -150,6 +151,9 @@ configure_args() { # configure_args <minor> <nts|zts> <prefix>
         --with-curl=shared --enable-posix=shared
         --enable-sockets=shared --enable-mysqlnd=shared --with-mysqli=shared
         --with-pdo-mysql=shared,mysqlnd
+        # SoapClient: libxml is built in (it cannot be shared), soap is a
+        # shared module like Debian's php-soap.
+        --with-libxml --enable-soap=shared
     )
     # 8.5 always builds OPcache in; before, it is a shared zend_extension.
     [[ $minor < 8.5 ]] && a+=(--enable-opcache=shared)
@@ -226,7 +230,7 @@ build_php() { # build_php <minor> <nts|zts> <tree> [configure-only]
     fi
     # The modules, loaded the way Debian's packages load them.
     local m
-    for m in pdo pdo_sqlite sqlite3 curl posix sockets mysqlnd mysqli pdo_mysql; do
+    for m in pdo pdo_sqlite sqlite3 curl posix sockets mysqlnd mysqli pdo_mysql soap; do
         echo "extension=$m.so" >"$prefix/etc/conf.d/20-$m.ini"
     done
     [[ $minor < 8.5 ]] && echo "zend_extension=opcache.so" >"$prefix/etc/conf.d/10-opcache.ini"
@@ -265,6 +269,78 @@ build_modules() { # build_modules <minor> <nts|zts> <tree>
         echo "extension=$m.so" >"$prefix/etc/conf.d/30-$m.ini"
     done
     touch "$prefix/.modules-${PHPIZE_MODULES[*]// /-}"
+}
+
+# --- 2b. PECL modules ----------------------------------------------------------
+# The PECL modules that the redis/ and memcached/ integration files use and
+# PHP's own tree does not carry: phpredis, memcached and memcache. Each is
+# the upstream tarball of Debian's source package (the version in sid and
+# trixie), pinned by the SHA-256 that Debian's Sources index lists for it.
+# The mirror serves these tarballs but not the .dsc and Debian parts of
+# php-redis 6.2.0-1 and php-memcached 3.3.0-3 (404; php-memcache 8.2-5's
+# carry no source patch), and Ubuntu's archive serves none of its universe
+# builds, so the tarball is fetched directly. Built with the variant's phpize and
+# php-config, without the optional serializers and compressors (igbinary,
+# msgpack, lzf, zstd, SASL), and loaded from the variant's conf.d.
+pecl_source_of() { # pecl_source_of <module> -> "<pool path> <sha256> <directory in the tarball> [configure options]"
+    case $1 in
+    redis) echo "pool/main/p/php-redis/php-redis_6.2.0.orig.tar.gz 5069c13dd22bd9e494bb246891052cb6cc0fc9a1b45c6a572a8be61773101363 redis-6.2.0" ;;
+    memcached) echo "pool/main/p/php-memcached/php-memcached_3.3.0.orig.tar.gz 2b85bf6699497170801fb4d06eb9c9a06bfc551cdead04101dd75c980be9eebf memcached-3.3.0 --disable-memcached-sasl" ;;
+    memcache) echo "pool/main/p/php-memcache/php-memcache_8.2.orig.tar.gz b3f0640eacdeb9046c6c86a1546d7fb8a4e9f219e5d9a36a287e59b2dd8208e5 memcache-8.2" ;;
+    *) return 1 ;;
+    esac
+}
+PECL_MODULES=(redis memcached memcache)
+
+# These releases predate PHP 8.5, which removed the ext/standard smart_string
+# headers and zend_exception_get_default(): $HERE/pecl/<dir>.patch moves them
+# to the Zend headers and zend_ce_exception, which every PHP 8 has, so the
+# same patched source builds on each minor version.
+pecl_key() { # a hash of the sources, options and patches: the cache key
+    local m
+    for m in "${PECL_MODULES[@]}"; do pecl_source_of "$m"; done | cat - "$HERE"/pecl/*.patch |
+        sha256sum | cut -c1-16
+}
+
+build_pecl() { # build_pecl <minor> <nts|zts>
+    local v=$1-$2 prefix=$CACHE/php/$1-$2 key m
+    local log=$CACHE/logs/$v-pecl-build.log
+    key=$(pecl_key)
+    [ -e "$prefix/.pecl-$key" ] && return 0
+    : >"$log"
+    mkdir -p "$CACHE/src" || return 1
+    for m in "${PECL_MODULES[@]}"; do
+        local path sum dir opts tarball dest
+        read -r path sum dir opts <<<"$(pecl_source_of "$m")"
+        tarball=$CACHE/src/$(basename "$path")
+        dest=$CACHE/build/$v-pecl/$dir
+        (
+            [ -s "$tarball" ] || curl -fsS -o "$tarball" "$DEBIAN/$path" || exit 1
+            echo "$sum  $tarball" | sha256sum -c --quiet - || {
+                echo "matrix: $tarball does not match its pinned SHA-256"
+                rm -f "$tarball"
+                exit 1
+            }
+            rm -rf "$dest" && mkdir -p "$(dirname "$dest")" &&
+                tar -xzf "$tarball" -C "$(dirname "$dest")" "$dir" || exit 1
+            cd "$dest" || exit 1
+            if [ -e "$HERE/pecl/$dir.patch" ]; then
+                patch -p1 <"$HERE/pecl/$dir.patch" || exit 1
+            fi
+            # shellcheck disable=SC2086 # opts: words on purpose
+            nice -n 10 "$prefix/bin/phpize" &&
+                CFLAGS=${PHP_MATRIX_CFLAGS:--O2} nice -n 10 ./configure \
+                    --with-php-config="$prefix/bin/php-config" $opts &&
+                nice -n 10 make -j"$JOBS" && make install
+        ) >>"$log" 2>&1 || {
+            echo "matrix: building PECL $m for $v failed; the end of $log:" >&2
+            tail -20 "$log" >&2
+            return 1
+        }
+        echo "extension=$m.so" >"$prefix/etc/conf.d/40-$m.ini"
+    done
+    rm -f "$prefix"/.pecl-*
+    touch "$prefix/.pecl-$key"
 }
 
 # --- 3.-6. the extension on a variant ------------------------------------------
@@ -433,6 +509,11 @@ for spec in "${VARIANTS[@]}"; do
         record FAIL "$variant: modules ${PHPIZE_MODULES[*]}"
         continue
     fi
+    if ! build_pecl "$minor" "$ts"; then
+        record FAIL "$variant: PECL modules ${PECL_MODULES[*]}"
+        continue
+    fi
+    record ok "$variant: modules ${PHPIZE_MODULES[*]} soap, PECL ${PECL_MODULES[*]}"
     [ -n "${PHP_MATRIX_PHP_ONLY:-}" ] && continue
     test_variant "$minor" "$ts"
     BUILT+=("$variant")

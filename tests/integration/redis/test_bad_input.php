@@ -33,7 +33,8 @@ $never = new Redis();
 try {
     $never->get('x');
 } catch (Throwable $e) {
-    echo get_class($e), ": ", $e->getMessage(), "\n";
+    // phpredis 6 names the default address in this message, 5.3 does not.
+    echo get_class($e), ": ", preg_replace('/^Redis server .* went away$/', 'Redis server went away', $e->getMessage()), "\n";
 }
 
 $nowhere = new Redis();
