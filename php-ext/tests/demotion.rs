@@ -420,23 +420,24 @@ echo "done\n";
 }
 
 #[test]
-fn a_slow_call_in_any_request_keeps_a_function_observed() {
+fn a_slow_call_restarts_the_count() {
     if !demotes() {
         return;
     }
-    // mixed() is short in the first request and slow once in the second:
-    // ruled out, it is still observed (and not counted) in the third and
-    // fourth, although its short calls then exceed 128 in total.
+    // mixed() is short in the first request and slow once, at the end, of
+    // the second: its count starts again from zero, so it is still
+    // observed in the third and fourth, although its short calls then
+    // exceed 128 in total, and demoted in the fifth.
     const SCRIPT: &str = r#"<?php
 function mixed($slow) { if ($slow) { usleep(20000); } return 1; }
 for ($i = 0; $i < 50; $i++) { mixed(false); }
 if (request_number() == 2) { mixed(true); }
 echo "done\n";
 "#;
-    let txns = run_cgi(SCRIPT, &[], 4);
+    let txns = run_cgi(SCRIPT, &[], 5);
     // Observed user calls: request_number() and mixed().
     let calls: Vec<u64> = txns.iter().map(user_calls).collect();
-    assert_eq!(calls, [51, 52, 51, 51], "observed user calls");
+    assert_eq!(calls, [51, 52, 51, 51, 29], "observed user calls");
     span(&spans(&txns[1]), "Custom/mixed");
 }
 
@@ -448,7 +449,7 @@ fn a_function_demoted_in_an_earlier_request_is_seen_after_the_revisit() {
     // SERAPH_DEMOTE=2: revisited two transactions after its demotion.
     // f() is demoted in the first request, not observed in the second,
     // observed again in the third, where its first call is slow: traced,
-    // and f() is ruled out again.
+    // and not demoted in that request.
     const SCRIPT: &str = r#"<?php
 function f($slow) { if ($slow) { usleep(30000); } return 1; }
 if (request_number() == 3) { f(true); }

@@ -15,16 +15,18 @@ use super::context::Ctx;
 use super::table::{Hook, Library};
 use crate::zend::ffi;
 use crate::zend::objects::{self, Func};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use std::rc::Rc;
 
 /// Callbacks hooked in this request.
 #[derive(Default)]
-pub struct Callbacks(HashMap<usize, Callback>);
+pub struct Callbacks(FxHashMap<usize, Callback>);
 
 struct Callback {
     lib: &'static Library,
     hook: &'static Hook,
-    data: Option<String>,
+    /// Shared, not copied, with every call of the callback.
+    data: Option<Rc<str>>,
 }
 
 /// Callbacks hooked per request at most (a registry that grows with every
@@ -68,6 +70,7 @@ impl Ctx<'_> {
             if map.len() >= LIMIT && !map.contains_key(&func.key()) {
                 return false;
             }
+            let data = data.map(Rc::from);
             map.insert(func.key(), Callback { lib, hook, data });
             true
         })
@@ -75,7 +78,7 @@ impl Ctx<'_> {
     }
 
     /// The data attached to the callback a hook runs for.
-    pub fn callback_data(&self, call: &Call) -> Option<String> {
+    pub fn callback_data(&self, call: &Call) -> Option<Rc<str>> {
         // SAFETY: the live frame of the hooked call.
         let func = unsafe { (*call.frame()).func } as usize;
         self.with(|s| {

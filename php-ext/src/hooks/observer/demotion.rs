@@ -21,9 +21,12 @@
 //! every request: `init` seeds it from the process's [`TABLE`] and notes
 //! where it is, and at the end of the request ([`request_ended`], in
 //! RSHUTDOWN, while the functions and their caches still exist) the counts
-//! go back into the table. A function that made a longer call or threw is
-//! ruled out ([`State::RuledOut`]): `init` gives it the end handler that
-//! does not count, and its count starts again from zero at the revisit.
+//! go back into the table. A call that was longer, or threw, rules the
+//! function out for the rest of the request and restarts its count from
+//! zero: a function is demoted only after 128 short calls with no other in
+//! between. (Ruling it out for longer kept more functions observed under
+//! callgrind, where a function's first call in a request, which loads and
+//! compiles code, is often long: WordPress cost more, not less.)
 //!
 //! Only plain functions are demoted: `init` gives custom tracers
 //! (`transaction_tracer.custom`, `newrelic_add_custom_tracer`), naming
@@ -41,9 +44,9 @@
 //! Demotion is remembered for the process, keyed by file, class, name and
 //! first line (function addresses change per request without opcache), so
 //! `init` observes no demoted function in later requests (it returns no
-//! handlers: PHP then never calls into the extension for it). Demotion and
-//! ruling out are revisited: after [`REVISIT_TRANSACTIONS`] transactions
-//! or [`REVISIT_SECS`] seconds (whichever first) the function is observed
+//! handlers: PHP then never calls into the extension for it). Demotion is
+//! revisited: after [`REVISIT_TRANSACTIONS`] transactions or
+//! [`REVISIT_SECS`] seconds (whichever first) the function is observed
 //! and counted again from zero, in a later request through `init`, and in
 //! the same request (a long-running CLI worker that starts its own
 //! transactions) by adding a demoted function's handlers back at the next
@@ -109,11 +112,9 @@ impl Since {
 /// What the process knows about a function.
 #[derive(Clone, Copy)]
 enum State {
-    /// Short calls so far, all of them short (below [`AFTER_CALLS`]).
+    /// Short calls since the function's last other call (below
+    /// [`AFTER_CALLS`]).
     Counting(usize),
-    /// A call was not short, or threw, or demotion was declined: observed
-    /// without counting until the revisit.
-    RuledOut(Since),
     /// Not observed until the revisit.
     Demoted(Since),
 }
@@ -127,7 +128,7 @@ pub enum Decision {
     Skip,
     /// Observed, its calls counted (the handlers that may demote).
     Count,
-    /// Observed, not counted (ruled out, or demotion is off).
+    /// Observed, not counted (demotion is off).
     Observe,
 }
 
@@ -319,12 +320,9 @@ pub unsafe fn decide(ex: *mut ffi::zend_execute_data) -> Decision {
     match map.get(&id).copied() {
         None => {}
         Some(State::Counting(n)) => seed = n,
-        Some(State::RuledOut(since) | State::Demoted(since)) => {
+        Some(State::Demoted(since)) => {
             if !due(&since, TRANSACTIONS.load(Ordering::Relaxed), now_secs()) {
-                return match map.get(&id) {
-                    Some(State::Demoted(_)) => Decision::Skip,
-                    _ => Decision::Observe,
-                };
+                return Decision::Skip;
             }
             map.remove(&id);
         }
@@ -421,7 +419,6 @@ pub fn request_ended() {
         return;
     };
     let map = table.get_or_insert_with(FxHashMap::default);
-    let since = Since::now();
     for (slot, id) in counted {
         // SAFETY: a count slot `decide` noted in this request, in a
         // run-time cache PHP frees only after RSHUTDOWN.
@@ -430,7 +427,8 @@ pub fn request_ended() {
         *state = match *state {
             // Demoted in this request, or revisited and demoted again.
             State::Demoted(d) if n == PINNED => State::Demoted(d),
-            _ if n == PINNED => State::RuledOut(since),
+            // A call that was not short (or a declined demotion).
+            _ if n == PINNED => State::Counting(0),
             _ => State::Counting(n),
         };
     }
