@@ -57,7 +57,7 @@ impl Ctx<'_> {
         arg: u32,
         lib: &'static Library,
         hook: &'static Hook,
-        data: impl FnOnce(Func) -> Option<Option<String>>,
+        data: impl FnOnce(Func) -> Option<Option<Rc<str>>>,
     ) -> bool {
         let Some(func) = objects::callable_function(call, arg) else {
             return false;
@@ -70,7 +70,6 @@ impl Ctx<'_> {
             if map.len() >= LIMIT && !map.contains_key(&func.key()) {
                 return false;
             }
-            let data = data.map(Rc::from);
             map.insert(func.key(), Callback { lib, hook, data });
             true
         })

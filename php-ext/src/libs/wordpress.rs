@@ -99,6 +99,11 @@ struct WpState {
     /// The prefixes while `WP_CONTENT_DIR` is defined but `WP_PLUGIN_DIR`
     /// not yet (WordPress's core filters are added then).
     partial: Option<Rc<[String]>>,
+    /// Whether a file's callbacks are hooked (`Some`), with their plugin
+    /// metric, by file (`Func::file_key`); kept once the prefixes are
+    /// complete (WordPress registers about a thousand callbacks per page
+    /// from a few dozen files).
+    owners: FxHashMap<usize, Option<Option<Rc<str>>>>,
 }
 
 /// Dispatches tracked at once at most (runaway recursion).
@@ -258,26 +263,54 @@ fn add_filter(call: &Call, ctx: &Ctx<'_>) -> Before {
         return Before::default();
     }
     ctx.count("Supportability/InstrumentedFunction/add_filter");
-    let prefixes = plugin_prefixes(ctx);
+    let (prefixes, complete) = plugin_prefixes(ctx);
     ctx.hook_callback(call, 2, &FRAMEWORK.library, &CALLBACK, |func| {
-        let file = func.filename()?;
-        if !skip.is_empty() && file.contains(&skip) {
-            return None;
+        let key = func.file_key();
+        if complete {
+            let known = ctx
+                .with(|s| s.state::<WpState>().owners.get(&key).cloned())
+                .flatten();
+            if let Some(known) = known {
+                return known;
+            }
         }
-        match owner(&file, &prefixes) {
-            // Attached as its metric, made once per callback.
-            Some(plugin) => Some(Some(format!("Framework/WordPress/Plugin/{plugin}"))),
-            None if options == WordPressHooks::AllCallbacks => Some(None),
-            None => None,
+        let decision = file_decision(func.filename(), &skip, &prefixes, options);
+        if complete && key != 0 {
+            ctx.with(|s| {
+                let owners = &mut s.state::<WpState>().owners;
+                if owners.len() < 4096 {
+                    owners.insert(key, decision.clone());
+                }
+            });
         }
+        decision
     });
     Before::default()
 }
 
+/// Whether callbacks from `file` are hooked (`Some`), and the plugin
+/// metric they attach (made once, shared by every call).
+fn file_decision(
+    file: Option<String>,
+    skip: &str,
+    prefixes: &[String],
+    options: WordPressHooks,
+) -> Option<Option<Rc<str>>> {
+    let file = file?;
+    if !skip.is_empty() && file.contains(skip) {
+        return None;
+    }
+    match owner(&file, prefixes) {
+        Some(plugin) => Some(Some(format!("Framework/WordPress/Plugin/{plugin}").into())),
+        None if options == WordPressHooks::AllCallbacks => Some(None),
+        None => None,
+    }
+}
+
 /// The plugin and theme directories, from WordPress's constants (read once
 /// per request once WordPress has defined them), then the conventional
-/// layout.
-fn plugin_prefixes(ctx: &Ctx<'_>) -> Rc<[String]> {
+/// layout; and whether the list is final for the request.
+fn plugin_prefixes(ctx: &Ctx<'_>) -> (Rc<[String]>, bool) {
     let (complete, partial) = ctx
         .with(|s| {
             let st = s.state::<WpState>();
@@ -285,12 +318,12 @@ fn plugin_prefixes(ctx: &Ctx<'_>) -> Rc<[String]> {
         })
         .unwrap_or_default();
     if let Some(p) = complete {
-        return p;
+        return (p, true);
     }
     let plugin_dir = objects::constant_string("WP_PLUGIN_DIR");
     if plugin_dir.is_none() {
         if let Some(p) = partial {
-            return p;
+            return (p, false);
         }
     }
     let mut p = Vec::new();
@@ -317,7 +350,7 @@ fn plugin_prefixes(ctx: &Ctx<'_>) -> Rc<[String]> {
     } else if content.is_some() {
         ctx.with(|s| s.state::<WpState>().partial = Some(Rc::clone(&p)));
     }
-    p
+    (p, complete)
 }
 
 /// The plugin or theme a file belongs to: the path segment after the first
