@@ -692,6 +692,7 @@ pub fn end_current_transaction(ignore: bool) {
 pub fn rshutdown() {
     recover_after_bailout("RSHUTDOWN");
     end_current_transaction(false);
+    crate::hooks::observer::request_ended();
     let _ = AGENT.with(|slot| {
         if let Some(a) = slot.as_mut() {
             a.req = RequestState::default();

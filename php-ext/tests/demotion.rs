@@ -323,3 +323,143 @@ echo "done\n";
     assert_eq!(n, 2);
     assert_eq!(user_calls(txn), 302);
 }
+
+/// Runs `script` `requests` times in one php-cgi process (`-T`), so that
+/// what demotion learns is kept between requests; each request can read
+/// its number (1, 2, …) from `request_number()`. Returns the
+/// transactions, in order.
+fn run_cgi(
+    script: &str,
+    env: &[(&str, &str)],
+    requests: usize,
+) -> Vec<seraph_wire::TransactionData> {
+    require("php-cgi", "php8.2-cgi");
+    let d = FakeDaemon::start(Mode::Connected);
+    let dir = tempfile::tempdir().unwrap();
+    let prelude = "<?php\nfunction request_number() { static $n = 0; \
+                   if ($n == 0) { $n = (int) @file_get_contents(__DIR__ . '/n') + 1; \
+                   file_put_contents(__DIR__ . '/n', (string) $n); } return $n; }\n";
+    let body = script.trim_start_matches("<?php");
+    let path = dir.path().join("index.php");
+    std::fs::write(&path, format!("{prelude}{body}")).unwrap();
+    let mut cmd = std::process::Command::new("php-cgi");
+    cmd.arg("-n")
+        .arg("-d")
+        .arg(format!("extension={}", extension_path().display()));
+    for (k, v) in [
+        ("newrelic.daemon.address", d.address()),
+        ("newrelic.daemon.dont_launch", "3".into()),
+        ("newrelic.license", LICENSE.into()),
+        ("newrelic.appname", "demotion".into()),
+        ("newrelic.daemon.app_connect_timeout", "5s".into()),
+        ("newrelic.transaction_tracer.detail", "1".into()),
+        ("newrelic.transaction_tracer.threshold", "1ms".into()),
+        ("cgi.force_redirect", "0".into()),
+    ] {
+        cmd.arg("-d").arg(format!("{k}={v}"));
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .arg("-T")
+        .arg(requests.to_string())
+        .env("REQUEST_METHOD", "GET")
+        .env("REQUEST_URI", "/index.php")
+        .env("SCRIPT_NAME", "/index.php")
+        .env("SCRIPT_FILENAME", &path)
+        .env("HTTP_HOST", "localhost")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out).matches("done").count(),
+        requests,
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frames = d.wait_frames(1 + requests);
+    frames
+        .iter()
+        .filter(|f| f.kind() == "Transaction")
+        .map(|f| f.txn())
+        .collect()
+}
+
+#[test]
+fn short_calls_add_up_over_requests() {
+    if !demotes() {
+        return;
+    }
+    // small() makes 50 short calls per request: never 128 in one, so only
+    // the process-wide count demotes it, during the third request (calls
+    // 101 to 128 are observed, the rest not). slow() stays observed and
+    // traced in every request.
+    const SCRIPT: &str = r#"<?php
+request_number();
+function small($i) { return $i + 1; }
+function slow() { for ($i = 0; $i < 50; $i++) { small($i); } usleep(30000); }
+slow();
+echo "done\n";
+"#;
+    let txns = run_cgi(SCRIPT, &[], 4);
+    assert_eq!(txns.len(), 4);
+    // Observed user calls: request_number(), slow() and small().
+    let calls: Vec<u64> = txns.iter().map(user_calls).collect();
+    assert_eq!(calls, [52, 52, 30, 2], "observed user calls");
+    for txn in &txns {
+        let spans = spans(txn);
+        let slow = span(&spans, "Custom/slow");
+        let root = spans
+            .iter()
+            .find(|s| s[0]["nr.entryPoint"] == Value::Bool(true))
+            .expect("root span");
+        assert_eq!(parent(slow), guid(root));
+    }
+}
+
+#[test]
+fn a_slow_call_restarts_the_count() {
+    if !demotes() {
+        return;
+    }
+    // mixed() is short in the first request and slow once, at the end, of
+    // the second: its count starts again from zero, so it is still
+    // observed in the third and fourth, although its short calls then
+    // exceed 128 in total, and demoted in the fifth.
+    const SCRIPT: &str = r#"<?php
+function mixed($slow) { if ($slow) { usleep(20000); } return 1; }
+for ($i = 0; $i < 50; $i++) { mixed(false); }
+if (request_number() == 2) { mixed(true); }
+echo "done\n";
+"#;
+    let txns = run_cgi(SCRIPT, &[], 5);
+    // Observed user calls: request_number() and mixed().
+    let calls: Vec<u64> = txns.iter().map(user_calls).collect();
+    assert_eq!(calls, [51, 52, 51, 51, 29], "observed user calls");
+    span(&spans(&txns[1]), "Custom/mixed");
+}
+
+#[test]
+fn a_function_demoted_in_an_earlier_request_is_seen_after_the_revisit() {
+    if !demotes() {
+        return;
+    }
+    // SERAPH_DEMOTE=2: revisited two transactions after its demotion.
+    // f() is demoted in the first request, not observed in the second,
+    // observed again in the third, where its first call is slow: traced,
+    // and not demoted in that request.
+    const SCRIPT: &str = r#"<?php
+function f($slow) { if ($slow) { usleep(30000); } return 1; }
+if (request_number() == 3) { f(true); }
+for ($i = 0; $i < 200; $i++) { f(false); }
+echo "done\n";
+"#;
+    let txns = run_cgi(SCRIPT, &[("SERAPH_DEMOTE", "2")], 3);
+    // Observed user calls: request_number() and f().
+    let calls: Vec<u64> = txns.iter().map(user_calls).collect();
+    assert_eq!(calls, [129, 1, 202], "observed user calls");
+    span(&spans(&txns[2]), "Custom/f");
+    assert!(spans(&txns[1]).iter().all(|s| s[0]["name"] != "Custom/f"));
+}

@@ -15,16 +15,18 @@ use super::context::Ctx;
 use super::table::{Hook, Library};
 use crate::zend::ffi;
 use crate::zend::objects::{self, Func};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use std::rc::Rc;
 
 /// Callbacks hooked in this request.
 #[derive(Default)]
-pub struct Callbacks(HashMap<usize, Callback>);
+pub struct Callbacks(FxHashMap<usize, Callback>);
 
 struct Callback {
     lib: &'static Library,
     hook: &'static Hook,
-    data: Option<String>,
+    /// Shared, not copied, with every call of the callback.
+    data: Option<Rc<str>>,
 }
 
 /// Callbacks hooked per request at most (a registry that grows with every
@@ -55,7 +57,7 @@ impl Ctx<'_> {
         arg: u32,
         lib: &'static Library,
         hook: &'static Hook,
-        data: impl FnOnce(Func) -> Option<Option<String>>,
+        data: impl FnOnce(Func) -> Option<Option<Rc<str>>>,
     ) -> bool {
         let Some(func) = objects::callable_function(call, arg) else {
             return false;
@@ -75,7 +77,7 @@ impl Ctx<'_> {
     }
 
     /// The data attached to the callback a hook runs for.
-    pub fn callback_data(&self, call: &Call) -> Option<String> {
+    pub fn callback_data(&self, call: &Call) -> Option<Rc<str>> {
         // SAFETY: the live frame of the hooked call.
         let func = unsafe { (*call.frame()).func } as usize;
         self.with(|s| {

@@ -19,6 +19,7 @@ use super::observer;
 use super::table::{self, Before, Hook, Library, Segment, Target};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
+use rustc_hash::FxHashMap;
 use seraph_txn::Framework;
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
@@ -80,7 +81,9 @@ crate::per_thread! {
     /// by `init` before PHP can call the handlers; a freed function's
     /// address reused by another hooked function is overwritten by that
     /// function's own `init`, and an unhooked function never looks here.
-    static HOOKED: Option<HashMap<usize, Hooked>> = None;
+    /// Looked up twice per hooked call (WordPress: tens of thousands per
+    /// page): an FxHashMap, not SipHash.
+    static HOOKED: Option<FxHashMap<usize, Hooked>> = None;
 }
 
 /// The observer handlers for a hooked function; `observe` says whether
@@ -93,7 +96,7 @@ pub fn handlers(
 ) -> ffi::zend_observer_fcall_handlers {
     let only = table::framework_of(lib).map(|f| f.framework);
     let _ = HOOKED.with(|m| {
-        m.get_or_insert_with(HashMap::new)
+        m.get_or_insert_with(FxHashMap::default)
             .insert(func as usize, Hooked { hook, only });
     });
     let traced = observe && hook.segment == Segment::Function;

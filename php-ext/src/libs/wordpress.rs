@@ -31,9 +31,11 @@ use crate::hooks::call::Call;
 use crate::hooks::context::Ctx;
 use crate::hooks::table::{Before, FrameworkLibrary, Hook, Library, Target};
 use crate::zend::objects;
+use crate::zend::zval::Val;
 use regex::Regex;
+use rustc_hash::FxHashMap;
 use seraph_txn::Framework;
-use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 /// WordPress's rows.
@@ -48,7 +50,7 @@ pub static FRAMEWORK: FrameworkLibrary = FrameworkLibrary {
                 .on_file(version_file),
             Hook::new(Target::Function("apply_filters"))
                 .traced()
-                .before(push_tag)
+                .before(push_apply_filters)
                 .after(after_apply_filters)
                 .metric("Supportability/InstrumentedFunction/apply_filters"),
             // New Relic hooks these only with `wordpress.hooks` on, and
@@ -56,15 +58,15 @@ pub static FRAMEWORK: FrameworkLibrary = FrameworkLibrary {
             // counted by the hooks under the same conditions.
             Hook::new(Target::Function("apply_filters_ref_array"))
                 .traced()
-                .before(push_tag)
+                .before(push_apply_filters_ref_array)
                 .after(pop_tag),
             Hook::new(Target::Function("do_action"))
                 .traced()
-                .before(push_tag)
+                .before(push_do_action)
                 .after(pop_tag),
             Hook::new(Target::Function("do_action_ref_array"))
                 .traced()
-                .before(push_tag)
+                .before(push_do_action_ref_array)
                 .after(pop_tag),
             Hook::new(Target::Function("add_filter"))
                 .traced()
@@ -81,15 +83,27 @@ static CALLBACK: Hook = Hook::new(Target::Callback("WordPress hook callback"))
     .after(callback_end);
 
 /// Per-request state: the tags being dispatched and what is known about
-/// files.
+/// files. WordPress dispatches thousands of hooks per page, so a tag's
+/// metric name is made once per request and shared (`Rc`), and looked up
+/// by the argument's bytes without copying them.
 #[derive(Default)]
 struct WpState {
-    /// One entry per dispatch in progress: its (cleaned) tag, if any.
-    tags: Vec<Option<String>>,
-    /// Cleaned tags by raw tag.
-    clean: HashMap<String, String>,
-    /// Plugin/theme prefixes, read from WordPress's constants on first use.
-    prefixes: Option<Vec<String>>,
+    /// One entry per dispatch in progress: the metric of its tag
+    /// (`Framework/WordPress/Hook/<cleaned tag>`), if it has one.
+    tags: Vec<Option<Rc<str>>>,
+    /// Tag metrics by raw tag.
+    metrics: FxHashMap<Box<[u8]>, Rc<str>>,
+    /// Plugin/theme prefixes, read from WordPress's constants once
+    /// `WP_PLUGIN_DIR` is defined.
+    prefixes: Option<Rc<[String]>>,
+    /// The prefixes while `WP_CONTENT_DIR` is defined but `WP_PLUGIN_DIR`
+    /// not yet (WordPress's core filters are added then).
+    partial: Option<Rc<[String]>>,
+    /// Whether a file's callbacks are hooked (`Some`), with their plugin
+    /// metric, by file (`Func::file_key`); kept once the prefixes are
+    /// complete (WordPress registers about a thousand callbacks per page
+    /// from a few dozen files).
+    owners: FxHashMap<usize, Option<Option<Rc<str>>>>,
 }
 
 /// Dispatches tracked at once at most (runaway recursion).
@@ -108,41 +122,66 @@ fn version_file(path: &str, ctx: &Ctx<'_>) {
     ctx.add_package("wordpress", version.as_deref());
 }
 
-/// The first argument as the dispatch's tag.
-fn push_tag(call: &Call, ctx: &Ctx<'_>) -> Before {
+fn push_apply_filters(call: &Call, ctx: &Ctx<'_>) -> Before {
+    // Its row counts its own metric.
+    push_tag(call, ctx, None)
+}
+
+fn push_apply_filters_ref_array(call: &Call, ctx: &Ctx<'_>) -> Before {
+    push_tag(
+        call,
+        ctx,
+        Some("Supportability/InstrumentedFunction/apply_filters_ref_array"),
+    )
+}
+
+fn push_do_action(call: &Call, ctx: &Ctx<'_>) -> Before {
+    push_tag(
+        call,
+        ctx,
+        Some("Supportability/InstrumentedFunction/do_action"),
+    )
+}
+
+fn push_do_action_ref_array(call: &Call, ctx: &Ctx<'_>) -> Before {
+    push_tag(
+        call,
+        ctx,
+        Some("Supportability/InstrumentedFunction/do_action_ref_array"),
+    )
+}
+
+/// The first argument as the dispatch's tag. `instrumented` is the
+/// `Supportability/InstrumentedFunction/<function>` metric of a function
+/// instrumented only under some settings, counted when they apply.
+fn push_tag(call: &Call, ctx: &Ctx<'_>, instrumented: Option<&str>) -> Before {
     let (hooks, start) = ctx
         .with(|s| (s.settings.frameworks.wordpress_hooks, s.clock.now()))
         .unwrap_or((false, 0));
     if !hooks {
         return Before::default();
     }
-    count_instrumented(call, ctx);
-    let tag = call.arg_string(1).filter(|t| !t.is_empty());
-    if let Some(t) = tag.as_deref() {
-        name_ajax(t, ctx);
+    if let Some(m) = instrumented {
+        ctx.count(m);
+    }
+    let arg = call.arg(1);
+    let tag = match arg {
+        Val::Str(b) if !b.is_empty() => Some(b),
+        _ => None,
+    };
+    if let Some(t) = tag.filter(|t| t.starts_with(b"wp_ajax_")) {
+        name_ajax(&String::from_utf8_lossy(t), ctx);
     }
     ctx.with(|s| {
         let st = s.state::<WpState>();
         if st.tags.len() < TAG_DEPTH {
-            let clean = tag.map(|t| clean_tag_cached(&mut st.clean, t));
-            st.tags.push(clean);
+            let metric = tag.map(|t| hook_metric(&mut st.metrics, t));
+            st.tags.push(metric);
         }
     });
     Before {
         start: Some(start),
         bailed: false,
-    }
-}
-
-/// `Supportability/InstrumentedFunction/<function>` for a function
-/// instrumented only under some settings (`apply_filters`'s row counts its
-/// own).
-fn count_instrumented(call: &Call, ctx: &Ctx<'_>) {
-    let Some(name) = call.function_name() else {
-        return;
-    };
-    if name != "apply_filters" {
-        ctx.count(&format!("Supportability/InstrumentedFunction/{name}"));
     }
 }
 
@@ -158,9 +197,9 @@ fn pop_tag(_call: &Call, ctx: &Ctx<'_>, before: Before) {
             (s.state::<WpState>().tags.pop().flatten(), threshold)
         })
         .unwrap_or_default();
-    if let (Some(tag), Some(threshold)) = popped {
+    if let (Some(metric), Some(threshold)) = popped {
         if ctx.seconds_since(start) >= threshold.as_secs_f64() {
-            ctx.add_timed_metric(&format!("Framework/WordPress/Hook/{tag}"), start);
+            ctx.add_timed_metric(&metric, start);
         }
     }
 }
@@ -168,7 +207,7 @@ fn pop_tag(_call: &Call, ctx: &Ctx<'_>, before: Before) {
 /// `apply_filters('template_include', $template)` returns the template that
 /// renders the page: the transaction is named after it (first one wins).
 fn after_apply_filters(call: &Call, ctx: &Ctx<'_>, before: Before) {
-    if call.arg_string(1).as_deref() == Some("template_include") {
+    if matches!(call.arg(1), Val::Str(b"template_include")) {
         if let Some(name) = call
             .ret()
             .and_then(|v| v.string())
@@ -223,37 +262,75 @@ fn add_filter(call: &Call, ctx: &Ctx<'_>) -> Before {
     if options == WordPressHooks::Threshold {
         return Before::default();
     }
-    count_instrumented(call, ctx);
-    let prefixes = plugin_prefixes(ctx);
+    ctx.count("Supportability/InstrumentedFunction/add_filter");
+    let (prefixes, complete) = plugin_prefixes(ctx);
     ctx.hook_callback(call, 2, &FRAMEWORK.library, &CALLBACK, |func| {
-        let file = func.filename()?;
-        if !skip.is_empty() && file.contains(&skip) {
-            return None;
+        let key = func.file_key();
+        if complete {
+            let known = ctx
+                .with(|s| s.state::<WpState>().owners.get(&key).cloned())
+                .flatten();
+            if let Some(known) = known {
+                return known;
+            }
         }
-        match owner(&file, &prefixes) {
-            Some(plugin) => Some(Some(plugin)),
-            None if options == WordPressHooks::AllCallbacks => Some(None),
-            None => None,
+        let decision = file_decision(func.filename(), &skip, &prefixes, options);
+        if complete && key != 0 {
+            ctx.with(|s| {
+                let owners = &mut s.state::<WpState>().owners;
+                if owners.len() < 4096 {
+                    owners.insert(key, decision.clone());
+                }
+            });
         }
+        decision
     });
     Before::default()
 }
 
+/// Whether callbacks from `file` are hooked (`Some`), and the plugin
+/// metric they attach (made once, shared by every call).
+fn file_decision(
+    file: Option<String>,
+    skip: &str,
+    prefixes: &[String],
+    options: WordPressHooks,
+) -> Option<Option<Rc<str>>> {
+    let file = file?;
+    if !skip.is_empty() && file.contains(skip) {
+        return None;
+    }
+    match owner(&file, prefixes) {
+        Some(plugin) => Some(Some(format!("Framework/WordPress/Plugin/{plugin}").into())),
+        None if options == WordPressHooks::AllCallbacks => Some(None),
+        None => None,
+    }
+}
+
 /// The plugin and theme directories, from WordPress's constants (read once
 /// per request once WordPress has defined them), then the conventional
-/// layout.
-fn plugin_prefixes(ctx: &Ctx<'_>) -> Vec<String> {
-    if let Some(p) = ctx
-        .with(|s| s.state::<WpState>().prefixes.clone())
-        .flatten()
-    {
-        return p;
+/// layout; and whether the list is final for the request.
+fn plugin_prefixes(ctx: &Ctx<'_>) -> (Rc<[String]>, bool) {
+    let (complete, partial) = ctx
+        .with(|s| {
+            let st = s.state::<WpState>();
+            (st.prefixes.clone(), st.partial.clone())
+        })
+        .unwrap_or_default();
+    if let Some(p) = complete {
+        return (p, true);
+    }
+    let plugin_dir = objects::constant_string("WP_PLUGIN_DIR");
+    if plugin_dir.is_none() {
+        if let Some(p) = partial {
+            return (p, false);
+        }
     }
     let mut p = Vec::new();
     let content = objects::constant_string("WP_CONTENT_DIR");
-    let plugin_dir = objects::constant_string("WP_PLUGIN_DIR");
     // WordPress defines WP_PLUGIN_DIR after its core filters are added:
-    // the list is kept for the request only once it is known.
+    // the list is kept for the request only once it is known (until then
+    // only once WP_CONTENT_DIR is).
     let complete = plugin_dir.is_some();
     if let Some(d) = plugin_dir {
         p.push(d);
@@ -264,14 +341,16 @@ fn plugin_prefixes(ctx: &Ctx<'_>) -> Vec<String> {
     }
     p.push("/wp-content/plugins".to_owned());
     p.push("/wp-content/themes".to_owned());
-    let p: Vec<String> = p
+    let p: Rc<[String]> = p
         .into_iter()
         .map(|d| format!("{}/", d.trim_end_matches('/')))
         .collect();
     if complete {
-        ctx.with(|s| s.state::<WpState>().prefixes = Some(p.clone()));
+        ctx.with(|s| s.state::<WpState>().prefixes = Some(Rc::clone(&p)));
+    } else if content.is_some() {
+        ctx.with(|s| s.state::<WpState>().partial = Some(Rc::clone(&p)));
     }
-    p
+    (p, complete)
 }
 
 /// The plugin or theme a file belongs to: the path segment after the first
@@ -297,27 +376,33 @@ fn callback_start(_call: &Call, ctx: &Ctx<'_>) -> Before {
 /// and to its plugin.
 fn callback_end(call: &Call, ctx: &Ctx<'_>, before: Before) {
     let Some(start) = before.start else { return };
-    let Some(tag) = ctx
+    let Some(hook) = ctx
         .with(|s| s.state::<WpState>().tags.last().cloned().flatten())
         .flatten()
     else {
         return;
     };
-    ctx.add_timed_metric(&format!("Framework/WordPress/Hook/{tag}"), start);
+    ctx.add_timed_metric(&hook, start);
     if let Some(plugin) = ctx.callback_data(call) {
-        ctx.add_timed_metric(&format!("Framework/WordPress/Plugin/{plugin}"), start);
+        ctx.add_timed_metric(&plugin, start);
     }
 }
 
-fn clean_tag_cached(cache: &mut HashMap<String, String>, tag: String) -> String {
-    if let Some(c) = cache.get(&tag) {
-        return c.clone();
+/// `Framework/WordPress/Hook/<cleaned tag>` for the raw tag (lossy UTF-8),
+/// from the request's cache when it has been seen.
+fn hook_metric(cache: &mut FxHashMap<Box<[u8]>, Rc<str>>, tag: &[u8]) -> Rc<str> {
+    if let Some(m) = cache.get(tag) {
+        return Rc::clone(m);
     }
-    let c = clean_tag(&tag);
+    let m: Rc<str> = format!(
+        "Framework/WordPress/Hook/{}",
+        clean_tag(&String::from_utf8_lossy(tag))
+    )
+    .into();
     if cache.len() < 4096 {
-        cache.insert(tag, c.clone());
+        cache.insert(tag.into(), Rc::clone(&m));
     }
-    c
+    m
 }
 
 /// Replaces the transient hexadecimal part some plugins put in tag names

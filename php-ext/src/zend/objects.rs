@@ -193,6 +193,15 @@ impl Func {
         // SAFETY: a live user function; the name is copied at once.
         unsafe { zstr_lossy(ffi::seraph_function_filename(self.0)) }
     }
+
+    /// The address of its file name string: the same for every function
+    /// of a file, and for the whole request (compiled file names are
+    /// interned and live as long as the file's functions), so a key for
+    /// what is known about the file.
+    pub fn file_key(self) -> usize {
+        // SAFETY: a live user function.
+        unsafe { ffi::seraph_function_filename(self.0) as usize }
+    }
 }
 
 /// The user function argument `n` of a hooked call names as a callable (a

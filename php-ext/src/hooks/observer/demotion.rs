@@ -5,15 +5,28 @@
 //! than the function itself. A call shorter than
 //! `transaction_tracer.expensive_node_min` becomes no segment unless
 //! something is attached to it, so a function that only ever makes such
-//! calls shows nothing New Relic's agent would show. So, per function and
-//! request, the plain end handler counts short calls (under a quarter of
-//! the threshold, nothing attached; `Transaction::leave_frame` says which):
-//! after [`AFTER_CALLS`] of them, and none that was longer or exited by an
+//! calls shows nothing New Relic's agent would show. So, per function, the
+//! plain end handler counts short calls (under a quarter of the threshold,
+//! nothing attached; `Transaction::leave_frame` says which): after
+//! [`AFTER_CALLS`] of them, and none that was longer or exited by an
 //! exception, the function's handlers are removed (PHP 8.2+
 //! `zend_observer_remove_{begin,end}_handler`), so PHP calls nothing for it
-//! for the rest of the request. The count lives in a slot of the
-//! function's run-time cache (an op_array extension handle), which PHP
-//! zeroes for every request.
+//! for the rest of the request.
+//!
+//! The count is process-wide, not per request: an application's typical
+//! function (WordPress's `esc_attr`, `apply_filters`) is called a few dozen
+//! times per request, never 128, and would otherwise stay observed
+//! forever. Within a request the count lives in a slot of the function's
+//! run-time cache (an op_array extension handle), which PHP zeroes for
+//! every request: `init` seeds it from the process's [`TABLE`] and notes
+//! where it is, and at the end of the request ([`request_ended`], in
+//! RSHUTDOWN, while the functions and their caches still exist) the counts
+//! go back into the table. A call that was longer, or threw, rules the
+//! function out for the rest of the request and restarts its count from
+//! zero: a function is demoted only after 128 short calls with no other in
+//! between. (Ruling it out for longer kept more functions observed under
+//! callgrind, where a function's first call in a request, which loads and
+//! compiles code, is often long: WordPress cost more, not less.)
 //!
 //! Only plain functions are demoted: `init` gives custom tracers
 //! (`transaction_tracer.custom`, `newrelic_add_custom_tracer`), naming
@@ -30,11 +43,13 @@
 //!
 //! Demotion is remembered for the process, keyed by file, class, name and
 //! first line (function addresses change per request without opcache), so
-//! `init` observes no demoted function in later requests. It is revisited:
-//! after [`REVISIT_TRANSACTIONS`] transactions or [`REVISIT_SECS`] seconds
-//! (whichever first) the function is observed again, in a later request
-//! through `init`, and in the same request (a long-running CLI worker that
-//! starts its own transactions) by adding its handlers back at the next
+//! `init` observes no demoted function in later requests (it returns no
+//! handlers: PHP then never calls into the extension for it). Demotion is
+//! revisited: after [`REVISIT_TRANSACTIONS`] transactions or
+//! [`REVISIT_SECS`] seconds (whichever first) the function is observed
+//! and counted again from zero, in a later request through `init`, and in
+//! the same request (a long-running CLI worker that starts its own
+//! transactions) by adding a demoted function's handlers back at the next
 //! transaction start. A function that became slow is seen again then.
 //! New Relic has no such setting, so these are constants; the environment
 //! variable `SERAPH_DEMOTE` (`0`: never demote; `N`: revisit after N
@@ -51,12 +66,13 @@ use crate::clock;
 use crate::request::AGENT;
 use crate::zend::ffi;
 use crate::zend::zval::zstr;
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 
-/// Short calls in one request after which a function is demoted.
+/// Short calls (in all requests of the process) after which a function is
+/// demoted.
 pub const AFTER_CALLS: usize = 128;
 /// Transactions of the process after which a demoted function is observed
 /// again.
@@ -77,17 +93,44 @@ static REVISIT_AFTER: AtomicU64 = AtomicU64::new(REVISIT_TRANSACTIONS);
 /// 2: no).
 static ALONE: AtomicU8 = AtomicU8::new(0);
 
-/// When a function was demoted.
+/// Transaction count and time of a decision, for its revisit.
 #[derive(Clone, Copy)]
-struct Demoted {
+struct Since {
     transaction: u64,
     secs: u64,
 }
 
-/// Demoted functions of the process, by [`identity`].
-static TABLE: Mutex<Option<HashMap<u64, Demoted>>> = Mutex::new(None);
-/// Entries in [`TABLE`], so that `init` skips hashing while it is empty.
-static DEMOTED: AtomicUsize = AtomicUsize::new(0);
+impl Since {
+    fn now() -> Self {
+        Since {
+            transaction: TRANSACTIONS.load(Ordering::Relaxed),
+            secs: now_secs(),
+        }
+    }
+}
+
+/// What the process knows about a function.
+#[derive(Clone, Copy)]
+enum State {
+    /// Short calls since the function's last other call (below
+    /// [`AFTER_CALLS`]).
+    Counting(usize),
+    /// Not observed until the revisit.
+    Demoted(Since),
+}
+
+/// What the process knows, by [`identity`].
+static TABLE: Mutex<Option<FxHashMap<u64, State>>> = Mutex::new(None);
+
+/// `init`'s answer for a plain function.
+pub enum Decision {
+    /// Demoted: no handlers.
+    Skip,
+    /// Observed, its calls counted (the handlers that may demote).
+    Count,
+    /// Observed, not counted (demotion is off).
+    Observe,
+}
 
 /// The handlers `init` installs for a plain function.
 type Handlers = (
@@ -98,6 +141,12 @@ type Handlers = (
 crate::per_thread! {
     /// Functions demoted in this request: (function, identity, handlers).
     static HERE: Vec<(usize, u64, Handlers)> = Vec::new();
+}
+
+crate::per_thread! {
+    /// Functions counted in this request: (address of the count slot in
+    /// the function's run-time cache, identity).
+    static COUNTED: Vec<(usize, u64)> = Vec::new();
 }
 
 /// MINIT (with the observer): reserves the run-time cache slot.
@@ -226,7 +275,7 @@ fn alone() -> bool {
 /// # Safety
 /// `func` must be a live user function.
 unsafe fn identity(func: *const ffi::zend_function) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = FxHasher::default();
     // SAFETY: caller's contract: a user function's names and op_array.
     unsafe {
         let common = &(*func).common;
@@ -244,34 +293,46 @@ fn now_secs() -> u64 {
     clock::mono_ns() / 1_000_000_000
 }
 
-fn due(d: &Demoted, transaction: u64, secs: u64) -> bool {
+fn due(d: &Since, transaction: u64, secs: u64) -> bool {
     transaction.saturating_sub(d.transaction) >= REVISIT_AFTER.load(Ordering::Relaxed)
         || secs.saturating_sub(d.secs) >= REVISIT_SECS
 }
 
-/// Whether the function was demoted (and is not due for a revisit):
-/// `init` then observes it not at all in this request.
-pub fn skip(func: *const ffi::zend_function) -> bool {
-    if SLOT.load(Ordering::Relaxed) < 0 || DEMOTED.load(Ordering::Relaxed) == 0 {
-        return false;
-    }
-    // SAFETY: `init` passes a live user function.
-    let id = unsafe { identity(func) };
+/// Whether to observe the function PHP is initialising in `ex`, and to
+/// count its calls; a counted function's slot gets the process's count so
+/// far, and is read back at the end of the request.
+///
+/// # Safety
+/// `ex` must be the live frame of a plain (not closure) user function,
+/// whose run-time cache PHP has just set up for this request.
+pub unsafe fn decide(ex: *mut ffi::zend_execute_data) -> Decision {
+    // SAFETY: caller's contract.
+    let Some(slot) = (unsafe { slot(ex) }) else {
+        return Decision::Observe;
+    };
+    // SAFETY: caller's contract.
+    let id = unsafe { identity((*ex).func) };
     let Ok(mut table) = TABLE.lock() else {
-        return false;
+        return Decision::Observe;
     };
-    let Some(map) = table.as_mut() else {
-        return false;
-    };
-    let Some(d) = map.get(&id) else {
-        return false;
-    };
-    if due(d, TRANSACTIONS.load(Ordering::Relaxed), now_secs()) {
-        map.remove(&id);
-        DEMOTED.store(map.len(), Ordering::Relaxed);
-        return false;
+    let map = table.get_or_insert_with(FxHashMap::default);
+    let mut seed = 0;
+    match map.get(&id).copied() {
+        None => {}
+        Some(State::Counting(n)) => seed = n,
+        Some(State::Demoted(since)) => {
+            if !due(&since, TRANSACTIONS.load(Ordering::Relaxed), now_secs()) {
+                return Decision::Skip;
+            }
+            map.remove(&id);
+        }
     }
-    true
+    drop(table);
+    // SAFETY: the slot of this request's run-time cache (caller's
+    // contract), untouched so far: `init` runs before the first call.
+    unsafe { *slot = seed };
+    let _ = COUNTED.with(|v| v.push((slot as usize, id)));
+    Decision::Count
 }
 
 /// Removes the handlers of the function running in `ex`, which has made
@@ -325,14 +386,9 @@ pub unsafe fn demote(
     });
     // SAFETY: as above.
     let id = unsafe { identity(func) };
-    let d = Demoted {
-        transaction: TRANSACTIONS.load(Ordering::Relaxed),
-        secs: now_secs(),
-    };
     if let Ok(mut table) = TABLE.lock() {
-        let map = table.get_or_insert_with(HashMap::new);
-        map.insert(id, d);
-        DEMOTED.store(map.len(), Ordering::Relaxed);
+        let map = table.get_or_insert_with(FxHashMap::default);
+        map.insert(id, State::Demoted(Since::now()));
     }
     let _ = HERE.with(|v| v.push((key, id, (begin, end))));
 }
@@ -346,6 +402,36 @@ fn frame_running(frame: usize) -> bool {
 /// A request starts: the functions demoted in the last one are gone.
 pub fn request_started() {
     let _ = HERE.with(Vec::clear);
+    let _ = COUNTED.with(Vec::clear);
+}
+
+/// The request ends (RSHUTDOWN: functions and their run-time caches still
+/// exist): the counts of the functions counted in it go into the process's
+/// table, so that short calls add up over requests.
+pub fn request_ended() {
+    let Some(counted) = COUNTED.with(std::mem::take) else {
+        return;
+    };
+    if counted.is_empty() {
+        return;
+    }
+    let Ok(mut table) = TABLE.lock() else {
+        return;
+    };
+    let map = table.get_or_insert_with(FxHashMap::default);
+    for (slot, id) in counted {
+        // SAFETY: a count slot `decide` noted in this request, in a
+        // run-time cache PHP frees only after RSHUTDOWN.
+        let n = unsafe { *(slot as *const usize) };
+        let state = map.entry(id).or_insert(State::Counting(0));
+        *state = match *state {
+            // Demoted in this request, or revisited and demoted again.
+            State::Demoted(d) if n == PINNED => State::Demoted(d),
+            // A call that was not short (or a declined demotion).
+            _ if n == PINNED => State::Counting(0),
+            _ => State::Counting(n),
+        };
+    }
 }
 
 /// A transaction starts: functions demoted in this request that are due
@@ -361,7 +447,10 @@ pub fn transaction_started() {
     };
     let _ = HERE.with(|v| {
         v.retain(|&(func, id, handlers)| {
-            let due = map.get(&id).is_none_or(|d| due(d, transaction, secs));
+            let due = match map.get(&id) {
+                Some(State::Demoted(d)) => due(d, transaction, secs),
+                _ => true,
+            };
             if due {
                 map.remove(&id);
                 // SAFETY: a function demoted in this request (alive until
@@ -371,7 +460,6 @@ pub fn transaction_started() {
             !due
         });
     });
-    DEMOTED.store(map.len(), Ordering::Relaxed);
 }
 
 /// `newrelic_add_custom_tracer` named a function: if it was demoted in
@@ -390,7 +478,6 @@ pub fn undemote(func: *const ffi::zend_function) {
     if let Ok(mut table) = TABLE.lock() {
         if let Some(map) = table.as_mut() {
             map.remove(&entry.1);
-            DEMOTED.store(map.len(), Ordering::Relaxed);
         }
     }
     // SAFETY: as in `transaction_started`.

@@ -73,9 +73,14 @@ pub(super) unsafe extern "C" fn init(
         let closure = flags & ffi::ZEND_ACC_CLOSURE != 0;
         // Only plain functions may be demoted: not custom tracers, naming
         // functions, library hooks (above) or closure literals.
-        let demotable = !custom && !naming && !closure;
-        if observe && demotable && demotion::skip(func) {
-            return NONE;
+        let mut demotable = !custom && !naming && !closure;
+        if observe && demotable {
+            // SAFETY: the frame of a plain user function PHP initialises.
+            match unsafe { demotion::decide(ex) } {
+                demotion::Decision::Skip => return NONE,
+                demotion::Decision::Count => {}
+                demotion::Decision::Observe => demotable = false,
+            }
         }
         let tsc = clock::tsc_source();
         let end: ffi::zend_observer_fcall_end_handler = Some(match (custom, demotable, tsc) {

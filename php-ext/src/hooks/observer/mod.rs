@@ -67,6 +67,12 @@ pub fn request_started() {
     demotion::request_started();
 }
 
+/// The request ends (RSHUTDOWN, functions still alive): what demotion
+/// learnt in it is kept for the process.
+pub fn request_ended() {
+    demotion::request_ended();
+}
+
 /// A transaction starts (a request's, or `newrelic_start_transaction`):
 /// functions due for a revisit are observed again.
 pub fn transaction_started() {
