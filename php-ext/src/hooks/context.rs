@@ -247,22 +247,36 @@ impl Ctx<'_> {
 /// Per-request state of the instrumented libraries, one value per type:
 /// a library keeps what it learns about its objects (a PDO's driver, a
 /// curl handle's URL) in a type of its own, so adding a library touches
-/// no shared struct. A handful of entries, so a vector beats a map.
+/// no shared struct.
+///
+/// A hooked call looks its state up several times (WordPress's hooks about
+/// five times per `apply_filters`/`do_action` and callback, tens of
+/// thousands of calls per page), almost always the same type as the
+/// previous look-up, so the entry found last is checked first: one
+/// comparison of `TypeId`s. Only a change of type scans the entries, of
+/// which there are at most as many as there are state types in the
+/// libraries (a handful, fixed when the extension is built).
 #[derive(Default)]
-pub struct LibStates(Vec<(TypeId, Box<dyn Any>)>);
+pub struct LibStates {
+    entries: Vec<(TypeId, Box<dyn Any>)>,
+    /// Index in `entries` of the last type looked up.
+    hot: usize,
+}
 
 impl LibStates {
     /// The value of type `T`, created with `T::default()` on first use.
     pub fn get<T: Default + 'static>(&mut self) -> &mut T {
         let id = TypeId::of::<T>();
-        let i = match self.0.iter().position(|(t, _)| *t == id) {
-            Some(i) => i,
-            None => {
-                self.0.push((id, Box::new(T::default())));
-                self.0.len() - 1
-            }
-        };
-        self.0[i]
+        if self.entries.get(self.hot).is_none_or(|(t, _)| *t != id) {
+            self.hot = match self.entries.iter().position(|(t, _)| *t == id) {
+                Some(i) => i,
+                None => {
+                    self.entries.push((id, Box::new(T::default())));
+                    self.entries.len() - 1
+                }
+            };
+        }
+        self.entries[self.hot]
             .1
             .downcast_mut()
             .expect("LibStates entries are keyed by their own type")
@@ -271,7 +285,7 @@ impl LibStates {
 
 impl std::fmt::Debug for LibStates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "LibStates({} libraries)", self.0.len())
+        write!(f, "LibStates({} libraries)", self.entries.len())
     }
 }
 
@@ -287,5 +301,20 @@ mod tests {
         *s.get::<u32>() += 1;
         assert_eq!(*s.get::<u32>(), 3);
         assert_eq!(s.get::<String>(), "x");
+    }
+
+    #[test]
+    fn switching_types_keeps_each_value() {
+        let mut s = LibStates::default();
+        for i in 0..3u32 {
+            *s.get::<u32>() += 1;
+            s.get::<Vec<u32>>().push(i);
+            *s.get::<u64>() += 10;
+            *s.get::<u64>() += 10;
+        }
+        assert_eq!(*s.get::<u32>(), 3);
+        assert_eq!(*s.get::<Vec<u32>>(), vec![0, 1, 2]);
+        assert_eq!(*s.get::<u64>(), 60);
+        assert_eq!(s.entries.len(), 3);
     }
 }
