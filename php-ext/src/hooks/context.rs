@@ -249,34 +249,54 @@ impl Ctx<'_> {
 /// curl handle's URL) in a type of its own, so adding a library touches
 /// no shared struct.
 ///
-/// A hooked call looks its state up several times (WordPress's hooks about
-/// five times per `apply_filters`/`do_action` and callback, tens of
-/// thousands of calls per page), almost always the same type as the
-/// previous look-up, so the entry found last is checked first: one
-/// comparison of `TypeId`s. Only a change of type scans the entries, of
-/// which there are at most as many as there are state types in the
-/// libraries (a handful, fixed when the extension is built).
-#[derive(Default)]
+/// A hooked call looks states up several times (a WordPress hook: the
+/// framework's, the open calls', WordPress's own, in turn; tens of
+/// thousands of calls per page), so a look-up must not scan: `slots` maps
+/// a few bits of the type's `TypeId` (a hash already) to its entry, one
+/// `TypeId` comparison when they match. Two types sharing a slot only take
+/// turns in it (each miss scans the entries, a handful, and takes the slot).
 pub struct LibStates {
     entries: Vec<(TypeId, Box<dyn Any>)>,
-    /// Index in `entries` of the last type looked up.
-    hot: usize,
+    /// Index in `entries` of the type last looked up through each slot.
+    slots: [u8; SLOTS],
+}
+
+/// Slots of [`LibStates`]: enough that the dozen or so state types rarely share one.
+const SLOTS: usize = 64;
+
+impl Default for LibStates {
+    fn default() -> LibStates {
+        LibStates {
+            entries: Vec::new(),
+            slots: [0; SLOTS],
+        }
+    }
 }
 
 impl LibStates {
     /// The value of type `T`, created with `T::default()` on first use.
     pub fn get<T: Default + 'static>(&mut self) -> &mut T {
         let id = TypeId::of::<T>();
-        if self.entries.get(self.hot).is_none_or(|(t, _)| *t != id) {
-            self.hot = match self.entries.iter().position(|(t, _)| *t == id) {
+        let slot = {
+            use std::hash::{Hash, Hasher};
+            let mut h = rustc_hash::FxHasher::default();
+            id.hash(&mut h);
+            (h.finish() >> 58) as usize % SLOTS
+        };
+        let mut i = usize::from(self.slots[slot]);
+        if self.entries.get(i).is_none_or(|(t, _)| *t != id) {
+            i = match self.entries.iter().position(|(t, _)| *t == id) {
                 Some(i) => i,
                 None => {
                     self.entries.push((id, Box::new(T::default())));
                     self.entries.len() - 1
                 }
             };
+            // More than 256 state types cannot happen (there are a dozen);
+            // past that, look-ups would scan, still correct.
+            self.slots[slot] = u8::try_from(i).unwrap_or(u8::MAX);
         }
-        self.entries[self.hot]
+        self.entries[i]
             .1
             .downcast_mut()
             .expect("LibStates entries are keyed by their own type")
