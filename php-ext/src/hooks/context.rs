@@ -247,22 +247,56 @@ impl Ctx<'_> {
 /// Per-request state of the instrumented libraries, one value per type:
 /// a library keeps what it learns about its objects (a PDO's driver, a
 /// curl handle's URL) in a type of its own, so adding a library touches
-/// no shared struct. A handful of entries, so a vector beats a map.
-#[derive(Default)]
-pub struct LibStates(Vec<(TypeId, Box<dyn Any>)>);
+/// no shared struct.
+///
+/// A hooked call looks states up several times (a WordPress hook: the
+/// framework's, the open calls', WordPress's own, in turn; tens of
+/// thousands of calls per page), so a look-up must not scan: `slots` maps
+/// a few bits of the type's `TypeId` (a hash already) to its entry, one
+/// `TypeId` comparison when they match. Two types sharing a slot only take
+/// turns in it (each miss scans the entries, a handful, and takes the slot).
+pub struct LibStates {
+    entries: Vec<(TypeId, Box<dyn Any>)>,
+    /// Index in `entries` of the type last looked up through each slot.
+    slots: [u8; SLOTS],
+}
+
+/// Slots of [`LibStates`]: enough that the dozen or so state types rarely share one.
+const SLOTS: usize = 64;
+
+impl Default for LibStates {
+    fn default() -> LibStates {
+        LibStates {
+            entries: Vec::new(),
+            slots: [0; SLOTS],
+        }
+    }
+}
 
 impl LibStates {
     /// The value of type `T`, created with `T::default()` on first use.
     pub fn get<T: Default + 'static>(&mut self) -> &mut T {
         let id = TypeId::of::<T>();
-        let i = match self.0.iter().position(|(t, _)| *t == id) {
-            Some(i) => i,
-            None => {
-                self.0.push((id, Box::new(T::default())));
-                self.0.len() - 1
-            }
+        let slot = {
+            use std::hash::{Hash, Hasher};
+            let mut h = rustc_hash::FxHasher::default();
+            id.hash(&mut h);
+            (h.finish() >> 58) as usize % SLOTS
         };
-        self.0[i]
+        let mut i = usize::from(self.slots[slot]);
+        if self.entries.get(i).is_none_or(|(t, _)| *t != id) {
+            i = match self.entries.iter().position(|(t, _)| *t == id) {
+                Some(i) => i,
+                None => {
+                    self.entries.push((id, Box::new(T::default())));
+                    self.entries.len() - 1
+                }
+            };
+            // More than 256 state types cannot happen (there are a dozen);
+            // past that, look-ups would scan, still correct.
+            self.slots[slot] = u8::try_from(i).unwrap_or(u8::MAX);
+        }
+        self.entries[i]
             .1
             .downcast_mut()
             .expect("LibStates entries are keyed by their own type")
@@ -271,7 +305,7 @@ impl LibStates {
 
 impl std::fmt::Debug for LibStates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "LibStates({} libraries)", self.0.len())
+        write!(f, "LibStates({} libraries)", self.entries.len())
     }
 }
 
@@ -287,5 +321,20 @@ mod tests {
         *s.get::<u32>() += 1;
         assert_eq!(*s.get::<u32>(), 3);
         assert_eq!(s.get::<String>(), "x");
+    }
+
+    #[test]
+    fn switching_types_keeps_each_value() {
+        let mut s = LibStates::default();
+        for i in 0..3u32 {
+            *s.get::<u32>() += 1;
+            s.get::<Vec<u32>>().push(i);
+            *s.get::<u64>() += 10;
+            *s.get::<u64>() += 10;
+        }
+        assert_eq!(*s.get::<u32>(), 3);
+        assert_eq!(*s.get::<Vec<u32>>(), vec![0, 1, 2]);
+        assert_eq!(*s.get::<u64>(), 60);
+        assert_eq!(s.entries.len(), 3);
     }
 }
