@@ -614,14 +614,29 @@ async fn sigterm_harvests_everything_before_exiting() {
         3.0 + 20.0 * 500.0
     );
     assert_eq!(table[&("Errors/all".to_owned(), String::new())][0], 3.0);
-    // A full reservoir (10 000 of 10 003) with distributed tracing on is
-    // posted in two halves, each reporting its own length as events_seen
-    // (protocol.md §4.1).
+    // SIGTERM harvests twice (docs/daemon.md §8): a flush while agents are
+    // still served, then what the run had merged since. Transactions still
+    // in a connection's buffer when the flush starts land in the second
+    // harvest, so how the 10 003 events split between the two is a race;
+    // what is not: each harvest's reservoir keeps at most 10 000, a full
+    // one is posted in two halves each reporting its own length as
+    // events_seen (protocol.md §4.1): 10 000 to 10 003 events in two to four
+    // posts.
     let posts = standin.calls_for("analytic_event_data");
-    assert_eq!(posts.len(), 2);
     let (seen, txn_events) = events(&posts, "analytic_event_data");
-    assert_eq!((seen, txn_events.len()), (10_000, 10_000));
-    assert_eq!(standin.calls_for("error_data").len(), 1);
+    assert_eq!(seen as usize, txn_events.len());
+    assert!(
+        (2..=4).contains(&posts.len()) && (10_000..=10_003).contains(&txn_events.len()),
+        "{} events in {} posts",
+        txn_events.len(),
+        posts.len()
+    );
+    let error_traces: usize = standin
+        .calls_for("error_data")
+        .iter()
+        .map(|c| c.payload[1].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(error_traces, 3);
     assert_eq!(events(&standin.calls(), "error_event_data").1.len(), 3);
     drop(open);
 }
