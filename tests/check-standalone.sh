@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails if a tracked file refers to something outside the repository: the
-# `../shared` reference directory that exists only beside the developers'
+# reference directory named `shared` that exists only beside the developers'
 # checkouts, or an absolute path of a build machine (`/work/...`). A user's
 # clone has neither, so such a reference breaks the build, a test or a doc.
 set -euo pipefail
