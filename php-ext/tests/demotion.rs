@@ -342,22 +342,17 @@ fn run_cgi(
     let body = script.trim_start_matches("<?php");
     let path = dir.path().join("index.php");
     std::fs::write(&path, format!("{prelude}{body}")).unwrap();
-    let mut cmd = std::process::Command::new("php-cgi");
-    cmd.arg("-n")
-        .arg("-d")
-        .arg(format!("extension={}", extension_path().display()));
-    for (k, v) in [
-        ("newrelic.daemon.address", d.address()),
-        ("newrelic.daemon.dont_launch", "3".into()),
-        ("newrelic.license", LICENSE.into()),
-        ("newrelic.appname", "demotion".into()),
-        ("newrelic.daemon.app_connect_timeout", "5s".into()),
-        ("newrelic.transaction_tracer.detail", "1".into()),
-        ("newrelic.transaction_tracer.threshold", "1ms".into()),
-        ("cgi.force_redirect", "0".into()),
-    ] {
-        cmd.arg("-d").arg(format!("{k}={v}"));
-    }
+    let address = d.address();
+    let mut cmd = php_cgi(&[
+        ("newrelic.daemon.address", &address),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.appname", "demotion"),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+        ("newrelic.transaction_tracer.detail", "1"),
+        ("newrelic.transaction_tracer.threshold", "1ms"),
+        ("cgi.force_redirect", "0"),
+    ]);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -212,26 +212,19 @@ fn a_web_transaction_keeps_to_max_segments_web() {
          for ($i = 0; $i < 20000; $i++) { leaf($i); }\necho 'ok';\n",
     )
     .unwrap();
-    let mut cmd = std::process::Command::new("php-cgi");
-    cmd.arg("-n")
-        .arg("-d")
-        .arg(format!("extension={}", extension_path().display()));
-    for (k, v) in [
-        ("newrelic.daemon.address", d.address()),
-        ("newrelic.daemon.dont_launch", "3".into()),
-        ("newrelic.license", LICENSE.into()),
-        ("newrelic.appname", "long-running".into()),
-        ("newrelic.daemon.app_connect_timeout", "5s".into()),
-        ("newrelic.special.expensive_node_min", "0".into()),
-        (
-            "newrelic.transaction_tracer.max_segments_web",
-            MAX_SEGMENTS.to_string(),
-        ),
-        ("newrelic.transaction_tracer.max_segments_cli", "5".into()),
-        ("cgi.force_redirect", "0".into()),
-    ] {
-        cmd.arg("-d").arg(format!("{k}={v}"));
-    }
+    let address = d.address();
+    let max_web = MAX_SEGMENTS.to_string();
+    let mut cmd = php_cgi(&[
+        ("newrelic.daemon.address", &address),
+        ("newrelic.daemon.dont_launch", "3"),
+        ("newrelic.license", LICENSE),
+        ("newrelic.appname", "long-running"),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+        ("newrelic.special.expensive_node_min", "0"),
+        ("newrelic.transaction_tracer.max_segments_web", &max_web),
+        ("newrelic.transaction_tracer.max_segments_cli", "5"),
+        ("cgi.force_redirect", "0"),
+    ]);
     let out = cmd
         .env("REQUEST_METHOD", "GET")
         .env("REQUEST_URI", "/index.php")

@@ -107,7 +107,18 @@ pub fn php_fpm() -> PathBuf {
 
 /// A `php -n -d extension=<so>` command with the given INI settings.
 pub fn php(ini: &[(&str, &str)]) -> Command {
-    let mut c = Command::new("php");
+    php_binary("php", ini)
+}
+
+/// The same for `php-cgi` (web requests: set `REQUEST_*`/`SCRIPT_*` in its
+/// environment).
+pub fn php_cgi(ini: &[(&str, &str)]) -> Command {
+    php_binary("php-cgi", ini)
+}
+
+/// `<bin> -n -d extension=<so>` with the given INI settings.
+fn php_binary(bin: &str, ini: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(bin);
     c.arg("-n")
         .arg("-d")
         .arg(format!("extension={}", extension_path().display()));
