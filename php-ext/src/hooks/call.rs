@@ -1,6 +1,7 @@
 //! [`Call`]: a hook's view of the call it wraps (arguments, `$this`, the
 //! return value), read without copying and without calling into PHP.
 
+use super::table::Hook;
 use crate::zend::call::{Arg, Obj};
 use crate::zend::ffi;
 use crate::zend::zval::{function_name, read, zstr_lossy, Val};
@@ -25,6 +26,31 @@ impl Call {
     /// The raw frame, for the few hooks that must pass it back to PHP.
     pub fn frame(&self) -> *mut ffi::zend_execute_data {
         self.ex
+    }
+
+    /// The nearest call below this one on PHP's stack (at most `depth`
+    /// frames down) to a hooked user function whose row `is` accepts: a
+    /// hook that needs its caller's arguments (a WordPress callback, its
+    /// hook tag) reads them there instead of every caller saving them.
+    pub fn enclosing(&self, depth: usize, is: impl Fn(&'static Hook) -> bool) -> Option<Call> {
+        // SAFETY: the live frame (constructor contract).
+        let mut ex = unsafe { (*self.ex).prev_execute_data };
+        for _ in 0..depth {
+            if ex.is_null() {
+                return None;
+            }
+            // SAFETY: a frame below a live one is live until it returns,
+            // which is after this call returns.
+            let func = unsafe { (*ex).func };
+            if super::user::row_of(func).is_some_and(&is) {
+                // SAFETY: as above; the returned view is used while the
+                // hook of `self` runs, within that frame's lifetime.
+                return Some(unsafe { Call::new(ex, std::ptr::null_mut()) });
+            }
+            // SAFETY: as above.
+            ex = unsafe { (*ex).prev_execute_data };
+        }
+        None
     }
 
     /// How many arguments the caller passed.

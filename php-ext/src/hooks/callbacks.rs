@@ -21,6 +21,7 @@ use std::rc::Rc;
 /// Callbacks hooked in this request.
 #[derive(Default)]
 pub struct Callbacks(FxHashMap<usize, Callback>);
+crate::hooks::context::lib_state!(Callbacks);
 
 struct Callback {
     lib: &'static Library,

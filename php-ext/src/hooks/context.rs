@@ -15,7 +15,8 @@ use crate::zend::nts::PerThread;
 use seraph_txn::{
     DatastoreCall, ExplainPlan, ExternalCall, MessageCall, NoticedError, Ticks, Transaction,
 };
-use std::any::{Any, TypeId};
+use std::any::Any;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// What one borrow step sees.
 pub struct Scope<'a> {
@@ -32,7 +33,7 @@ pub struct Scope<'a> {
 
 impl Scope<'_> {
     /// This library's per-request state (created empty on first use).
-    pub fn state<T: Default + 'static>(&mut self) -> &mut T {
+    pub fn state<T: LibState>(&mut self) -> &mut T {
         self.libs.get()
     }
 }
@@ -239,73 +240,72 @@ impl Ctx<'_> {
     }
 
     /// Counts one call in an unscoped, forced metric.
-    pub fn count(&self, metric: &str) {
-        self.with_txn(|t, _| t.count_metric(metric));
+    pub fn count(&self, metric: &'static str) {
+        self.with_txn(|t, _| t.count_static_metric(metric));
     }
 }
+
+/// A type a library keeps per request in [`LibStates`]; implemented by
+/// `lib_state!(Type)` next to the type, so adding a library touches no
+/// shared list.
+pub trait LibState: Default + 'static {
+    /// The type's position in every [`LibStates`]: assigned on first use,
+    /// the same for the whole process (and every thread).
+    fn index() -> usize;
+}
+
+/// Hands out [`LibState::index`] values.
+#[doc(hidden)]
+pub fn next_lib_state_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Makes a type a per-request library state ([`LibState`]).
+macro_rules! lib_state {
+    ($t:ty) => {
+        impl $crate::hooks::context::LibState for $t {
+            fn index() -> usize {
+                static INDEX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+                *INDEX.get_or_init($crate::hooks::context::next_lib_state_index)
+            }
+        }
+    };
+}
+pub(crate) use lib_state;
 
 /// Per-request state of the instrumented libraries, one value per type:
 /// a library keeps what it learns about its objects (a PDO's driver, a
 /// curl handle's URL) in a type of its own, so adding a library touches
 /// no shared struct.
 ///
-/// A hooked call looks states up several times (a WordPress hook: the
-/// framework's, the open calls', WordPress's own, in turn; tens of
-/// thousands of calls per page), so a look-up must not scan: `slots` maps
-/// a few bits of the type's `TypeId` (a hash already) to its entry, one
-/// `TypeId` comparison when they match. Two types sharing a slot only take
-/// turns in it (each miss scans the entries, a handful, and takes the slot).
+/// A hooked call looks states up several times (tens of thousands of
+/// WordPress hook calls per page), so a look-up is an index: each type's
+/// position is fixed for the process ([`LibState::index`]), and only
+/// `downcast_mut`'s type check remains.
+#[derive(Default)]
 pub struct LibStates {
-    entries: Vec<(TypeId, Box<dyn Any>)>,
-    /// Index in `entries` of the type last looked up through each slot.
-    slots: [u8; SLOTS],
-}
-
-/// Slots of [`LibStates`]: enough that the dozen or so state types rarely share one.
-const SLOTS: usize = 64;
-
-impl Default for LibStates {
-    fn default() -> LibStates {
-        LibStates {
-            entries: Vec::new(),
-            slots: [0; SLOTS],
-        }
-    }
+    entries: Vec<Option<Box<dyn Any>>>,
 }
 
 impl LibStates {
     /// The value of type `T`, created with `T::default()` on first use.
-    pub fn get<T: Default + 'static>(&mut self) -> &mut T {
-        let id = TypeId::of::<T>();
-        let slot = {
-            use std::hash::{Hash, Hasher};
-            let mut h = rustc_hash::FxHasher::default();
-            id.hash(&mut h);
-            (h.finish() >> 58) as usize % SLOTS
-        };
-        let mut i = usize::from(self.slots[slot]);
-        if self.entries.get(i).is_none_or(|(t, _)| *t != id) {
-            i = match self.entries.iter().position(|(t, _)| *t == id) {
-                Some(i) => i,
-                None => {
-                    self.entries.push((id, Box::new(T::default())));
-                    self.entries.len() - 1
-                }
-            };
-            // More than 256 state types cannot happen (there are a dozen);
-            // past that, look-ups would scan, still correct.
-            self.slots[slot] = u8::try_from(i).unwrap_or(u8::MAX);
+    pub fn get<T: LibState>(&mut self) -> &mut T {
+        let i = T::index();
+        if i >= self.entries.len() {
+            self.entries.resize_with(i + 1, || None);
         }
         self.entries[i]
-            .1
+            .get_or_insert_with(|| Box::new(T::default()))
             .downcast_mut()
-            .expect("LibStates entries are keyed by their own type")
+            .expect("a LibStates entry holds the type whose index it is at")
     }
 }
 
 impl std::fmt::Debug for LibStates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "LibStates({} libraries)", self.entries.len())
+        let used = self.entries.iter().filter(|e| e.is_some()).count();
+        write!(f, "LibStates({used} libraries)")
     }
 }
 
@@ -313,28 +313,46 @@ impl std::fmt::Debug for LibStates {
 mod tests {
     use super::*;
 
+    #[derive(Default)]
+    struct A(u32);
+    lib_state!(A);
+    #[derive(Default)]
+    struct B(String);
+    lib_state!(B);
+    #[derive(Default)]
+    struct C(Vec<u32>);
+    lib_state!(C);
+
     #[test]
     fn each_type_gets_its_own_state() {
         let mut s = LibStates::default();
-        *s.get::<u32>() += 2;
-        s.get::<String>().push('x');
-        *s.get::<u32>() += 1;
-        assert_eq!(*s.get::<u32>(), 3);
-        assert_eq!(s.get::<String>(), "x");
+        s.get::<A>().0 += 2;
+        s.get::<B>().0.push('x');
+        s.get::<A>().0 += 1;
+        assert_eq!(s.get::<A>().0, 3);
+        assert_eq!(s.get::<B>().0, "x");
     }
 
     #[test]
     fn switching_types_keeps_each_value() {
         let mut s = LibStates::default();
         for i in 0..3u32 {
-            *s.get::<u32>() += 1;
-            s.get::<Vec<u32>>().push(i);
-            *s.get::<u64>() += 10;
-            *s.get::<u64>() += 10;
+            s.get::<A>().0 += 1;
+            s.get::<C>().0.push(i);
+            s.get::<B>().0.push('y');
         }
-        assert_eq!(*s.get::<u32>(), 3);
-        assert_eq!(*s.get::<Vec<u32>>(), vec![0, 1, 2]);
-        assert_eq!(*s.get::<u64>(), 60);
-        assert_eq!(s.entries.len(), 3);
+        assert_eq!(s.get::<A>().0, 3);
+        assert_eq!(s.get::<C>().0, vec![0, 1, 2]);
+        assert_eq!(s.get::<B>().0, "yyy");
+        assert_ne!(A::index(), B::index());
+        assert_ne!(B::index(), C::index());
+    }
+
+    #[test]
+    fn a_new_request_starts_empty() {
+        let mut s = LibStates::default();
+        s.get::<A>().0 = 7;
+        let mut next = LibStates::default();
+        assert_eq!(next.get::<A>().0, 0);
     }
 }

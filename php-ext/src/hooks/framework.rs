@@ -24,6 +24,7 @@ pub struct FrameworkState {
     /// The first file of the request has been seen (forcing happens there).
     started: bool,
 }
+crate::hooks::context::lib_state!(FrameworkState);
 
 /// Runs the forced framework's (or no framework's) decision at the first
 /// file of the request.

@@ -54,7 +54,7 @@ pub enum Target {
 }
 
 /// What a hook's `before` step hands to its `after` step.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Before {
     /// The hook opened a segment at this time ([`Ctx::start_segment`]).
     pub start: Option<Ticks>,

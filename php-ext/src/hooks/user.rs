@@ -77,13 +77,24 @@ struct Hooked {
 }
 
 crate::per_thread! {
-    /// The hooked functions seen so far, by `zend_function` address. Filled
-    /// by `init` before PHP can call the handlers; a freed function's
-    /// address reused by another hooked function is overwritten by that
-    /// function's own `init`, and an unhooked function never looks here.
+    /// The hooked functions seen in this request, by `zend_function`
+    /// address. Filled by `init` before PHP can call the handlers, emptied
+    /// when a request starts.
     /// Looked up twice per hooked call (WordPress: tens of thousands per
     /// page): an FxHashMap, not SipHash.
     static HOOKED: Option<FxHashMap<usize, Hooked>> = None;
+}
+
+/// A request starts: PHP asks `init` again for every function it calls
+/// (run-time caches are per request), so the hooked functions of the last
+/// request are forgotten; an address they leave behind may be an unhooked
+/// function's now, which [`row_of`] must not mistake for theirs.
+pub(super) fn request_started() {
+    let _ = HOOKED.with(|m| {
+        if let Some(m) = m.as_mut() {
+            m.clear();
+        }
+    });
 }
 
 /// The observer handlers for a hooked function; `observe` says whether
@@ -110,6 +121,20 @@ pub fn handlers(
     }
 }
 
+/// The row of a hooked user function, by its `zend_function` (null or
+/// unhooked: `None`).
+pub(super) fn row_of(func: *const ffi::zend_function) -> Option<&'static Hook> {
+    if func.is_null() {
+        return None;
+    }
+    HOOKED
+        .with(|m| {
+            m.as_ref()
+                .and_then(|m| m.get(&(func as usize)).map(|h| h.hook))
+        })
+        .flatten()
+}
+
 /// The row of a hooked call, unless it belongs to a framework this request
 /// does not use.
 fn hook_of(ex: *mut ffi::zend_execute_data, ctx: &Ctx<'_>) -> Option<&'static Hook> {
@@ -127,6 +152,7 @@ fn hook_of(ex: *mut ffi::zend_execute_data, ctx: &Ctx<'_>) -> Option<&'static Ho
 /// `before` results of hooked calls still running, by frame address.
 #[derive(Default)]
 struct OpenCalls(Vec<(usize, Before)>);
+crate::hooks::context::lib_state!(OpenCalls);
 
 impl OpenCalls {
     /// Calls open at once; beyond this (runaway recursion through a hooked
@@ -151,6 +177,11 @@ unsafe extern "C" fn begin<const TRACED: bool>(ex: *mut ffi::zend_execute_data) 
     let call = unsafe { Call::new(ex, std::ptr::null_mut()) };
     guard("user hook (before)", (), || {
         let before = f(&call, &ctx);
+        if before == Before::default() {
+            // Nothing for `after` (most WordPress dispatches): `end` finds
+            // no entry and passes the default.
+            return;
+        }
         ctx.with(|s| {
             let open = s.state::<OpenCalls>();
             if open.0.len() < OpenCalls::LIMIT {
@@ -197,6 +228,7 @@ unsafe extern "C" fn end<const TRACED: bool>(ex: *mut ffi::zend_execute_data, rv
 /// (interned: shared by every function of the file).
 #[derive(Default)]
 struct SeenFiles(std::collections::HashSet<usize>);
+crate::hooks::context::lib_state!(SeenFiles);
 
 /// Runs the file rows that match `filename`, once per file and request.
 ///

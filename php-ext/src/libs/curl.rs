@@ -54,12 +54,14 @@ const CURLINFO_RESPONSE_CODE: i64 = 0x200002;
 /// What the agent knows about each curl handle, by object handle.
 #[derive(Default)]
 pub(super) struct Handles(pub(super) HashMap<u32, CurlState>);
+crate::hooks::context::lib_state!(Handles);
 
 /// curl handles another library's instrumentation measures (Guzzle's):
 /// their calls are not external segments of their own and get no trace
 /// headers here, so a request is never counted twice.
 #[derive(Default)]
 pub(super) struct Delegated(pub(super) std::collections::HashSet<u32>);
+crate::hooks::context::lib_state!(Delegated);
 
 /// Whether a curl handle belongs to another library's instrumentation.
 pub(super) fn is_delegated(ctx: &Ctx<'_>, handle: u32) -> bool {

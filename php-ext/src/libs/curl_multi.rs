@@ -77,6 +77,7 @@ struct Multi {
 /// Per-request state, by multi object handle.
 #[derive(Default)]
 struct Multis(HashMap<u32, Multi>);
+crate::hooks::context::lib_state!(Multis);
 
 /// A new multi (its handle may be a freed one's): nothing known yet.
 fn after_init(call: &Call, ctx: &Ctx<'_>, _: Before) {

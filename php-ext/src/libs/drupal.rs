@@ -53,6 +53,7 @@ fn detected(ctx: &Ctx<'_>) {
 /// Title resolutions in progress (their controllers do not name requests).
 #[derive(Default)]
 struct Titles(u32);
+crate::hooks::context::lib_state!(Titles);
 
 fn title_starts(_call: &Call, ctx: &Ctx<'_>) -> Before {
     ctx.with(|s| s.state::<Titles>().0 += 1);

@@ -65,6 +65,7 @@ struct State {
     /// By `EasyHandle` object handle.
     flights: HashMap<u32, Flight>,
 }
+crate::hooks::context::lib_state!(State);
 
 fn string_of(v: Result<php::Value, php::CallError>) -> Option<String> {
     v.ok().and_then(|v| v.get().string())

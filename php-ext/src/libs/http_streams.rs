@@ -56,6 +56,7 @@ struct Open {
 
 #[derive(Default)]
 struct Calls(Vec<Open>);
+crate::hooks::context::lib_state!(Calls);
 
 fn before_file_get_contents(call: &Call, ctx: &Ctx<'_>) -> Before {
     before(call, ctx, "file_get_contents", 3)

@@ -196,6 +196,7 @@ struct State {
     links: HashMap<u32, Link>,
     stmts: HashMap<u32, Stmt>,
 }
+crate::hooks::context::lib_state!(State);
 
 /// The link object of a link call and the position of its first real
 /// argument: `$link->query($sql)` (this, 1) or `mysqli_query($link, $sql)`

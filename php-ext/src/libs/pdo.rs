@@ -74,6 +74,7 @@ struct State {
     pdo: HashMap<u32, Pdo>,
     stmt: HashMap<u32, Stmt>,
 }
+crate::hooks::context::lib_state!(State);
 
 /// The datastore product of a DSN.
 pub fn product_of_dsn(dsn: &str) -> &'static str {

@@ -77,6 +77,7 @@ struct State {
     /// Prepared statements' SQL by connection and name.
     prepared: HashMap<(ConnKey, String), String>,
 }
+crate::hooks::context::lib_state!(State);
 
 /// The connection a call names (its first argument when that is a
 /// connection object), and the position of the next argument.

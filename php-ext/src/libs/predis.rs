@@ -80,6 +80,7 @@ struct State {
     pending: HashMap<u32, Ticks>,
     detected: bool,
 }
+crate::hooks::context::lib_state!(State);
 
 fn detected(_: &str, ctx: &Ctx<'_>) {
     let first = ctx

@@ -96,6 +96,7 @@ pub static LIBRARY: Library = Library {
 /// Instances by `Redis` object handle.
 #[derive(Default)]
 struct Instances(FxHashMap<u32, DatastoreInstance>);
+crate::hooks::context::lib_state!(Instances);
 
 fn start(_: &Call, ctx: &Ctx<'_>) -> Before {
     Before {

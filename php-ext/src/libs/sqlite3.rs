@@ -36,6 +36,7 @@ pub static LIBRARY: Library = Library {
 /// Statements' SQL by `SQLite3Stmt` handle.
 #[derive(Default)]
 struct Statements(HashMap<u32, String>);
+crate::hooks::context::lib_state!(Statements);
 
 fn start(_: &Call, ctx: &Ctx<'_>) -> Before {
     Before {

@@ -4,8 +4,8 @@
 //! requests named by their action.
 //!
 //! Hook timing follows `newrelic.framework.wordpress.hooks*` as New Relic
-//! does. `apply_filters`, `apply_filters_ref_array`, `do_action` and
-//! `do_action_ref_array` keep a stack of the hook tags being dispatched
+//! does. The hook tag is the first argument of `apply_filters`,
+//! `apply_filters_ref_array`, `do_action` or `do_action_ref_array`
 //! (tags with a transient hexadecimal part are cleaned:
 //! `add_option__transient_timeout_twccr_382402301f44c883bc0137_cat` becomes
 //! `add_option__transient_timeout_twccr_*_cat`). Then, by
@@ -13,11 +13,12 @@
 //!
 //! * `plugin_callbacks` (default): `add_filter` hooks every callback that
 //!   belongs to a plugin or theme; when one runs, its duration goes to
-//!   `Framework/WordPress/Hook/<tag>` and `Framework/WordPress/Plugin/<name>`
-//!   (unscoped);
+//!   `Framework/WordPress/Hook/<tag>` (the dispatch nearest below it on
+//!   PHP's stack) and `Framework/WordPress/Plugin/<name>` (unscoped);
 //! * `all_callbacks`: core callbacks too, as `…/Hook/<tag>` only;
 //! * `threshold`: no callbacks; a dispatch lasting at least
-//!   `hooks.threshold` (1 ms) is timed as `…/Hook/<tag>`.
+//!   `hooks.threshold` (1 ms) is timed as `…/Hook/<tag>` (only this mode
+//!   keeps a stack of the tags being dispatched).
 //!
 //! A callback belongs to the plugin whose directory (`WP_PLUGIN_DIR`, else
 //! `WP_CONTENT_DIR/plugins`, else any `/wp-content/plugins/`) holds its
@@ -82,14 +83,14 @@ static CALLBACK: Hook = Hook::new(Target::Callback("WordPress hook callback"))
     .before(callback_start)
     .after(callback_end);
 
-/// Per-request state: the tags being dispatched and what is known about
-/// files. WordPress dispatches thousands of hooks per page, so a tag's
+/// Per-request state: the tags being dispatched (`threshold` mode) and
+/// what is known about files. WordPress dispatches thousands of hooks per page, so a tag's
 /// metric name is made once per request and shared (`Rc`), and looked up
 /// by the argument's bytes without copying them.
 #[derive(Default)]
 struct WpState {
-    /// One entry per dispatch in progress: the metric of its tag
-    /// (`Framework/WordPress/Hook/<cleaned tag>`), if it has one.
+    /// One entry per dispatch in progress (`threshold` mode): the metric
+    /// of its tag (`Framework/WordPress/Hook/<cleaned tag>`), if it has one.
     tags: Vec<Option<Rc<str>>>,
     /// Tag metrics by raw tag.
     metrics: FxHashMap<Box<[u8]>, Rc<str>>,
@@ -105,6 +106,7 @@ struct WpState {
     /// from a few dozen files).
     owners: FxHashMap<usize, Option<Option<Rc<str>>>>,
 }
+crate::hooks::context::lib_state!(WpState);
 
 /// Dispatches tracked at once at most (runaway recursion).
 const TAG_DEPTH: usize = 512;
@@ -154,13 +156,22 @@ fn push_do_action_ref_array(call: &Call, ctx: &Ctx<'_>) -> Before {
 /// The first argument as the dispatch's tag. `instrumented` is the
 /// `Supportability/InstrumentedFunction/<function>` metric of a function
 /// instrumented only under some settings, counted when they apply.
-fn push_tag(call: &Call, ctx: &Ctx<'_>, instrumented: Option<&str>) -> Before {
-    let (hooks, start) = ctx
-        .with(|s| (s.settings.frameworks.wordpress_hooks, s.clock.now()))
-        .unwrap_or((false, 0));
-    if !hooks {
+///
+/// Only `threshold` mode times dispatches, so only it keeps the stack of
+/// tags; when callbacks are timed, a callback finds its tag on PHP's own
+/// stack when it returns ([`dispatch_tag`]). WordPress dispatches about
+/// 20 000 hooks per page and runs a few dozen plugin callbacks, so the
+/// work is done where it is rare.
+fn push_tag(call: &Call, ctx: &Ctx<'_>, instrumented: Option<&'static str>) -> Before {
+    let options = ctx
+        .with(|s| {
+            let f = &s.settings.frameworks;
+            f.wordpress_hooks.then_some(f.wordpress_hooks_options)
+        })
+        .flatten();
+    let Some(options) = options else {
         return Before::default();
-    }
+    };
     if let Some(m) = instrumented {
         ctx.count(m);
     }
@@ -172,18 +183,48 @@ fn push_tag(call: &Call, ctx: &Ctx<'_>, instrumented: Option<&str>) -> Before {
     if let Some(t) = tag.filter(|t| t.starts_with(b"wp_ajax_")) {
         name_ajax(&String::from_utf8_lossy(t), ctx);
     }
-    ctx.with(|s| {
+    if options != WordPressHooks::Threshold {
+        return Before::default();
+    }
+    let start = ctx.with(|s| {
         let st = s.state::<WpState>();
         if st.tags.len() < TAG_DEPTH {
             let metric = tag.map(|t| hook_metric(&mut st.metrics, t));
             st.tags.push(metric);
         }
+        s.clock.now()
     });
     Before {
-        start: Some(start),
+        start,
         bailed: false,
     }
 }
+
+/// The metric of the hook whose dispatch runs the callback `call`: the
+/// first argument of the nearest `apply_filters`/`do_action` (or their
+/// `_ref_array` forms) below it on PHP's stack.
+fn dispatch_tag(call: &Call, ctx: &Ctx<'_>) -> Option<Rc<str>> {
+    let dispatch = call.enclosing(DISPATCH_DEPTH, |hook| {
+        matches!(
+            hook.target,
+            Target::Function(
+                "apply_filters" | "apply_filters_ref_array" | "do_action" | "do_action_ref_array"
+            )
+        )
+    })?;
+    let Val::Str(tag) = dispatch.arg(1) else {
+        return None;
+    };
+    if tag.is_empty() {
+        return None;
+    }
+    ctx.with(|s| hook_metric(&mut s.state::<WpState>().metrics, tag))
+}
+
+/// Frames searched below a callback for its dispatch: WordPress calls a
+/// callback from `WP_Hook::apply_filters` (sometimes through
+/// `call_user_func_array`), which `apply_filters` or `do_action` called.
+const DISPATCH_DEPTH: usize = 8;
 
 /// Ends a dispatch: in `threshold` mode a slow one is timed.
 fn pop_tag(_call: &Call, ctx: &Ctx<'_>, before: Before) {
@@ -376,10 +417,7 @@ fn callback_start(_call: &Call, ctx: &Ctx<'_>) -> Before {
 /// and to its plugin.
 fn callback_end(call: &Call, ctx: &Ctx<'_>, before: Before) {
     let Some(start) = before.start else { return };
-    let Some(hook) = ctx
-        .with(|s| s.state::<WpState>().tags.last().cloned().flatten())
-        .flatten()
-    else {
+    let Some(hook) = dispatch_tag(call, ctx) else {
         return;
     };
     ctx.add_timed_metric(&hook, start);

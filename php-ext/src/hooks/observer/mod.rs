@@ -65,6 +65,7 @@ crate::per_thread! {
 /// A request starts: functions of the last one are gone.
 pub fn request_started() {
     demotion::request_started();
+    super::user::request_started();
 }
 
 /// The request ends (RSHUTDOWN, functions still alive): what demotion
