@@ -19,14 +19,20 @@ use super::observer;
 use super::table::{self, Before, Hook, Library, Segment, Target};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use seraph_txn::Framework;
 use std::collections::HashMap;
+use std::hash::Hasher;
 use std::sync::{OnceLock, RwLock};
 
 /// Rows for functions and methods, by lower-case `function` or
-/// `class::method`, with their library.
-type ByName = HashMap<String, (&'static Library, &'static Hook)>;
+/// `class::method`, with their library; and the [`name_hash`] of every
+/// such name, so that `init` can rule a function out (nearly all of them)
+/// without building its lower-case name.
+struct ByName {
+    rows: HashMap<String, (&'static Library, &'static Hook)>,
+    hashes: FxHashSet<u64>,
+}
 
 /// [`ByName`], built on first use and released at module shutdown
 /// ([`forget`]), so the process ends owning none of it (valgrind would
@@ -35,13 +41,50 @@ type ByName = HashMap<String, (&'static Library, &'static Hook)>;
 static BY_NAME: RwLock<Option<ByName>> = RwLock::new(None);
 
 fn build() -> ByName {
-    table::rows()
+    let rows: HashMap<String, (&'static Library, &'static Hook)> = table::rows()
         .filter_map(|(lib, h)| match h.target {
             Target::Function(f) => Some((f.to_owned(), (lib, h))),
             Target::Method(c, m) => Some((format!("{c}::{m}"), (lib, h))),
             Target::Class(_) | Target::File(_) | Target::Callback(_) => None,
         })
-        .collect()
+        .collect();
+    let hashes = rows.keys().map(|k| name_hash(&[k.as_bytes()])).collect();
+    ByName { rows, hashes }
+}
+
+/// A hash of the ASCII-lower-cased concatenation of `parts`, fed piece by
+/// piece (a method's class, `::` and name need not be joined first).
+pub fn name_hash(parts: &[&[u8]]) -> u64 {
+    let mut h = FxHasher::default();
+    for part in parts {
+        for &b in *part {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+    }
+    h.finish()
+}
+
+/// Whether a row may name the user function `func` (false means surely
+/// not), decided from its name's bytes without allocating.
+///
+/// # Safety
+/// `func` must be a live user function.
+pub unsafe fn may_be_hooked(func: *const ffi::zend_function) -> bool {
+    // SAFETY: the caller's contract; `common` is valid for every function.
+    let hash = unsafe {
+        let common = &(*func).common;
+        let Some(name) = crate::zend::zval::zstr(common.function_name) else {
+            return false;
+        };
+        match common.scope.as_ref() {
+            None => name_hash(&[name]),
+            Some(scope) => {
+                let class = crate::zend::zval::zstr(scope.name).unwrap_or_default();
+                name_hash(&[class, b"::", name])
+            }
+        }
+    };
+    with_by_name(|m| m.hashes.contains(&hash))
 }
 
 /// Runs `f` on the table, building it first if needed.
@@ -65,7 +108,7 @@ pub fn forget() {
 /// The row for a user function, by its lower-case name (`function` or
 /// `namespace\class::method`).
 pub fn find(lname: &str) -> Option<(&'static Library, &'static Hook)> {
-    with_by_name(|m| m.get(lname).copied())
+    with_by_name(|m| m.rows.get(lname).copied())
 }
 
 /// A hooked function's row, and the framework whose requests it is limited
@@ -301,5 +344,19 @@ fn has_file_rows() -> bool {
 /// Whether the table has rows for PHP code or files: then the observer
 /// must be registered even when user functions are not traced.
 pub fn any_rows() -> bool {
-    has_file_rows() || with_by_name(|m| !m.is_empty())
+    has_file_rows() || with_by_name(|m| !m.rows.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_hash;
+
+    #[test]
+    fn a_name_hashes_alike_in_pieces_and_in_any_case() {
+        assert_eq!(
+            name_hash(&[b"Predis\\Client", b"::", b"executeCommand"]),
+            name_hash(&[b"predis\\client::executecommand"])
+        );
+        assert_ne!(name_hash(&[b"apply_filters"]), name_hash(&[b"do_action"]));
+    }
 }

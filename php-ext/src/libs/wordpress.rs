@@ -97,14 +97,16 @@ struct WpState {
     /// Plugin/theme prefixes, read from WordPress's constants once
     /// `WP_PLUGIN_DIR` is defined.
     prefixes: Option<Rc<[String]>>,
-    /// The prefixes while `WP_CONTENT_DIR` is defined but `WP_PLUGIN_DIR`
-    /// not yet (WordPress's core filters are added then).
-    partial: Option<Rc<[String]>>,
+    /// The prefixes before `WP_PLUGIN_DIR` is defined (WordPress's core
+    /// filters are added then), and whether `WP_CONTENT_DIR` was defined
+    /// when they were made (if not, they are remade once it is).
+    partial: Option<(bool, Rc<[String]>)>,
     /// Whether a file's callbacks are hooked (`Some`), with their plugin
-    /// metric, by file (`Func::file_key`); kept once the prefixes are
-    /// complete (WordPress registers about a thousand callbacks per page
-    /// from a few dozen files).
+    /// metric, by file (`Func::file_key`): WordPress registers about a
+    /// thousand callbacks per page from a few dozen files.
     owners: FxHashMap<usize, Option<Option<Rc<str>>>>,
+    /// The prefix list `owners` was decided with: a new list empties it.
+    owners_by: Option<Rc<[String]>>,
 }
 crate::hooks::context::lib_state!(WpState);
 
@@ -304,19 +306,28 @@ fn add_filter(call: &Call, ctx: &Ctx<'_>) -> Before {
         return Before::default();
     }
     ctx.count("Supportability/InstrumentedFunction/add_filter");
-    let (prefixes, complete) = plugin_prefixes(ctx);
+    let prefixes = plugin_prefixes(ctx);
     ctx.hook_callback(call, 2, &FRAMEWORK.library, &CALLBACK, |func| {
         let key = func.file_key();
-        if complete {
-            let known = ctx
-                .with(|s| s.state::<WpState>().owners.get(&key).cloned())
-                .flatten();
-            if let Some(known) = known {
-                return known;
-            }
+        let known = ctx
+            .with(|s| {
+                let st = s.state::<WpState>();
+                if !st
+                    .owners_by
+                    .as_ref()
+                    .is_some_and(|b| Rc::ptr_eq(b, &prefixes))
+                {
+                    st.owners.clear();
+                    st.owners_by = Some(Rc::clone(&prefixes));
+                }
+                st.owners.get(&key).cloned()
+            })
+            .flatten();
+        if let Some(known) = known {
+            return known;
         }
         let decision = file_decision(func.filename(), &skip, &prefixes, options);
-        if complete && key != 0 {
+        if key != 0 {
             ctx.with(|s| {
                 let owners = &mut s.state::<WpState>().owners;
                 if owners.len() < 4096 {
@@ -350,8 +361,9 @@ fn file_decision(
 
 /// The plugin and theme directories, from WordPress's constants (read once
 /// per request once WordPress has defined them), then the conventional
-/// layout; and whether the list is final for the request.
-fn plugin_prefixes(ctx: &Ctx<'_>) -> (Rc<[String]>, bool) {
+/// layout. The same list (the same `Rc`) is returned until a constant it
+/// depends on appears.
+fn plugin_prefixes(ctx: &Ctx<'_>) -> Rc<[String]> {
     let (complete, partial) = ctx
         .with(|s| {
             let st = s.state::<WpState>();
@@ -359,19 +371,20 @@ fn plugin_prefixes(ctx: &Ctx<'_>) -> (Rc<[String]>, bool) {
         })
         .unwrap_or_default();
     if let Some(p) = complete {
-        return (p, true);
+        return p;
     }
     let plugin_dir = objects::constant_string("WP_PLUGIN_DIR");
+    let content = objects::constant_string("WP_CONTENT_DIR");
     if plugin_dir.is_none() {
-        if let Some(p) = partial {
-            return (p, false);
+        if let Some((had_content, p)) = partial {
+            if had_content || content.is_none() {
+                return p;
+            }
         }
     }
     let mut p = Vec::new();
-    let content = objects::constant_string("WP_CONTENT_DIR");
     // WordPress defines WP_PLUGIN_DIR after its core filters are added:
-    // the list is kept for the request only once it is known (until then
-    // only once WP_CONTENT_DIR is).
+    // the list is final only once it is known.
     let complete = plugin_dir.is_some();
     if let Some(d) = plugin_dir {
         p.push(d);
@@ -386,12 +399,15 @@ fn plugin_prefixes(ctx: &Ctx<'_>) -> (Rc<[String]>, bool) {
         .into_iter()
         .map(|d| format!("{}/", d.trim_end_matches('/')))
         .collect();
-    if complete {
-        ctx.with(|s| s.state::<WpState>().prefixes = Some(Rc::clone(&p)));
-    } else if content.is_some() {
-        ctx.with(|s| s.state::<WpState>().partial = Some(Rc::clone(&p)));
-    }
-    (p, complete)
+    ctx.with(|s| {
+        let st = s.state::<WpState>();
+        if complete {
+            st.prefixes = Some(Rc::clone(&p));
+        } else {
+            st.partial = Some((content.is_some(), Rc::clone(&p)));
+        }
+    });
+    p
 }
 
 /// The plugin or theme a file belongs to: the path segment after the first

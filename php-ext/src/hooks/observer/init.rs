@@ -53,17 +53,30 @@ pub(super) unsafe extern "C" fn init(
                 NONE
             };
         }
-        // SAFETY: valid function.
-        let lname = unsafe { function_name(func) }
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let naming = NAMING.with(|n| n.0.contains(&lname)).unwrap_or(false);
-        let custom = EXTRA.with(|v| v.contains(&lname)).unwrap_or(false)
-            || API_CUSTOM.with(|v| v.contains(&lname)).unwrap_or(false);
+        // The lower-case name is made only when something may match it:
+        // a row (checked by hash first) or a configured list (usually
+        // empty). PHP asks about each of a page's ~1 000 functions.
+        // SAFETY: a live user function.
+        let hooked = unsafe { user::may_be_hooked(func) };
+        let listed = NAMING.with(|n| !n.0.is_empty()).unwrap_or(false)
+            || EXTRA.with(|v| !v.is_empty()).unwrap_or(false)
+            || API_CUSTOM.with(|v| !v.is_empty()).unwrap_or(false);
+        let lname = if hooked || listed {
+            // SAFETY: valid function.
+            unsafe { function_name(func) }
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        } else {
+            String::new()
+        };
+        let naming = listed && NAMING.with(|n| n.0.contains(&lname)).unwrap_or(false);
+        let custom = listed
+            && (EXTRA.with(|v| v.contains(&lname)).unwrap_or(false)
+                || API_CUSTOM.with(|v| v.contains(&lname)).unwrap_or(false));
         let observe = custom || OBSERVE_ALL.with(|v| *v).unwrap_or(true);
         // A library hook (a framework's router, Predis, Guzzle) takes the
         // function; `name.functions` and custom tracers do not apply to it.
-        if let Some((lib, hook)) = user::find(&lname) {
+        if let Some((lib, hook)) = hooked.then(|| user::find(&lname)).flatten() {
             return user::handlers(func, lib, hook, observe);
         }
         // A callback a library hooked in this request (a WordPress hook's).
