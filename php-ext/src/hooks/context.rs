@@ -241,7 +241,13 @@ impl Ctx<'_> {
 
     /// Counts one call in an unscoped, forced metric.
     pub fn count(&self, metric: &'static str) {
-        self.with_txn(|t, _| t.count_static_metric(metric));
+        // No clock read: a count has no time (hooked functions count on
+        // every call).
+        self.with(|s| {
+            if let Some(t) = s.txn.as_deref_mut() {
+                t.count_static_metric(metric);
+            }
+        });
     }
 }
 
