@@ -23,6 +23,7 @@ use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use seraph_txn::Framework;
 use std::collections::HashMap;
 use std::hash::Hasher;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{OnceLock, RwLock};
 
 /// Rows for functions and methods, by lower-case `function` or
@@ -119,13 +120,70 @@ struct Hooked {
     only: Option<Framework>,
 }
 
+/// The hooked functions of this request. `init` fills it before PHP can
+/// call their handlers, and notes each one's position (plus one) in a
+/// slot of the function's run-time cache ([`SLOT`]), so the handlers,
+/// which run on every call (WordPress: tens of thousands per page), read
+/// their row without a look-up. Emptied when a request starts, as PHP
+/// empties run-time caches.
+#[derive(Default)]
+struct Hooks {
+    rows: Vec<Hooked>,
+    /// Positions in `rows` by `zend_function` address (for [`row_of`],
+    /// which walks frames whose slots it cannot trust, and for a function
+    /// without a run-time cache slot).
+    by_func: FxHashMap<usize, usize>,
+    /// Counts requests: a slot holds it beside the position, so a slot
+    /// PHP did not empty is never read as this request's.
+    generation: u32,
+}
+
+impl Hooks {
+    /// What a slot holds for position `i`: never 0 (an empty slot).
+    fn slot_value(&self, i: usize) -> usize {
+        ((self.generation as usize) << 32) | (i + 1)
+    }
+
+    /// The row a slot value names, if it is this request's.
+    fn from_slot(&self, value: usize) -> Option<Hooked> {
+        if value >> 32 != self.generation as usize {
+            return None;
+        }
+        self.rows
+            .get((value & 0xffff_ffff).checked_sub(1)?)
+            .copied()
+    }
+}
+
 crate::per_thread! {
-    /// The hooked functions seen in this request, by `zend_function`
-    /// address. Filled by `init` before PHP can call the handlers, emptied
-    /// when a request starts.
-    /// Looked up twice per hooked call (WordPress: tens of thousands per
-    /// page): an FxHashMap, not SipHash.
-    static HOOKED: Option<FxHashMap<usize, Hooked>> = None;
+    static HOOKED: Option<Hooks> = None;
+}
+
+/// The run-time cache slot of [`Hooks`] (negative: none).
+static SLOT: AtomicI32 = AtomicI32::new(-1);
+
+/// MINIT, before the observer registers: reserves the slot.
+pub fn register() {
+    // SAFETY: MINIT, when PHP hands out op_array extension handles.
+    SLOT.store(unsafe { ffi::seraph_hook_slot_handle() }, Ordering::Relaxed);
+}
+
+/// The slot of the function running in `ex`.
+///
+/// # Safety
+/// `ex` must be the live frame of a user function PHP is initialising or
+/// observing (its run-time cache exists and has room for every handle
+/// handed out in MINIT).
+#[inline(always)]
+unsafe fn slot(ex: *mut ffi::zend_execute_data) -> Option<*mut usize> {
+    let h = SLOT.load(Ordering::Relaxed);
+    // SAFETY: the caller's contract.
+    let cache = unsafe { (*ex).run_time_cache };
+    if h < 0 || cache.is_null() {
+        return None;
+    }
+    // SAFETY: as above.
+    Some(unsafe { cache.add(h as usize) }.cast::<usize>())
 }
 
 /// A request starts: PHP asks `init` again for every function it calls
@@ -133,26 +191,41 @@ crate::per_thread! {
 /// request are forgotten; an address they leave behind may be an unhooked
 /// function's now, which [`row_of`] must not mistake for theirs.
 pub(super) fn request_started() {
-    let _ = HOOKED.with(|m| {
-        if let Some(m) = m.as_mut() {
-            m.clear();
+    let _ = HOOKED.with(|h| {
+        if let Some(h) = h.as_mut() {
+            h.rows.clear();
+            h.by_func.clear();
+            h.generation = h.generation.wrapping_add(1);
         }
     });
 }
 
-/// The observer handlers for a hooked function; `observe` says whether
-/// user functions are traced at all.
-pub fn handlers(
-    func: *const ffi::zend_function,
+/// The observer handlers for the hooked function running in `ex`;
+/// `observe` says whether user functions are traced at all.
+///
+/// # Safety
+/// `ex` must be the frame PHP passed to the observer's `init`.
+pub unsafe fn handlers(
+    ex: *mut ffi::zend_execute_data,
     lib: &'static Library,
     hook: &'static Hook,
     observe: bool,
 ) -> ffi::zend_observer_fcall_handlers {
     let only = table::framework_of(lib).map(|f| f.framework);
-    let _ = HOOKED.with(|m| {
-        m.get_or_insert_with(FxHashMap::default)
-            .insert(func as usize, Hooked { hook, only });
+    // SAFETY: the caller's contract.
+    let func = unsafe { (*ex).func } as usize;
+    let value = HOOKED.with(|h| {
+        let h = h.get_or_insert_with(Hooks::default);
+        h.rows.push(Hooked { hook, only });
+        let i = h.rows.len() - 1;
+        h.by_func.insert(func, i);
+        h.slot_value(i)
     });
+    // SAFETY: the caller's contract; the slot is this module's.
+    if let (Some(value), Some(slot)) = (value, unsafe { slot(ex) }) {
+        // SAFETY: as above.
+        unsafe { *slot = value };
+    }
     let traced = observe && hook.segment == Segment::Function;
     ffi::zend_observer_fcall_handlers {
         begin: Some(if traced {
@@ -171,9 +244,9 @@ pub(super) fn row_of(func: *const ffi::zend_function) -> Option<&'static Hook> {
         return None;
     }
     HOOKED
-        .with(|m| {
-            m.as_ref()
-                .and_then(|m| m.get(&(func as usize)).map(|h| h.hook))
+        .with(|h| {
+            let h = h.as_ref()?;
+            h.by_func.get(&(func as usize)).map(|&i| h.rows[i].hook)
         })
         .flatten()
 }
@@ -181,10 +254,18 @@ pub(super) fn row_of(func: *const ffi::zend_function) -> Option<&'static Hook> {
 /// The row of a hooked call, unless it belongs to a framework this request
 /// does not use.
 fn hook_of(ex: *mut ffi::zend_execute_data, ctx: &Ctx<'_>) -> Option<&'static Hook> {
-    // SAFETY: the live frame PHP passed to an observer handler.
-    let func = unsafe { (*ex).func } as usize;
+    // SAFETY: the live frame PHP passed to an observer handler, of a
+    // function `init` gave these handlers (so it noted the slot).
+    let noted = unsafe { slot(ex) }.map(|s| unsafe { *s }).unwrap_or(0);
     let h = HOOKED
-        .with(|m| m.as_ref().and_then(|m| m.get(&func).copied()))
+        .with(|h| {
+            let h = h.as_ref()?;
+            h.from_slot(noted).or_else(|| {
+                // SAFETY: as above.
+                let func = unsafe { (*ex).func } as usize;
+                h.by_func.get(&func).map(|&i| h.rows[i])
+            })
+        })
         .flatten()?;
     match h.only {
         Some(fw) if ctx.framework() != Some(fw) => None,
@@ -270,7 +351,7 @@ unsafe extern "C" fn end<const TRACED: bool>(ex: *mut ffi::zend_execute_data, rv
 /// Files already looked at in this request, by file-name string address
 /// (interned: shared by every function of the file).
 #[derive(Default)]
-struct SeenFiles(std::collections::HashSet<usize>);
+struct SeenFiles(FxHashSet<usize>);
 crate::hooks::context::lib_state!(SeenFiles);
 
 /// Runs the file rows that match `filename`, once per file and request.

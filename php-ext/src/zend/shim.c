@@ -608,6 +608,12 @@ void seraph_ref_array_add_strings(zval *ref, const char *const *keys, const size
 }
 
 /* See shim.h. */
+int seraph_hook_slot_handle(void)
+{
+	return zend_get_op_array_extension_handle("newrelic");
+}
+
+/* See shim.h. */
 int seraph_demotion_slot_handle(void)
 {
 #if PHP_VERSION_ID >= 80200

@@ -341,6 +341,10 @@ void seraph_zval_keep(zval *dst, const zval *src);
 void seraph_zval_string_map(zval *out, const char *const *keys, const size_t *key_lens,
 	const char *const *vals, const size_t *val_lens, size_t n);
 
+/* MINIT: a pointer-sized slot in every function's run-time cache, where
+ * hooks/user.rs notes a hooked function's row for the request. */
+int seraph_hook_slot_handle(void);
+
 /* Demotion (hooks/observer/demotion.rs). PHP 8.2+ can remove observer
  * handlers from one function at run time; 8.1 cannot (these then do
  * nothing and return -1 or false). */

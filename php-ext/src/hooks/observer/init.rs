@@ -77,11 +77,13 @@ pub(super) unsafe extern "C" fn init(
         // A library hook (a framework's router, Predis, Guzzle) takes the
         // function; `name.functions` and custom tracers do not apply to it.
         if let Some((lib, hook)) = hooked.then(|| user::find(&lname)).flatten() {
-            return user::handlers(func, lib, hook, observe);
+            // SAFETY: the frame PHP is initialising.
+            return unsafe { user::handlers(ex, lib, hook, observe) };
         }
         // A callback a library hooked in this request (a WordPress hook's).
         if let Some((lib, hook)) = callbacks::find(func) {
-            return user::handlers(func, lib, hook, observe);
+            // SAFETY: the frame PHP is initialising.
+            return unsafe { user::handlers(ex, lib, hook, observe) };
         }
         let closure = flags & ffi::ZEND_ACC_CLOSURE != 0;
         // Only plain functions may be demoted: not custom tracers, naming

@@ -177,6 +177,7 @@ fn file_name(path: &str) -> Option<String> {
 pub fn register() {
     // Measured now, before any request (`php --ri newrelic` shows it).
     let _ = crate::clock::select();
+    super::user::register();
     demotion::register();
     // SAFETY: called in MINIT, the only time PHP accepts observers.
     unsafe {
