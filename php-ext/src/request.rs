@@ -45,6 +45,11 @@ pub struct RequestState {
     pub closures: observer::ClosureNames,
     /// What the instrumented libraries know about their objects.
     pub libs: crate::hooks::context::LibStates,
+    /// The request's framework (checked on every hooked call of a
+    /// framework's rows, so a field rather than a library state).
+    pub framework: crate::hooks::framework::FrameworkState,
+    /// `before` results of hooked calls still running.
+    pub open_calls: crate::hooks::user::OpenCalls,
     /// Request parameters go to traces and errors (`newrelic.capture_params`,
     /// or `newrelic_capture_params()` during the request).
     pub capture_params: bool,
@@ -439,11 +444,7 @@ impl Agent {
         let Some(mut txn) = self.txn.take() else {
             return;
         };
-        let framework = self
-            .req
-            .libs
-            .get::<crate::hooks::framework::FrameworkState>()
-            .outcome;
+        let framework = self.req.framework.outcome;
         if let Some(outcome) = framework {
             txn.set_framework(outcome);
         }

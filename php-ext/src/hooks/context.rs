@@ -29,6 +29,8 @@ pub struct Scope<'a> {
     /// Ids for trace headers.
     pub ids: &'a mut Rng,
     libs: &'a mut LibStates,
+    /// The request's framework.
+    pub(crate) framework: &'a mut super::framework::FrameworkState,
 }
 
 impl Scope<'_> {
@@ -67,6 +69,7 @@ impl Ctx<'_> {
                     clock: &a.clock,
                     ids: &mut a.ids,
                     libs: &mut a.req.libs,
+                    framework: &mut a.req.framework,
                 };
                 Some(f(&mut scope))
             })
@@ -226,6 +229,27 @@ impl Ctx<'_> {
                 a.as_mut()
                     .map(|a| std::mem::replace(&mut a.req.quiet, on))
                     .unwrap_or(false)
+            })
+            .unwrap_or(false)
+    }
+
+    /// Whether a hooked call's hook runs: not while the instrumentation
+    /// calls PHP ([`Ctx::quietly`]), nor for a framework's row in a
+    /// request of another framework. One borrow: it runs on every hooked
+    /// call.
+    pub(crate) fn hook_applies(&self, only: Option<seraph_txn::Framework>) -> bool {
+        self.cell
+            .with(|a| {
+                a.as_ref().is_some_and(|a| {
+                    !a.req.quiet
+                        && only.is_none_or(|fw| {
+                            a.req
+                                .framework
+                                .outcome
+                                .and_then(seraph_txn::FrameworkOutcome::framework)
+                                == Some(fw)
+                        })
+                })
             })
             .unwrap_or(false)
     }

@@ -24,26 +24,25 @@ pub struct FrameworkState {
     /// The first file of the request has been seen (forcing happens there).
     started: bool,
 }
-crate::hooks::context::lib_state!(FrameworkState);
 
 /// Runs the forced framework's (or no framework's) decision at the first
 /// file of the request.
 pub(super) fn first_file(ctx: &Ctx<'_>) {
     let forced = ctx
         .with(|s| {
-            let st = s.state::<FrameworkState>();
+            let st = &mut *s.framework;
             if std::mem::replace(&mut st.started, true) {
                 return None;
             }
             match s.settings.frameworks.framework {
                 FrameworkSetting::Detect => None,
                 FrameworkSetting::Disabled => {
-                    s.state::<FrameworkState>().outcome = Some(FrameworkOutcome::ForcedNone);
+                    s.framework.outcome = Some(FrameworkOutcome::ForcedNone);
                     tracing::debug!("framework forced to none");
                     None
                 }
                 FrameworkSetting::Forced(fw) => {
-                    s.state::<FrameworkState>().outcome = Some(FrameworkOutcome::Forced(fw));
+                    s.framework.outcome = Some(FrameworkOutcome::Forced(fw));
                     tracing::debug!("framework forced: {}", fw.name());
                     Some(fw)
                 }
@@ -64,7 +63,7 @@ pub(super) fn first_file(ctx: &Ctx<'_>) {
 pub(super) fn file_of(ctx: &Ctx<'_>, fl: &FrameworkLibrary, path: &str) {
     let first = ctx
         .with(|s| {
-            let st = s.state::<FrameworkState>();
+            let st = &mut *s.framework;
             if st.outcome.is_some() {
                 return false;
             }
@@ -83,12 +82,8 @@ pub(super) fn file_of(ctx: &Ctx<'_>, fl: &FrameworkLibrary, path: &str) {
 impl Ctx<'_> {
     /// The request's framework, if one was detected or forced.
     pub fn framework(&self) -> Option<Framework> {
-        self.with(|s| {
-            s.state::<FrameworkState>()
-                .outcome
-                .and_then(FrameworkOutcome::framework)
-        })
-        .flatten()
+        self.with(|s| s.framework.outcome.and_then(FrameworkOutcome::framework))
+            .flatten()
     }
 
     /// A framework names the transaction `…/Action/<name>` (see

@@ -145,7 +145,7 @@ impl Hooks {
     }
 
     /// The row a slot value names, if it is this request's.
-    fn from_slot(&self, value: usize) -> Option<Hooked> {
+    fn row_in_slot(&self, value: usize) -> Option<Hooked> {
         if value >> 32 != self.generation as usize {
             return None;
         }
@@ -251,8 +251,9 @@ pub(super) fn row_of(func: *const ffi::zend_function) -> Option<&'static Hook> {
         .flatten()
 }
 
-/// The row of a hooked call, unless it belongs to a framework this request
-/// does not use.
+/// The row of a hooked call, unless the hook does not apply now
+/// ([`Ctx::hook_applies`]: the instrumentation is calling PHP, or the row
+/// is a framework's and the request is not of that framework).
 fn hook_of(ex: *mut ffi::zend_execute_data, ctx: &Ctx<'_>) -> Option<&'static Hook> {
     // SAFETY: the live frame PHP passed to an observer handler, of a
     // function `init` gave these handlers (so it noted the slot).
@@ -260,23 +261,20 @@ fn hook_of(ex: *mut ffi::zend_execute_data, ctx: &Ctx<'_>) -> Option<&'static Ho
     let h = HOOKED
         .with(|h| {
             let h = h.as_ref()?;
-            h.from_slot(noted).or_else(|| {
+            h.row_in_slot(noted).or_else(|| {
                 // SAFETY: as above.
                 let func = unsafe { (*ex).func } as usize;
                 h.by_func.get(&func).map(|&i| h.rows[i])
             })
         })
         .flatten()?;
-    match h.only {
-        Some(fw) if ctx.framework() != Some(fw) => None,
-        _ => Some(h.hook),
-    }
+    ctx.hook_applies(h.only).then_some(h.hook)
 }
 
-/// `before` results of hooked calls still running, by frame address.
-#[derive(Default)]
-struct OpenCalls(Vec<(usize, Before)>);
-crate::hooks::context::lib_state!(OpenCalls);
+/// `before` results of hooked calls still running, by frame address (in
+/// the request state: looked at on every hooked call with a `before`).
+#[derive(Debug, Default)]
+pub struct OpenCalls(Vec<(usize, Before)>);
 
 impl OpenCalls {
     /// Calls open at once; beyond this (runaway recursion through a hooked
@@ -290,9 +288,6 @@ unsafe extern "C" fn begin<const TRACED: bool>(ex: *mut ffi::zend_execute_data) 
         unsafe { observer::enter_function(ex) };
     }
     let ctx = Ctx::current();
-    if ctx.is_quiet() {
-        return;
-    }
     let Some(hook) = hook_of(ex, &ctx) else {
         return;
     };
@@ -306,8 +301,8 @@ unsafe extern "C" fn begin<const TRACED: bool>(ex: *mut ffi::zend_execute_data) 
             // no entry and passes the default.
             return;
         }
-        ctx.with(|s| {
-            let open = s.state::<OpenCalls>();
+        ctx.agent(|a| {
+            let open = &mut a.req.open_calls;
             if open.0.len() < OpenCalls::LIMIT {
                 open.0.push((ex as usize, before));
             }
@@ -318,15 +313,15 @@ unsafe extern "C" fn begin<const TRACED: bool>(ex: *mut ffi::zend_execute_data) 
 
 unsafe extern "C" fn end<const TRACED: bool>(ex: *mut ffi::zend_execute_data, rv: *mut ffi::zval) {
     let ctx = Ctx::current();
-    if let Some(hook) = hook_of(ex, &ctx).filter(|_| !ctx.is_quiet()) {
+    if let Some(hook) = hook_of(ex, &ctx) {
         // SAFETY: the live frame and its return slot (null: it threw).
         let call = unsafe { Call::new(ex, rv) };
         guard("user hook (after)", (), || {
             let before = if hook.before.is_some() {
-                ctx.with(|s| {
-                    let open = s.state::<OpenCalls>();
-                    let i = open.0.iter().rposition(|(e, _)| *e == ex as usize)?;
-                    Some(open.0.remove(i).1)
+                ctx.agent(|a| {
+                    let open = &mut a.req.open_calls.0;
+                    let i = open.iter().rposition(|(e, _)| *e == ex as usize)?;
+                    Some(open.remove(i).1)
                 })
                 .flatten()
                 .unwrap_or_default()
