@@ -4,14 +4,12 @@
 //! come from `tracing`, through the subscriber installed here on first use.
 
 use crate::ffi::{guard, lock, PMutex};
+use seraph_agent_client::log_line::format_line;
 use std::ffi::c_char;
-use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Once;
-use std::time::{SystemTime, UNIX_EPOCH};
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
@@ -60,18 +58,6 @@ fn level_name(l: &Level) -> &'static str {
 
 struct LogSubscriber;
 
-struct Message(String);
-
-impl Visit for Message {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.0, "{value:?}");
-        } else {
-            let _ = write!(self.0, " {}={value:?}", field.name());
-        }
-    }
-}
-
 impl Subscriber for LogSubscriber {
     fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
         // The level can change at any time: ask `enabled` every time.
@@ -86,49 +72,15 @@ impl Subscriber for LogSubscriber {
     fn record(&self, _: &Id, _: &Record<'_>) {}
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, e: &Event<'_>) {
-        let mut msg = Message(String::new());
-        e.record(&mut msg);
-        let line = format!(
-            "{} ({} {}) {}: {}\n",
-            timestamp(),
-            std::process::id(),
-            // SAFETY: gettid has no preconditions.
-            unsafe { libc::gettid() },
-            level_name(e.metadata().level()),
-            msg.0
-        );
+        // SAFETY: gettid has no preconditions.
+        let ids = format!("{} {}", std::process::id(), unsafe { libc::gettid() });
+        let line = format_line(&ids, level_name(e.metadata().level()), e);
         if let Some(sink) = lock(&SINK).as_mut() {
             sink.write(line.as_bytes());
         }
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
-}
-
-/// `YYYY-MM-DD HH:MM:SS.mmm +0000` in UTC.
-fn timestamp() -> String {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} +0000",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
 }
 
 fn install() {
@@ -200,14 +152,4 @@ pub unsafe extern "C" fn newrelic_configure_log(filename: *const c_char, level: 
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn timestamps_are_civil_dates() {
-        let t = super::timestamp();
-        assert_eq!(t.len(), "2026-12-07 10:00:00.000 +0000".len(), "{t}");
-        assert!(t.starts_with("20"), "{t}");
-    }
 }

@@ -8,13 +8,11 @@
 //! the setting changes. Nothing here prints the license: callers pass
 //! [`crate::config::redact_license`] output.
 
-use std::fmt::Write as _;
+use seraph_agent_client::log_line::format_line;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
@@ -104,51 +102,6 @@ fn open_if_needed(sink: &mut Sink) {
     }
 }
 
-/// Formats a unix time as `YYYY-MM-DD HH:MM:SS.mmm +0000`.
-pub fn format_time(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} +0000",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60,
-        d.subsec_millis()
-    )
-}
-
-struct MessageVisitor(String);
-
-impl Visit for MessageVisitor {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.0, "{value:?}");
-        } else {
-            let _ = write!(self.0, " {}={value:?}", field.name());
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.0.push_str(value);
-        } else {
-            let _ = write!(self.0, " {}={value}", field.name());
-        }
-    }
-}
-
 /// The `tracing` subscriber that writes the agent log.
 pub struct AgentLog;
 
@@ -166,16 +119,8 @@ impl Subscriber for AgentLog {
     fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let level = event.metadata().level();
-        let mut v = MessageVisitor(String::new());
-        event.record(&mut v);
-        let line = format!(
-            "{} ({}) {}: {}\n",
-            format_time(SystemTime::now()),
-            std::process::id(),
-            level_name(level),
-            v.0
-        );
+        let ids = std::process::id().to_string();
+        let line = format_line(&ids, level_name(event.metadata().level()), event);
         let Ok(mut sink) = SINK.lock() else { return };
         open_if_needed(&mut sink);
         if let Some(f) = sink.file.as_mut() {
@@ -191,14 +136,6 @@ impl Subscriber for AgentLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn time_format() {
-        let t = UNIX_EPOCH + Duration::from_millis(1_795_424_121_330);
-        assert_eq!(format_time(t), "2026-11-23 08:55:21.330 +0000");
-        assert_eq!(format_time(UNIX_EPOCH), "1970-01-01 00:00:00.000 +0000");
-    }
 
     #[test]
     fn levels() {

@@ -8,115 +8,41 @@ use common::apache::*;
 use common::fake_daemon::{FakeDaemon, Mode};
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 #[test]
 fn prefork_children_connect_lazily_and_report_their_requests() {
     let (apache_bin, mod_php) = apache_and_mod_php();
     let d = FakeDaemon::start(Mode::Connected);
-    // The children run as www-data (Apache refuses to serve as root): they
-    // must reach the fake daemon's socket, read the extension, the scripts
-    // and the ini, and write the agent log, whatever the umask and wherever
-    // the repository is checked out. Permissions are set explicitly.
-    let socket = PathBuf::from(d.address());
-    make_readable(socket.parent().unwrap(), 0o755);
-    make_readable(&socket, 0o777);
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let ext = root.join("newrelic.so");
-    std::fs::copy(extension_path(), &ext).unwrap();
-    let www = root.join("www");
-    std::fs::create_dir(&www).unwrap();
-    std::fs::write(
-        www.join("index.php"),
-        "<?php function work() { usleep(3000); } work(); echo getmypid();",
-    )
-    .unwrap();
-    std::fs::write(
-        www.join("missing.php"),
-        "<?php http_response_code(404); echo getmypid();",
-    )
-    .unwrap();
-    let logs = root.join("logs");
-    std::fs::create_dir(&logs).unwrap();
-    let ini_dir = root.join("ini");
-    std::fs::create_dir(&ini_dir).unwrap();
-    std::fs::write(
-        ini_dir.join("php.ini"),
-        format!(
-            "extension={ext}\n\
-             newrelic.license=0123456789012345678901234567890123456789\n\
-             newrelic.appname=apache\n\
-             newrelic.daemon.address={addr}\n\
-             newrelic.daemon.dont_launch=3\n\
-             newrelic.daemon.app_connect_timeout=5s\n\
-             newrelic.logfile={log}\n\
-             newrelic.loglevel=info\n",
-            ext = ext.display(),
-            addr = d.address(),
-            log = logs.join("agent.log").display(),
-        ),
-    )
-    .unwrap();
-    for entry in [root, &www, &ini_dir] {
-        make_readable(entry, 0o755);
-    }
-    make_readable(&logs, 0o777);
-    make_readable(&ext, 0o755);
-    for file in [
-        www.join("index.php"),
-        www.join("missing.php"),
-        ini_dir.join("php.ini"),
-    ] {
-        make_readable(&file, 0o644);
-    }
-    let port = free_port();
-    let conf = root.join("httpd.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "ServerRoot {root}\n\
-             PidFile {root}/httpd.pid\n\
-             ErrorLog {root}/error.log\n\
-             LoadModule mpm_prefork_module /usr/lib/apache2/modules/mod_mpm_prefork.so\n\
-             LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n\
-             LoadModule php_module {mod_php}\n\
-             PHPINIDir {ini}\n\
-             Listen 127.0.0.1:{port}\n\
-             ServerName localhost\n\
-             User www-data\n\
-             Group www-data\n\
-             StartServers 2\n\
-             MinSpareServers 2\n\
-             MaxSpareServers 2\n\
-             MaxRequestWorkers 2\n\
-             DocumentRoot {www}\n\
-             <FilesMatch \"\\.php$\">\n  SetHandler application/x-httpd-php\n</FilesMatch>\n\
-             <Directory {www}>\n  Require all granted\n</Directory>\n",
-            root = root.display(),
-            mod_php = mod_php.display(),
-            ini = ini_dir.display(),
-            www = www.display(),
-        ),
-    )
-    .unwrap();
-    let apache = Server(
-        Command::new(&apache_bin)
-            // Its own process group: on SIGTERM Apache signals its whole
-            // group, which would otherwise include this test process.
-            .process_group(0)
-            .arg("-f")
-            .arg(&conf)
-            .args(["-D", "FOREGROUND"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let site = Site::new(
+        &d,
+        "apache",
+        "5s",
+        "",
+        &[
+            (
+                "index.php",
+                "<?php function work() { usleep(3000); } work(); echo getmypid();",
+            ),
+            (
+                "missing.php",
+                "<?php http_response_code(404); echo getmypid();",
+            ),
+        ],
     );
-    wait_listening(port, &root.join("error.log"), Duration::from_secs(20));
+    let conf = site.write_conf(
+        &mod_php,
+        "prefork",
+        "StartServers 2\n\
+         MinSpareServers 2\n\
+         MaxSpareServers 2\n\
+         MaxRequestWorkers 2\n",
+    );
+    let mut cmd = Command::new(&apache_bin);
+    cmd.args(["-D", "FOREGROUND"]);
+    let apache = site.start(cmd, &conf, Duration::from_secs(20));
+    let port = site.port;
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(d.connections(), 0, "nothing connects before a request");
 

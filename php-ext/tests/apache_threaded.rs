@@ -15,9 +15,8 @@ use common::apache::*;
 use common::fake_daemon::{FakeDaemon, Mode};
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 /// The page: names the transaction after the request id, adds it as an
@@ -143,86 +142,33 @@ fn concurrent_requests_on_threads_are_separate_complete_transactions() {
     }
     let (apache_bin, mod_php) = apache_and_mod_php();
     let d = FakeDaemon::start(Mode::Connected);
-    let socket = PathBuf::from(d.address());
-    make_readable(socket.parent().unwrap(), 0o755);
-    make_readable(&socket, 0o777);
-
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let ext = root.join("newrelic.so");
-    std::fs::copy(extension_path(), &ext).unwrap();
-    let www = root.join("www");
-    std::fs::create_dir(&www).unwrap();
-    std::fs::write(www.join("index.php"), PAGE).unwrap();
-    let logs = root.join("logs");
-    std::fs::create_dir(&logs).unwrap();
-    let ini_dir = root.join("ini");
-    std::fs::create_dir(&ini_dir).unwrap();
-    std::fs::write(
-        ini_dir.join("php.ini"),
-        format!(
-            "extension={ext}\n\
-             newrelic.license=0123456789012345678901234567890123456789\n\
-             newrelic.appname=threaded\n\
-             newrelic.daemon.address={addr}\n\
-             newrelic.daemon.dont_launch=3\n\
-             newrelic.daemon.app_connect_timeout=30s\n\
-             newrelic.transaction_tracer.custom=w0,w1,w2,w3\n\
-             newrelic.logfile={log}\n\
-             newrelic.loglevel=info\n\
-             display_errors=0\n",
-            ext = ext.display(),
-            addr = d.address(),
-            log = logs.join("agent.log").display(),
-        ),
-    )
-    .unwrap();
-    for entry in [root, &www, &ini_dir] {
-        make_readable(entry, 0o755);
-    }
-    make_readable(&logs, 0o777);
-    make_readable(&ext, 0o755);
-    make_readable(&www.join("index.php"), 0o644);
-    make_readable(&ini_dir.join("php.ini"), 0o644);
+    let site = Site::new(
+        &d,
+        "threaded",
+        "30s",
+        "newrelic.transaction_tracer.custom=w0,w1,w2,w3\n\
+         display_errors=0\n",
+        &[("index.php", PAGE)],
+    );
 
     // One child process with eight threads: every request lands in it.
     let threads = 8;
-    let port = free_port();
-    let conf = root.join("httpd.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "ServerRoot {root}\n\
-             PidFile {root}/httpd.pid\n\
-             ErrorLog {root}/error.log\n\
-             LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n\
-             LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n\
-             LoadModule php_module {mod_php}\n\
-             PHPINIDir {ini}\n\
-             Listen 127.0.0.1:{port}\n\
-             ServerName localhost\n\
-             User www-data\n\
-             Group www-data\n\
-             ServerLimit 1\n\
+    let conf = site.write_conf(
+        &mod_php,
+        "event",
+        &format!(
+            "ServerLimit 1\n\
              StartServers 1\n\
              ThreadLimit {threads}\n\
              ThreadsPerChild {threads}\n\
              MinSpareThreads 1\n\
              MaxSpareThreads {threads}\n\
              MaxRequestWorkers {threads}\n\
-             Timeout 300\n\
-             DocumentRoot {www}\n\
-             <FilesMatch \"\\.php$\">\n  SetHandler application/x-httpd-php\n</FilesMatch>\n\
-             <Directory {www}>\n  Require all granted\n</Directory>\n",
-            root = root.display(),
-            mod_php = mod_php.display(),
-            ini = ini_dir.display(),
-            www = www.display(),
+             Timeout 300\n"
         ),
-    )
-    .unwrap();
-    let helgrind_log = root.join("helgrind.log");
-    let mut cmd = if helgrind {
+    );
+    let helgrind_log = site.root.join("helgrind.log");
+    let cmd = if helgrind {
         let mut c = Command::new("valgrind");
         c.arg("--tool=helgrind")
             .arg(format!("--log-file={}", helgrind_log.display()))
@@ -236,17 +182,9 @@ fn concurrent_requests_on_threads_are_separate_complete_transactions() {
         c.args(["-D", "FOREGROUND"]);
         c
     };
-    let apache = Server(
-        cmd.process_group(0)
-            .arg("-f")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
     let startup = if helgrind { 300 } else { 20 };
-    wait_listening(port, &root.join("error.log"), Duration::from_secs(startup));
+    let apache = site.start(cmd, &conf, Duration::from_secs(startup));
+    let port = site.port;
 
     // Client threads fire at once; each sends its requests one after the
     // other.

@@ -35,25 +35,7 @@ fn settings(d: &FakeDaemon) -> Vec<String> {
 /// `php` (CLI) or `php-cgi` (a GET request) running the fuzz script,
 /// under valgrind when asked.
 fn command(d: &FakeDaemon, web: bool, valgrind: bool) -> Command {
-    let php = if web { "php-cgi" } else { "php" };
-    let mut c = if valgrind {
-        let mut c = Command::new("valgrind");
-        c.args([
-            "-q",
-            "--error-exitcode=99",
-            "--leak-check=full",
-            "--errors-for-leak-kinds=definite",
-        ])
-        .env("USE_ZEND_ALLOC", "0")
-        .env("ZEND_DONT_UNLOAD_MODULES", "1")
-        .arg(php);
-        c
-    } else {
-        Command::new(php)
-    };
-    c.arg("-n")
-        .arg("-d")
-        .arg(format!("extension={}", extension_path().display()));
+    let mut c = if web { php_cgi(&[]) } else { php(&[]) };
     for s in settings(d) {
         c.arg("-d").arg(s);
     }
@@ -69,7 +51,11 @@ fn command(d: &FakeDaemon, web: bool, valgrind: bool) -> Command {
     } else {
         c.arg(script()).arg(mode);
     }
-    c
+    if valgrind {
+        memcheck(&c)
+    } else {
+        c
+    }
 }
 
 fn check(out: &Output, d: &FakeDaemon, what: &str) {

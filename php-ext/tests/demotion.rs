@@ -249,25 +249,11 @@ echo "done\n";
     let d = FakeDaemon::start(Mode::Connected);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s.php"), SCRIPT).unwrap();
-    let out = std::process::Command::new("valgrind")
-        .args([
-            "-q",
-            "--error-exitcode=99",
-            "--leak-check=full",
-            "--errors-for-leak-kinds=definite",
-        ])
-        .env("USE_ZEND_ALLOC", "0")
-        .env("ZEND_DONT_UNLOAD_MODULES", "1")
-        .arg("php")
-        .arg("-n")
-        .arg("-d")
-        .arg(format!("extension={}", extension_path().display()))
-        .args(["-d", &format!("newrelic.daemon.address={}", d.address())])
-        .args(["-d", "newrelic.daemon.dont_launch=3"])
-        .args(["-d", &format!("newrelic.license={LICENSE}")])
-        .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
-        .args(["-d", "newrelic.special.appinfo_timeout=5s"])
-        .args(["-d", "newrelic.special.expensive_node_min=1s"])
+    let address = d.address();
+    let mut ini = daemon_ini(&address);
+    ini.push(("newrelic.special.appinfo_timeout", "5s"));
+    ini.push(("newrelic.special.expensive_node_min", "1s"));
+    let out = memcheck(&php(&ini))
         .arg("s.php")
         .current_dir(dir.path())
         .output()

@@ -6,7 +6,17 @@
 mod common;
 use common::fake_daemon::{FakeDaemon, Mode};
 use common::*;
-use std::process::Command;
+
+/// `php` with the extension reporting to `d`, plus `ini`, under memcheck.
+fn memcheck_php(d: &FakeDaemon, ini: &[(&str, &str)]) -> std::process::Command {
+    let address = d.address();
+    let mut all = daemon_ini(&address);
+    // Valgrind is slow enough to miss the default 100 ms App reply
+    // deadline on a busy machine, which makes the agent ask again.
+    all.push(("newrelic.special.appinfo_timeout", "5s"));
+    all.extend_from_slice(ini);
+    memcheck(&php(&all))
+}
 
 #[test]
 fn memcheck_clean_on_a_basic_script() {
@@ -51,30 +61,7 @@ throw new RuntimeException('uncaught');
 "#,
     )
     .unwrap();
-    let out = Command::new("valgrind")
-        .args([
-            "-q",
-            "--error-exitcode=99",
-            "--leak-check=full",
-            "--errors-for-leak-kinds=definite",
-        ])
-        .env("USE_ZEND_ALLOC", "0")
-        .env("ZEND_DONT_UNLOAD_MODULES", "1")
-        .arg("php")
-        .arg("-n")
-        .arg("-d")
-        .arg(format!("extension={}", extension_path().display()))
-        .args(["-d", &format!("newrelic.daemon.address={}", d.address())])
-        .args(["-d", "newrelic.daemon.dont_launch=3"])
-        .args([
-            "-d",
-            "newrelic.license=0123456789012345678901234567890123456789",
-        ])
-        .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
-        // Valgrind is slow enough to miss the default 100 ms App reply
-        // deadline on a busy machine, which makes the agent ask again.
-        .args(["-d", "newrelic.special.appinfo_timeout=5s"])
-        .args(["-d", "newrelic.transaction_tracer.custom=traced"])
+    let out = memcheck_php(&d, &[("newrelic.transaction_tracer.custom", "traced")])
         .arg(&script)
         .output()
         .unwrap();
@@ -114,30 +101,7 @@ newrelic_get_linking_metadata();
 "#,
     )
     .unwrap();
-    let out = Command::new("valgrind")
-        .args([
-            "-q",
-            "--error-exitcode=99",
-            "--leak-check=full",
-            "--errors-for-leak-kinds=definite",
-        ])
-        .env("USE_ZEND_ALLOC", "0")
-        .env("ZEND_DONT_UNLOAD_MODULES", "1")
-        .arg("php")
-        .arg("-n")
-        .arg("-d")
-        .arg(format!("extension={}", extension_path().display()))
-        .args(["-d", "extension=pdo", "-d", "extension=pdo_sqlite"])
-        .args(["-d", &format!("newrelic.daemon.address={}", d.address())])
-        .args(["-d", "newrelic.daemon.dont_launch=3"])
-        .args([
-            "-d",
-            "newrelic.license=0123456789012345678901234567890123456789",
-        ])
-        .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
-        // Valgrind is slow enough to miss the default 100 ms App reply
-        // deadline on a busy machine, which makes the agent ask again.
-        .args(["-d", "newrelic.special.appinfo_timeout=5s"])
+    let out = memcheck_php(&d, &[("extension", "pdo"), ("extension", "pdo_sqlite")])
         .arg(&script)
         .output()
         .unwrap();

@@ -6,7 +6,12 @@ use common::*;
 use std::collections::BTreeSet;
 use std::process::Command;
 
-const LICENSE: &str = "0123456789012345678901234567890123456789";
+/// php-cgi with the extension reporting to `d`, plus `ini` (`key=value`).
+fn php_cgi_for(d: &FakeDaemon, ini: &[&str]) -> Command {
+    let mut c = php_cgi(&daemon_ini(&d.address()));
+    c.args(ini.iter().flat_map(|i| ["-d", i]));
+    c
+}
 
 fn cgi(d: &FakeDaemon, script: &str, uri: &str) -> (String, Vec<common::fake_daemon::Received>) {
     cgi_with(d, script, uri, &[])
@@ -33,7 +38,7 @@ fn cgi_env(
     std::fs::write(work.path().join("index.php"), script).unwrap();
     let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
     let _ = path;
-    let out = Command::new("php-cgi")
+    let out = php_cgi_for(d, ini)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs([
@@ -52,15 +57,6 @@ fn cgi_env(
         .env("SCRIPT_FILENAME", work.path().join("index.php"))
         .env("DOCUMENT_ROOT", work.path())
         .envs(env.iter().copied())
-        .arg("-n")
-        .arg("-d")
-        .arg(format!("extension={}", extension_path().display()))
-        .args(["-d", &format!("newrelic.daemon.address={}", d.address())])
-        .args(["-d", "newrelic.daemon.dont_launch=3"])
-        .args(["-d", &format!("newrelic.license={LICENSE}")])
-        .args(["-d", "newrelic.appname=vectors"])
-        .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
-        .args(ini.iter().flat_map(|i| ["-d", i]))
         .current_dir(work.path())
         .output()
         .unwrap();
@@ -171,7 +167,7 @@ fn cgi_raw(
     }
     let root = work.path().to_str().unwrap().to_owned();
     let fill = |v: &str| v.replace("$ROOT", &root);
-    let out = Command::new("php-cgi")
+    let out = php_cgi_for(d, ini)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs([
@@ -181,14 +177,6 @@ fn cgi_raw(
             ("REDIRECT_STATUS", "200"),
         ])
         .envs(env.iter().map(|(k, v)| (*k, fill(v))))
-        .arg("-n")
-        .arg("-d")
-        .arg(format!("extension={}", extension_path().display()))
-        .args(["-d", &format!("newrelic.daemon.address={}", d.address())])
-        .args(["-d", "newrelic.daemon.dont_launch=3"])
-        .args(["-d", &format!("newrelic.license={LICENSE}")])
-        .args(["-d", "newrelic.daemon.app_connect_timeout=5s"])
-        .args(ini.iter().flat_map(|i| ["-d", i]))
         .current_dir(work.path())
         .output()
         .unwrap();

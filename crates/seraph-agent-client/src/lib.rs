@@ -8,7 +8,8 @@
 //! * [`appcache`]: the per-process App query cache and its backoffs;
 //! * [`client`]: one connection per process, the App query, Transaction
 //!   writes, stall backoff and rate-limited warnings;
-//! * [`host`]: facts about the host the App query carries.
+//! * [`host`]: facts about the host the App query carries;
+//! * [`log_line`]: the agent log's line format.
 //!
 //! Nothing here knows the language being monitored: settings come in as
 //! a plain [`client::ClientSettings`], and starting a daemon when none
@@ -19,6 +20,7 @@ pub mod appcache;
 pub mod client;
 pub mod conn;
 pub mod host;
+pub mod log_line;
 pub mod owner;
 
 /// Serialises `v` with `/` escaped as `\/`, as New Relic's agents write

@@ -1,11 +1,146 @@
 //! Apache for the mod_php tests: the binary, the module, a scratch site
 //! that the children (running as `www-data`) can read, and plain HTTP/1.0.
 
+use super::fake_daemon::FakeDaemon;
+use super::{extension_path, Server};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// A scratch site for Apache reporting to a fake daemon: a copy of the
+/// extension, the scripts under `www/`, a php.ini under `ini/`, the agent
+/// log under `logs/`. The children run as www-data (Apache refuses to
+/// serve as root): they must reach the daemon's socket, read the
+/// extension, the scripts and the ini, and write the agent log, whatever
+/// the umask and wherever the repository is checked out, so permissions
+/// are set explicitly.
+pub struct Site {
+    /// Removed when the site is dropped.
+    _dir: tempfile::TempDir,
+    /// ServerRoot: `httpd.conf`, `error.log`, `httpd.pid`.
+    pub root: PathBuf,
+    pub www: PathBuf,
+    pub ini_dir: PathBuf,
+    /// The port Apache is told to listen on.
+    pub port: u16,
+}
+
+impl Site {
+    /// Writes the site for app `appname`, `extra_ini` (whole lines) after
+    /// the agent's settings.
+    pub fn new(
+        daemon: &FakeDaemon,
+        appname: &str,
+        connect_timeout: &str,
+        extra_ini: &str,
+        scripts: &[(&str, &str)],
+    ) -> Site {
+        let socket = PathBuf::from(daemon.address());
+        make_readable(socket.parent().unwrap(), 0o755);
+        make_readable(&socket, 0o777);
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let ext = root.join("newrelic.so");
+        std::fs::copy(extension_path(), &ext).unwrap();
+        let www = root.join("www");
+        std::fs::create_dir(&www).unwrap();
+        let logs = root.join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        let ini_dir = root.join("ini");
+        std::fs::create_dir(&ini_dir).unwrap();
+        std::fs::write(
+            ini_dir.join("php.ini"),
+            format!(
+                "extension={ext}\n\
+                 newrelic.license=0123456789012345678901234567890123456789\n\
+                 newrelic.appname={appname}\n\
+                 newrelic.daemon.address={addr}\n\
+                 newrelic.daemon.dont_launch=3\n\
+                 newrelic.daemon.app_connect_timeout={connect_timeout}\n\
+                 newrelic.logfile={log}\n\
+                 newrelic.loglevel=info\n\
+                 {extra_ini}",
+                ext = ext.display(),
+                addr = daemon.address(),
+                log = logs.join("agent.log").display(),
+            ),
+        )
+        .unwrap();
+        for entry in [&root, &www, &ini_dir] {
+            make_readable(entry, 0o755);
+        }
+        make_readable(&logs, 0o777);
+        make_readable(&ext, 0o755);
+        make_readable(&ini_dir.join("php.ini"), 0o644);
+        for (name, code) in scripts {
+            let file = www.join(name);
+            std::fs::write(&file, code).unwrap();
+            make_readable(&file, 0o644);
+        }
+        Site {
+            _dir: dir,
+            root,
+            www,
+            ini_dir,
+            port: free_port(),
+        }
+    }
+
+    /// Writes `httpd.conf`: the MPM module `mpm` (`prefork`, `event`) with
+    /// its settings `mpm_settings` (whole lines), mod_php, PHP for `.php`.
+    pub fn write_conf(&self, mod_php: &Path, mpm: &str, mpm_settings: &str) -> PathBuf {
+        let conf = self.root.join("httpd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "ServerRoot {root}\n\
+                 PidFile {root}/httpd.pid\n\
+                 ErrorLog {root}/error.log\n\
+                 LoadModule mpm_{mpm}_module /usr/lib/apache2/modules/mod_mpm_{mpm}.so\n\
+                 LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n\
+                 LoadModule php_module {mod_php}\n\
+                 PHPINIDir {ini}\n\
+                 Listen 127.0.0.1:{port}\n\
+                 ServerName localhost\n\
+                 User www-data\n\
+                 Group www-data\n\
+                 {mpm_settings}\
+                 DocumentRoot {www}\n\
+                 <FilesMatch \"\\.php$\">\n  SetHandler application/x-httpd-php\n</FilesMatch>\n\
+                 <Directory {www}>\n  Require all granted\n</Directory>\n",
+                root = self.root.display(),
+                mod_php = mod_php.display(),
+                ini = self.ini_dir.display(),
+                port = self.port,
+                www = self.www.display(),
+            ),
+        )
+        .unwrap();
+        conf
+    }
+
+    /// Starts `cmd` (Apache, or a tool running it) with `-f conf` and
+    /// waits at most `limit` until it listens.
+    pub fn start(&self, mut cmd: Command, conf: &Path, limit: Duration) -> Server {
+        let apache = Server(
+            // Its own process group: on SIGTERM Apache signals its whole
+            // group, which would otherwise include this test process.
+            cmd.process_group(0)
+                .arg("-f")
+                .arg(conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_listening(self.port, &self.root.join("error.log"), limit);
+        apache
+    }
+}
 
 /// Apache's binary and the mod_php module for the CLI's PHP version
 /// (`SERAPH_TEST_MOD_PHP` names another one: the version matrix's own

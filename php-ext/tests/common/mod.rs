@@ -105,6 +105,21 @@ pub fn php_fpm() -> PathBuf {
     seraph_webstack::php_fpm().unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The INI settings that point the extension at the fake daemon at
+/// `address` (never launching one) with the test license; callers add
+/// their own.
+pub fn daemon_ini(address: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("newrelic.daemon.address", address),
+        ("newrelic.daemon.dont_launch", "3"),
+        (
+            "newrelic.license",
+            "0123456789012345678901234567890123456789",
+        ),
+        ("newrelic.daemon.app_connect_timeout", "5s"),
+    ]
+}
+
 /// A `php -n -d extension=<so>` command with the given INI settings.
 pub fn php(ini: &[(&str, &str)]) -> Command {
     php_binary("php", ini)
@@ -114,6 +129,35 @@ pub fn php(ini: &[(&str, &str)]) -> Command {
 /// environment).
 pub fn php_cgi(ini: &[(&str, &str)]) -> Command {
     php_binary("php-cgi", ini)
+}
+
+/// `cmd` (its program, arguments, environment and directory) under
+/// valgrind's memcheck, which exits with 99 on any error or definite leak.
+/// PHP's allocator is off so that memcheck sees every allocation, and the
+/// extension stays mapped at exit so its process-lifetime state counts as
+/// reachable and its symbols stay readable.
+pub fn memcheck(cmd: &Command) -> Command {
+    let mut c = Command::new("valgrind");
+    c.args([
+        "-q",
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+    ])
+    .env("USE_ZEND_ALLOC", "0")
+    .env("ZEND_DONT_UNLOAD_MODULES", "1")
+    .arg(cmd.get_program())
+    .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        c.current_dir(dir);
+    }
+    c
 }
 
 /// `<bin> -n -d extension=<so>` with the given INI settings.

@@ -11,6 +11,14 @@ pub use seraph_webstack::WebStack;
 /// php.ini, app name `shop`) reporting to `daemon`; 10 s to start and for
 /// each request.
 pub fn serve(daemon: &FakeDaemon, scripts: &[(&str, &str)]) -> WebStack {
+    options(daemon, scripts)
+        .start()
+        .unwrap_or_else(|e| panic!("start nginx and php-fpm: {e}"))
+}
+
+/// What [`serve`] starts, for a caller that changes something first
+/// (more workers).
+pub fn options(daemon: &FakeDaemon, scripts: &[(&str, &str)]) -> seraph_webstack::Options {
     let address = daemon.address();
     let mut o = seraph_webstack::Options::new("shop", extension_path())
         .workers(1)
@@ -27,8 +35,7 @@ pub fn serve(daemon: &FakeDaemon, scripts: &[(&str, &str)]) -> WebStack {
     for (name, code) in scripts {
         o = o.script(name, code);
     }
-    o.start()
-        .unwrap_or_else(|e| panic!("start nginx and php-fpm: {e}"))
+    o
 }
 
 /// One GET with `Host: shop.test`; returns (head, body).

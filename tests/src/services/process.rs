@@ -1,73 +1,18 @@
-//! Server processes owned by the test process: started from one keeper
-//! thread with `PR_SET_PDEATHSIG`, stopped at exit.
-//!
-//! Two mechanisms make sure nothing outlives the test binary:
-//!
-//! * every server is forked by one thread that lives as long as the
-//!   process, and asks the kernel for `SIGKILL` when its parent goes away
-//!   (Linux sends the parent-death signal when the *thread* that forked the
-//!   child ends, which is why no test thread forks them: a test thread ends
-//!   with its test). This also covers a test binary killed with `SIGKILL`;
-//! * a normal exit (libtest calls `exit`) runs an `atexit` handler that sends
-//!   each server its stop signal, waits for all of them (at most
-//!   [`STOP_GRACE`]), kills what is left, and removes their directories.
+//! Server processes owned by the test process, supervised by
+//! `seraph_webstack::children` (the web stacks' supervision): forked by one
+//! keeper thread with `PR_SET_PDEATHSIG` = `SIGKILL`, so the kernel kills
+//! them when the test binary dies, even by `SIGKILL`; on a normal exit
+//! each gets its stop signal, at most [`STOP_GRACE`] to exit, then
+//! `SIGKILL`, and their directories are removed.
 
-use std::os::unix::process::CommandExt;
+use seraph_webstack::children::{self, Signals};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Mutex, OnceLock};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// How long the exit handler waits for servers to stop before `SIGKILL`.
-pub const STOP_GRACE: Duration = Duration::from_secs(10);
-
-/// A started server process, as the registry keeps it.
-struct Running {
-    name: String,
-    child: Child,
-    stop_signal: libc::c_int,
-}
-
-/// Everything started and every directory to remove, in start order.
-#[derive(Default)]
-struct Registry {
-    running: Vec<Running>,
-    dirs: Vec<tempfile::TempDir>,
-}
-
-fn registry() -> &'static Mutex<Registry> {
-    static REG: OnceLock<Mutex<Registry>> = OnceLock::new();
-    REG.get_or_init(|| {
-        // SAFETY: registering a plain `extern "C" fn()` with libc.
-        unsafe { libc::atexit(stop_all_at_exit) };
-        Mutex::new(Registry::default())
-    })
-}
-
-type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
-
-/// The channel to the keeper thread, started on first use.
-fn keeper() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
-    static KEEPER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
-    KEEPER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<SpawnRequest>();
-        std::thread::Builder::new()
-            .name("server-keeper".into())
-            .spawn(move || {
-                // Lives until the process exits: its children's
-                // parent-death signal is tied to this thread.
-                for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
-                }
-                loop {
-                    std::thread::park();
-                }
-            })
-            .expect("spawn the server keeper thread");
-        Mutex::new(tx)
-    })
-}
+pub use seraph_webstack::children::{exited, running, tail, STOP_GRACE};
+pub use seraph_webstack::free_port;
 
 /// How to start one server process.
 pub struct Spawn<'a> {
@@ -97,81 +42,17 @@ pub fn spawn(spec: Spawn<'_>) -> Result<u32, String> {
         .try_clone()
         .map_err(|e| format!("{name}: cannot duplicate the log file: {e}"))?;
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-    // SAFETY: only async-signal-safe calls between fork and exec (prctl,
-    // getppid, _exit). Runs after any uid/gid change the command asked for,
-    // which would otherwise clear the parent-death signal.
-    unsafe {
-        let parent = libc::getpid();
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The keeper may have died between fork and prctl.
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
-    let (tx, rx) = mpsc::channel();
-    keeper()
-        .lock()
-        .map_err(|_| "server keeper lock poisoned".to_string())?
-        .send((cmd, tx))
-        .map_err(|_| "server keeper thread is gone".to_string())?;
-    let child = rx
-        .recv()
-        .map_err(|_| "server keeper thread is gone".to_string())?
-        .map_err(|e| format!("{name}: cannot start: {e}"))?;
-    let pid = child.id();
-    registry()
-        .lock()
-        .map_err(|_| "server registry lock poisoned".to_string())?
-        .running
-        .push(Running {
-            name: name.to_owned(),
-            child,
-            stop_signal,
-        });
-    Ok(pid)
-}
-
-/// Whether the server with this pid has exited (and how), without waiting.
-pub fn exited(pid: u32) -> Option<String> {
-    let mut reg = registry().lock().ok()?;
-    let r = reg.running.iter_mut().find(|r| r.child.id() == pid)?;
-    match r.child.try_wait() {
-        Ok(Some(status)) => Some(format!("{} exited ({status})", r.name)),
-        Ok(None) => None,
-        Err(e) => Some(format!("{}: cannot check its status: {e}", r.name)),
-    }
-}
-
-/// The name and pid of every server this process started and has not
-/// stopped.
-pub fn running() -> Vec<(String, u32)> {
-    registry()
-        .lock()
-        .map(|reg| {
-            reg.running
-                .iter()
-                .map(|r| (r.name.clone(), r.child.id()))
-                .collect()
-        })
-        .unwrap_or_default()
+    let signals = Signals {
+        stop: stop_signal,
+        parent_death: libc::SIGKILL,
+    };
+    children::spawn(name, cmd, signals)
 }
 
 /// Stops one server now (the exit handler would otherwise): used for
 /// helper processes a start-up left behind after a failure.
 pub fn stop(pid: u32) {
-    let Ok(mut reg) = registry().lock() else {
-        return;
-    };
-    if let Some(i) = reg.running.iter().position(|r| r.child.id() == pid) {
-        let mut r = reg.running.remove(i);
-        let _ = r.child.kill();
-        let _ = r.child.wait();
-    }
+    children::kill(pid);
 }
 
 /// A temporary directory removed at exit (after the servers stopped),
@@ -180,74 +61,40 @@ pub fn stop(pid: u32) {
 /// `$TMPDIR/seraph-services-<pid>`; those of test processes that were
 /// killed (so never ran their exit handler) are removed by the next one.
 pub fn temp_dir(prefix: &str) -> Result<PathBuf, String> {
-    let parent = process_dir()?;
-    let dir = tempfile::Builder::new()
+    let path = tempfile::Builder::new()
         .prefix(prefix)
-        .tempdir_in(parent)
-        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-    let path = dir.path().to_path_buf();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| format!("chmod {}: {e}", path.display()))?;
-    registry()
-        .lock()
-        .map_err(|_| "server registry lock poisoned".to_string())?
-        .dirs
-        .push(dir);
+        .tempdir_in(process_dir()?)
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?
+        .keep();
+    chmod_755(&path)?;
+    children::remove_at_exit(path.clone());
     Ok(path)
 }
 
 const PROCESS_DIR_PREFIX: &str = "seraph-services-";
 
 /// This process's parent directory for server data (created, and stale
-/// ones swept, on first use).
+/// ones swept, on first use; removed at exit).
 fn process_dir() -> Result<&'static Path, String> {
-    static DIR: OnceLock<Result<tempfile::TempDir, String>> = OnceLock::new();
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
-        sweep_stale_dirs();
-        tempfile::Builder::new()
+        children::sweep_stale(PROCESS_DIR_PREFIX);
+        let path = tempfile::Builder::new()
             .prefix(&format!("{PROCESS_DIR_PREFIX}{}-", std::process::id()))
             .tempdir()
-            .map_err(|e| format!("cannot create a temporary directory: {e}"))
-            .and_then(|d| {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755))
-                    .map_err(|e| format!("chmod {}: {e}", d.path().display()))?;
-                Ok(d)
-            })
+            .map_err(|e| format!("cannot create a temporary directory: {e}"))?
+            .keep();
+        children::remove_at_exit(path.clone());
+        chmod_755(&path)?;
+        Ok(path)
     });
-    dir.as_ref().map(|d| d.path()).map_err(Clone::clone)
+    dir.as_deref().map_err(Clone::clone)
 }
 
-/// Removes the server directories of test processes that no longer exist.
-fn sweep_stale_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(PROCESS_DIR_PREFIX)
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-        if !alive {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-}
-
-/// A free TCP port on 127.0.0.1 (bound and released: another process could
-/// take it before the server does, which start-up reports as a failure).
-pub fn free_port() -> Result<u16, String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| format!("cannot find a free port: {e}"))?;
-    l.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free port: {e}"))
+fn chmod_755(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("chmod {}: {e}", path.display()))
 }
 
 /// Waits until `127.0.0.1:port` accepts connections, failing early when the
@@ -276,18 +123,6 @@ pub fn wait_for_port(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The last lines of a log file, for failure messages.
-pub fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    let from = lines.len().saturating_sub(30);
-    format!(
-        "--- {} (tail) ---\n{}",
-        path.display(),
-        lines[from..].join("\n")
-    )
 }
 
 /// Checks that a server binary is installed, with the Debian package that
@@ -346,38 +181,4 @@ pub fn chown(path: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
             .map_err(|e| format!("chown {}: {e}", path.display()))?;
     }
     Ok(())
-}
-
-extern "C" fn stop_all_at_exit() {
-    let Some(reg) = registry().lock().ok() else {
-        return;
-    };
-    let mut reg = reg;
-    for r in reg.running.iter() {
-        // SAFETY: signalling a child we started and have not reaped.
-        unsafe { libc::kill(r.child.id() as libc::pid_t, r.stop_signal) };
-    }
-    let deadline = Instant::now() + STOP_GRACE;
-    for r in reg.running.iter_mut() {
-        loop {
-            match r.child.try_wait() {
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                Ok(None) => {
-                    let _ = r.child.kill();
-                    let _ = r.child.wait();
-                    break;
-                }
-                _ => break,
-            }
-        }
-    }
-    reg.running.clear();
-    // Dropping the TempDirs removes the servers' data; the process
-    // directory (a static) is removed here too.
-    reg.dirs.clear();
-    if let Ok(dir) = process_dir() {
-        let _ = std::fs::remove_dir_all(dir);
-    }
 }

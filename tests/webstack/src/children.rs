@@ -1,15 +1,16 @@
-//! The server processes of every running stack: started from one keeper
-//! thread with a parent-death signal, stopped when their stack is dropped,
-//! and at exit for stacks that never are (those kept in a `static`).
+//! The server processes a test binary starts (the web stacks' nginx and
+//! php-fpm, seraph-e2e's databases, brokers and daemon): started from one
+//! keeper thread with a parent-death signal, stopped by their owner, and at
+//! exit for those never stopped (servers kept in a `static`).
 //!
 //! Linux sends the parent-death signal when the *thread* that forked the
 //! child ends, so no test thread forks them (a test thread ends with its
-//! test, while a stack in a `static` serves the tests after it): one thread
-//! that lives as long as the process does. The signal is `SIGTERM`, on
-//! which nginx and php-fpm stop their workers before they exit (workers
-//! outlive a master killed with `SIGKILL`). It covers a test binary killed
+//! test, while a server in a `static` serves the tests after it): one thread
+//! that lives as long as the process does. It covers a test binary killed
 //! with `SIGKILL`; the `atexit` handler covers a normal exit, where statics
-//! are not dropped.
+//! are not dropped: it sends each server its stop signal, waits at most
+//! [`STOP_GRACE`], kills what is left, then removes the directories
+//! registered with [`remove_at_exit`].
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -17,13 +18,31 @@ use std::process::{Child, Command};
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// How long a server gets to exit after `SIGTERM` before `SIGKILL`.
+/// How long a server gets to exit after its stop signal before `SIGKILL`.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// The signals a server is stopped with.
+#[derive(Clone, Copy, Debug)]
+pub struct Signals {
+    /// Sent by [`stop`] and at exit (`SIGTERM`; `SIGINT` for postgres).
+    pub stop: libc::c_int,
+    /// Sent by the kernel when the test binary dies. `SIGTERM` for nginx
+    /// and php-fpm, which then stop their workers (workers outlive a
+    /// master killed with `SIGKILL`).
+    pub parent_death: libc::c_int,
+}
+
+/// A started server, as the registry keeps it.
+struct Running {
+    name: String,
+    child: Child,
+    stop_signal: libc::c_int,
+}
 
 /// Servers not yet stopped, and the directories to remove at exit.
 #[derive(Default)]
 struct Registry {
-    running: Vec<Child>,
+    running: Vec<Running>,
     dirs: Vec<PathBuf>,
 }
 
@@ -44,7 +63,7 @@ fn keeper() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
     KEEPER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();
         std::thread::Builder::new()
-            .name("webstack-keeper".into())
+            .name("server-keeper".into())
             .spawn(move || {
                 for (mut cmd, reply) in rx {
                     let _ = reply.send(cmd.spawn());
@@ -55,19 +74,22 @@ fn keeper() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
                     std::thread::park();
                 }
             })
-            .expect("spawn the webstack keeper thread");
+            .expect("spawn the server keeper thread");
         Mutex::new(tx)
     })
 }
 
-/// Starts `cmd` (stdio already set) from the keeper thread; returns its pid.
-pub fn spawn(what: &str, mut cmd: Command) -> Result<u32, String> {
+/// Starts `cmd` (arguments, environment and stdio already set) from the
+/// keeper thread and registers it as `name`; returns its pid.
+pub fn spawn(name: &str, mut cmd: Command, signals: Signals) -> Result<u32, String> {
+    let death = signals.parent_death;
     // SAFETY: only async-signal-safe calls between fork and exec (prctl,
-    // getppid, _exit).
+    // getppid, _exit). Runs after any uid/gid change the command asked for,
+    // which would otherwise clear the parent-death signal.
     unsafe {
         let parent = libc::getpid();
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, death, 0, 0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             // The parent may have died between fork and prctl.
@@ -77,7 +99,7 @@ pub fn spawn(what: &str, mut cmd: Command) -> Result<u32, String> {
             Ok(())
         });
     }
-    let gone = || "the webstack keeper thread is gone".to_owned();
+    let gone = || "the server keeper thread is gone".to_owned();
     let (tx, rx) = mpsc::channel();
     keeper()
         .lock()
@@ -87,9 +109,13 @@ pub fn spawn(what: &str, mut cmd: Command) -> Result<u32, String> {
     let child = rx
         .recv()
         .map_err(|_| gone())?
-        .map_err(|e| format!("cannot start {what}: {e}"))?;
+        .map_err(|e| format!("{name}: cannot start: {e}"))?;
     let pid = child.id();
-    lock().running.push(child);
+    lock().running.push(Running {
+        name: name.to_owned(),
+        child,
+        stop_signal: signals.stop,
+    });
     Ok(pid)
 }
 
@@ -98,93 +124,111 @@ fn lock() -> std::sync::MutexGuard<'static, Registry> {
     registry().lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// How the server `pid` exited, or `None` while it runs.
+/// How the server `pid` exited (`php-fpm exited (…)`), or `None` while it
+/// runs.
 pub fn exited(pid: u32) -> Option<String> {
     let mut reg = lock();
-    let child = reg.running.iter_mut().find(|c| c.id() == pid)?;
-    match child.try_wait() {
-        Ok(Some(status)) => Some(format!("it exited ({status})")),
+    let r = reg.running.iter_mut().find(|r| r.child.id() == pid)?;
+    match r.child.try_wait() {
+        Ok(Some(status)) => Some(format!("{} exited ({status})", r.name)),
         Ok(None) => None,
-        Err(e) => Some(format!("cannot check its status: {e}")),
+        Err(e) => Some(format!("{}: cannot check its status: {e}", r.name)),
     }
 }
 
-/// Removes `dir` at exit unless it was removed before.
+/// The name and pid of every server started and not stopped.
+pub fn running() -> Vec<(String, u32)> {
+    lock()
+        .running
+        .iter()
+        .map(|r| (r.name.clone(), r.child.id()))
+        .collect()
+}
+
+/// Removes `dir` at exit (after the servers stopped) unless it was removed
+/// before.
 pub fn remove_at_exit(dir: PathBuf) {
     lock().dirs.push(dir);
 }
 
 /// Forgets a directory removed already.
-pub fn removed(dir: &std::path::Path) {
+pub fn removed(dir: &Path) {
     lock().dirs.retain(|d| d != dir);
 }
 
-/// Stops the servers `pids` (in that order): `SIGTERM` (nginx and php-fpm
-/// then stop their workers and exit), `SIGKILL` after [`STOP_GRACE`].
+/// Stops the servers `pids` (in that order): each gets its stop signal,
+/// then `SIGKILL` after [`STOP_GRACE`].
 pub fn stop(pids: &[u32]) {
-    let mut children = Vec::new();
-    {
-        let mut reg = lock();
-        for pid in pids {
-            if let Some(i) = reg.running.iter().position(|c| c.id() == *pid) {
-                children.push(reg.running.remove(i));
-            }
-        }
-    }
-    stop_children(&mut children);
+    let mut stopping = take(pids);
+    stop_all(&mut stopping);
 }
 
-fn stop_children(children: &mut [Child]) {
-    for c in children.iter() {
+/// Kills the server `pid` now, without its stop signal: for helper
+/// processes a failed start-up left behind.
+pub fn kill(pid: u32) {
+    for mut r in take(&[pid]) {
+        let _ = r.child.kill();
+        let _ = r.child.wait();
+    }
+}
+
+/// Takes the servers `pids` out of the registry.
+fn take(pids: &[u32]) -> Vec<Running> {
+    let mut reg = lock();
+    let mut taken = Vec::new();
+    for pid in pids {
+        if let Some(i) = reg.running.iter().position(|r| r.child.id() == *pid) {
+            taken.push(reg.running.remove(i));
+        }
+    }
+    taken
+}
+
+fn stop_all(servers: &mut [Running]) {
+    for r in servers.iter() {
         // SAFETY: a signal to a child we spawned and have not reaped.
-        unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGTERM) };
+        unsafe { libc::kill(r.child.id() as libc::pid_t, r.stop_signal) };
     }
     let deadline = Instant::now() + STOP_GRACE;
-    for c in children.iter_mut() {
-        while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+    for r in servers.iter_mut() {
+        while matches!(r.child.try_wait(), Ok(None)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        // SIGKILL on the master would leave its workers behind, which is
-        // why SIGTERM came first; this is for a master that hangs.
-        if matches!(c.try_wait(), Ok(None)) {
-            let _ = c.kill();
+        // For a server that hangs; SIGKILL on nginx's or php-fpm's master
+        // would leave its workers behind, which is why the stop signal
+        // came first.
+        if matches!(r.child.try_wait(), Ok(None)) {
+            let _ = r.child.kill();
         }
-        let _ = c.wait();
+        let _ = r.child.wait();
     }
 }
 
 extern "C" fn stop_all_at_exit() {
-    let (mut children, dirs) = {
+    let (mut servers, dirs) = {
         let mut reg = lock();
         (
             std::mem::take(&mut reg.running),
             std::mem::take(&mut reg.dirs),
         )
     };
-    stop_children(&mut children);
+    stop_all(&mut servers);
     for d in dirs {
         let _ = std::fs::remove_dir_all(d);
     }
 }
 
-/// The prefix of a stack's directory: `seraph-web-<pid>-`, so that the
-/// directories of test binaries that were killed (which never ran their
-/// exit handler) can be told apart and removed by [`sweep_stale`].
-pub fn dir_prefix() -> String {
-    format!("{STACK_DIR}{}-", std::process::id())
-}
-
-const STACK_DIR: &str = "seraph-web-";
-
-/// Removes the stack directories of processes that no longer exist.
-pub fn sweep_stale() {
+/// Removes the directories in `$TMPDIR` named `<prefix><pid>-…` whose
+/// process no longer exists: those of test binaries that were killed, so
+/// never ran their exit handler.
+pub fn sweep_stale(prefix: &str) {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(pid) = name
-            .strip_prefix(STACK_DIR)
+            .strip_prefix(prefix)
             .and_then(|rest| rest.split('-').next())
             .and_then(|p| p.parse::<u32>().ok())
         else {
@@ -194,4 +238,16 @@ pub fn sweep_stale() {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
+}
+
+/// The last 30 lines of a log file, named, for failure messages.
+pub fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.len().saturating_sub(30);
+    format!(
+        "--- {} (tail) ---\n{}",
+        path.display(),
+        lines[from..].join("\n")
+    )
 }

@@ -9,7 +9,8 @@
 //! stops both (their workers with them) and removes the directory; a stack
 //! that is never dropped (kept in a `static`) is stopped at exit, and one
 //! whose test binary is killed stops with it, its directory removed by the
-//! next stack started (see `children`).
+//! next stack started. [`children`] is the supervision of every server a
+//! test binary starts, the stacks' and seraph-e2e's services alike.
 //!
 //! ```no_run
 //! let web = seraph_webstack::Options::new("shop", "target/debug/libnewrelic_php.so")
@@ -21,7 +22,7 @@
 //! ```
 
 mod bins;
-mod children;
+pub mod children;
 mod config;
 mod http;
 mod options;

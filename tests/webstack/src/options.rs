@@ -8,6 +8,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The prefix of a stack's directory, `seraph-web-<pid>-<name>-`: the
+/// directories of test binaries that were killed are told apart by the pid
+/// and removed by the next stack started.
+const STACK_DIR: &str = "seraph-web-";
+
+/// nginx and php-fpm stop their workers on `SIGTERM`, from the test or
+/// from the kernel when the test binary dies.
+const SIGNALS: children::Signals = children::Signals {
+    stop: libc::SIGTERM,
+    parent_death: libc::SIGTERM,
+};
+
 /// Whom php-fpm's workers run as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunAs {
@@ -177,9 +189,9 @@ impl Options {
             Some(p) => p.clone(),
             None => php_fpm()?,
         };
-        children::sweep_stale();
+        children::sweep_stale(STACK_DIR);
         let dir = tempfile::Builder::new()
-            .prefix(&format!("{}{}-", children::dir_prefix(), self.name))
+            .prefix(&format!("{STACK_DIR}{}-{}-", std::process::id(), self.name))
             .tempdir()
             .map_err(|e| format!("cannot create a temporary directory: {e}"))?
             .keep();
@@ -257,7 +269,7 @@ impl Options {
             cmd.arg("-d").arg(format!("{k}={v}"));
         }
         log_to(&mut cmd, &dir.join("fpm.out"))?;
-        children::spawn("php-fpm", cmd)
+        children::spawn("php-fpm", cmd, SIGNALS)
     }
 }
 
@@ -274,7 +286,7 @@ fn spawn_nginx(bin: &Path, dir: &Path, conf: &str) -> Result<u32, String> {
         .arg("-e")
         .arg(dir.join("nginx-error.log"));
     log_to(&mut cmd, &dir.join("nginx.out"))?;
-    children::spawn("nginx", cmd)
+    children::spawn("nginx", cmd, SIGNALS)
 }
 
 fn log_to(cmd: &mut Command, file: &Path) -> Result<(), String> {

@@ -1,6 +1,7 @@
 //! [`WebStack`]: a running pair, its requests, logs and stop.
 
-use crate::{children, http, Response};
+use crate::children::{self, tail};
+use crate::{http, Response};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -93,7 +94,8 @@ impl WebStack {
     ) -> Result<(), String> {
         while !ready() {
             if let Some(how) = children::exited(pid) {
-                return Err(format!("{what}: {how}\n{}", self.logs()));
+                // `how` names the server: `php-fpm exited (…)`.
+                return Err(format!("{how}\n{}", self.logs()));
             }
             if Instant::now() > deadline {
                 return Err(format!(
@@ -113,16 +115,4 @@ impl Drop for WebStack {
         let _ = std::fs::remove_dir_all(&self.dir);
         children::removed(&self.dir);
     }
-}
-
-/// The last 30 lines of a log file, named.
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    let from = lines.len().saturating_sub(30);
-    format!(
-        "--- {} (tail) ---\n{}",
-        path.display(),
-        lines[from..].join("\n")
-    )
 }
