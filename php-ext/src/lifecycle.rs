@@ -85,6 +85,8 @@ unsafe extern "C" fn mshutdown(_type: c_int, module_number: c_int) -> ffi::zend_
         crate::hooks::errors::unregister();
         crate::hooks::wrap::forget();
         crate::hooks::user::forget();
+        crate::hooks::observer::forget();
+        crate::libs::wordpress::forget();
         ini::unregister(module_number);
         ffi::SUCCESS
     })

@@ -26,6 +26,7 @@ pub fn wrap(
         "--tool=memcheck".into(),
         "--quiet".into(),
         "--leak-check=no".into(),
+        "--num-callers=40".into(),
         format!("--suppressions={}", supp.display()).into(),
         "--xml=yes".into(),
         format!("--xml-file={}/vg.%p.xml", dir.display()).into(),
@@ -127,7 +128,7 @@ pub fn render(errors: &[VgError]) -> String {
     let mut s = format!("detected {} memory errors\n", errors.len());
     for e in errors {
         s.push_str(&format!("  {}: {}\n", e.kind, e.what));
-        for f in e.frames.iter().take(12) {
+        for f in e.frames.iter().take(40) {
             s.push_str(&format!("    at {f}\n"));
         }
     }

@@ -74,6 +74,11 @@ pub fn request_ended() {
     demotion::request_ended();
 }
 
+/// Module shutdown: releases what demotion learnt for the process.
+pub fn forget() {
+    demotion::forget();
+}
+
 /// A transaction starts (a request's, or `newrelic_start_transaction`):
 /// functions due for a revisit are observed again.
 pub fn transaction_started() {
