@@ -1,5 +1,9 @@
 /* Reference observers for the benchmark's floor; not part of the agent.
  *
+ * FLOOR_MODE=decline: the fcall observer is registered but its init gives
+ * no handlers to any function, so every call takes PHP's observer-aware
+ * VM handlers and finds nothing to call (the least any extension that
+ * registers an fcall observer costs, whatever it observes).
  * FLOOR_MODE=empty: begin/end handlers on every named user function that
  * do nothing (the cost of being observed at all).
  * FLOOR_MODE=rdtsc: the same handlers reading the TSC once each, which is
@@ -17,11 +21,11 @@ static void b_empty(zend_execute_data *ex) { (void)ex; }
 static void e_empty(zend_execute_data *ex, zval *rv) { (void)ex; (void)rv; }
 static void b_tsc(zend_execute_data *ex) { (void)ex; sink = __rdtsc(); }
 static void e_tsc(zend_execute_data *ex, zval *rv) { (void)ex; (void)rv; sink += __rdtsc(); }
-static int tsc;
+static int tsc, decline;
 
 static zend_observer_fcall_handlers init(zend_execute_data *ex) {
 	zend_observer_fcall_handlers h = {NULL, NULL};
-	if (ex->func && ex->func->type == ZEND_USER_FUNCTION && ex->func->common.function_name) {
+	if (!decline && ex->func && ex->func->type == ZEND_USER_FUNCTION && ex->func->common.function_name) {
 		h.begin = tsc ? b_tsc : b_empty;
 		h.end = tsc ? e_tsc : e_empty;
 	}
@@ -31,6 +35,7 @@ static zend_observer_fcall_handlers init(zend_execute_data *ex) {
 static PHP_MINIT_FUNCTION(floor) {
 	const char *m = getenv("FLOOR_MODE");
 	tsc = m && strcmp(m, "rdtsc") == 0;
+	decline = m && strcmp(m, "decline") == 0;
 	zend_observer_fcall_register(init);
 	return SUCCESS;
 }

@@ -29,12 +29,20 @@
 //!    `ROUNDS` interleaved rounds, default 3): requests per second and the
 //!    php-fpm workers' CPU time (user + system, from `/proc`) per request.
 //!
+//! The callgrind figures also have the engine's floor (`wordpress/floor.rs`):
+//! `floor-decline` and `floor-empty`, PHP with `php-ext/benches/floor.c`,
+//! an fcall observer that gives no function handlers, and one whose
+//! handlers do nothing; they are not run under load.
+//!
 //! `-- instructions` stops after the callgrind figures; with
 //! `BENCH_PROFILE_DIR=<dir>` the callgrind profiles (`callgrind.<config>`,
 //! 11 requests) are kept there for `callgrind_annotate`.
 //!
 //! Every figure is printed with its ratio to PHP without an extension, and
 //! the CPU model, since only ratios from the same run compare.
+
+#[path = "wordpress/floor.rs"]
+mod floor;
 
 use seraph_e2e::apps;
 use seraph_e2e::services::{self, process};
@@ -130,11 +138,12 @@ fn answer(mut c: UnixStream, reply: &[u8], spans: &Mutex<Vec<usize>>) {
     }
 }
 
-/// One way of running PHP: a name and the `-d` settings that load (or do
-/// not load) an agent.
+/// One way of running PHP: a name, the `-d` settings that load (or do
+/// not load) an agent, and environment variables for PHP.
 struct Config {
     name: String,
     ini: Vec<String>,
+    env: Vec<(String, String)>,
     /// Whether this is Seraph (its end of transaction is measured).
     seraph: bool,
 }
@@ -204,6 +213,7 @@ fn front_page_cgi(
         .arg(docroot.join("index.php"))
         .current_dir(docroot)
         .envs(env.iter().map(|(k, v)| (k, v)))
+        .envs(cfg.env.iter().map(|(k, v)| (k, v)))
         .envs([
             ("REQUEST_METHOD", "GET"),
             ("REQUEST_URI", "/"),
@@ -325,6 +335,7 @@ fn serve(docroot: &Path, env: &[(String, String)], cfg: &Config) -> Server {
         cmd.arg("-R");
     }
     cmd.args(cfg.ini.iter().flat_map(|s| ["-d", s.as_str()]));
+    cmd.envs(cfg.env.iter().map(|(k, v)| (k, v)));
     let fpm_pid = process::spawn(process::Spawn {
         name: "php-fpm",
         cmd,
@@ -533,6 +544,7 @@ fn main() {
     let reply = std::fs::read(root().join("tests/vectors/00-app/AppReply-from-fake-daemon.bin"))
         .expect("read the vectors' AppReply");
     let daemon = Daemon::start(&sock, reply);
+    let floors = floor::configs(&root(), tmp.path());
     let agent = |so: &Path| -> Vec<String> {
         vec![
             format!("extension={}", so.display()),
@@ -547,11 +559,13 @@ fn main() {
         Config {
             name: "none".into(),
             ini: Vec::new(),
+            env: Vec::new(),
             seraph: false,
         },
         Config {
             name: "seraph".into(),
             ini: agent(&so),
+            env: Vec::new(),
             seraph: true,
         },
     ];
@@ -559,6 +573,7 @@ fn main() {
         configs.push(Config {
             name: "NEWRELIC_SO".into(),
             ini: agent(Path::new(&other)),
+            env: Vec::new(),
             seraph: false,
         });
     }
@@ -567,10 +582,16 @@ fn main() {
     println!("WordPress front page, instructions per warm request (callgrind, php-cgi -T 11 minus -T 1, / 10):");
     let mut per_request = Vec::new();
     let mut warm_wall = Vec::new();
-    for cfg in &configs {
+    for (i, cfg) in configs.iter().enumerate() {
         let (per, wall) = measure(&docroot, &env, cfg, tmp.path(), &daemon, &per_request);
         per_request.push(per);
         warm_wall.push(wall);
+        if i == 0 {
+            // The floor, right after PHP without an extension.
+            for f in &floors {
+                measure(&docroot, &env, f, tmp.path(), &daemon, &per_request);
+            }
+        }
     }
 
     // Under callgrind PHP runs tens of times slower, so calls that are
@@ -603,6 +624,7 @@ fn main() {
                 "newrelic.special.expensive_node_min={node_min_us:.0}us"
             )])
             .collect(),
+        env: Vec::new(),
         seraph: true,
     };
     println!(
