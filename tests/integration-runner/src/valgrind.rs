@@ -200,7 +200,7 @@ mod tests {
         assert_eq!(
             args.join(" "),
             format!(
-                "--tool=memcheck --quiet --leak-check=no --suppressions={d}/seraph.supp \
+                "--tool=memcheck --quiet --leak-check=no --num-callers=40 --suppressions={d}/seraph.supp \
                  --xml=yes --xml-file={d}/vg.%p.xml -- php -n"
             )
         );
