@@ -127,7 +127,19 @@ fn version_file(path: &str, ctx: &Ctx<'_>) {
 }
 
 fn push_apply_filters(call: &Call, ctx: &Ctx<'_>) -> Before {
-    // Its row counts its own metric.
+    // Only `threshold` mode does anything before a filter runs (AJAX
+    // actions come through `do_action`); this is WordPress's most called
+    // function, so the other modes stop at the setting. Its row counts
+    // its own metric.
+    let timed = ctx
+        .with(|s| {
+            let f = &s.settings.frameworks;
+            f.wordpress_hooks && f.wordpress_hooks_options == WordPressHooks::Threshold
+        })
+        .unwrap_or(false);
+    if !timed {
+        return Before::default();
+    }
     push_tag(call, ctx, None)
 }
 
