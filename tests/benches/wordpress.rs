@@ -6,7 +6,15 @@
 //! cargo build --release -p newrelic-php
 //! cargo bench -p seraph-e2e --bench wordpress [-- ROUNDS [SECONDS]]
 //! NEWRELIC_SO=/path/to/newrelic.so cargo bench -p seraph-e2e --bench wordpress
+//! PHP_CGI=$prefix/bin/php-cgi SERAPH_SO=$target/release/libnewrelic_php.so \
+//!   PHP_INI=$php_src/php.ini-production \
+//!   cargo bench -p seraph-e2e --bench wordpress -- instructions
 //! ```
+//!
+//! Debian's PHP 8.2 is measured unless `PHP_CGI` names another PHP (with
+//! `SERAPH_SO` built against it; see `wordpress/php.rs`); another PHP is
+//! measured under callgrind only. Every configuration must first render
+//! the front page with the sample post natively.
 //!
 //! In one run, for PHP without an extension, with the release extension
 //! and, if `NEWRELIC_SO` names another agent's `newrelic.so`, with that
@@ -43,6 +51,8 @@
 
 #[path = "wordpress/floor.rs"]
 mod floor;
+#[path = "wordpress/php.rs"]
+mod php;
 
 use seraph_e2e::apps;
 use seraph_e2e::services::{self, process};
@@ -50,8 +60,15 @@ use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+/// The PHP measured (`wordpress/php.rs`), chosen once from the environment.
+static PHP: OnceLock<php::Php> = OnceLock::new();
+
+fn php() -> &'static php::Php {
+    PHP.get_or_init(|| php::Php::from_env(&root()))
+}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -200,12 +217,13 @@ fn front_page_cgi(
     let mut cmd = match wrapper.split_first() {
         Some((prog, args)) => {
             let mut c = Command::new(prog);
-            c.args(args).arg("php-cgi");
+            c.args(args).arg(&php().cgi);
             c
         }
-        None => Command::new("php-cgi"),
+        None => Command::new(&php().cgi),
     };
-    cmd.arg("-T")
+    cmd.args(&php().args)
+        .arg("-T")
         .arg(runs.to_string())
         .args(cfg.ini.iter().flat_map(|s| ["-d", s.as_str()]))
         .arg("-d")
@@ -225,6 +243,28 @@ fn front_page_cgi(
         .env("SCRIPT_FILENAME", docroot.join("index.php"))
         .stdout(Stdio::null());
     cmd
+}
+
+/// The sample post's title, which WordPress's install puts on the front
+/// page: a page without it is an error page, not the one measured.
+const SAMPLE_POST: &str = "Hello world!";
+
+/// Runs the front page once natively under `cfg` and checks that it shows
+/// the sample post, so that a PHP on which WordPress fails is not measured.
+fn check_renders(docroot: &Path, env: &[(String, String)], cfg: &Config) {
+    let o = front_page_cgi(docroot, env, cfg, 1, &[])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", php().cgi.display()));
+    let page = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && page.contains(SAMPLE_POST),
+        "{}: the front page does not show {SAMPLE_POST:?} ({}):\n{}\n{}",
+        cfg.name,
+        o.status,
+        page.chars().take(2000).collect::<String>(),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// Instructions callgrind counted for `php-cgi -T runs` on the front page,
@@ -248,7 +288,7 @@ fn instructions(
     let t0 = Instant::now();
     let o = front_page_cgi(docroot, env, cfg, runs, &wrapper)
         .output()
-        .expect("run valgrind (apt-get install valgrind php8.2-cgi)");
+        .expect("run valgrind (apt-get install valgrind)");
     let wall = t0.elapsed().as_secs_f64();
     let err = String::from_utf8_lossy(&o.stderr);
     let n = err
@@ -269,7 +309,7 @@ fn native_warm_s(docroot: &Path, env: &[(String, String)], cfg: &Config) -> f64 
                 let st = front_page_cgi(docroot, env, cfg, runs, &[])
                     .stderr(Stdio::null())
                     .status()
-                    .expect("run php-cgi (apt-get install php8.2-cgi)");
+                    .unwrap_or_else(|e| panic!("run {}: {e}", php().cgi.display()));
                 assert!(st.success(), "php-cgi failed natively: {st}");
                 t0.elapsed().as_secs_f64()
             })
@@ -531,7 +571,7 @@ fn main() {
     let rounds = nums.first().copied().unwrap_or(3).max(1);
     let secs = nums.get(1).copied().unwrap_or(10).max(1);
     let instructions_only = std::env::args().any(|a| a == "instructions");
-    let so = root().join("target/release/libnewrelic_php.so");
+    let so = php().extension.clone();
     assert!(
         so.exists(),
         "{} is missing: cargo build --release -p newrelic-php",
@@ -544,7 +584,7 @@ fn main() {
     let reply = std::fs::read(root().join("tests/vectors/00-app/AppReply-from-fake-daemon.bin"))
         .expect("read the vectors' AppReply");
     let daemon = Daemon::start(&sock, reply);
-    let floors = floor::configs(&root(), tmp.path());
+    let floors = floor::configs(&root(), &php().config, tmp.path());
     let agent = |so: &Path| -> Vec<String> {
         vec![
             format!("extension={}", so.display()),
@@ -579,6 +619,13 @@ fn main() {
     }
 
     println!("CPU: {}", cpu_model());
+    println!("PHP: {} ({})", php().version(), php().cgi.display());
+    for cfg in configs.iter().chain(&floors) {
+        check_renders(&docroot, &env, cfg);
+    }
+    // The checks' transactions are not the measured runs'.
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = daemon.take_spans();
     println!("WordPress front page, instructions per warm request (callgrind, php-cgi -T 11 minus -T 1, / 10):");
     let mut per_request = Vec::new();
     let mut warm_wall = Vec::new();
@@ -637,6 +684,10 @@ fn main() {
     measure(&docroot, &env, &scaled, tmp.path(), &daemon, &per_request);
 
     if instructions_only {
+        return;
+    }
+    if !php().debian {
+        println!("Under load: not run, php-fpm8.2 serves Debian's PHP only (PHP_CGI is set)");
         return;
     }
     let servers: Vec<Server> = configs.iter().map(|c| serve(&docroot, &env, c)).collect();

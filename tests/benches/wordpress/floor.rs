@@ -14,11 +14,12 @@ use std::path::Path;
 use std::process::Command;
 
 /// The floor's configurations, each loading `floor.so` built into `dir`
-/// with `cc` and `php-config`'s headers (as `php-ext/benches/run.sh`
-/// does); none, with a message, when it cannot be built.
-pub fn configs(root: &Path, dir: &Path) -> Vec<Config> {
+/// with `cc` and the headers of `php_config`, the measured PHP's (as
+/// `php-ext/benches/run.sh` does); none, with a message, when it cannot be
+/// built.
+pub fn configs(root: &Path, php_config: &Path, dir: &Path) -> Vec<Config> {
     let so = dir.join("floor.so");
-    let includes = Command::new("php-config").arg("--includes").output();
+    let includes = Command::new(php_config).arg("--includes").output();
     let built = includes.and_then(|inc| {
         let inc = String::from_utf8_lossy(&inc.stdout).into_owned();
         Command::new("cc")
@@ -32,7 +33,10 @@ pub fn configs(root: &Path, dir: &Path) -> Vec<Config> {
     match built {
         Ok(st) if st.success() => {}
         other => {
-            eprintln!("floor.c not built (cc, php-config from php8.2-dev): {other:?}");
+            eprintln!(
+                "floor.c not built (cc, {} from php8.2-dev or the PHP's prefix): {other:?}",
+                php_config.display()
+            );
             return Vec::new();
         }
     }
