@@ -9,8 +9,6 @@ use common::fake_daemon::{FakeDaemon, Mode};
 use common::*;
 use serde_json::Value;
 
-const LICENSE: &str = "0123456789012345678901234567890123456789";
-
 /// Runs `script` (which prints "done") with `env`; returns the
 /// transactions the daemon received, in order.
 fn run(script: &str, env: &[(&str, &str)], txns: usize) -> Vec<seraph_wire::TransactionData> {
@@ -18,15 +16,13 @@ fn run(script: &str, env: &[(&str, &str)], txns: usize) -> Vec<seraph_wire::Tran
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s.php"), script).unwrap();
     let addr = d.address();
-    let mut cmd = php(&[
-        ("newrelic.daemon.address", &addr),
-        ("newrelic.daemon.dont_launch", "3"),
-        ("newrelic.license", LICENSE),
+    let mut ini = daemon_ini(&addr);
+    ini.extend([
         ("newrelic.appname", "demotion"),
-        ("newrelic.daemon.app_connect_timeout", "5s"),
         ("newrelic.transaction_tracer.detail", "1"),
         ("newrelic.transaction_tracer.threshold", "1ms"),
     ]);
+    let mut cmd = php(&ini);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -329,16 +325,14 @@ fn run_cgi(
     let path = dir.path().join("index.php");
     std::fs::write(&path, format!("{prelude}{body}")).unwrap();
     let address = d.address();
-    let mut cmd = php_cgi(&[
-        ("newrelic.daemon.address", &address),
-        ("newrelic.daemon.dont_launch", "3"),
-        ("newrelic.license", LICENSE),
+    let mut ini = daemon_ini(&address);
+    ini.extend([
         ("newrelic.appname", "demotion"),
-        ("newrelic.daemon.app_connect_timeout", "5s"),
         ("newrelic.transaction_tracer.detail", "1"),
         ("newrelic.transaction_tracer.threshold", "1ms"),
         ("cgi.force_redirect", "0"),
     ]);
+    let mut cmd = php_cgi(&ini);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -214,17 +214,15 @@ fn a_web_transaction_keeps_to_max_segments_web() {
     .unwrap();
     let address = d.address();
     let max_web = MAX_SEGMENTS.to_string();
-    let mut cmd = php_cgi(&[
-        ("newrelic.daemon.address", &address),
-        ("newrelic.daemon.dont_launch", "3"),
-        ("newrelic.license", LICENSE),
+    let mut ini = daemon_ini(&address);
+    ini.extend([
         ("newrelic.appname", "long-running"),
-        ("newrelic.daemon.app_connect_timeout", "5s"),
         ("newrelic.special.expensive_node_min", "0"),
         ("newrelic.transaction_tracer.max_segments_web", &max_web),
         ("newrelic.transaction_tracer.max_segments_cli", "5"),
         ("cgi.force_redirect", "0"),
     ]);
+    let mut cmd = php_cgi(&ini);
     let out = cmd
         .env("REQUEST_METHOD", "GET")
         .env("REQUEST_URI", "/index.php")
