@@ -153,9 +153,14 @@ fn angelic_mode_spawns_the_configured_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("argv");
     let fake = dir.path().join("fake-newrelic-daemon");
+    // Written aside, then renamed: the test polls for the file and must
+    // never read it between its creation and the write of its line.
     std::fs::write(
         &fake,
-        format!("#!/bin/sh\necho \"$@\" > {}\n", marker.display()),
+        format!(
+            "#!/bin/sh\necho \"$@\" > {m}.tmp && mv {m}.tmp {m}\n",
+            m = marker.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
