@@ -19,11 +19,11 @@ use super::observer;
 use super::table::{self, Before, Hook, Library, Segment, Target};
 use crate::zend::ffi;
 use crate::zend::guard::guard;
+use crate::zend::rt_slot::RuntimeSlot;
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use seraph_txn::Framework;
 use std::collections::HashMap;
 use std::hash::Hasher;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{OnceLock, RwLock};
 
 /// Rows for functions and methods, by lower-case `function` or
@@ -162,31 +162,13 @@ crate::per_thread! {
     static HOOKED: Option<Hooks> = None;
 }
 
-/// The run-time cache slot of [`Hooks`] (negative: none).
-static SLOT: AtomicI32 = AtomicI32::new(-1);
+/// The run-time cache slot of [`Hooks`].
+static SLOT: RuntimeSlot = RuntimeSlot::unreserved();
 
 /// MINIT, before the observer registers: reserves the slot.
 pub fn register() {
     // SAFETY: MINIT, when PHP hands out op_array extension handles.
-    SLOT.store(unsafe { ffi::seraph_hook_slot_handle() }, Ordering::Relaxed);
-}
-
-/// The slot of the function running in `ex`.
-///
-/// # Safety
-/// `ex` must be the live frame of a user function PHP is initialising or
-/// observing (its run-time cache exists and has room for every handle
-/// handed out in MINIT).
-#[inline(always)]
-unsafe fn slot(ex: *mut ffi::zend_execute_data) -> Option<*mut usize> {
-    let h = SLOT.load(Ordering::Relaxed);
-    // SAFETY: the caller's contract.
-    let cache = unsafe { (*ex).run_time_cache };
-    if h < 0 || cache.is_null() {
-        return None;
-    }
-    // SAFETY: as above.
-    Some(unsafe { cache.add(h as usize) }.cast::<usize>())
+    SLOT.reserve(unsafe { ffi::seraph_hook_slot_handle() });
 }
 
 /// A request starts: PHP asks `init` again for every function it calls
@@ -225,7 +207,7 @@ pub unsafe fn handlers(
         h.slot_value(i)
     });
     // SAFETY: the caller's contract; the slot is this module's.
-    if let (Some(value), Some(slot)) = (value, unsafe { slot(ex) }) {
+    if let (Some(value), Some(slot)) = (value, unsafe { SLOT.of_frame(ex) }) {
         // SAFETY: as above.
         unsafe { *slot = value };
     }
@@ -260,7 +242,9 @@ pub(super) fn row_of(func: *const ffi::zend_function) -> Option<&'static Hook> {
 fn hook_of(ex: *mut ffi::zend_execute_data, ctx: &Ctx<'_>) -> Option<&'static Hook> {
     // SAFETY: the live frame PHP passed to an observer handler, of a
     // function `init` gave these handlers (so it noted the slot).
-    let noted = unsafe { slot(ex) }.map(|s| unsafe { *s }).unwrap_or(0);
+    let noted = unsafe { SLOT.of_frame(ex) }
+        .map(|s| unsafe { *s })
+        .unwrap_or(0);
     let h = HOOKED
         .with(|h| {
             let h = h.as_ref()?;

@@ -37,6 +37,7 @@ pub mod ini;
 pub mod module;
 pub mod nts;
 pub mod objects;
+pub mod rt_slot;
 pub mod zval;
 
 use std::ffi::c_void;

@@ -65,10 +65,11 @@ use super::is_closure;
 use crate::clock;
 use crate::request::AGENT;
 use crate::zend::ffi;
+use crate::zend::rt_slot::RuntimeSlot;
 use crate::zend::zval::zstr;
 use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 
 /// Short calls (in all requests of the process) after which a function is
@@ -82,7 +83,7 @@ pub const REVISIT_SECS: u64 = 60;
 
 /// The run-time cache slot holding a function's short-call count
 /// (negative: no demotion).
-static SLOT: AtomicI32 = AtomicI32::new(-1);
+static SLOT: RuntimeSlot = RuntimeSlot::unreserved();
 /// A slot value: a call was not short, or demotion was declined or done.
 const PINNED: usize = usize::MAX;
 /// Transactions started in this process.
@@ -170,23 +171,7 @@ pub fn register() {
         None => {}
     }
     // SAFETY: MINIT, when PHP hands out op_array extension handles.
-    let slot = unsafe { ffi::seraph_demotion_slot_handle() };
-    SLOT.store(slot, Ordering::Relaxed);
-}
-
-/// The slot of the function running in `ex`, if demotion is on.
-///
-/// # Safety
-/// `ex` must be the live frame of an observed user function.
-#[inline(always)]
-unsafe fn slot(ex: *mut ffi::zend_execute_data) -> Option<*mut usize> {
-    let h = SLOT.load(Ordering::Relaxed);
-    if h < 0 {
-        return None;
-    }
-    // SAFETY: an observed user function's frame has its run-time cache,
-    // which has room for every handle handed out in MINIT.
-    Some(unsafe { (*ex).run_time_cache.add(h as usize) }.cast::<usize>())
+    SLOT.reserve(unsafe { ffi::seraph_demotion_slot_handle() });
 }
 
 /// Counts a short call of the function running in `ex`; true once, when
@@ -197,7 +182,7 @@ unsafe fn slot(ex: *mut ffi::zend_execute_data) -> Option<*mut usize> {
 #[inline(always)]
 pub unsafe fn count_short(ex: *mut ffi::zend_execute_data) -> bool {
     // SAFETY: caller's contract.
-    let Some(slot) = (unsafe { slot(ex) }) else {
+    let Some(slot) = (unsafe { SLOT.of_frame(ex) }) else {
         return false;
     };
     // SAFETY: a valid slot (above), only touched by this thread's request.
@@ -225,7 +210,7 @@ pub unsafe fn count_short(ex: *mut ffi::zend_execute_data) -> bool {
 #[inline(always)]
 pub unsafe fn pin(ex: *mut ffi::zend_execute_data) -> bool {
     // SAFETY: caller's contract; as in `count_short`.
-    let Some(slot) = (unsafe { slot(ex) }) else {
+    let Some(slot) = (unsafe { SLOT.of_frame(ex) }) else {
         return false;
     };
     // SAFETY: a valid slot (above), only touched by this thread's request.
@@ -315,7 +300,7 @@ fn due(d: &Since, transaction: u64, secs: u64) -> bool {
 /// whose run-time cache PHP has just set up for this request.
 pub unsafe fn decide(ex: *mut ffi::zend_execute_data) -> Decision {
     // SAFETY: caller's contract.
-    let Some(slot) = (unsafe { slot(ex) }) else {
+    let Some(slot) = (unsafe { SLOT.of_frame(ex) }) else {
         return Decision::Observe;
     };
     // SAFETY: caller's contract.
@@ -503,7 +488,7 @@ unsafe fn readd(func: usize, (begin, end): Handlers) {
             func as *mut ffi::zend_function,
             Some(begin),
             Some(end),
-            SLOT.load(Ordering::Relaxed),
+            SLOT.handle(),
         )
     };
 }
