@@ -131,16 +131,19 @@ fn push_apply_filters(call: &Call, ctx: &Ctx<'_>) -> Before {
     // actions come through `do_action`); this is WordPress's most called
     // function, so the other modes stop at the setting. Its row counts
     // its own metric.
-    let timed = ctx
-        .with(|s| {
-            let f = &s.settings.frameworks;
-            f.wordpress_hooks && f.wordpress_hooks_options == WordPressHooks::Threshold
-        })
-        .unwrap_or(false);
-    if !timed {
-        return Before::default();
+    match hooks_mode(ctx) {
+        Some(WordPressHooks::Threshold) => start_dispatch(call, ctx, WordPressHooks::Threshold),
+        _ => Before::default(),
     }
-    push_tag(call, ctx, None)
+}
+
+/// How hooks are instrumented; `None` when they are not.
+fn hooks_mode(ctx: &Ctx<'_>) -> Option<WordPressHooks> {
+    ctx.with(|s| {
+        let f = &s.settings.frameworks;
+        f.wordpress_hooks.then_some(f.wordpress_hooks_options)
+    })
+    .flatten()
 }
 
 fn push_apply_filters_ref_array(call: &Call, ctx: &Ctx<'_>) -> Before {
@@ -177,18 +180,18 @@ fn push_do_action_ref_array(call: &Call, ctx: &Ctx<'_>) -> Before {
 /// 20 000 hooks per page and runs a few dozen plugin callbacks, so the
 /// work is done where it is rare.
 fn push_tag(call: &Call, ctx: &Ctx<'_>, instrumented: Option<&'static str>) -> Before {
-    let options = ctx
-        .with(|s| {
-            let f = &s.settings.frameworks;
-            f.wordpress_hooks.then_some(f.wordpress_hooks_options)
-        })
-        .flatten();
-    let Some(options) = options else {
+    let Some(mode) = hooks_mode(ctx) else {
         return Before::default();
     };
     if let Some(m) = instrumented {
         ctx.count(m);
     }
+    start_dispatch(call, ctx, mode)
+}
+
+/// A dispatch starts under `mode`: an AJAX action names the transaction;
+/// in `threshold` mode the dispatch's tag is stacked and its start kept.
+fn start_dispatch(call: &Call, ctx: &Ctx<'_>, mode: WordPressHooks) -> Before {
     let arg = call.arg(1);
     let tag = match arg {
         Val::Str(b) if !b.is_empty() => Some(b),
@@ -197,7 +200,7 @@ fn push_tag(call: &Call, ctx: &Ctx<'_>, instrumented: Option<&'static str>) -> B
     if let Some(t) = tag.filter(|t| t.starts_with(b"wp_ajax_")) {
         name_ajax(&String::from_utf8_lossy(t), ctx);
     }
-    if options != WordPressHooks::Threshold {
+    if mode != WordPressHooks::Threshold {
         return Before::default();
     }
     let start = ctx.with(|s| {
