@@ -245,6 +245,15 @@ build_php() { # build_php <minor> <nts|zts> <tree> [configure-only]
 # one does not rebuild PHP).
 PHPIZE_MODULES=(pgsql pdo_pgsql mbstring)
 
+phpize_build() { # phpize_build <prefix> [configure options...], in a module's source directory
+    local prefix=$1
+    shift
+    nice -n 10 "$prefix/bin/phpize" &&
+        CFLAGS=${PHP_MATRIX_CFLAGS:--O2} nice -n 10 ./configure \
+            --with-php-config="$prefix/bin/php-config" "$@" &&
+        nice -n 10 make -j"$JOBS" && make install
+}
+
 build_modules() { # build_modules <minor> <nts|zts> <tree>
     local v=$1-$2 tree=$3 prefix=$CACHE/php/$1-$2 m
     local log=$CACHE/logs/$v-modules-build.log
@@ -255,13 +264,7 @@ build_modules() { # build_modules <minor> <nts|zts> <tree>
         local dir=$CACHE/build/$v-modules/$m
         rm -rf "$dir" && mkdir -p "$(dirname "$dir")" &&
             cp -a "$tree/ext/$m" "$dir" || return 1
-        (
-            cd "$dir" &&
-                nice -n 10 "$prefix/bin/phpize" &&
-                CFLAGS=${PHP_MATRIX_CFLAGS:--O2} nice -n 10 ./configure \
-                    --with-php-config="$prefix/bin/php-config" &&
-                nice -n 10 make -j"$JOBS" && make install
-        ) >>"$log" 2>&1 || {
+        (cd "$dir" && phpize_build "$prefix") >>"$log" 2>&1 || {
             echo "matrix: building module $m for $v failed; the end of $log:" >&2
             tail -20 "$log" >&2
             return 1
@@ -328,10 +331,7 @@ build_pecl() { # build_pecl <minor> <nts|zts>
                 patch -p1 <"$HERE/pecl/$dir.patch" || exit 1
             fi
             # shellcheck disable=SC2086 # opts: words on purpose
-            nice -n 10 "$prefix/bin/phpize" &&
-                CFLAGS=${PHP_MATRIX_CFLAGS:--O2} nice -n 10 ./configure \
-                    --with-php-config="$prefix/bin/php-config" $opts &&
-                nice -n 10 make -j"$JOBS" && make install
+            phpize_build "$prefix" $opts
         ) >>"$log" 2>&1 || {
             echo "matrix: building PECL $m for $v failed; the end of $log:" >&2
             tail -20 "$log" >&2
