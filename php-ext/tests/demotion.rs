@@ -9,37 +9,76 @@ use common::fake_daemon::{FakeDaemon, Mode};
 use common::*;
 use serde_json::Value;
 
+/// Where every run here starts: a fake daemon and a directory holding
+/// the script.
+struct Stage {
+    daemon: FakeDaemon,
+    dir: tempfile::TempDir,
+    address: String,
+}
+
+impl Stage {
+    /// Writes `contents` to `file` in a new directory; starts a daemon.
+    fn new(file: &str, contents: &str) -> Self {
+        let daemon = FakeDaemon::start(Mode::Connected);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(file), contents).unwrap();
+        let address = daemon.address();
+        Self {
+            daemon,
+            dir,
+            address,
+        }
+    }
+
+    fn path(&self, file: &str) -> std::path::PathBuf {
+        self.dir.path().join(file)
+    }
+
+    /// Settings under which every user function is traced, so that only
+    /// demotion keeps a short one out.
+    fn traced_ini(&self) -> Vec<(&'static str, &str)> {
+        let mut ini = daemon_ini(&self.address);
+        ini.extend([
+            ("newrelic.appname", "demotion"),
+            ("newrelic.transaction_tracer.detail", "1"),
+            ("newrelic.transaction_tracer.threshold", "1ms"),
+        ]);
+        ini
+    }
+
+    /// The `n` transactions the daemon receives (after the app query), in
+    /// order.
+    fn transactions(&self, n: usize) -> Vec<seraph_wire::TransactionData> {
+        self.daemon
+            .wait_frames(1 + n)
+            .iter()
+            .filter(|f| f.kind() == "Transaction")
+            .map(|f| f.txn())
+            .collect()
+    }
+}
+
 /// Runs `script` (which prints "done") with `env`; returns the
 /// transactions the daemon received, in order.
 fn run(script: &str, env: &[(&str, &str)], txns: usize) -> Vec<seraph_wire::TransactionData> {
-    let d = FakeDaemon::start(Mode::Connected);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("s.php"), script).unwrap();
-    let addr = d.address();
-    let mut ini = daemon_ini(&addr);
-    ini.extend([
-        ("newrelic.appname", "demotion"),
-        ("newrelic.transaction_tracer.detail", "1"),
-        ("newrelic.transaction_tracer.threshold", "1ms"),
-    ]);
-    let mut cmd = php(&ini);
+    let stage = Stage::new("s.php", script);
+    let mut cmd = php(&stage.traced_ini());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.arg("s.php").current_dir(dir.path()).output().unwrap();
+    let out = cmd
+        .arg("s.php")
+        .current_dir(stage.dir.path())
+        .output()
+        .unwrap();
     assert_eq!(
         stdout(&out),
         "done\n",
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let frames = d.wait_frames(1 + txns);
-    let txns: Vec<_> = frames
-        .iter()
-        .filter(|f| f.kind() == "Transaction")
-        .map(|f| f.txn())
-        .collect();
-    txns
+    stage.transactions(txns)
 }
 
 /// Whether this PHP can remove observer handlers (8.2+).
@@ -242,16 +281,13 @@ function outer() { rec(3); try { after(); } catch (LogicException $e) {} return 
 outer();
 echo "done\n";
 "#;
-    let d = FakeDaemon::start(Mode::Connected);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("s.php"), SCRIPT).unwrap();
-    let address = d.address();
-    let mut ini = daemon_ini(&address);
+    let stage = Stage::new("s.php", SCRIPT);
+    let mut ini = daemon_ini(&stage.address);
     ini.push(("newrelic.special.appinfo_timeout", "5s"));
     ini.push(("newrelic.special.expensive_node_min", "1s"));
     let out = memcheck(&php(&ini))
         .arg("s.php")
-        .current_dir(dir.path())
+        .current_dir(stage.dir.path())
         .output()
         .unwrap();
     assert_ne!(
@@ -261,12 +297,7 @@ echo "done\n";
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(stdout(&out), "done\n");
-    let frames = d.wait_frames(2);
-    let txn = frames
-        .iter()
-        .find(|f| f.kind() == "Transaction")
-        .expect("a transaction")
-        .txn();
+    let txn = stage.transactions(1).pop().expect("a transaction");
     // 3 * 50 + 4 calls of rec, outer and after: rec was demoted.
     assert!(user_calls(&txn) < 156, "{}", user_calls(&txn));
     let spans = spans(&txn);
@@ -316,22 +347,14 @@ fn run_cgi(
     requests: usize,
 ) -> Vec<seraph_wire::TransactionData> {
     require("php-cgi", "php8.2-cgi");
-    let d = FakeDaemon::start(Mode::Connected);
-    let dir = tempfile::tempdir().unwrap();
     let prelude = "<?php\nfunction request_number() { static $n = 0; \
                    if ($n == 0) { $n = (int) @file_get_contents(__DIR__ . '/n') + 1; \
                    file_put_contents(__DIR__ . '/n', (string) $n); } return $n; }\n";
     let body = script.trim_start_matches("<?php");
-    let path = dir.path().join("index.php");
-    std::fs::write(&path, format!("{prelude}{body}")).unwrap();
-    let address = d.address();
-    let mut ini = daemon_ini(&address);
-    ini.extend([
-        ("newrelic.appname", "demotion"),
-        ("newrelic.transaction_tracer.detail", "1"),
-        ("newrelic.transaction_tracer.threshold", "1ms"),
-        ("cgi.force_redirect", "0"),
-    ]);
+    let stage = Stage::new("index.php", &format!("{prelude}{body}"));
+    let path = stage.path("index.php");
+    let mut ini = stage.traced_ini();
+    ini.push(("cgi.force_redirect", "0"));
     let mut cmd = php_cgi(&ini);
     for (k, v) in env {
         cmd.env(k, v);
@@ -344,7 +367,7 @@ fn run_cgi(
         .env("SCRIPT_NAME", "/index.php")
         .env("SCRIPT_FILENAME", &path)
         .env("HTTP_HOST", "localhost")
-        .current_dir(dir.path())
+        .current_dir(stage.dir.path())
         .output()
         .unwrap();
     assert_eq!(
@@ -354,12 +377,7 @@ fn run_cgi(
         stdout(&out),
         String::from_utf8_lossy(&out.stderr)
     );
-    let frames = d.wait_frames(1 + requests);
-    frames
-        .iter()
-        .filter(|f| f.kind() == "Transaction")
-        .map(|f| f.txn())
-        .collect()
+    stage.transactions(requests)
 }
 
 #[test]
