@@ -115,7 +115,7 @@ fn take_pidfile(role: Role, config: &DaemonConfig) -> Result<Option<Pidfile>, Pi
 /// the configuration says, as New Relic's daemon does), prints it as
 /// indented JSON and exits 0.
 pub fn print_utilization() -> i32 {
-    use seraph_collector::utilization::{gather, UtilizationConfig};
+    use seraph_collector::utilization::{all_detectors, gather};
 
     let runtime = match signals::small_runtime() {
         Ok(rt) => rt,
@@ -124,7 +124,7 @@ pub fn print_utilization() -> i32 {
             return 1;
         }
     };
-    let utilization = runtime.block_on(gather(&UtilizationConfig::all_detectors()));
+    let utilization = runtime.block_on(gather(&all_detectors()));
     match serde_json::to_string_pretty(&utilization) {
         Ok(json) => {
             println!("{json}");

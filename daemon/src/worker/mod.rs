@@ -109,7 +109,7 @@ async fn serve(config: Arc<DaemonConfig>, foreground: bool, hooks: WorkerHooks) 
     tracing::info!(address = %listener::describe(&config.listen), "listening for agents");
 
     let (util_tx, util_rx) = watch::channel(None);
-    let util_config = utilization_config(&config.utilization);
+    let util_config = config.utilization.clone();
     tokio::spawn(async move {
         let util = seraph_collector::utilization::gather(&util_config).await;
         let _ = util_tx.send(Some(Arc::new(util)));
@@ -373,22 +373,6 @@ fn log_status(stats: &WorkerStats) {
         spool_dropped = get(&stats.spool_dropped),
         "daemon status"
     );
-}
-
-fn utilization_config(
-    c: &seraph_config::UtilizationConfig,
-) -> seraph_collector::utilization::UtilizationConfig {
-    seraph_collector::utilization::UtilizationConfig {
-        detect_aws: c.detect_aws,
-        detect_azure: c.detect_azure,
-        detect_gcp: c.detect_gcp,
-        detect_pcf: c.detect_pcf,
-        detect_docker: c.detect_docker,
-        detect_kubernetes: c.detect_kubernetes,
-        logical_processors: u32::try_from(c.logical_processors).unwrap_or(u32::MAX),
-        total_ram_mib: c.total_ram_mib,
-        billing_hostname: c.billing_hostname.clone(),
-    }
 }
 
 fn hostname() -> String {

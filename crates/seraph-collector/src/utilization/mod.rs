@@ -23,54 +23,15 @@ pub const METADATA_VERSION: u32 = 5;
 /// Longest accepted vendor value, in bytes.
 const MAX_FIELD_BYTES: usize = 255;
 
-/// `utilization.*` settings of newrelic.cfg (§2.2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UtilizationConfig {
-    /// `utilization.detect_aws`
-    pub detect_aws: bool,
-    /// `utilization.detect_azure`
-    pub detect_azure: bool,
-    /// `utilization.detect_gcp`
-    pub detect_gcp: bool,
-    /// `utilization.detect_pcf`
-    pub detect_pcf: bool,
-    /// `utilization.detect_docker`
-    pub detect_docker: bool,
-    /// `utilization.detect_kubernetes`
-    pub detect_kubernetes: bool,
-    /// `utilization.logical_processors` (0: not set)
-    pub logical_processors: u32,
-    /// `utilization.total_ram_mib` (0: not set)
-    pub total_ram_mib: u64,
-    /// `utilization.billing_hostname` (empty: not set)
-    pub billing_hostname: String,
-}
+/// The `utilization.*` settings of newrelic.cfg, as the daemon's
+/// configuration resolves them.
+pub use seraph_config::UtilizationConfig;
 
-impl Default for UtilizationConfig {
-    /// New Relic's daemon defaults: every detector on except Kubernetes
-    /// (whose code default is off, although agents pass it on).
-    fn default() -> Self {
-        UtilizationConfig {
-            detect_aws: true,
-            detect_azure: true,
-            detect_gcp: true,
-            detect_pcf: true,
-            detect_docker: true,
-            detect_kubernetes: false,
-            logical_processors: 0,
-            total_ram_mib: 0,
-            billing_hostname: String::new(),
-        }
-    }
-}
-
-impl UtilizationConfig {
-    /// Every detector on (`--utilization` mode).
-    pub fn all_detectors() -> Self {
-        UtilizationConfig {
-            detect_kubernetes: true,
-            ..Default::default()
-        }
+/// Every detector on (`--utilization` mode).
+pub fn all_detectors() -> UtilizationConfig {
+    UtilizationConfig {
+        detect_kubernetes: true,
+        ..Default::default()
     }
 }
 
@@ -234,7 +195,8 @@ pub(crate) async fn gather_with(config: &UtilizationConfig, probe: &Probe) -> Ut
             .flatten(),
     };
     let overrides = UtilizationOverrides {
-        logical_processors: (config.logical_processors != 0).then_some(config.logical_processors),
+        logical_processors: (config.logical_processors != 0)
+            .then(|| u32::try_from(config.logical_processors).unwrap_or(u32::MAX)),
         total_ram_mib: (config.total_ram_mib != 0).then_some(config.total_ram_mib),
         hostname: config.billing_hostname.clone(),
     };
@@ -369,7 +331,7 @@ mod tests {
         let cfg = UtilizationConfig {
             logical_processors: 16,
             billing_hostname: "billing".into(),
-            ..UtilizationConfig::all_detectors()
+            ..all_detectors()
         };
         let u = gather_with(&cfg, &probe).await;
         assert_eq!(u.metadata_version, 5);
