@@ -101,6 +101,27 @@ impl Ctx<'_> {
         })
     }
 
+    /// Opens a segment for an outbound call (an HTTP request, a published
+    /// message) and makes the trace headers that name it as the caller:
+    /// none with distributed tracing off, no `newrelic` one when
+    /// `distributed_tracing_exclude_newrelic_header` is set. `None` when no
+    /// transaction is open.
+    pub fn start_outbound(&self) -> Option<(Ticks, Vec<(String, String)>)> {
+        self.with(|s| {
+            let now = s.clock.now();
+            let t = s.txn.as_deref_mut()?;
+            t.enter_internal(now);
+            if !s.settings.dt_enabled {
+                return Some((now, Vec::new()));
+            }
+            let exclude = s.settings.dt_exclude_newrelic_header;
+            let mut headers = t.create_dt_headers(crate::clock::unix_us(), s.ids);
+            headers.retain(|(k, _)| !(exclude && k == "newrelic"));
+            Some((now, headers))
+        })
+        .flatten()
+    }
+
     /// Closes the segment opened at `start` as a datastore call. A call
     /// slow enough to be a slow-SQL or trace candidate gets the PHP
     /// backtrace, built with no borrow held (it runs PHP code and can hit

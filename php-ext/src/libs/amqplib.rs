@@ -75,23 +75,7 @@ fn server(channel: Obj) -> (Option<String>, Option<u64>) {
 /// Before `basic_publish`: open the segment, then put the trace headers
 /// (created from it) into the message.
 fn before_publish(call: &Call, ctx: &Ctx<'_>) -> Before {
-    let Some((start, dt)) = ctx
-        .with(|s| {
-            let now = s.clock.now();
-            let t = s.txn.as_deref_mut()?;
-            t.enter_internal(now);
-            let dt = if s.settings.dt_enabled {
-                let exclude = s.settings.dt_exclude_newrelic_header;
-                let mut h = t.create_dt_headers(crate::clock::unix_us(), s.ids);
-                h.retain(|(k, _)| !(exclude && k == "newrelic"));
-                h
-            } else {
-                Vec::new()
-            };
-            Some((now, dt))
-        })
-        .flatten()
-    else {
+    let Some((start, dt)) = ctx.start_outbound() else {
         return Before::default();
     };
     if let (Some(msg), false) = (call.arg_object(1), dt.is_empty()) {

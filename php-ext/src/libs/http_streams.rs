@@ -72,23 +72,7 @@ fn before(call: &Call, ctx: &Ctx<'_>, library: &'static str, context_pos: u32) -
     };
     let context_arg = (!matches!(call.arg(context_pos), Val::Null)).then_some(context_pos);
     // Enter first: the headers name the external call's own span.
-    let Some((start, dt)) = ctx
-        .with(|s| {
-            let now = s.clock.now();
-            let t = s.txn.as_deref_mut()?;
-            t.enter_internal(now);
-            let dt = if s.settings.dt_enabled {
-                let exclude = s.settings.dt_exclude_newrelic_header;
-                let mut h = t.create_dt_headers(crate::clock::unix_us(), s.ids);
-                h.retain(|(k, _)| !(exclude && k == "newrelic"));
-                h
-            } else {
-                Vec::new()
-            };
-            Some((now, dt))
-        })
-        .flatten()
-    else {
+    let Some((start, dt)) = ctx.start_outbound() else {
         return Before::default();
     };
     let (method, header) = ctx.quietly(|| {
