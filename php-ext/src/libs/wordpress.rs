@@ -27,11 +27,12 @@
 //! Callbacks from a file whose path contains `hooks_skip_filename` are left
 //! alone.
 
+mod owners;
+
 use crate::config::WordPressHooks;
 use crate::hooks::call::Call;
 use crate::hooks::context::Ctx;
 use crate::hooks::table::{Before, FrameworkLibrary, Hook, Library, Target};
-use crate::zend::objects;
 use crate::zend::zval::Val;
 use regex::Regex;
 use rustc_hash::FxHashMap;
@@ -84,9 +85,9 @@ static CALLBACK: Hook = Hook::new(Target::Callback("WordPress hook callback"))
     .after(callback_end);
 
 /// Per-request state: the tags being dispatched (`threshold` mode) and
-/// what is known about files. WordPress dispatches thousands of hooks per page, so a tag's
-/// metric name is made once per request and shared (`Rc`), and looked up
-/// by the argument's bytes without copying them.
+/// the hook metrics. WordPress dispatches thousands of hooks per page, so
+/// a tag's metric name is made once per request and shared (`Rc`), and
+/// looked up by the argument's bytes without copying them.
 #[derive(Default)]
 struct WpState {
     /// One entry per dispatch in progress (`threshold` mode): the metric
@@ -94,19 +95,6 @@ struct WpState {
     tags: Vec<Option<Rc<str>>>,
     /// Tag metrics by raw tag.
     metrics: FxHashMap<Box<[u8]>, Rc<str>>,
-    /// Plugin/theme prefixes, read from WordPress's constants once
-    /// `WP_PLUGIN_DIR` is defined.
-    prefixes: Option<Rc<[String]>>,
-    /// The prefixes before `WP_PLUGIN_DIR` is defined (WordPress's core
-    /// filters are added then), and whether `WP_CONTENT_DIR` was defined
-    /// when they were made (if not, they are remade once it is).
-    partial: Option<(bool, Rc<[String]>)>,
-    /// Whether a file's callbacks are hooked (`Some`), with their plugin
-    /// metric, by file (`Func::file_key`): WordPress registers about a
-    /// thousand callbacks per page from a few dozen files.
-    owners: FxHashMap<usize, Option<Option<Rc<str>>>>,
-    /// The prefix list `owners` was decided with: a new list empties it.
-    owners_by: Option<Rc<[String]>>,
 }
 crate::hooks::context::lib_state!(WpState);
 
@@ -321,120 +309,11 @@ fn add_filter(call: &Call, ctx: &Ctx<'_>) -> Before {
         return Before::default();
     }
     ctx.count("Supportability/InstrumentedFunction/add_filter");
-    let prefixes = plugin_prefixes(ctx);
+    let prefixes = owners::plugin_prefixes(ctx);
     ctx.hook_callback(call, 2, &FRAMEWORK.library, &CALLBACK, |func| {
-        let key = func.file_key();
-        let known = ctx
-            .with(|s| {
-                let st = s.state::<WpState>();
-                if !st
-                    .owners_by
-                    .as_ref()
-                    .is_some_and(|b| Rc::ptr_eq(b, &prefixes))
-                {
-                    st.owners.clear();
-                    st.owners_by = Some(Rc::clone(&prefixes));
-                }
-                st.owners.get(&key).cloned()
-            })
-            .flatten();
-        if let Some(known) = known {
-            return known;
-        }
-        let decision = file_decision(func.filename(), &skip, &prefixes, options);
-        if key != 0 {
-            ctx.with(|s| {
-                let owners = &mut s.state::<WpState>().owners;
-                if owners.len() < 4096 {
-                    owners.insert(key, decision.clone());
-                }
-            });
-        }
-        decision
+        owners::decide(ctx, func, &skip, options, &prefixes)
     });
     Before::default()
-}
-
-/// Whether callbacks from `file` are hooked (`Some`), and the plugin
-/// metric they attach (made once, shared by every call).
-fn file_decision(
-    file: Option<String>,
-    skip: &str,
-    prefixes: &[String],
-    options: WordPressHooks,
-) -> Option<Option<Rc<str>>> {
-    let file = file?;
-    if !skip.is_empty() && file.contains(skip) {
-        return None;
-    }
-    match owner(&file, prefixes) {
-        Some(plugin) => Some(Some(format!("Framework/WordPress/Plugin/{plugin}").into())),
-        None if options == WordPressHooks::AllCallbacks => Some(None),
-        None => None,
-    }
-}
-
-/// The plugin and theme directories, from WordPress's constants (read once
-/// per request once WordPress has defined them), then the conventional
-/// layout. The same list (the same `Rc`) is returned until a constant it
-/// depends on appears.
-fn plugin_prefixes(ctx: &Ctx<'_>) -> Rc<[String]> {
-    let (complete, partial) = ctx
-        .with(|s| {
-            let st = s.state::<WpState>();
-            (st.prefixes.clone(), st.partial.clone())
-        })
-        .unwrap_or_default();
-    if let Some(p) = complete {
-        return p;
-    }
-    let plugin_dir = objects::constant_string("WP_PLUGIN_DIR");
-    let content = objects::constant_string("WP_CONTENT_DIR");
-    if plugin_dir.is_none() {
-        if let Some((had_content, p)) = partial {
-            if had_content || content.is_none() {
-                return p;
-            }
-        }
-    }
-    let mut p = Vec::new();
-    // WordPress defines WP_PLUGIN_DIR after its core filters are added:
-    // the list is final only once it is known.
-    let complete = plugin_dir.is_some();
-    if let Some(d) = plugin_dir {
-        p.push(d);
-    }
-    if let Some(c) = &content {
-        p.push(format!("{c}/plugins"));
-        p.push(format!("{c}/themes"));
-    }
-    p.push("/wp-content/plugins".to_owned());
-    p.push("/wp-content/themes".to_owned());
-    let p: Rc<[String]> = p
-        .into_iter()
-        .map(|d| format!("{}/", d.trim_end_matches('/')))
-        .collect();
-    ctx.with(|s| {
-        let st = s.state::<WpState>();
-        if complete {
-            st.prefixes = Some(Rc::clone(&p));
-        } else {
-            st.partial = Some((content.is_some(), Rc::clone(&p)));
-        }
-    });
-    p
-}
-
-/// The plugin or theme a file belongs to: the path segment after the first
-/// prefix found in it, without `.php`.
-fn owner(file: &str, prefixes: &[String]) -> Option<String> {
-    prefixes.iter().find_map(|p| {
-        let at = file.find(p.as_str())?;
-        let rest = &file[at + p.len()..];
-        let seg = rest.split('/').next()?;
-        let seg = seg.strip_suffix(".php").unwrap_or(seg);
-        (!seg.is_empty()).then(|| seg.to_owned())
-    })
 }
 
 fn callback_start(_call: &Call, ctx: &Ctx<'_>) -> Before {
@@ -481,6 +360,7 @@ static TAG_PATTERN: Mutex<Option<Regex>> = Mutex::new(None);
 
 /// Releases what this module keeps for the process (MSHUTDOWN).
 pub fn forget() {
+    owners::forget();
     *TAG_PATTERN.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
 
@@ -520,49 +400,5 @@ mod tests {
         );
         assert_eq!(template_name("page").as_deref(), Some("page"));
         assert_eq!(template_name("/x/.php"), None);
-    }
-
-    #[test]
-    fn callbacks_belong_to_the_plugin_directory_they_live_in() {
-        let p: Vec<String> = [
-            "/var/lib/wordpress/wp-content/plugins/",
-            "/var/lib/wordpress/wp-content/themes/",
-            "/wp-content/plugins/",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        assert_eq!(
-            owner(
-                "/var/lib/wordpress/wp-content/plugins/akismet/class.akismet.php",
-                &p
-            )
-            .as_deref(),
-            Some("akismet")
-        );
-        assert_eq!(
-            owner("/var/lib/wordpress/wp-content/plugins/hello.php", &p).as_deref(),
-            Some("hello")
-        );
-        assert_eq!(
-            owner(
-                "/usr/share/wordpress/wp-content/plugins/akismet/akismet.php",
-                &p
-            )
-            .as_deref(),
-            Some("akismet")
-        );
-        assert_eq!(
-            owner(
-                "/var/lib/wordpress/wp-content/themes/twentytwentythree/functions.php",
-                &p
-            )
-            .as_deref(),
-            Some("twentytwentythree")
-        );
-        assert_eq!(
-            owner("/usr/share/wordpress/wp-includes/plugin.php", &p),
-            None
-        );
     }
 }

@@ -87,6 +87,11 @@ zval *seraph_constant(const char *name, size_t len)
 	return zend_get_constant_str(name, len);
 }
 
+uint32_t seraph_constant_count(void)
+{
+	return EG(zend_constants) ? zend_hash_num_elements(EG(zend_constants)) : 0;
+}
+
 zval *seraph_hash_find(HashTable *ht, const char *key, size_t len)
 {
 	zval *zv;

@@ -32,6 +32,10 @@ zval *seraph_class_constant(zend_object *obj, const char *name, size_t len);
 /* A global constant's value (borrowed), or NULL. */
 zval *seraph_constant(const char *name, size_t len);
 
+/* How many global constants are defined: unchanged, no constant appeared
+ * (user constants are never removed while a request runs). */
+uint32_t seraph_constant_count(void);
+
 /* A string key's element of an array (references followed), or NULL. */
 zval *seraph_hash_find(HashTable *ht, const char *key, size_t len);
 

@@ -6,7 +6,7 @@
 //! the agent state, never inside one (see `hooks::context`).
 
 use super::ffi;
-use super::zval::{read, zstr_lossy, Val};
+use super::zval::{read, zstr, zstr_lossy, Val};
 
 /// A value returned by PHP, destroyed when dropped.
 pub struct Owned(ffi::zval);
@@ -194,6 +194,13 @@ impl Func {
         unsafe { zstr_lossy(ffi::seraph_function_filename(self.0)) }
     }
 
+    /// Runs `f` on the bytes of the file name the function was declared
+    /// in (not copied).
+    pub fn with_filename<R>(self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        // SAFETY: a live user function; its file name outlives this call.
+        unsafe { zstr(ffi::seraph_function_filename(self.0)) }.map(f)
+    }
+
     /// The address of its file name string: the same for every function
     /// of a file, and for the whole request (compiled file names are
     /// interned and live as long as the file's functions), so a key for
@@ -216,6 +223,13 @@ pub fn callable_function(call: &crate::hooks::call::Call, n: u32) -> Option<Func
     // SAFETY: a live argument zval of the hooked call.
     let f = unsafe { ffi::seraph_callable_function(zv) };
     (!f.is_null()).then_some(Func(f))
+}
+
+/// How many global constants are defined; while it stays the same, no
+/// constant has appeared.
+pub fn constant_count() -> u32 {
+    // SAFETY: reads the size of the engine's constant table.
+    unsafe { ffi::seraph_constant_count() }
 }
 
 /// A global constant's value, as a string.
