@@ -1,12 +1,13 @@
 <?php
 /*DESCRIPTION
 hooks.options=threshold: no callback is timed; a dispatch at least as
-slow as hooks.threshold is (init sleeps 4 ms, the others are fast).
+slow as hooks.threshold is (init sleeps 40 ms, the others are fast; the
+margins hold under valgrind and on a loaded machine).
 */
 
 /*INI
 newrelic.framework.wordpress.hooks.options = threshold
-newrelic.framework.wordpress.hooks.threshold = 3ms
+newrelic.framework.wordpress.hooks.threshold = 30ms
 */
 
 /*EXPECT

@@ -1,6 +1,6 @@
 <?php
 /* Callbacks of WordPress core: timed only with hooks.options=all_callbacks. */
 function mock_core_init() {
-    usleep(2000);
+    usleep(20000);
 }
 add_action('init', 'mock_core_init');

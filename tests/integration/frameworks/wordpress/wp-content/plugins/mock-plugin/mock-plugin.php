@@ -2,7 +2,7 @@
 /* A plugin: its callbacks are timed per hook and per plugin. */
 class Mock_Plugin {
     public function on_init() {
-        usleep(2000);
+        usleep(20000);
     }
     public static function filter_content($content) {
         return strtoupper($content);
