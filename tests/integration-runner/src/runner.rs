@@ -118,6 +118,11 @@ struct Ctx {
 }
 
 const TEST_APP_CONNECT_TIMEOUT: &str = "5s";
+/// How long one app query waits for the daemon's reply: the agent's
+/// default (100 ms) is missed by a daemon on a loaded two-core CI machine,
+/// which then makes the request run uninstrumented after a backoff, and
+/// the file fail for a reason it does not test.
+const TEST_APPINFO_TIMEOUT: &str = "5s";
 
 /// Runs everything; returns the report (already printed).
 pub fn run(opts: Options) -> anyhow::Result<Report> {
@@ -181,6 +186,7 @@ pub fn run(opts: Options) -> anyhow::Result<Report> {
         "newrelic.daemon.app_connect_timeout",
         TEST_APP_CONNECT_TIMEOUT,
     );
+    settings.set("newrelic.special.appinfo_timeout", TEST_APPINFO_TIMEOUT);
     settings.set("newrelic.special", "debug_cat");
     if opts.security_policies.is_some() {
         settings.set("newrelic.security_policies_token", SECURITY_TOKEN);
