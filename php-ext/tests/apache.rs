@@ -15,7 +15,7 @@ use std::time::Duration;
 fn prefork_children_connect_lazily_and_report_their_requests() {
     let (apache_bin, mod_php) = apache_and_mod_php();
     let d = FakeDaemon::start(Mode::Connected);
-    let site = Site::new(
+    let mut site = Site::new(
         &d,
         "apache",
         "5s",

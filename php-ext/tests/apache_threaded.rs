@@ -142,7 +142,7 @@ fn concurrent_requests_on_threads_are_separate_complete_transactions() {
     }
     let (apache_bin, mod_php) = apache_and_mod_php();
     let d = FakeDaemon::start(Mode::Connected);
-    let site = Site::new(
+    let mut site = Site::new(
         &d,
         "threaded",
         "30s",

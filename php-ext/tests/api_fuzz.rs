@@ -83,16 +83,9 @@ fn check(out: &Output, d: &FakeDaemon, what: &str) {
         "{what}: status {:?}\n{err}",
         out.status
     );
-    // The daemon reads on its own thread: wait until nothing more comes.
-    let mut frames = d.wait_frames(2);
-    loop {
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let now = d.frames();
-        if now.len() == frames.len() {
-            break;
-        }
-        frames = now;
-    }
+    // The daemon reads on its own threads: PHP has exited, so once its
+    // connections are read to their end nothing more comes.
+    let frames = d.wait_idle();
     assert!(
         frames.iter().all(|f| f.kind() != "invalid"),
         "{what}: a frame did not decode"

@@ -339,7 +339,18 @@ fn a_burst_of_100_000_log_records_is_bounded_and_memory_stays_flat() {
     m.wait_until(quiet, WAIT, "the metrics", |m| {
         m.count(quiet, "Logging/lines") >= 1000.0
     });
-    std::thread::sleep(Duration::from_secs(2));
+    // Nothing forwarded, even later: two more metric harvests of the app
+    // (the event harvest runs as often) rather than a fixed 2 s.
+    let posts = |m: &seraph_e2e::monitor::Monitor| {
+        m.calls(quiet)
+            .iter()
+            .filter(|c| c.method == "metric_data")
+            .count()
+    };
+    let before = posts(m);
+    m.wait_until(quiet, WAIT, "two more metric harvests", |m| {
+        posts(m) >= before + 2
+    });
     assert!(m.events(quiet, "log_event_data").is_empty());
     assert_eq!(
         m.count(quiet, "Supportability/Logging/Forwarding/PHP/disabled"),

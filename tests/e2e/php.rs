@@ -179,7 +179,7 @@ fn near_threshold(name: &str, duration_ms: f64) -> bool {
 /// to 5), where New Relic's recorded run was quicker and dropped it.
 fn forgive_slow_user_segments(ours: &mut Shape, theirs: &Shape) {
     let theirs_has = |name: &str| theirs.spans.iter().any(|(n, _, _)| n == name);
-    let forgiven: BTreeSet<String> = ours
+    let mut forgiven: BTreeSet<String> = ours
         .spans
         .iter()
         .filter(|(name, _, attrs)| {
@@ -189,6 +189,23 @@ fn forgive_slow_user_segments(ours: &mut Shape, theirs: &Shape) {
         })
         .map(|(name, _, _)| name.clone())
         .collect();
+    // A segment right at the 3 ms line can fall on either side of it in
+    // its span and in its trace node, each timed on its own (seen on a
+    // loaded machine: Custom/fetch around 06's curl call). One that its
+    // span left out as near the threshold (so it carries no error: those
+    // are always kept) is forgiven in the trace too.
+    let ours_has = |name: &str| ours.spans.iter().any(|(n, _, _)| n == name);
+    for (txn, names) in &ours.traces {
+        let theirs_names = theirs.traces.iter().find(|(t, _)| t == txn).map(|(_, n)| n);
+        for n in names {
+            if n.starts_with("Custom/")
+                && !ours_has(n)
+                && !theirs_names.is_some_and(|their| their.contains(n))
+            {
+                forgiven.insert(n.clone());
+            }
+        }
+    }
     if forgiven.is_empty() {
         return;
     }
@@ -366,8 +383,16 @@ async fn our_extension_harvests_what_new_relic_12_9_harvests_for_the_same_script
             let _ = self.0.wait();
         }
     }
-    let _echo = Kill(echo);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut echo = Kill(echo);
+    // Listening, not merely started: 06's script must find it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", 18088)).is_err() {
+        if let Ok(Some(status)) = echo.0.try_wait() {
+            panic!("the echo server on port 18088 exited ({status}): is the port taken?");
+        }
+        assert!(Instant::now() < deadline, "the echo server never listened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let scenarios = scenarios();
     assert!(scenarios.len() >= 14, "found {} scenarios", scenarios.len());
@@ -453,41 +478,75 @@ async fn our_extension_harvests_what_new_relic_12_9_harvests_for_the_same_script
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // One more event-harvest period.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-
-    let mut failures = Vec::new();
-    for scen in &scenarios {
-        let name = scenario_name(scen);
-        let work = dir.path().join(&name);
-        let work_str = work.to_string_lossy().into_owned();
-        let nr_work = format!(
-            "/tmp/vec/work/{}",
-            scen.strip_prefix(vectors::dir()).unwrap().display()
-        );
-        let paths = [work_str.as_str(), nr_work.as_str()];
-        let ours = shape(&calls_of(&standin, &format!("ours-{name}")), &paths);
-        let theirs = shape(&calls_of(&standin, &format!("nr-{name}")), &paths);
-        if expected_txns[&name] == 0 {
-            // Ignored transaction: the app connected, so the daemon posts its
-            // own Instance/Reporting and supportability metrics, but nothing
-            // from a transaction may appear.
-            let mut txn_data = ours;
-            txn_data
-                .metrics
-                .retain(|(n, _), _| !n.starts_with("Supportability/"));
-            if txn_data != Shape::default() {
-                failures.push(format!(
-                    "{name}: expected no transaction data, got {txn_data:#?}"
-                ));
+    // Events and the other methods are posted on their own timers, after
+    // the metrics: compare until both sides agree or the deadline passes
+    // (a fixed wait for "one more harvest" failed on a loaded machine).
+    let differences = || {
+        let mut failures = Vec::new();
+        for scen in &scenarios {
+            let name = scenario_name(scen);
+            let work = dir.path().join(&name);
+            let work_str = work.to_string_lossy().into_owned();
+            let nr_work = format!(
+                "/tmp/vec/work/{}",
+                scen.strip_prefix(vectors::dir()).unwrap().display()
+            );
+            let paths = [work_str.as_str(), nr_work.as_str()];
+            let ours = shape(&calls_of(&standin, &format!("ours-{name}")), &paths);
+            let theirs = shape(&calls_of(&standin, &format!("nr-{name}")), &paths);
+            if expected_txns[&name] == 0 {
+                // Ignored transaction: the app connected, so the daemon posts its
+                // own Instance/Reporting and supportability metrics, but nothing
+                // from a transaction may appear.
+                let mut txn_data = ours;
+                txn_data
+                    .metrics
+                    .retain(|(n, _), _| !n.starts_with("Supportability/"));
+                if txn_data != Shape::default() {
+                    failures.push(format!(
+                        "{name}: expected no transaction data, got {txn_data:#?}"
+                    ));
+                }
+                continue;
             }
-            continue;
+            let mut ours = ours;
+            forgive_slow_user_segments(&mut ours, &theirs);
+            if ours != theirs {
+                failures.push(format!("{name}:\n  ours:   {ours:?}\n  theirs: {theirs:?}"));
+            }
         }
-        let mut ours = ours;
-        forgive_slow_user_segments(&mut ours, &theirs);
-        if ours != theirs {
-            failures.push(format!("{name}:\n  ours:   {ours:?}\n  theirs: {theirs:?}"));
+        failures
+    };
+    // An ignored transaction must leave nothing: agreeing at once proves
+    // little, so its application must also have gone through two more
+    // metric harvests (its PHP process has exited: what it sent is in).
+    let metric_posts = |name: &str| {
+        calls_of(&standin, &format!("ours-{name}"))
+            .iter()
+            .filter(|c| c.method == "metric_data")
+            .count()
+    };
+    let ignored: Vec<(String, usize)> = expected_txns
+        .iter()
+        .filter(|(_, &n)| n == 0)
+        .map(|(name, _)| (name.clone(), metric_posts(name)))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let failures = loop {
+        let failures = differences();
+        let harvested = ignored
+            .iter()
+            .all(|(name, before)| metric_posts(name) >= before + 2);
+        if (failures.is_empty() && harvested) || Instant::now() >= deadline {
+            break failures;
         }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for (name, before) in &ignored {
+        assert!(
+            metric_posts(name) >= before + 2,
+            "{name}: no two metric harvests after its script"
+        );
     }
     assert!(
         failures.is_empty(),

@@ -75,7 +75,9 @@ fn start() -> Result<Monitor, String> {
         stop_signal: libc::SIGTERM,
     })?;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !sock.exists() {
+    // Accepting, not merely bound: the socket file appears at bind(2),
+    // a moment before listen(2), and a connect in between is refused.
+    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
         if let Some(why) = process::exited(pid) {
             return Err(format!("{why}\n{}", process::tail(&log)));
         }

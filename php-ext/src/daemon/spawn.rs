@@ -285,7 +285,12 @@ mod tests {
         let script = dir.path().join("fake-daemon.sh");
         std::fs::write(
             &script,
-            format!("#!/bin/sh\necho \"$@\" > {}\n", marker.display()),
+            // Written aside, then renamed: the test polls for the file and
+            // must never read it between its creation and its write.
+            format!(
+                "#!/bin/sh\necho \"$@\" > {m}.tmp && mv {m}.tmp {m}\n",
+                m = marker.display()
+            ),
         )
         .unwrap();
         std::os::unix::fs::PermissionsExt::set_mode(
@@ -302,7 +307,8 @@ mod tests {
         s.spawn(&args, lock.to_str().unwrap(), None, now).unwrap();
         assert!(!s.due(now + Duration::from_secs(1)));
         assert!(s.due(now + RETRY));
-        let until = Instant::now() + Duration::from_secs(5);
+        // A detached grandchild: it may run late on a loaded machine.
+        let until = Instant::now() + Duration::from_secs(30);
         while !marker.exists() && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -123,22 +123,79 @@ impl Site {
         conf
     }
 
-    /// Starts `cmd` (Apache, or a tool running it) with `-f conf` and
-    /// waits at most `limit` until it listens.
-    pub fn start(&self, mut cmd: Command, conf: &Path, limit: Duration) -> Server {
-        let apache = Server(
-            // Its own process group: on SIGTERM Apache signals its whole
-            // group, which would otherwise include this test process.
-            cmd.process_group(0)
-                .arg("-f")
-                .arg(conf)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        wait_listening(self.port, &self.root.join("error.log"), limit);
-        apache
+    /// Starts `cmd` (Apache, or a tool running it in its own process, as
+    /// valgrind does) with `-f conf` and waits at most `limit` until it
+    /// listens.
+    ///
+    /// The port was free when chosen, not reserved: a server of a test
+    /// running beside this one can take it first. Apache then exits while
+    /// that server answers connects, so Apache is ready once its pid file
+    /// holds its pid (written after binding) and the port answers; if the
+    /// port was taken, `conf` is moved to another port (`self.port`) and
+    /// Apache started again.
+    pub fn start(&mut self, cmd: Command, conf: &Path, limit: Duration) -> Server {
+        let pidfile = self.root.join("httpd.pid");
+        let error_log = self.root.join("error.log");
+        let stderr = self.root.join("stderr.log");
+        let until = Instant::now() + limit;
+        for attempt in 1.. {
+            let mut c = Command::new(cmd.get_program());
+            c.args(cmd.get_args());
+            for (k, v) in cmd.get_envs() {
+                match v {
+                    Some(v) => c.env(k, v),
+                    None => c.env_remove(k),
+                };
+            }
+            let mut apache = Server(
+                // Its own process group: on SIGTERM Apache signals its whole
+                // group, which would otherwise include this test process.
+                c.process_group(0)
+                    .arg("-f")
+                    .arg(conf)
+                    .stdout(Stdio::null())
+                    // Where a failed bind is reported (the error log is
+                    // not open yet then).
+                    .stderr(std::fs::File::create(&stderr).unwrap())
+                    .spawn()
+                    .unwrap(),
+            );
+            let pid = apache.0.id();
+            loop {
+                let own = std::fs::read_to_string(&pidfile)
+                    .ok()
+                    .and_then(|p| p.trim().parse::<u32>().ok())
+                    == Some(pid);
+                if own && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    return apache;
+                }
+                let log = || {
+                    [&stderr, &error_log]
+                        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+                        .join("")
+                };
+                if let Ok(Some(status)) = apache.0.try_wait() {
+                    let log = log();
+                    assert!(
+                        attempt < 4 && log.contains("Address already in use"),
+                        "Apache exited ({status}):\n{log}"
+                    );
+                    break;
+                }
+                assert!(Instant::now() < until, "Apache did not start:\n{}", log());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // Reaped by try_wait: its pid may be anyone's now, so no stop
+            // signal (Server's drop) goes to it.
+            std::mem::forget(apache);
+            let old = format!("Listen 127.0.0.1:{}\n", self.port);
+            self.port = free_port();
+            let text = std::fs::read_to_string(conf).unwrap();
+            let new = format!("Listen 127.0.0.1:{}\n", self.port);
+            std::fs::write(conf, text.replace(&old, &new)).unwrap();
+            let _ = std::fs::remove_file(&error_log);
+        }
+        unreachable!("the loop returns or panics")
     }
 }
 
@@ -184,18 +241,4 @@ pub fn get(port: u16, path: &str) -> (String, String) {
 /// Sets a file's or directory's mode.
 pub fn make_readable(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// Waits until Apache listens on `port`; fails with its error log after
-/// `limit`.
-pub fn wait_listening(port: u16, error_log: &Path, limit: Duration) {
-    let until = Instant::now() + limit;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < until,
-            "Apache did not start:\n{}",
-            std::fs::read_to_string(error_log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

@@ -3,6 +3,7 @@
 
 use seraph_wire::{AppReplyInfo, AppStatus};
 use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -110,7 +111,33 @@ pub struct FakeDaemon {
     pub path: PathBuf,
     _dir: tempfile::TempDir,
     frames: Arc<Mutex<Vec<Received>>>,
-    conns: Arc<Mutex<usize>>,
+    state: Arc<Mutex<Accepting>>,
+}
+
+/// The listener and its connection counts, under one lock: accepting a
+/// connection and counting it happen together, so [`FakeDaemon::wait_idle`]
+/// never sees a connection that is neither queued nor counted.
+struct Accepting {
+    /// `None` once a `DieAfterFirstReply` daemon stopped listening.
+    listener: Option<UnixListener>,
+    accepted: usize,
+    /// Connections whose frames have all been recorded.
+    finished: usize,
+}
+
+/// How long the helpers wait for what a PHP process sent: generous, for a
+/// loaded 2-core machine; they return as soon as it is there.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Whether a connection waits on the listening socket `fd` (within `ms`).
+fn pending(fd: RawFd, ms: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; `fd` is a listener the caller keeps open.
+    unsafe { libc::poll(&mut p, 1, ms) == 1 }
 }
 
 impl FakeDaemon {
@@ -119,28 +146,52 @@ impl FakeDaemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("daemon.sock");
         let listener = UnixListener::bind(&path).expect("bind");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let fd = listener.as_raw_fd();
         let frames = Arc::new(Mutex::new(Vec::new()));
-        let conns = Arc::new(Mutex::new(0usize));
-        let (f2, c2, p2) = (frames.clone(), conns.clone(), path.clone());
-        thread::spawn(move || {
-            for (id, stream) in listener.incoming().enumerate() {
-                let Ok(stream) = stream else { break };
-                *c2.lock().unwrap() += 1;
-                let (f3, mode3) = (f2.clone(), mode.clone());
-                let die = matches!(mode, Mode::DieAfterFirstReply);
-                let h = thread::spawn(move || serve(stream, id, mode3, f3));
-                if die {
-                    let _ = h.join();
-                    let _ = std::fs::remove_file(&p2);
-                    break;
-                }
+        let state = Arc::new(Mutex::new(Accepting {
+            listener: Some(listener),
+            accepted: 0,
+            finished: 0,
+        }));
+        let (f2, s2, p2) = (frames.clone(), state.clone(), path.clone());
+        thread::spawn(move || loop {
+            // Only this thread drops the listener, and it stops then: `fd`
+            // stays open while it is polled.
+            pending(fd, 100);
+            let mut st = s2.lock().unwrap();
+            let Some(listener) = st.listener.as_ref() else {
+                break;
+            };
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => break,
+            };
+            let id = st.accepted;
+            st.accepted += 1;
+            drop(st);
+            stream.set_nonblocking(false).expect("blocking stream");
+            let (f3, s3, mode3) = (f2.clone(), s2.clone(), mode.clone());
+            let die = matches!(mode, Mode::DieAfterFirstReply);
+            let h = thread::spawn(move || {
+                serve(stream, id, mode3, f3);
+                s3.lock().unwrap().finished += 1;
+            });
+            if die {
+                let _ = h.join();
+                let _ = std::fs::remove_file(&p2);
+                s2.lock().unwrap().listener = None;
+                break;
             }
         });
         FakeDaemon {
             path,
             _dir: dir,
             frames,
-            conns,
+            state,
         }
     }
 
@@ -156,7 +207,7 @@ impl FakeDaemon {
 
     /// Waits (bounded) until at least `n` frames arrived.
     pub fn wait_frames(&self, n: usize) -> Vec<Received> {
-        let until = Instant::now() + Duration::from_secs(5);
+        let until = Instant::now() + WAIT;
         loop {
             let f = self.frames();
             if f.len() >= n || Instant::now() > until {
@@ -166,9 +217,36 @@ impl FakeDaemon {
         }
     }
 
+    /// Every frame sent on connections that are closed, once no
+    /// connection is queued or being read. After the PHP processes of a
+    /// test exited, this is all they will ever send: a test asserting that
+    /// something was *not* sent waits for this, not for a while.
+    pub fn wait_idle(&self) -> Vec<Received> {
+        let until = Instant::now() + WAIT;
+        loop {
+            {
+                let st = self.state.lock().unwrap();
+                let queued = st
+                    .listener
+                    .as_ref()
+                    .is_some_and(|l| pending(l.as_raw_fd(), 0));
+                if !queued && st.accepted == st.finished {
+                    return self.frames();
+                }
+                assert!(
+                    Instant::now() < until,
+                    "connections still open after {WAIT:?}: {} accepted, {} finished, queued: {queued}",
+                    st.accepted,
+                    st.finished
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Connections accepted so far.
     pub fn connections(&self) -> usize {
-        *self.conns.lock().unwrap()
+        self.state.lock().unwrap().accepted
     }
 }
 

@@ -276,10 +276,19 @@ async fn payload_limit_and_concurrency() {
         413
     );
 
-    // Two calls stalled at once.
-    standin.inject(Fault::delay(Duration::from_millis(500)).times(2));
+    // Two calls stalled at once: the second is sent once the first is
+    // seen in flight (not after a guessed 100 ms), and the delay is long
+    // enough for it to arrive while the first still waits.
+    standin.inject(Fault::delay(Duration::from_secs(3)).times(2));
     let (a, b) = tokio::join!(send(&standin, "POST", &target, &small), async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while standin.active_calls("analytic_event_data") == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "first call never seen"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         assert_eq!(standin.active_calls("analytic_event_data"), 1);
         send(&standin, "POST", &target, &small).await
     });

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A free TCP port on 127.0.0.1 (bound and released: another process could
-/// take it before nginx does, which start-up reports as a failure).
+/// take it before nginx does; start-up then tries another port).
 pub fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -208,15 +208,37 @@ impl Options {
         let sock = stack.dir.join("fpm.sock");
         let fpm = self.spawn_fpm(&fpm_bin, &stack.dir, &sock)?;
         stack.pids.push(fpm);
-        stack.port = free_port()?;
-        let conf = config::nginx(self, &stack.dir, &stack.root, &sock, stack.port);
-        let nginx = spawn_nginx(&nginx_bin, &stack.dir, &conf)?;
-        stack.pids.insert(0, nginx);
         let deadline = Instant::now() + self.start_timeout;
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], stack.port));
-        stack.wait(deadline, "nginx", nginx, "nginx-error.log", || {
-            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-        })?;
+        // A free port is not a reserved one: a server of a test running
+        // beside this one can take it before nginx binds. That server
+        // would answer the probe while nginx, failing to bind, retries
+        // and gives up. So nginx is ready once it wrote its pid file
+        // (it does after binding) and the port answers, and an nginx that
+        // found its port taken is replaced on another.
+        let pidfile = stack.dir.join("nginx.pid");
+        for attempt in 1.. {
+            stack.port = free_port()?;
+            let conf = config::nginx(self, &stack.dir, &stack.root, &sock, stack.port);
+            let nginx = spawn_nginx(&nginx_bin, &stack.dir, &conf)?;
+            stack.pids.insert(0, nginx);
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], stack.port));
+            let started = stack.wait(deadline, "nginx", nginx, "nginx-error.log", || {
+                read_pid(&pidfile) == Some(nginx)
+                    && std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+                        .is_ok()
+            });
+            match started {
+                Err(e) if attempt < 4 && e.contains("Address already in use") => {
+                    stack.pids.remove(0);
+                    children::stop(&[nginx]);
+                    let _ = std::fs::remove_file(stack.dir.join("nginx-error.log"));
+                }
+                r => {
+                    r?;
+                    break;
+                }
+            }
+        }
         // php-fpm binds the socket file before it listens, so the file
         // existing is not enough: wait until a connection is accepted.
         stack.wait(deadline, "php-fpm", fpm, "fpm.out", || {
@@ -287,6 +309,11 @@ fn spawn_nginx(bin: &Path, dir: &Path, conf: &str) -> Result<u32, String> {
         .arg(dir.join("nginx-error.log"));
     log_to(&mut cmd, &dir.join("nginx.out"))?;
     children::spawn("nginx", cmd, SIGNALS)
+}
+
+/// The pid in a pid file, once it is written whole.
+fn read_pid(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 fn log_to(cmd: &mut Command, file: &Path) -> Result<(), String> {

@@ -194,6 +194,20 @@ fn main() {
         child(&mode.to_string_lossy());
         return;
     }
+    // Every stack's start sweeps the temporary directory for directories
+    // of processes that are gone. A stack started by another test binary
+    // or checkout on this machine would sweep the killed child's directory
+    // before a_killed_binary_leaves_no_server checks that it is still
+    // there: these checks (and their children, which inherit TMPDIR) use
+    // a temporary directory of their own, open to the servers' user.
+    let private = tempfile::tempdir().expect("a private temporary directory");
+    std::fs::set_permissions(
+        private.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod the private temporary directory");
+    // Set while this process has a single thread, before any check runs.
+    std::env::set_var("TMPDIR", private.path());
     let checks: [(&str, fn()); 3] = [
         (
             "dropping_stops_everything_and_removes_the_directory",
