@@ -11,6 +11,9 @@ use std::time::Duration;
 
 const LICENSE: &str = "0123456789012345678901234567890123456789";
 const SCRIPT: &str = r#"echo "out\n";"#;
+/// The agent's own app-reply deadline, for the tests of a silent daemon
+/// (the harness raises it for every other test).
+const DEFAULT_APPINFO: (&str, &str) = ("newrelic.special.appinfo_timeout", "100ms");
 
 fn ini<'a>(address: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut v = vec![
@@ -37,7 +40,7 @@ fn absent_daemon_changes_nothing() {
 #[test]
 fn silent_daemon_costs_at_most_the_app_deadline() {
     let d = FakeDaemon::start(Mode::Silent);
-    let (out, took) = run_timed(php(&ini(&d.address(), &[])).args(["-r", SCRIPT]));
+    let (out, took) = run_timed(php(&ini(&d.address(), &[DEFAULT_APPINFO])).args(["-r", SCRIPT]));
     assert_eq!(stdout(&out), "out\n");
     // One App query was sent, never answered: no Transaction follows.
     let kinds: Vec<_> = d.wait_frames(1).iter().map(|f| f.kind()).collect();
@@ -51,7 +54,10 @@ fn silent_daemon_with_connect_timeout_polls_then_gives_up() {
     let (out, took) = run_timed(
         php(&ini(
             &d.address(),
-            &[("newrelic.daemon.app_connect_timeout", "300ms")],
+            &[
+                ("newrelic.daemon.app_connect_timeout", "300ms"),
+                DEFAULT_APPINFO,
+            ],
         ))
         .args(["-r", SCRIPT]),
     );

@@ -108,6 +108,10 @@ impl Monitor {
             ("newrelic.daemon.dont_launch", "3".to_owned()),
             ("newrelic.daemon.collector_host", self.standin.host()),
             ("newrelic.daemon.app_connect_timeout", "10s".to_owned()),
+            // One query's reply may take longer than the agent's 100 ms on
+            // a loaded machine; a missed reply would leave the request
+            // uninstrumented.
+            ("newrelic.special.appinfo_timeout", "5s".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -61,11 +61,13 @@ impl Site {
                  newrelic.daemon.address={addr}\n\
                  newrelic.daemon.dont_launch=3\n\
                  newrelic.daemon.app_connect_timeout={connect_timeout}\n\
+                 newrelic.special.appinfo_timeout={appinfo_timeout}\n\
                  newrelic.logfile={log}\n\
                  newrelic.loglevel=info\n\
                  {extra_ini}",
                 ext = ext.display(),
                 addr = daemon.address(),
+                appinfo_timeout = super::APPINFO_TIMEOUT,
                 log = logs.join("agent.log").display(),
             ),
         )

@@ -120,7 +120,14 @@ pub fn daemon_ini(address: &str) -> Vec<(&'static str, &str)> {
     ]
 }
 
-/// A `php -n -d extension=<so>` command with the given INI settings.
+/// How long an app query waits for the fake daemon's reply in every test
+/// that does not set it: the agent's default (100 ms) is missed by a fake
+/// daemon thread on a loaded two-core CI machine, and a missed reply means
+/// another query and, after a backoff, an uninstrumented request.
+pub const APPINFO_TIMEOUT: &str = "5s";
+
+/// A `php -n -d extension=<so>` command with the given INI settings (and
+/// [`APPINFO_TIMEOUT`] unless they set it).
 pub fn php(ini: &[(&str, &str)]) -> Command {
     php_binary("php", ini)
 }
@@ -165,7 +172,13 @@ fn php_binary(bin: &str, ini: &[(&str, &str)]) -> Command {
     let mut c = Command::new(bin);
     c.arg("-n")
         .arg("-d")
-        .arg(format!("extension={}", extension_path().display()));
+        .arg(format!("extension={}", extension_path().display()))
+        .arg("-d")
+        .arg(format!(
+            "newrelic.special.appinfo_timeout={APPINFO_TIMEOUT}"
+        ));
+    // The caller's settings come after, so they win (a test of the app
+    // deadline sets its own).
     for (k, v) in ini {
         c.arg("-d").arg(format!("{k}={v}"));
     }

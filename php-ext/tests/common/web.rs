@@ -30,6 +30,7 @@ pub fn options(daemon: &FakeDaemon, scripts: &[(&str, &str)]) -> seraph_webstack
         )
         .ini("newrelic.appname", "shop")
         .ini("newrelic.daemon.app_connect_timeout", "5s")
+        .ini("newrelic.special.appinfo_timeout", super::APPINFO_TIMEOUT)
         .start_timeout(Duration::from_secs(10))
         .request_timeout(Duration::from_secs(10));
     for (name, code) in scripts {
