@@ -36,13 +36,16 @@ impl Stage {
     }
 
     /// Settings under which every user function is traced, so that only
-    /// demotion keeps a short one out.
+    /// demotion keeps a short one out. A call is short below 10 ms here
+    /// (2 ms by default): a tiny call preempted on a loaded machine must
+    /// not pass for a slow one, and the slow calls sleep 20 ms or more.
     fn traced_ini(&self) -> Vec<(&'static str, &str)> {
         let mut ini = daemon_ini(&self.address);
         ini.extend([
             ("newrelic.appname", "demotion"),
             ("newrelic.transaction_tracer.detail", "1"),
             ("newrelic.transaction_tracer.threshold", "1ms"),
+            ("newrelic.special.expensive_node_min", "10ms"),
         ]);
         ini
     }
@@ -157,7 +160,7 @@ fn recursion_demoted_mid_flight_keeps_the_parents_right() {
 function fib($n) { return $n < 2 ? $n : fib($n - 1) + fib($n - 2); }
 function inner() { usleep(20000); }
 function outer() { fib(15); inner(); fib(10); return 1; }
-function top() { outer(); usleep(5000); inner(); }
+function top() { outer(); usleep(20000); inner(); }
 top();
 echo "done\n";
 "#;
@@ -198,7 +201,7 @@ fn an_exception_after_demotion_is_recorded_on_its_caller() {
     const SCRIPT: &str = r#"<?php
 function fib($n) { return $n < 2 ? $n : fib($n - 1) + fib($n - 2); }
 function fails() { fib(12); throw new RuntimeException("boom"); }
-function catches() { try { fails(); } catch (RuntimeException $e) { usleep(5000); } }
+function catches() { try { fails(); } catch (RuntimeException $e) { usleep(20000); } }
 catches();
 echo "done\n";
 "#;
