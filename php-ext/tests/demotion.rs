@@ -362,14 +362,9 @@ fn run_cgi(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd
+    let out = get_index(&mut cmd, &path)
         .arg("-T")
         .arg(requests.to_string())
-        .env("REQUEST_METHOD", "GET")
-        .env("REQUEST_URI", "/index.php")
-        .env("SCRIPT_NAME", "/index.php")
-        .env("SCRIPT_FILENAME", &path)
-        .env("HTTP_HOST", "localhost")
         .current_dir(stage.dir.path())
         .output()
         .unwrap();

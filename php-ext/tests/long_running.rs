@@ -223,14 +223,7 @@ fn a_web_transaction_keeps_to_max_segments_web() {
         ("cgi.force_redirect", "0"),
     ]);
     let mut cmd = php_cgi(&ini);
-    let out = cmd
-        .env("REQUEST_METHOD", "GET")
-        .env("REQUEST_URI", "/index.php")
-        .env("SCRIPT_NAME", "/index.php")
-        .env("SCRIPT_FILENAME", &script)
-        .env("HTTP_HOST", "localhost")
-        .output()
-        .unwrap();
+    let out = get_index(&mut cmd, &script).output().unwrap();
     assert!(stdout(&out).ends_with("ok"), "{}", stdout(&out));
     let frames = d.wait_frames(2);
     let t = frames

@@ -35,14 +35,9 @@ fn plugin_callbacks_are_timed_in_every_request_of_a_process() {
         ("newrelic.special.appinfo_timeout", "5s"),
         ("cgi.force_redirect", "0"),
     ]);
-    let out = php_cgi(&ini)
+    let out = get_index(&mut php_cgi(&ini), &script)
         .arg("-T")
         .arg(REQUESTS.to_string())
-        .env("REQUEST_METHOD", "GET")
-        .env("REQUEST_URI", "/index.php")
-        .env("SCRIPT_NAME", "/index.php")
-        .env("SCRIPT_FILENAME", &script)
-        .env("HTTP_HOST", "localhost")
         .current_dir(script.parent().unwrap())
         .output()
         .unwrap();

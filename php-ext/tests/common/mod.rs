@@ -138,6 +138,16 @@ pub fn php_cgi(ini: &[(&str, &str)]) -> Command {
     php_binary("php-cgi", ini)
 }
 
+/// Sets the CGI variables of a `GET /index.php` served by `script` on a
+/// php-cgi command (with `cgi.force_redirect=0` in its settings).
+pub fn get_index<'c>(cmd: &'c mut Command, script: &Path) -> &'c mut Command {
+    cmd.env("REQUEST_METHOD", "GET")
+        .env("REQUEST_URI", "/index.php")
+        .env("SCRIPT_NAME", "/index.php")
+        .env("SCRIPT_FILENAME", script)
+        .env("HTTP_HOST", "localhost")
+}
+
 /// `cmd` (its program, arguments, environment and directory) under
 /// valgrind's memcheck, which exits with 99 on any error or definite leak.
 /// PHP's allocator is off so that memcheck sees every allocation, and the
