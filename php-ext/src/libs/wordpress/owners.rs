@@ -93,9 +93,7 @@ pub(super) fn decide(
         skip: skip.to_owned(),
         options,
     };
-    let decision = func
-        .with_filename(|name| remembered(name, &basis))
-        .flatten();
+    let decision = func.with_filename(|name| remembered(name, basis)).flatten();
     if key != 0 {
         ctx.with(|s| {
             let by_file = &mut s.state::<Owners>().by_file;
@@ -109,30 +107,23 @@ pub(super) fn decide(
 
 /// The decision for the file `name` under `basis`: the process's, or made
 /// now and kept.
-fn remembered(name: &[u8], basis: &Basis) -> Decision {
+fn remembered(name: &[u8], basis: Basis) -> Decision {
     let kept = DECIDED.with(|sets| {
-        let (_, files) = sets.iter().find(|(b, _)| b == basis)?;
+        let (_, files) = sets.iter().find(|(b, _)| *b == basis)?;
         files.get(name).cloned()
     });
     if let Some(Some(decision)) = kept {
         return decision;
     }
-    let decision = file_decision(&String::from_utf8_lossy(name), basis);
+    let decision = file_decision(&String::from_utf8_lossy(name), &basis);
     let _ = DECIDED.with(|sets| {
-        let i = match sets.iter().position(|(b, _)| b == basis) {
+        let i = match sets.iter().position(|(b, _)| *b == basis) {
             Some(i) => i,
             None => {
                 if sets.len() >= MAX_BASES {
                     sets.remove(0);
                 }
-                sets.push((
-                    Basis {
-                        prefixes: Rc::clone(&basis.prefixes),
-                        skip: basis.skip.clone(),
-                        options: basis.options,
-                    },
-                    FxHashMap::default(),
-                ));
+                sets.push((basis, FxHashMap::default()));
                 sets.len() - 1
             }
         };
